@@ -1,0 +1,24 @@
+// How a failure reaches the user: one line on stderr and an exit code. 2 for what the user typed
+// (usage, references, config), 1 for everything else. Never a stack trace: an unexpected error is
+// logged with its stack at debug level only.
+import type { Logger } from 'pino';
+import { ConfigError, InvalidReferenceError, MigrateError, UsageError, errorMessage } from '../errors.js';
+
+export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError || err instanceof InvalidReferenceError || err instanceof ConfigError) return ExitCode.USAGE;
+  return ExitCode.FAILED;
+}
+
+export function reportError(err: unknown, logger?: Logger): number {
+  const code = exitCodeFor(err);
+  if (!(err instanceof MigrateError)) {
+    logger?.debug({ err }, 'unexpected error');
+    process.stderr.write(`swr-migrate: ${errorMessage(err)} (unexpected; rerun with --log-level debug for details)\n`);
+  } else {
+    process.stderr.write(`swr-migrate: ${err.message}\n`);
+  }
+  if (code === ExitCode.USAGE && !(err instanceof ConfigError)) process.stderr.write(`Run 'swr-migrate --help' for usage.\n`);
+  return code;
+}

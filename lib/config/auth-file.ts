@@ -1,0 +1,98 @@
+// The image-syncer / image-migrator `--auth` file (REFERENCE.md section 5), JSON or YAML:
+//   { "quay.io": {username, password, insecure}, "quay.io/coreos": {...}, "docker.io": {} }
+// A key is a registry or registry/namespace; the longest key that prefixes the repository wins
+// (image-syncer documents this but does not enforce it; we do, on path-component boundaries).
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import type { Credentials } from '../registry/auth.js';
+import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
+import { expandEnv } from './env-expand.js';
+import { formatZodIssues } from './zod-issues.js';
+
+const entrySchema = z.strictObject({
+  username: z.string().optional(),
+  password: z.string().optional(),
+  insecure: z.boolean().optional(),
+});
+const authFileSchema = z.record(z.string().min(1), z.union([entrySchema, z.null()]));
+
+export interface AuthEntry {
+  /** Normalised `registry` or `registry/namespace/...`. */
+  prefix: string;
+  access: RegistryAccess;
+}
+
+/** Read and parse a structured file by extension (.yaml/.yml, else JSON with a YAML fallback). */
+export async function readStructuredFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const ext = extname(file).toLowerCase();
+  try {
+    if (ext === '.yaml' || ext === '.yml') return parseYaml(text);
+    try {
+      return JSON.parse(text);
+    } catch (jsonErr) {
+      if (ext === '.json') throw jsonErr;
+      return parseYaml(text);
+    }
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+export async function loadAuthFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AuthEntry[]> {
+  const raw = (await readStructuredFile(file)) ?? {};
+  return parseAuthEntries(raw, file, env);
+}
+
+export function parseAuthEntries(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): AuthEntry[] {
+  const parsed = authFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid auth file ${file}`, formatZodIssues(parsed.error, file));
+  const problems: string[] = [];
+  const entries: AuthEntry[] = [];
+  for (const [key, value] of Object.entries(parsed.data)) {
+    const access: RegistryAccess = { insecure: value?.insecure ?? false };
+    try {
+      const username = value?.username ? expandEnv(value.username, `${file}: ${key}.username`, env) : undefined;
+      const password = value?.password ? expandEnv(value.password, `${file}: ${key}.password`, env) : undefined;
+      // An entry with no username is anonymous (image-syncer: `{}` means anonymous).
+      if (username) access.credentials = { username, password: password ?? '' } satisfies Credentials;
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    entries.push({ prefix: normalisePrefix(key), access });
+  }
+  if (problems.length) throw new ConfigError(`invalid auth file ${file}`, problems);
+  return entries;
+}
+
+/** `https://Index.Docker.io/v1/` -> `docker.io`; `quay.io/coreos/` -> `quay.io/coreos`. */
+export function normalisePrefix(key: string): string {
+  let k = key.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+  k = k.replace(/\/v[12]$/, '');
+  const slash = k.indexOf('/');
+  const host = (slash < 0 ? k : k.slice(0, slash)).toLowerCase();
+  const rest = slash < 0 ? '' : k.slice(slash);
+  const canonical = host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
+  return canonical + rest;
+}
+
+/** Longest prefix on path-component boundaries: `quay.io/core` does not match `quay.io/coreos/x`. */
+export function resolverFromEntries(entries: AuthEntry[]): AccessResolver {
+  const sorted = [...entries].sort((a, b) => b.prefix.length - a.prefix.length);
+  return (registry: string, repository: string): RegistryAccess => {
+    const full = `${registry}/${repository}`;
+    for (const e of sorted) {
+      if (full === e.prefix || full.startsWith(`${e.prefix}/`)) return e.access;
+    }
+    return {};
+  };
+}

@@ -1,0 +1,103 @@
+// One blob from source to destination, cheapest path first (distribution spec, "Pushing Blobs"):
+// known to this run -> nothing; known in a sibling repo -> mount; HEAD 200 -> nothing; else a
+// streamed upload (POST, then one PUT with Content-Length: 2 requests, where PATCH-based tools use 3).
+import type { Descriptor } from '../oci/manifest.js';
+import type { RegistryClient } from '../registry/types.js';
+import { withRetry } from '../registry/retry.js';
+import { errorMessage } from '../errors.js';
+import type { CopyContext, CopyCounters } from './context.js';
+import { verifiedStream } from './verified-stream.js';
+
+export interface BlobEndpoint {
+  client: RegistryClient;
+  repository: string;
+}
+
+export type BlobOutcome = 'known' | 'present' | 'mounted' | 'uploaded';
+
+export async function blobCopy(
+  ctx: CopyContext,
+  src: BlobEndpoint,
+  dst: BlobEndpoint,
+  desc: Descriptor,
+  counters: CopyCounters,
+): Promise<BlobOutcome> {
+  const registry = dst.client.registry;
+  const { ledger } = ctx;
+  for (;;) {
+    if (ledger.has(registry, dst.repository, desc.digest)) return 'known';
+    const outcome = await ledger.exclusive(registry, desc.digest, async () => {
+      const outcome = await blobPlace(ctx, src, dst, desc, counters);
+      ledger.add(registry, dst.repository, desc.digest);
+      return outcome;
+    });
+    if (outcome) return outcome;
+    // Another copy was moving this digest; look again: it is now known, or mountable, or failed.
+  }
+}
+
+async function blobPlace(
+  ctx: CopyContext,
+  src: BlobEndpoint,
+  dst: BlobEndpoint,
+  desc: Descriptor,
+  counters: CopyCounters,
+): Promise<BlobOutcome> {
+  const sibling = ctx.ledger.mountSource(dst.client.registry, desc.digest, dst.repository);
+  let uploadUrl: URL | undefined;
+  if (sibling) {
+    // Skip the HEAD: a mount answers 201 whether the blob was in the repo already or not.
+    const mount = await dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal);
+    if (mount.mounted) {
+      counters.blobsMounted++;
+      ctx.logger?.debug({ digest: desc.digest, from: sibling, to: dst.repository }, 'blob mounted');
+      return 'mounted';
+    }
+    uploadUrl = mount.uploadUrl;
+  } else if ((await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined) {
+    counters.blobsPresent++;
+    ctx.logger?.debug({ digest: desc.digest, repository: dst.repository }, 'blob already present');
+    return 'present';
+  }
+  await ctx.transfers.run(() =>
+    withRetry(
+      ctx.blobRetry,
+      async (attempt) => {
+        // A session is single-use once a PUT failed on it: open a fresh one for each new attempt.
+        const url = attempt === 1 && uploadUrl ? uploadUrl : undefined;
+        await blobTransfer(ctx, src, dst, desc, url);
+      },
+      (err, attempt, delayMs) =>
+        ctx.logger?.warn({ digest: desc.digest, attempt, delayMs, err: errorMessage(err) }, 'blob transfer failed, retrying'),
+      ctx.signal,
+    ),
+  );
+  counters.blobsUploaded++;
+  counters.bytesUploaded += desc.size;
+  ctx.logger?.info({ digest: desc.digest, size: desc.size, repository: dst.repository }, 'blob uploaded');
+  return 'uploaded';
+}
+
+/** GET from the source and PUT to the destination as one stream, verified on the way. */
+async function blobTransfer(
+  ctx: CopyContext,
+  src: BlobEndpoint,
+  dst: BlobEndpoint,
+  desc: Descriptor,
+  uploadUrl: URL | undefined,
+): Promise<void> {
+  // Open the download and the upload session at the same time: one round trip saved per blob.
+  const [source, url] = await Promise.allSettled([
+    src.client.blobGet(src.repository, desc.digest, ctx.signal),
+    uploadUrl ? Promise.resolve(uploadUrl) : dst.client.blobUploadStart(dst.repository, ctx.signal),
+  ]);
+  if (source.status === 'rejected') throw source.reason;
+  const body = source.value.body;
+  try {
+    if (url.status === 'rejected') throw url.reason;
+    const stream = verifiedStream(body, desc.digest, desc.size, ctx.onBytes);
+    await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}

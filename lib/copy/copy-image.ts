@@ -1,0 +1,121 @@
+// Copy one image, all platforms, digest-exact (ggcr pusher.go, regclient ImageCopy): compare by HEAD
+// on both sides, then children before their index, blobs before their manifest, and the manifest
+// bytes exactly as received, so every digest at the destination equals the source's.
+import { ManifestInvalidError, RegistryError } from '../errors.js';
+import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest } from '../oci/manifest.js';
+import { type ImageReference, formatReference } from '../oci/reference.js';
+import type { ManifestData, RegistryClient } from '../registry/types.js';
+import { type BlobEndpoint, blobCopy } from './blob-copy.js';
+import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
+import { mapLimit } from './limiter.js';
+
+export interface ImageEndpoint {
+  client: RegistryClient;
+  ref: ImageReference;
+}
+
+export interface CopyResult {
+  source: string;
+  destination: string;
+  digest: string;
+  mediaType: string;
+  /** `skipped`: the destination already had this digest under the tag. */
+  status: 'copied' | 'skipped';
+  counters: CopyCounters;
+}
+
+/** Where the destination manifest goes: its tag, else the source's tag, else by digest. */
+export function destinationTarget(src: ImageReference, dst: ImageReference, digest: string): string {
+  return dst.tag ?? (dst.digest ? dst.digest : (src.tag ?? digest));
+}
+
+export async function copyImage(ctx: CopyContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
+  const counters = emptyCounters();
+  const srcTarget = src.ref.digest ?? src.ref.tag;
+  if (!srcTarget) throw new ManifestInvalidError(`source ${formatReference(src.ref)} names neither a tag nor a digest`);
+  const srcRepo = src.ref.repository;
+  const dstRepo = dst.ref.repository;
+
+  // HEAD both sides at once. A digest reference needs no source HEAD (HEADs do not count against
+  // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
+  const dstTargetGuess = destinationTarget(src.ref, dst.ref, src.ref.digest ?? '');
+  const [srcInfo, dstInfo] = await Promise.all([
+    src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
+    dstTargetGuess ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(undefined),
+  ]);
+  if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
+  const dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
+  const result = (status: CopyResult['status'], mediaType: string): CopyResult => ({
+    source: formatReference(src.ref),
+    destination: formatReference({ ...dst.ref, tag: dstTarget.includes(':') ? undefined : dstTarget, digest: undefined }),
+    digest: srcInfo.digest,
+    mediaType,
+    status,
+    counters,
+  });
+  if (dstInfo && dstInfo.digest === srcInfo.digest) {
+    ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
+    return result('skipped', dstInfo.mediaType);
+  }
+
+  const data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
+  const manifest = parseManifest(data.bytes, data.mediaType);
+  const from: BlobEndpoint = { client: src.client, repository: srcRepo };
+  const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
+  await manifestContentCopy(ctx, from, to, manifest, counters);
+  await manifestCommit(ctx, to, dstTarget, data, manifest, counters);
+  return result('copied', manifest.mediaType);
+}
+
+/** Everything a manifest refers to: blobs of an image, or each child of an index (recursively). */
+async function manifestContentCopy(
+  ctx: CopyContext,
+  from: BlobEndpoint,
+  to: BlobEndpoint,
+  manifest: ParsedManifest,
+  counters: CopyCounters,
+): Promise<void> {
+  if (manifest.kind === 'image') {
+    const blobs = blobDescriptors(manifest).filter((d) => !isForeign(d));
+    await Promise.all(blobs.map((d) => blobCopy(ctx, from, to, d, counters)));
+    return;
+  }
+  await mapLimit(manifest.manifests, ctx.childConcurrency, (child) => childCopy(ctx, from, to, child, counters));
+}
+
+async function childCopy(ctx: CopyContext, from: BlobEndpoint, to: BlobEndpoint, child: Descriptor, counters: CopyCounters): Promise<void> {
+  // A child already at the destination brings its blobs with it: the registry only accepts a
+  // manifest whose references exist.
+  if (await to.client.manifestHead(to.repository, child.digest, ctx.signal)) return;
+  const data = await from.client.manifestGet(from.repository, child.digest, ctx.signal);
+  const manifest = parseManifest(data.bytes, data.mediaType);
+  await manifestContentCopy(ctx, from, to, manifest, counters);
+  await manifestCommit(ctx, to, child.digest, data, manifest, counters);
+}
+
+async function manifestCommit(
+  ctx: CopyContext,
+  to: BlobEndpoint,
+  target: string,
+  data: ManifestData,
+  manifest: ParsedManifest,
+  counters: CopyCounters,
+): Promise<void> {
+  const stored = await to.client.manifestPut(to.repository, target, data.bytes, manifest.mediaType, ctx.signal);
+  if (stored !== data.digest) {
+    throw new ManifestInvalidError(`destination stored manifest ${stored}, expected ${data.digest}`);
+  }
+  counters.manifestsPut++;
+  ctx.logger?.info({ repository: to.repository, target, digest: data.digest }, 'manifest committed');
+}
+
+/** Foreign (non-distributable) layers live outside the registry; their manifest just points to URLs. */
+function isForeign(d: Descriptor): boolean {
+  return d.mediaType.includes('foreign') || d.mediaType.includes('nondistributable');
+}
+
+function manifestUnknown(host: string, what: string): RegistryError {
+  return new RegistryError(`manifest ${what} not found on ${host}`, 404, host, [
+    { code: 'MANIFEST_UNKNOWN', message: `manifest unknown: ${what}` },
+  ]);
+}

@@ -1,0 +1,185 @@
+// One error module for the whole tool: every error we raise on purpose carries a stable `code`
+// (model: undici's UND_ERR_* codes), and `isRetryable()` is the single retry decision used by the
+// HTTP layer, the copier and the queue workers alike.
+
+export const ErrorCode = {
+  INVALID_REFERENCE: 'SWRM_INVALID_REFERENCE',
+  USAGE: 'SWRM_USAGE',
+  CONFIG: 'SWRM_CONFIG',
+  NETWORK: 'SWRM_NETWORK',
+  REGISTRY: 'SWRM_REGISTRY',
+  AUTH: 'SWRM_AUTH_FAILED',
+  DIGEST_MISMATCH: 'SWRM_DIGEST_MISMATCH',
+  SIZE_MISMATCH: 'SWRM_SIZE_MISMATCH',
+  UNSUPPORTED: 'SWRM_UNSUPPORTED',
+  MANIFEST_INVALID: 'SWRM_MANIFEST_INVALID',
+  NOT_FOUND: 'SWRM_NOT_FOUND',
+  PROTOCOL: 'SWRM_PROTOCOL',
+  ABORTED: 'SWRM_ABORTED',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class MigrateError extends Error {
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A mistake in what the user typed (flags, references). CLI exit code 2. */
+export class UsageError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.USAGE, message);
+  }
+}
+
+export class InvalidReferenceError extends MigrateError {
+  constructor(
+    readonly input: string,
+    reason: string,
+  ) {
+    super(ErrorCode.INVALID_REFERENCE, `invalid image reference "${input}": ${reason}`);
+  }
+}
+
+/** A config file that does not validate. Carries every problem, each with file and path. */
+export class ConfigError extends MigrateError {
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(ErrorCode.CONFIG, problems.length ? `${message}\n  - ${problems.join('\n  - ')}` : message);
+  }
+}
+
+/** One entry of the registry's `{"errors":[...]}` body (distribution spec, "Error Codes"). */
+export interface RegistryErrorEntry {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+export class RegistryError extends MigrateError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly host: string,
+    readonly errors: RegistryErrorEntry[] = [],
+    /** From `Retry-After` (seconds or HTTP date), when the registry sent one. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(ErrorCode.REGISTRY, message);
+  }
+  /** The first registry error code, e.g. MANIFEST_UNKNOWN, or undefined. */
+  get registryCode(): string | undefined {
+    return this.errors[0]?.code;
+  }
+  hasCode(code: string): boolean {
+    return this.errors.some((e) => e.code === code);
+  }
+}
+
+export class AuthError extends MigrateError {
+  constructor(
+    readonly host: string,
+    readonly status: number,
+    detail?: string,
+  ) {
+    super(
+      ErrorCode.AUTH,
+      `authentication failed for ${host}${detail ? ` (${detail})` : ''}; check the credentials given with --auth`,
+    );
+  }
+}
+
+export class NetworkError extends MigrateError {
+  constructor(
+    readonly host: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.NETWORK, `cannot reach ${host}: ${reason}`, options);
+  }
+}
+
+export class DigestMismatchError extends MigrateError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    what = 'blob',
+  ) {
+    super(ErrorCode.DIGEST_MISMATCH, `${what} ${expected} failed digest verification: got ${actual}`);
+  }
+}
+
+export class SizeMismatchError extends MigrateError {
+  constructor(
+    readonly digest: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(ErrorCode.SIZE_MISMATCH, `blob ${digest} has ${actual} bytes, its descriptor says ${expected}`);
+  }
+}
+
+export class UnsupportedError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.UNSUPPORTED, message);
+  }
+}
+
+export class ManifestInvalidError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.MANIFEST_INVALID, message);
+  }
+}
+
+export class ProtocolError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.PROTOCOL, message);
+  }
+}
+
+export class AbortedError extends MigrateError {
+  constructor(message = 'aborted') {
+    super(ErrorCode.ABORTED, message);
+  }
+}
+
+/** Registry error codes that describe a passing condition, not a wrong request. */
+const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN']);
+
+/**
+ * The single retry decision. Retry: network failures, 408, 429, 5xx, and a digest mismatch
+ * (a corrupted download may be a flaky proxy; the copier bounds the attempts). Never retry
+ * user mistakes, auth failures or 4xx answers that will not change.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof NetworkError) return true;
+  if (err instanceof RegistryError) {
+    if (err.status === 408 || err.status === 429 || err.status >= 500) return true;
+    return err.errors.some((e) => RETRYABLE_REGISTRY_CODES.has(e.code));
+  }
+  if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) return true;
+  return false;
+}
+
+/** How long the registry asked us to wait, if it said so. */
+export function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof RegistryError ? err.retryAfterMs : undefined;
+}
+
+/** Parse `Retry-After`: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

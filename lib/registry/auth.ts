@@ -1,0 +1,134 @@
+// Registry authentication: anonymous, Basic and Bearer tokens (distribution docs/spec/auth/token.md).
+// A host's challenge is learnt from its first 401 and remembered, so later requests for other scopes
+// fetch their token up front instead of paying one more 401 each.
+import type { Dispatcher } from 'undici';
+import { AuthError, NetworkError, RegistryError, errorMessage } from '../errors.js';
+import { type Challenge, repositoryScope } from './challenge.js';
+import { readErrorBody } from './response.js';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface ScopeRequest {
+  /** Resource type; `repository` unless said otherwise (`registry` for the catalog). */
+  type?: string;
+  repository: string;
+  actions: readonly string[];
+  /** More repositories to include, e.g. the source of a cross-repository mount (pull only). */
+  extra?: { repository: string; actions: readonly string[] }[];
+}
+
+interface CachedToken {
+  value: string;
+  expiresAt: number;
+}
+
+/** Tokens live `expires_in` seconds (60 when absent); drop them this much earlier. */
+const EXPIRY_MARGIN_MS = 30_000;
+
+export function basicHeader(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+export function scopeStrings(s: ScopeRequest): string[] {
+  const all = [repositoryScope(s.repository, s.actions, s.type)];
+  for (const e of s.extra ?? []) all.push(repositoryScope(e.repository, e.actions));
+  return all;
+}
+
+export class HostAuth {
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<string>>();
+  tokenRequests = 0;
+
+  constructor(
+    private readonly host: string,
+    private readonly dispatcher: Dispatcher,
+    private readonly credentials: Credentials | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get knowsChallenge(): boolean {
+    return this.challenge !== undefined;
+  }
+
+  learn(challenge: Challenge): void {
+    this.challenge = challenge;
+  }
+
+  /** The Authorization header for a request, or undefined while the host's scheme is unknown. */
+  async header(scope: ScopeRequest | undefined): Promise<string | undefined> {
+    const c = this.challenge;
+    if (!c) return undefined;
+    if (c.scheme === 'basic') {
+      if (!this.credentials) throw new AuthError(this.host, 401, 'the registry wants a username and password');
+      return basicHeader(this.credentials);
+    }
+    if (c.scheme !== 'bearer') throw new AuthError(this.host, 401, `unsupported auth scheme ${c.scheme}`);
+    const scopes = scope ? scopeStrings(scope) : [];
+    const key = scopes.slice().sort().join(' ');
+    const cached = this.tokens.get(key);
+    if (cached && cached.expiresAt > this.now()) return `Bearer ${cached.value}`;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      // One token request per scope set even when many copies ask at once.
+      pending = this.fetchToken(c, scopes, key).finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return `Bearer ${await pending}`;
+  }
+
+  /** Forget the token for a scope set (after a 401 that used it). */
+  invalidate(scope: ScopeRequest | undefined): void {
+    const key = (scope ? scopeStrings(scope) : []).sort().join(' ');
+    this.tokens.delete(key);
+  }
+
+  private async fetchToken(c: Challenge, scopes: string[], key: string): Promise<string> {
+    const realm = c.params.realm;
+    if (!realm) throw new AuthError(this.host, 401, 'Bearer challenge without a realm');
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new AuthError(this.host, 401, 'Bearer challenge with an invalid realm');
+    }
+    if (c.params.service) url.searchParams.set('service', c.params.service);
+    for (const s of scopes) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.credentials) headers.authorization = basicHeader(this.credentials);
+    let res: Dispatcher.ResponseData;
+    try {
+      this.tokenRequests++;
+      res = await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: 'GET',
+        headers,
+      });
+    } catch (err) {
+      throw new NetworkError(url.host, errorMessage(err), { cause: err });
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      await res.body.dump();
+      throw new AuthError(this.host, res.statusCode, 'the token server refused the credentials');
+    }
+    if (res.statusCode !== 200) {
+      const errors = await readErrorBody(res);
+      throw new RegistryError(`token server ${url.host} answered ${res.statusCode}`, res.statusCode, url.host, errors);
+    }
+    const body = (await res.body.json()) as Record<string, unknown>;
+    const token = typeof body.token === 'string' ? body.token : body.access_token;
+    if (typeof token !== 'string' || !token) throw new AuthError(this.host, 401, 'the token server sent no token');
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    const issuedAt = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
+    const start = Number.isNaN(issuedAt) ? this.now() : Math.min(issuedAt, this.now());
+    const lifetime = expiresIn * 1000;
+    const expiresAt = start + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2);
+    this.tokens.set(key, { value: token, expiresAt });
+    return token;
+  }
+}

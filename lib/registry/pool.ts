@@ -1,0 +1,80 @@
+// One client per (registry, role) over one shared keep-alive undici Agent, so connections and tokens
+// are reused by every copy of a run.
+import { Agent, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { registryEndpointHost } from '../oci/reference.js';
+import type { Credentials } from './auth.js';
+import { UndiciRegistryClient } from './client.js';
+import type { RetryPolicy } from './retry.js';
+import type { RegistryClient, RegistryStats } from './types.js';
+
+export interface RegistryAccess {
+  credentials?: Credentials;
+  /** Plain HTTP instead of HTTPS. */
+  insecure?: boolean;
+}
+
+/** Finds credentials and transport settings for a repository (longest-prefix match, see auth-file). */
+export type AccessResolver = (registry: string, repository: string) => RegistryAccess;
+
+export type Role = 'source' | 'destination';
+
+export interface PoolOptions {
+  resolve: AccessResolver;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  dispatcher?: Dispatcher;
+}
+
+export class ClientPool {
+  readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly clients = new Map<string, UndiciRegistryClient>();
+
+  constructor(private readonly opts: PoolOptions) {
+    this.ownsDispatcher = !opts.dispatcher;
+    this.dispatcher =
+      opts.dispatcher ??
+      new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  }
+
+  /**
+   * The client for a repository. Credentials may differ per namespace (image-syncer's
+   * `registry/namespace` keys), so clients are keyed by the credentials that apply, not just the host.
+   */
+  client(registry: string, repository: string, role: Role): RegistryClient {
+    const access = this.opts.resolve(registry, repository);
+    const key = [registry, role, access.insecure ? 'http' : 'https', access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new UndiciRegistryClient({
+        registry,
+        endpoint: registryEndpointHost(registry),
+        credentials: access.credentials,
+        insecure: access.insecure,
+        dispatcher: this.dispatcher,
+        actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
+        retry: this.opts.retry,
+        logger: this.opts.logger?.child({ registry, role }),
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** Requests per registry host, for reports and benchmarks. */
+  stats(): Record<string, RegistryStats> {
+    const out: Record<string, RegistryStats> = {};
+    for (const c of this.clients.values()) {
+      const s = c.stats();
+      const t = (out[c.registry] ??= { requests: 0, tokenRequests: 0 });
+      t.requests += s.requests;
+      t.tokenRequests += s.tokenRequests;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,67 @@
+// Reading registry responses: the `{"errors":[...]}` body (distribution spec, "Error Codes") read with
+// a bound, since an error page may be an HTML page of any size from a proxy in front of the registry.
+import type { Dispatcher } from 'undici';
+import { type RegistryErrorEntry, RegistryError, parseRetryAfter } from '../errors.js';
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+export function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Read at most 64 KiB of the body and parse the registry's error list from it. */
+export async function readErrorBody(res: Dispatcher.ResponseData): Promise<RegistryErrorEntry[]> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      if (size < MAX_ERROR_BODY) chunks.push(buf.subarray(0, MAX_ERROR_BODY - size));
+      size += buf.length;
+      if (size >= MAX_ERROR_BODY) break;
+    }
+  } catch {
+    // a broken error body still leaves us the status code
+  } finally {
+    if (!res.body.destroyed) res.body.destroy();
+  }
+  return parseErrorEntries(Buffer.concat(chunks).toString('utf8'));
+}
+
+export function parseErrorEntries(text: string): RegistryErrorEntry[] {
+  if (!text) return [];
+  try {
+    const json = JSON.parse(text) as unknown;
+    // distribution: {"errors":[...]}; SWR's management API: [{"errorCode","errorMessage"}].
+    const list = Array.isArray(json) ? json : (json as { errors?: unknown }).errors;
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      .map((e) => ({
+        code: String(e.code ?? e.errorCode ?? 'UNKNOWN'),
+        message: typeof e.message === 'string' ? e.message : typeof e.errorMessage === 'string' ? e.errorMessage : undefined,
+        detail: e.detail,
+      }));
+  } catch {
+    return [];
+  }
+}
+
+/** Turn an unexpected response into a RegistryError with the parsed codes and Retry-After. */
+export async function registryErrorFrom(
+  res: Dispatcher.ResponseData,
+  host: string,
+  what: string,
+): Promise<RegistryError> {
+  const errors = await readErrorBody(res);
+  const first = errors[0];
+  const reason = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : `HTTP ${res.statusCode}`;
+  return new RegistryError(
+    `${what} failed on ${host}: ${reason}`,
+    res.statusCode,
+    host,
+    errors,
+    parseRetryAfter(headerValue(res.headers, 'retry-after')),
+  );
+}

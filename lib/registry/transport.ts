@@ -1,0 +1,148 @@
+// The HTTP layer of one registry host: base URL, auth, retries and error mapping, wrapped around every
+// request the client makes (ggcr's transport stack: the read and write code never sees a 401).
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { AuthError, MigrateError, NetworkError, errorMessage } from '../errors.js';
+import { type Credentials, HostAuth, type ScopeRequest } from './auth.js';
+import { parseChallenges, pickChallenge } from './challenge.js';
+import { registryErrorFrom } from './response.js';
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
+import { redactUrl } from './location.js';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
+
+export interface SendRequest {
+  method: Method;
+  /** A path on this registry (`/v2/...`) or an absolute URL (upload locations). */
+  url: string | URL;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  scope?: ScopeRequest;
+  /** Statuses the caller handles; any other one becomes an error. */
+  expect: readonly number[];
+  /** For messages: "manifest GET library/alpine:3". */
+  what: string;
+  signal?: AbortSignal;
+}
+
+export interface TransportOptions {
+  /** host[:port] of the registry API endpoint. */
+  host: string;
+  /** Plain HTTP. Only ever for a registry the user marked insecure. */
+  insecure?: boolean;
+  credentials?: Credentials;
+  dispatcher: Dispatcher;
+  retry?: RetryPolicy;
+  logger?: Logger;
+}
+
+export class RegistryTransport {
+  readonly host: string;
+  readonly base: URL;
+  readonly auth: HostAuth;
+  readonly dispatcher: Dispatcher;
+  private readonly retry: RetryPolicy;
+  private readonly logger: Logger | undefined;
+  /** Requests sent to the registry (token requests are counted by `auth`). */
+  requests = 0;
+
+  constructor(opts: TransportOptions) {
+    this.host = opts.host;
+    this.base = new URL(`${opts.insecure ? 'http' : 'https'}://${opts.host}`);
+    this.dispatcher = opts.dispatcher;
+    this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials);
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.logger = opts.logger;
+  }
+
+  url(path: string | URL): URL {
+    return path instanceof URL ? path : new URL(path, this.base);
+  }
+
+  /**
+   * Send with auth and, when the body can be sent again, retries with backoff. Streamed bodies get
+   * exactly one attempt: the caller (the copier) retries the whole blob instead.
+   */
+  async send(req: SendRequest): Promise<Dispatcher.ResponseData> {
+    const replayable = req.body == null || req.body instanceof Uint8Array;
+    if (!replayable) return this.attempt(req);
+    return withRetry(
+      this.retry,
+      () => this.attempt(req),
+      (err, attempt, delay) =>
+        this.logger?.warn({ host: this.host, attempt, delayMs: delay, err: errorMessage(err) }, `retrying ${req.what}`),
+      req.signal,
+    );
+  }
+
+  /** One attempt, including at most one re-authentication after a 401 (token expired or scheme learnt). */
+  private async attempt(req: SendRequest): Promise<Dispatcher.ResponseData> {
+    const url = this.url(req.url);
+    const sameOrigin = url.origin === this.base.origin;
+    for (let authTry = 0; ; authTry++) {
+      const headers: Record<string, string> = { ...req.headers };
+      // Never hand our credentials to another origin (upload locations may point elsewhere).
+      const authorization = sameOrigin ? await this.auth.header(req.scope) : undefined;
+      if (authorization) headers.authorization = authorization;
+      const res = await this.raw(url, req, headers);
+      if (res.statusCode === 401 && !req.expect.includes(401)) {
+        const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
+        await res.body.dump();
+        const canRetry = authTry === 0 && (req.body == null || req.body instanceof Uint8Array);
+        if (challenge && canRetry) {
+          if (authorization) this.auth.invalidate(req.scope);
+          this.auth.learn(challenge);
+          continue;
+        }
+        const insufficient = challenge?.params.error === 'insufficient_scope' ? 'insufficient scope' : undefined;
+        throw new AuthError(this.host, 401, insufficient);
+      }
+      if (res.statusCode === 403 && !req.expect.includes(403)) {
+        const err = await registryErrorFrom(res, this.host, req.what);
+        throw new AuthError(this.host, 403, err.registryCode ?? 'access denied');
+      }
+      if (req.expect.includes(res.statusCode)) return res;
+      throw await registryErrorFrom(res, this.host, req.what);
+    }
+  }
+
+  private async raw(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    this.requests++;
+    this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
+    try {
+      return await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: req.method,
+        headers,
+        body: (req.body ?? null) as Dispatcher.DispatchOptions['body'],
+        signal: req.signal,
+      });
+    } catch (err) {
+      // Our own errors (e.g. a digest mismatch raised by a streamed body) pass through unchanged.
+      if (err instanceof MigrateError) throw err;
+      throw new NetworkError(url.host, networkReason(err), { cause: err });
+    }
+  }
+}
+
+/** A short human reason for a failed connection: "connection refused", "ENOTFOUND", ... */
+export function networkReason(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'connection timed out';
+    default:
+      return e.message ?? e.cause?.message ?? String(err);
+  }
+}
