@@ -2,12 +2,12 @@
 // on both sides, then children before their index, blobs before their manifest, and the manifest
 // bytes exactly as received, so every digest at the destination equals the source's.
 import { ManifestInvalidError, RegistryError } from '../errors.js';
-import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest } from '../oci/manifest.js';
+import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest, refuseSchema1 } from '../oci/manifest.js';
 import { type ImageReference, formatReference } from '../oci/reference.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import { type BlobEndpoint, blobCopy } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
-import { mapLimit } from './limiter.js';
+import { allOrAbort, mapLimit } from './limiter.js';
 
 export interface ImageEndpoint {
   client: RegistryClient;
@@ -29,7 +29,22 @@ export function destinationTarget(src: ImageReference, dst: ImageReference, dige
   return dst.tag ?? (dst.digest ? dst.digest : (src.tag ?? digest));
 }
 
-export async function copyImage(ctx: CopyContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
+export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
+  // One abort per image: the first failure stops the image's other transfers (and a run's abort
+  // stops them all).
+  const abort = new AbortController();
+  const onParentAbort = () => abort.abort();
+  parent.signal?.addEventListener('abort', onParentAbort, { once: true });
+  try {
+    return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst);
+  } finally {
+    parent.signal?.removeEventListener('abort', onParentAbort);
+  }
+}
+
+type ImageContext = CopyContext & { abort: AbortController };
+
+async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
   const counters = emptyCounters();
   const srcTarget = src.ref.digest ?? src.ref.tag;
   if (!srcTarget) throw new ManifestInvalidError(`source ${formatReference(src.ref)} names neither a tag nor a digest`);
@@ -39,11 +54,12 @@ export async function copyImage(ctx: CopyContext, src: ImageEndpoint, dst: Image
   // HEAD both sides at once. A digest reference needs no source HEAD (HEADs do not count against
   // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
   const dstTargetGuess = destinationTarget(src.ref, dst.ref, src.ref.digest ?? '');
-  const [srcInfo, dstInfo] = await Promise.all([
+  const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>([
     src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
     dstTargetGuess ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(undefined),
-  ]);
+  ], ctx.abort);
   if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
+  if (srcInfo.mediaType) refuseSchema1(srcInfo.mediaType);
   const dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
   const result = (status: CopyResult['status'], mediaType: string): CopyResult => ({
     source: formatReference(src.ref),
@@ -55,7 +71,7 @@ export async function copyImage(ctx: CopyContext, src: ImageEndpoint, dst: Image
   });
   if (dstInfo && dstInfo.digest === srcInfo.digest) {
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
-    return result('skipped', dstInfo.mediaType);
+    return result('skipped', dstInfo.mediaType ?? '');
   }
 
   const data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
@@ -69,7 +85,7 @@ export async function copyImage(ctx: CopyContext, src: ImageEndpoint, dst: Image
 
 /** Everything a manifest refers to: blobs of an image, or each child of an index (recursively). */
 async function manifestContentCopy(
-  ctx: CopyContext,
+  ctx: ImageContext,
   from: BlobEndpoint,
   to: BlobEndpoint,
   manifest: ParsedManifest,
@@ -77,13 +93,13 @@ async function manifestContentCopy(
 ): Promise<void> {
   if (manifest.kind === 'image') {
     const blobs = blobDescriptors(manifest).filter((d) => !isForeign(d));
-    await Promise.all(blobs.map((d) => blobCopy(ctx, from, to, d, counters)));
+    await allOrAbort(blobs.map((d) => blobCopy(ctx, from, to, d, counters)), ctx.abort);
     return;
   }
-  await mapLimit(manifest.manifests, ctx.childConcurrency, (child) => childCopy(ctx, from, to, child, counters));
+  await mapLimit(manifest.manifests, ctx.childConcurrency, (child) => childCopy(ctx, from, to, child, counters), ctx.abort);
 }
 
-async function childCopy(ctx: CopyContext, from: BlobEndpoint, to: BlobEndpoint, child: Descriptor, counters: CopyCounters): Promise<void> {
+async function childCopy(ctx: ImageContext, from: BlobEndpoint, to: BlobEndpoint, child: Descriptor, counters: CopyCounters): Promise<void> {
   // A child already at the destination brings its blobs with it: the registry only accepts a
   // manifest whose references exist.
   if (await to.client.manifestHead(to.repository, child.digest, ctx.signal)) return;

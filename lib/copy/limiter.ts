@@ -22,11 +22,28 @@ export class Limiter {
   }
 }
 
-/** Map with bounded concurrency; rejects with the first error after all started work settles. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+/**
+ * Wait for every promise; on the first failure abort the siblings (so a failed image does not keep
+ * streaming its other layers), and throw that first failure: the root cause, not an abort it caused.
+ */
+export async function allOrAbort<T>(promises: Promise<T>[], abort?: AbortController): Promise<T[]> {
+  let first: { error: unknown } | undefined;
+  for (const p of promises) {
+    p.catch((error: unknown) => {
+      first ??= { error };
+      abort?.abort();
+    });
+  }
+  const settled = await Promise.allSettled(promises);
+  if (first) throw first.error;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** Map with bounded concurrency; see allOrAbort for failures. */
+export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>, abort?: AbortController): Promise<R[]> {
   const limiter = new Limiter(Math.max(1, Math.min(limit, items.length || 1)));
-  const settled = await Promise.allSettled(items.map((item, i) => limiter.run(() => fn(item, i))));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+  return allOrAbort(
+    items.map((item, i) => limiter.run(() => fn(item, i))),
+    abort,
+  );
 }

@@ -92,6 +92,14 @@ const SCHEMA1_REFUSAL =
   'manifest is Docker schema 1 (deprecated since 2017); swr-migrate copies schema 2 and OCI only: ' +
   're-push the image with a current client';
 
+/**
+ * Refuse schema 1 from the media type alone (a HEAD, or a GET before digest checks): a signed
+ * schema 1 manifest's digest covers its payload without signatures, so it never matches its bytes.
+ */
+export function refuseSchema1(mediaType: string): void {
+  if (isSchema1MediaType(mediaType)) throw new UnsupportedError(SCHEMA1_REFUSAL);
+}
+
 /** Content-Types that say nothing about the manifest kind, so the JSON structure decides. */
 const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
 

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { DigestMismatchError, ManifestInvalidError, ProtocolError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
-import { MAX_MANIFEST_BYTES } from '../oci/manifest.js';
+import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
 import type { Credentials, ScopeRequest } from './auth.js';
 import { nextLink } from './link.js';
@@ -96,13 +96,14 @@ export class UndiciRegistryClient implements RegistryClient {
       signal,
     });
     const bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`);
+    let mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'));
+    refuseSchema1(mediaType);
     const header = headerValue(res.headers, 'docker-content-digest');
     // Verify against the digest we asked for, else the one the registry claims (sha256 by default).
     const expected = isDigest(reference) ? reference : header && isDigest(header) ? header : undefined;
     const algorithm = expected ? digestAlgorithm(expected) : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
     if (expected && expected !== digest) throw new DigestMismatchError(expected, digest, 'manifest');
-    let mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'));
     if (!mediaType || mediaType === 'application/json') mediaType = jsonMediaType(bytes) ?? mediaType;
     return { digest, mediaType, size: bytes.length, bytes };
   }
