@@ -1,9 +1,10 @@
 // Runs the built CLI as a user would (a child process), and writes image-syncer auth files for it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from './cleanup.js';
 
 export const CLI = fileURLToPath(new URL('../../lib/cli/main.js', import.meta.url));
 
@@ -34,6 +35,7 @@ export interface AuthTarget {
 /** An image-syncer auth file marking every given registry insecure (plain HTTP on loopback). */
 export function writeAuthFile(targets: AuthTarget[], ext: 'json' | 'yaml' = 'json'): string {
   const dir = mkdtempSync(join(tmpdir(), 'swrm-auth-'));
+  track({ stopSync: () => rmSync(dir, { recursive: true, force: true }) });
   const file = join(dir, `auth.${ext}`);
   const body: Record<string, { username?: string; password?: string; insecure: boolean }> = {};
   for (const t of targets) body[t.host] = { username: t.username, password: t.password, insecure: true };
