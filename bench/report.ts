@@ -1,0 +1,87 @@
+// Turns measurements into the compact table and target list that go into the closing note, and
+// into the --json document. Formatting only: every figure is computed in run.ts / workloads.ts.
+import type { SeededSet } from './seed.js';
+import { MiB } from './seed.js';
+import { type Measurement, type TargetCheck, type Workload, rssGrowth } from './workloads.js';
+
+export interface WorkloadResult {
+  workload: Workload;
+  seeded: SeededSet;
+  seedMs: number;
+  measurements: Measurement[];
+  targets: TargetCheck[];
+}
+
+const mib = (n: number): string => `${(n / MiB).toFixed(1)}`;
+const secs = (ms: number): string => (ms / 1000).toFixed(2);
+
+function ratio(m: Measurement, all: Measurement[]): string {
+  if (m.tool !== 'ours') return '-';
+  const s = all.find((x) => x.workload === m.workload && x.phase === m.phase && x.tool === 'skopeo');
+  return s?.ok && m.ok ? `${(m.wallMs / s.wallMs).toFixed(2)}x` : 'n/a';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // Text columns left-aligned, figures right-aligned.
+  const fmt = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+export function formatReport(results: WorkloadResult[], skopeo: string | undefined): string {
+  const all = results.flatMap((r) => r.measurements);
+  const header = ['workload', 'tool', 'phase', 'wall s', 'ours/skopeo', 'src req', 'dst req', 'dst writes', 'cpu s', 'peak RSS MiB', 'RSS growth MiB'];
+  const rows = all.map((m) => [
+    m.workload,
+    m.tool,
+    m.phase + (m.ok ? '' : ' FAILED') + (m.verified === false ? ' WRONG-DIGEST' : ''),
+    secs(m.wallMs),
+    ratio(m, all),
+    String(m.srcRequests),
+    String(m.dstRequests),
+    String(m.dstWrites),
+    secs(m.cpuMs),
+    mib(m.peakRss),
+    m.ours ? mib(rssGrowth(m)!) : '-',
+  ]);
+  const out: string[] = ['', '=== swr-migrate benchmark ===', ''];
+  for (const r of results) {
+    out.push(`(${r.workload.id}) ${r.workload.title}: ${r.seeded.images.length} images, ${r.seeded.blobs} blobs, ` +
+      `${mib(r.seeded.bytes)} MiB at the source (seeded in ${secs(r.seedMs)} s)`);
+  }
+  if (!skopeo) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
+  out.push('', table(header, rows), '');
+  for (const m of all) {
+    if (m.ours) {
+      const o = m.ours;
+      const reqs = Object.entries(o.requests).map(([h, s]) => `${h}=${s.requests}`).join(' ');
+      out.push(`  ${m.workload}/ours/${m.phase}: ${o.ok} ok (${o.skipped} up to date), ${o.failed} failed; blobs ${o.blobsUploaded} uploaded ` +
+        `(${mib(o.bytesUploaded)} MiB) / ${o.blobsMounted} mounted / ${o.blobsPresent} present, ${o.manifestsPut} manifests; ` +
+        `client-counted requests ${reqs}`);
+      const p = o.atPeak;
+      out.push(`    wall ${secs(m.wallMs)} s = start-up ${secs(o.startupMs)} s + copy ${secs(o.copyMs)} s + exit; ` +
+        `at peak RSS: heap ${mib(p.heapUsed)}/${mib(p.heapTotal)} MiB, external ${mib(p.external)} MiB (array buffers ${mib(p.arrayBuffers)} MiB)`);
+    }
+    const methods = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
+    out.push(`  ${m.workload}/${m.tool}/${m.phase} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}`);
+    if (m.error) out.push(`  ${m.workload}/${m.tool}/${m.phase} error: ${m.error}`);
+  }
+  out.push('', 'targets:');
+  for (const r of results) {
+    for (const t of r.targets) out.push(`  [${t.ok === undefined ? 'n/a ' : t.ok ? 'PASS' : 'MISS'}] ${t.label}: ${t.value}`);
+  }
+  return out.join('\n');
+}
+
+export function jsonReport(results: WorkloadResult[], meta: Record<string, unknown>): unknown {
+  return {
+    ...meta,
+    workloads: results.map((r) => ({
+      id: r.workload.id,
+      title: r.workload.title,
+      seed: { ...r.workload.seed, images: r.seeded.images.length, blobs: r.seeded.blobs, bytes: r.seeded.bytes, ms: r.seedMs },
+      measurements: r.measurements.map((m) => ({ ...m, rssGrowth: rssGrowth(m) })),
+      targets: r.targets,
+    })),
+  };
+}
