@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { DigestMismatchError, SizeMismatchError } from '../errors.js';
 import { digestAlgorithm } from '../oci/digest.js';
+import { streamedBytes } from './memory.js';
 
 export async function* verifiedStream(
   source: AsyncIterable<Uint8Array>,
@@ -19,6 +20,7 @@ export async function* verifiedStream(
     seen += chunk.length;
     if (seen > size) throw new SizeMismatchError(digest, size, seen);
     hash.update(chunk);
+    streamedBytes(chunk.length);
     if (held) {
       onProgress?.(held.length);
       yield held;
