@@ -16,6 +16,8 @@ export const ErrorCode = {
   NOT_FOUND: 'SWRM_NOT_FOUND',
   PROTOCOL: 'SWRM_PROTOCOL',
   ABORTED: 'SWRM_ABORTED',
+  INVALID_MESSAGE: 'SWRM_INVALID_MESSAGE',
+  INTERRUPTED: 'SWRM_INTERRUPTED',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -148,6 +150,13 @@ export class AbortedError extends MigrateError {
   }
 }
 
+/** A queue message that does not validate: it goes to the DLQ, it never crashes a worker. */
+export class InvalidMessageError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.INVALID_MESSAGE, message);
+  }
+}
+
 /** Registry error codes that describe a passing condition, not a wrong request. */
 const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN']);
 
@@ -178,6 +187,13 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The code stored with a failure: the registry's own (MANIFEST_UNKNOWN, ...) when it gave one. */
+export function failureCode(err: unknown): string {
+  if (err instanceof RegistryError && err.registryCode) return err.registryCode;
+  if (err instanceof MigrateError) return err.code;
+  return 'SWRM_INTERNAL';
 }
 
 export function errorMessage(err: unknown): string {

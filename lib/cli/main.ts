@@ -1,28 +1,39 @@
 #!/usr/bin/env node
 // The command-line program. Parses flags, runs one command, maps the outcome to an exit code.
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { copyCommand, describeCopy } from './copy-command.js';
+import { type PipelineFlags, planCommand, replayCommand, syncCommand, verifyCommand } from './pipeline-commands.js';
+import { DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { ExitCode, reportError } from './errors.js';
 
-const HELP = `swr-migrate: copy container images between Docker Registry V2 / OCI registries (and into Huawei Cloud SWR)
+const HELP = `swr-migrate: migrate container images between Docker Registry V2 / OCI registries (and into Huawei Cloud SWR)
 
 Usage:
-  swr-migrate copy SRC DST [--auth FILE]   copy one image with all its platforms
+  swr-migrate copy SRC DST [--auth FILE]       copy one image with all its platforms
+  swr-migrate sync   INPUTS [options]           plan, then copy every image with N copiers until done
+  swr-migrate plan   INPUTS [--json]            print the images a sync would copy
+  swr-migrate verify INPUTS [--json]            compare source and destination digests of every planned image
+  swr-migrate replay INPUTS [--dlq FILE]        run the dead-letter queue again; remove what now succeeds
+  swr-migrate demo                              start two local registries, seed them, sync, show the summary
 
-  SRC  an image reference: alpine, docker.io/library/alpine:3.20, host:5000/a/b@sha256:...
-  DST  a reference with or without a tag: host/ns/alpine (keeps the source tag) or host/ns/alpine:v1
+INPUTS: --config FILE (native YAML/JSON config), or --images FILE [--auth FILE] (image-syncer / image-migrator files)
 
 Options:
-  --auth FILE        image-syncer auth file (JSON or YAML): "host" or "host/namespace" ->
-                     {username, password, insecure}; $VAR and \${VAR} are expanded; insecure: true = plain HTTP
+  --proc N           copiers at once (default: the config's defaults.concurrency, 5)
+  --retries N        extra attempts per failing image before the DLQ (default: defaults.retries, 2)
+  --os OS --arch A   keep only these platforms of multi-platform images (comma lists; image-syncer flags)
+  --dry-run          sync: only print the plan
+  --report FILE      sync/replay: write a JSON report (per image: source, destination, digest, status, bytes, duration, error)
+  --dlq FILE         the dead-letter file (default: ${DEFAULT_DLQ_PATH})
+  --auth FILE        image-syncer auth file: "host" or "host/namespace" -> {username, password, insecure}
   --log-level LEVEL  fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs go to stderr
-  -h, --help         this help
-  -v, --version      the version
+  -h, --help, -v, --version
 
-Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 usage or config error.
+Exit codes: 0 success, 1 failure (for sync: an image failed and is in the DLQ), 2 usage or config error, 130 interrupted.
 `;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -36,6 +47,16 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         auth: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        images: { type: 'string' },
+        proc: { type: 'string', short: 'p' },
+        retries: { type: 'string', short: 'r' },
+        os: { type: 'string' },
+        arch: { type: 'string' },
+        report: { type: 'string' },
+        dlq: { type: 'string' },
+        json: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -56,12 +77,22 @@ export async function main(argv: string[]): Promise<number> {
   if (!LEVELS.includes(level)) return reportError(new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`));
   const logger = createLogger(level as LevelWithSilent);
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // One run-wide signal is shared by every request in flight (each adds a listener while it runs).
+  setMaxListeners(0, abort.signal);
+  // First Ctrl-C: stop cleanly (in-flight images stay replayable). Second: leave at once.
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    process.stderr.write('\nswr-migrate: stopping; unfinished images stay replayable (Ctrl-C again to quit at once)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const env = { logger, signal: abort.signal, stdout: process.stdout, stderr: process.stderr };
+  const flags = values as PipelineFlags;
 
   const [command, ...args] = positionals;
   try {
+    if (command !== 'copy' && args.length) throw new UsageError(`unexpected argument "${args[0]}" for ${command}`);
     switch (command) {
       case 'copy': {
         if (args.length !== 2) throw new UsageError('copy takes exactly two arguments: SRC DST');
@@ -76,6 +107,18 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${describeCopy(result, performance.now() - started)}\n`);
         return ExitCode.OK;
       }
+      case 'sync':
+        return await syncCommand(flags, env);
+      case 'plan':
+        return await planCommand(flags, env);
+      case 'verify':
+        return await verifyCommand(flags, env);
+      case 'replay':
+        return await replayCommand(flags, env);
+      case 'demo': {
+        const { demoCommand } = await import('../demo/demo.js');
+        return await demoCommand(env);
+      }
       case undefined:
         process.stdout.write(HELP);
         return ExitCode.USAGE;
@@ -83,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (abort.signal.aborted) {
+    if (abort.signal.aborted && command === 'copy') {
       process.stderr.write('swr-migrate: interrupted\n');
       return ExitCode.INTERRUPTED;
     }

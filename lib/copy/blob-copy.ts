@@ -59,7 +59,7 @@ async function blobPlace(
     ctx.logger?.debug({ digest: desc.digest, repository: dst.repository }, 'blob already present');
     return 'present';
   }
-  await ctx.transfers.run(() =>
+  await transferSlot(ctx, src, dst, () =>
     withRetry(
       ctx.blobRetry,
       async (attempt) => {
@@ -76,6 +76,17 @@ async function blobPlace(
   counters.bytesUploaded += desc.size;
   ctx.logger?.info({ digest: desc.digest, size: desc.size, repository: dst.repository }, 'blob uploaded');
   return 'uploaded';
+}
+
+/**
+ * Hold the run's transfer slot and the per-registry ones. Limiters are always taken in the same
+ * order (run, then registries by name), so two transfers in opposite directions cannot deadlock.
+ */
+function transferSlot<T>(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, fn: () => Promise<T>): Promise<T> {
+  const registries = [...new Set([src.client.registry, dst.client.registry])].sort();
+  const limiters = [ctx.transfers, ...registries.map((r) => ctx.registryLimiter?.(r))].filter((l) => l !== undefined);
+  const acquire = (i: number): Promise<T> => (i === limiters.length ? fn() : limiters[i]!.run(() => acquire(i + 1)));
+  return acquire(0);
 }
 
 /** GET from the source and PUT to the destination as one stream, verified on the way. */

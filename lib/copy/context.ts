@@ -25,6 +25,8 @@ export interface CopyContext {
   ledger: BlobLedger;
   /** Bounds concurrent blob transfers across all images of the run. */
   transfers: Limiter;
+  /** Per-registry bound on blob transfers (the config's `registries.<host>.concurrency`). */
+  registryLimiter?: (registry: string) => Limiter | undefined;
   /** Children of an index copied at once. */
   childConcurrency: number;
   /** Attempts per blob transfer (a streamed upload cannot be retried by the HTTP layer). */
@@ -37,6 +39,8 @@ export interface CopyContext {
 
 export interface CopyContextOptions {
   transfers?: number;
+  /** Blob transfers at once per registry host, where limited. */
+  registryConcurrency?: Record<string, number>;
   childConcurrency?: number;
   blobRetry?: RetryPolicy;
   logger?: Logger;
@@ -45,9 +49,12 @@ export interface CopyContextOptions {
 }
 
 export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
+  const limiters = new Map(Object.entries(opts.registryConcurrency ?? {}).map(([host, n]) => [host, new Limiter(n)]));
   return {
     ledger: new BlobLedger(),
+    // 8 measured best on workload (a): 2 -> 7.0 s, 4 -> 6.0 s, 8 -> 5.3 s, 16 -> 5.8 s.
     transfers: new Limiter(opts.transfers ?? 8),
+    registryLimiter: limiters.size ? (registry) => limiters.get(registry) : undefined,
     childConcurrency: opts.childConcurrency ?? 4,
     blobRetry: opts.blobRetry ?? DEFAULT_RETRY,
     logger: opts.logger,

@@ -4,6 +4,8 @@
 import { ManifestInvalidError, RegistryError } from '../errors.js';
 import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest, refuseSchema1 } from '../oci/manifest.js';
 import { type ImageReference, formatReference } from '../oci/reference.js';
+import { isDigest } from '../oci/digest.js';
+import { filterIndex } from '../oci/platform-filter.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import { type BlobEndpoint, blobCopy } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
@@ -22,6 +24,15 @@ export interface CopyResult {
   /** `skipped`: the destination already had this digest under the tag. */
   status: 'copied' | 'skipped';
   counters: CopyCounters;
+  /** Set when the manifest had to be converted (platform filter): the source's own digest. */
+  sourceDigest?: string;
+  /** What was converted, for reports. */
+  conversion?: string;
+}
+
+export interface CopyOptions {
+  /** `os/arch[/variant]` to keep from an index; the others are dropped (a reported conversion). */
+  platforms?: readonly string[];
 }
 
 /** Where the destination manifest goes: its tag, else the source's tag, else by digest. */
@@ -29,14 +40,14 @@ export function destinationTarget(src: ImageReference, dst: ImageReference, dige
   return dst.tag ?? (dst.digest ? dst.digest : (src.tag ?? digest));
 }
 
-export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
+export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: ImageEndpoint, opts: CopyOptions = {}): Promise<CopyResult> {
   // One abort per image: the first failure stops the image's other transfers (and a run's abort
   // stops them all).
   const abort = new AbortController();
   const onParentAbort = () => abort.abort();
   parent.signal?.addEventListener('abort', onParentAbort, { once: true });
   try {
-    return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst);
+    return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst, opts);
   } finally {
     parent.signal?.removeEventListener('abort', onParentAbort);
   }
@@ -44,7 +55,7 @@ export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: Im
 
 type ImageContext = CopyContext & { abort: AbortController };
 
-async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoint): Promise<CopyResult> {
+async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoint, opts: CopyOptions): Promise<CopyResult> {
   const counters = emptyCounters();
   const srcTarget = src.ref.digest ?? src.ref.tag;
   if (!srcTarget) throw new ManifestInvalidError(`source ${formatReference(src.ref)} names neither a tag nor a digest`);
@@ -54,33 +65,48 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // HEAD both sides at once. A digest reference needs no source HEAD (HEADs do not count against
   // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
   const dstTargetGuess = destinationTarget(src.ref, dst.ref, src.ref.digest ?? '');
-  const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>([
-    src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
-    dstTargetGuess ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(undefined),
-  ], ctx.abort);
+  const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>(
+    [
+      src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
+      dstTargetGuess ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(undefined),
+    ],
+    ctx.abort,
+  );
   if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
   if (srcInfo.mediaType) refuseSchema1(srcInfo.mediaType);
   const dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
-  const result = (status: CopyResult['status'], mediaType: string): CopyResult => ({
+  const result = (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): CopyResult => ({
     source: formatReference(src.ref),
-    destination: formatReference({ ...dst.ref, tag: dstTarget.includes(':') ? undefined : dstTarget, digest: undefined }),
-    digest: srcInfo.digest,
+    destination: `${dst.client.registry}/${dstRepo}${isDigest(dstTarget) ? '@' : ':'}${dstTarget}`,
+    digest,
     mediaType,
     status,
     counters,
+    ...(conversion ? { sourceDigest: srcInfo.digest, conversion } : {}),
   });
   if (dstInfo && dstInfo.digest === srcInfo.digest) {
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
-    return result('skipped', dstInfo.mediaType ?? '');
+    return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   }
 
-  const data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
-  const manifest = parseManifest(data.bytes, data.mediaType);
+  let data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
+  let manifest = parseManifest(data.bytes, data.mediaType);
+  let conversion: string | undefined;
+  if (manifest.kind === 'index' && opts.platforms?.length) {
+    const filtered = filterIndex(data.bytes, manifest.manifests, opts.platforms);
+    if (filtered) {
+      // A conversion the user asked for: the index digest changes, the children's do not.
+      conversion = `platforms kept: ${filtered.kept.join(', ')}; dropped: ${filtered.dropped.join(', ')}`;
+      if (dstInfo?.digest === filtered.digest) return result('skipped', filtered.digest, manifest.mediaType, conversion);
+      data = { ...data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
+      manifest = parseManifest(data.bytes, manifest.mediaType);
+    }
+  }
   const from: BlobEndpoint = { client: src.client, repository: srcRepo };
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
   await manifestContentCopy(ctx, from, to, manifest, counters);
   await manifestCommit(ctx, to, dstTarget, data, manifest, counters);
-  return result('copied', manifest.mediaType);
+  return result('copied', data.digest, manifest.mediaType, conversion);
 }
 
 /** Everything a manifest refers to: blobs of an image, or each child of an index (recursively). */

@@ -1,0 +1,183 @@
+// `sync`, `plan`, `verify` and `replay`: the pipeline commands. Each takes the same inputs
+// (--config FILE, or --images FILE [--auth FILE] as image-syncer does) and returns an exit code.
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/types.js';
+import { UsageError } from '../errors.js';
+import { runPlanner } from '../plan/planner.js';
+import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
+import { encodeMessage } from '../queue/messages.js';
+import { ClientPool } from '../registry/pool.js';
+import { runReplay } from '../pipeline/replay.js';
+import { type PipelineRun, runSync } from '../pipeline/sync.js';
+import { runVerify } from '../pipeline/verify.js';
+import { ExitCode } from './errors.js';
+import { Progress } from './progress.js';
+import { summarise, summaryLine, writeReport } from './report.js';
+
+export interface PipelineFlags {
+  config?: string;
+  auth?: string;
+  images?: string;
+  proc?: string;
+  retries?: string;
+  os?: string;
+  arch?: string;
+  report?: string;
+  dlq?: string;
+  json?: boolean;
+  'dry-run'?: boolean;
+}
+
+export interface CommandEnv {
+  logger: Logger;
+  signal: AbortSignal;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+function intFlag(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+/** image-syncer's --os/--arch: comma lists, every combination becomes a platform. */
+function platformsFrom(flags: PipelineFlags): string[] | undefined {
+  if (!flags.os && !flags.arch) return undefined;
+  const oses = (flags.os ?? 'linux').split(',').filter(Boolean);
+  const arches = (flags.arch ?? '').split(',').filter(Boolean);
+  if (!arches.length) throw new UsageError('--os needs --arch too (e.g. --os linux --arch amd64,arm64)');
+  return oses.flatMap((o) => arches.map((a) => `${o}/${a}`));
+}
+
+async function loadInputs(flags: PipelineFlags): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
+  const proc = intFlag(flags.proc, 'proc', 1, 256);
+  const retries = intFlag(flags.retries, 'retries', 0, 20);
+  const platforms = platformsFrom(flags);
+  const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms });
+  if (platforms) config.defaults.platforms = platforms;
+  return { config, proc: proc ?? config.defaults.concurrency, retries: retries ?? config.defaults.retries };
+}
+
+export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const { config, proc, retries } = await loadInputs(flags);
+  if (flags['dry-run']) return planCommand(flags, env, config);
+  const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
+  const startedAt = new Date();
+  const started = performance.now();
+  const progress = new Progress(env.stderr);
+  let run: PipelineRun;
+  try {
+    run = await runSync({
+      config,
+      proc,
+      retries,
+      dlq: new FileDeadLetterStore(dlqPath),
+      logger: env.logger,
+      signal: env.signal,
+      onPlanned: (n) => progress.planned(n),
+      onOutcome: (o) => progress.outcome(o),
+      onBytes: (n) => progress.moved(n),
+    });
+  } finally {
+    progress.stop();
+  }
+  return finish(run, flags, env, dlqPath, startedAt, performance.now() - started, 'sync');
+}
+
+export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const { config, proc, retries } = await loadInputs(flags);
+  const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
+  const startedAt = new Date();
+  const started = performance.now();
+  const progress = new Progress(env.stderr);
+  let run: Awaited<ReturnType<typeof runReplay>>;
+  try {
+    run = await runReplay({
+      config,
+      proc,
+      retries,
+      dlq: new FileDeadLetterStore(dlqPath),
+      logger: env.logger,
+      signal: env.signal,
+      onPlanned: (n) => progress.planned(n),
+      onOutcome: (o) => progress.outcome(o),
+      onBytes: (n) => progress.moved(n),
+    });
+  } finally {
+    progress.stop();
+  }
+  if (run.letters === 0) {
+    env.stdout.write(`replay: ${dlqPath} has no messages; nothing to do\n`);
+    return ExitCode.OK;
+  }
+  env.stdout.write(`replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.remaining} still in the DLQ\n`);
+  return finish(run, flags, env, dlqPath, startedAt, performance.now() - started, 'replay');
+}
+
+async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, dlqPath: string, startedAt: Date, ms: number, what: string): Promise<number> {
+  const summary = summarise(run, ms);
+  if (flags.report) await writeReport(flags.report, summary, run.outcomes, startedAt);
+  env.stdout.write(`${what}: ${summaryLine(summary, dlqPath)}\n`);
+  for (const o of run.outcomes) {
+    if (o.status === 'failed') env.stderr.write(`failed: ${o.source} -> ${o.destination}: ${o.error?.message ?? 'unknown error'}\n`);
+    if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
+  }
+  if (run.interrupted) return ExitCode.INTERRUPTED;
+  return summary.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
+}
+
+export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?: LoadedConfig): Promise<number> {
+  const config = loaded ?? (await loadInputs(flags)).config;
+  const pool = new ClientPool({ resolve: config.resolve, logger: env.logger });
+  let tasks = 0;
+  let failures = 0;
+  try {
+    await runPlanner(
+      config.rules,
+      (registry, repository, s) => pool.client(registry, repository, 'source').tagList(repository, s),
+      {
+        tasks: async (ms) => {
+          tasks += ms.length;
+          for (const m of ms) env.stdout.write(flags.json ? `${encodeMessage(m)}\n` : `${m.source} -> ${m.destination}\n`);
+        },
+        ruleFailed: async (m, err) => {
+          failures++;
+          env.stderr.write(`cannot list tags of ${m.source} (${m.origin ?? 'rule'}): ${(err as Error).message}\n`);
+        },
+      },
+      { platforms: config.defaults.platforms, signal: env.signal },
+    );
+  } finally {
+    await pool.close();
+  }
+  if (!flags.json) env.stderr.write(`plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}\n`);
+  return failures ? ExitCode.FAILED : ExitCode.OK;
+}
+
+export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const { config, proc } = await loadInputs(flags);
+  const lines = await runVerify(config, proc, env.logger, env.signal);
+  const counts: Record<string, number> = {};
+  for (const l of lines) {
+    counts[l.status] = (counts[l.status] ?? 0) + 1;
+    if (flags.json) env.stdout.write(`${JSON.stringify(l)}\n`);
+    else if (l.status !== 'ok') {
+      const detail =
+        l.status === 'different'
+          ? `has ${l.destinationDigest}, source has ${l.sourceDigest}`
+          : l.status === 'missing'
+            ? `source has ${l.sourceDigest}`
+            : (l.message ?? '');
+      env.stdout.write(`${l.status.padEnd(14)} ${l.destination}  ${detail}\n`);
+    }
+  }
+  const bad = lines.length - (counts.ok ?? 0);
+  env.stderr.write(
+    `verify: ${lines.length} image(s): ${counts.ok ?? 0} match, ${counts.missing ?? 0} missing, ${counts.different ?? 0} different` +
+      `${counts['source-missing'] ? `, ${counts['source-missing']} missing at the source` : ''}${counts.error ? `, ${counts.error} errors` : ''}\n`,
+  );
+  return bad ? ExitCode.FAILED : ExitCode.OK;
+}

@@ -1,0 +1,41 @@
+// One entry point for the CLI: the native config (--config) or image-syncer's files (--images,
+// optional --auth). Mixing them would leave two sources of truth for the same rule, so it is refused.
+import { ConfigError } from '../errors.js';
+import { loadImageSyncerConfig } from './image-syncer.js';
+import { loadNativeConfig } from './native.js';
+import { PLATFORM, PLATFORM_HINT } from './rule-parts.js';
+import type { LoadedConfig } from './types.js';
+
+export interface LoadOptions {
+  config?: string;
+  auth?: string;
+  images?: string;
+  /** From --os/--arch; overrides the native config's defaults.platforms. */
+  platforms?: string[];
+}
+
+export async function loadConfig(opts: LoadOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  if (opts.config !== undefined && (opts.images !== undefined || opts.auth !== undefined)) {
+    throw new ConfigError(
+      `give either --config or --images (with optional --auth), not both: --config ${opts.config} already holds the rules and the credentials`,
+    );
+  }
+  if (opts.config !== undefined) {
+    const loaded = await loadNativeConfig(opts.config, env);
+    const bad = (opts.platforms ?? []).filter((pl) => !PLATFORM.test(pl));
+    if (bad.length) throw new ConfigError('invalid --os/--arch', bad.map((pl) => `--os/--arch: "${pl}": ${PLATFORM_HINT}`));
+    if (opts.platforms?.length) loaded.defaults = { ...loaded.defaults, platforms: [...new Set(opts.platforms)] };
+    return loaded;
+  }
+  if (opts.images === undefined) {
+    throw new ConfigError(
+      opts.auth !== undefined
+        ? '--auth only gives credentials: add --images with the images to sync (or use --config)'
+        : 'nothing to sync: give --config FILE (swr-migrate config) or --images FILE (image-syncer images, with optional --auth FILE)',
+    );
+  }
+  return loadImageSyncerConfig(
+    { imagesFile: opts.images, ...(opts.auth !== undefined ? { authFile: opts.auth } : {}), ...(opts.platforms ? { platforms: opts.platforms } : {}) },
+    env,
+  );
+}

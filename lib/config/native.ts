@@ -1,0 +1,250 @@
+// swr-migrate's own config file (YAML or JSON), versioned and strict: an unknown key is a typo
+// until proven otherwise, and a typo silently ignored is an image silently not copied. Every part
+// is validated on its own so one run lists every problem, each as `FILE: path: what was expected`.
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { parseRepositoryReference, type ImageReference } from '../oci/reference.js';
+import type { RegistryAccess } from '../registry/pool.js';
+import { normalisePrefix, readStructuredFile, resolverFromEntries } from './auth-file.js';
+import { dockerConfigCredentials, dockerConfigPath, type DockerConfigCache } from './docker-config.js';
+import { expandEnvRefs } from './env-expand.js';
+import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
+import { DEFAULTS, type LoadedConfig, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
+import { formatZodIssues } from './zod-issues.js';
+
+export const SUPPORTED_VERSIONS = [1] as const;
+
+// Sections are `unknown` here and validated one by one below, so a bad rule does not hide a bad registry.
+const topSchema = z.strictObject({
+  version: z.unknown(),
+  defaults: z.unknown().optional(),
+  registries: z.unknown().optional(),
+  rules: z.unknown().optional(),
+});
+
+const defaultsSchema = z.strictObject({
+  concurrency: z.int().min(1).max(256).optional(),
+  retries: z.int().min(0).max(20).optional(),
+  platforms: z.array(z.string().regex(PLATFORM, PLATFORM_HINT)).min(1).optional(),
+});
+
+const registrySchema = z.strictObject({
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  dockerConfig: z.union([z.boolean(), z.string().min(1)], { error: 'expected true or the path of a docker config.json' }).optional(),
+  insecure: z.boolean().optional(),
+  concurrency: z.int().min(1).max(256).optional(),
+});
+
+const ruleSchema = z.strictObject({
+  source: z.string().min(1),
+  destination: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: 'expected registry/namespace or a non-empty list of them',
+  }),
+  tags: z.unknown().optional(),
+  name: z.string().min(1).optional(),
+  mapping: z.enum(['basename', 'path']).optional(),
+});
+
+const exactTagsSchema = z.array(z.string().regex(TAG, 'not a valid tag (letters, digits, "_", "." and "-", at most 128)')).min(1);
+const filterSchema = z.strictObject({
+  include: z.array(z.string()).optional(),
+  exclude: z.array(z.string()).optional(),
+  latest: z.int().min(1).optional(),
+});
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  return parseNativeConfig(await readStructuredFile(file), file, env);
+}
+
+export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const p = new Problems(file);
+  const message = `invalid config file ${file}`;
+  if (!isMapping(raw)) {
+    p.at([], 'expected a mapping with version, registries and rules');
+    p.throwIfAny(message);
+  }
+  const doc = raw as Record<string, unknown>;
+  // Another version's file may be shaped differently: its other "problems" would only be noise.
+  if (doc.version !== 1) {
+    const supported = `supported versions: ${SUPPORTED_VERSIONS.join(', ')}`;
+    p.at(['version'], doc.version === undefined ? `required (${supported})` : `version ${JSON.stringify(doc.version)} is not supported; ${supported}`);
+    p.throwIfAny(message);
+  }
+  const top = topSchema.safeParse(doc);
+  if (!top.success) p.add(...formatZodIssues(top.error, file));
+
+  const defaults = { ...DEFAULTS };
+  const parsedDefaults = defaultsSchema.safeParse(doc.defaults ?? {});
+  if (parsedDefaults.success) Object.assign(defaults, parsedDefaults.data);
+  else p.add(...formatZodIssues(parsedDefaults.error, file, ['defaults']));
+
+  const registries = parseRegistries(doc.registries, file, env, p);
+
+  const rules: SyncRule[] = [];
+  if (!Array.isArray(doc.rules) || doc.rules.length === 0) p.at(['rules'], 'expected a non-empty list of rules');
+  else doc.rules.forEach((r, i) => {
+    const rule = parseRule(r, i, file, p);
+    if (rule) rules.push(rule);
+  });
+
+  p.throwIfAny(message);
+  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules };
+}
+
+function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: Problems): RegistrySettings[] {
+  if (raw === undefined || raw === null) return [];
+  if (!isMapping(raw)) {
+    p.at(['registries'], 'expected a mapping of registry[/namespace] to its settings');
+    return [];
+  }
+  const out: RegistrySettings[] = [];
+  const seen = new Map<string, string>();
+  const cache: DockerConfigCache = new Map();
+  for (const [key, value] of Object.entries(raw)) {
+    const path = ['registries', key];
+    const prefix = registryPrefix(key);
+    if (prefix === undefined) {
+      p.at(path, 'expected registry host[:port][/namespace], e.g. quay.io or quay.io/coreos');
+      continue;
+    }
+    const other = seen.get(prefix);
+    if (other !== undefined) p.at(path, `the same registry as "${other}"`);
+    seen.set(prefix, key);
+
+    const parsed = registrySchema.safeParse(value ?? {}); // `docker.io:` with nothing = anonymous
+    if (!parsed.success) {
+      p.add(...formatZodIssues(parsed.error, file, path));
+      continue;
+    }
+    const e = parsed.data;
+    const access: RegistryAccess = {};
+    if (e.insecure) access.insecure = true;
+    const inline = e.username !== undefined || e.password !== undefined;
+    if (inline && e.dockerConfig) {
+      p.at(path, 'username/password and dockerConfig are mutually exclusive: give one way to find the credentials');
+    } else if (inline) {
+      if (e.username === undefined || e.password === undefined) {
+        p.at(path, `${e.username === undefined ? 'password without username' : 'username without password'}: give both`);
+      } else {
+        try {
+          const username = expandEnvRefs(e.username, `${file}: registries.${key}.username`, env);
+          const password = expandEnvRefs(e.password, `${file}: registries.${key}.password`, env);
+          access.credentials = { username, password };
+        } catch (err) {
+          p.addError(err);
+        }
+      }
+    } else if (e.dockerConfig) {
+      const creds = dockerConfigCredentials(prefix, dockerConfigPath(e.dockerConfig, file, env), cache);
+      if (typeof creds === 'string') p.at([...path, 'dockerConfig'], creds);
+      else access.credentials = creds;
+    }
+    out.push({ prefix, access, ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}) });
+  }
+  return out;
+}
+
+/** `Quay.io/coreos/` -> `quay.io/coreos`; undefined when the first component is not a host. */
+function registryPrefix(key: string): string | undefined {
+  const prefix = normalisePrefix(key);
+  try {
+    // Parsed as a repository below the prefix, so `myhost/ns` (no '.', ':' or localhost) is caught:
+    // docker would read it as a Docker Hub user, never as a registry.
+    const ref = parseRepositoryReference(`${prefix}/x`);
+    return ref.registry === prefix.split('/')[0] && ref.tag === undefined ? prefix : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule | undefined {
+  const path = ['rules', i];
+  const parsed = ruleSchema.safeParse(raw);
+  if (!parsed.success) {
+    p.add(...formatZodIssues(parsed.error, file, path));
+    return undefined;
+  }
+  const r = parsed.data;
+  const before = p.lines.length;
+
+  let src: ImageReference | undefined;
+  try {
+    src = parseRepositoryReference(r.source);
+  } catch (err) {
+    p.at([...path, 'source'], reason(err));
+  }
+  const rule: SyncRule = { origin: `${file}: rules[${i}]`, source: { registry: '', repository: '' }, destinations: [] };
+  if (src) {
+    rule.source = { registry: src.registry, repository: src.repository };
+    // `repo:tag@digest`: the digest pins the content, the tag names it at the destination.
+    if (src.tag !== undefined) rule.tags = [src.tag];
+    if (src.digest !== undefined) rule.digest = src.digest;
+  }
+
+  if (r.tags !== undefined) {
+    if (src && (src.tag !== undefined || src.digest !== undefined)) {
+      p.at([...path, 'tags'], `only valid when the source is a repository; "${r.source}" already names a ${src.digest ? 'digest' : 'tag'}`);
+    } else if (Array.isArray(r.tags)) {
+      const tags = exactTagsSchema.safeParse(r.tags);
+      if (tags.success) rule.tags = [...new Set(tags.data)];
+      else p.add(...formatZodIssues(tags.error, file, [...path, 'tags']));
+    } else if (isMapping(r.tags)) {
+      const f = filterSchema.safeParse(r.tags);
+      if (f.success) rule.filter = compileFilter(f.data, [...path, 'tags'], p);
+      else p.add(...formatZodIssues(f.error, file, [...path, 'tags']));
+    } else {
+      p.at([...path, 'tags'], 'expected a list of exact tags or { include, exclude, latest }');
+    }
+  }
+
+  if (r.name !== undefined) {
+    try {
+      const n = parseRepositoryReference(`example.com/${r.name}`);
+      if (n.tag !== undefined || n.digest !== undefined) throw new Error('a name has no tag or digest');
+    } catch (err) {
+      p.at([...path, 'name'], `expected a repository name such as "etcd" or "tools/etcd": ${reason(err)}`);
+    }
+  }
+
+  const list = typeof r.destination === 'string' ? [r.destination] : r.destination;
+  list.forEach((d, j) => {
+    const dpath = typeof r.destination === 'string' ? [...path, 'destination'] : [...path, 'destination', j];
+    // Only the part after the last '/' can hold a tag; a ':' in a lone host is its port.
+    if (d.includes('@') || (d.includes('/') && d.slice(d.lastIndexOf('/')).includes(':'))) {
+      p.at(dpath, 'expected registry[/namespace] without a tag or digest: the tags come from the source');
+      return;
+    }
+    if (!src) return;
+    const suffix = r.name ?? (r.mapping === 'path' ? src.repository : posix.basename(src.repository));
+    try {
+      // Parsed whole, so `docker.io` + `alpine` gets docker's `library/` like any other reference.
+      const ref = parseRepositoryReference(`${d}/${suffix}`);
+      const dest: RuleDestination = { registry: ref.registry, repository: ref.repository };
+      if (dest.registry === src.registry && dest.repository === src.repository) p.at(dpath, 'the destination is the source itself');
+      else rule.destinations.push(dest);
+    } catch (err) {
+      p.at(dpath, reason(err));
+    }
+  });
+
+  return p.lines.length === before ? rule : undefined;
+}
+
+function compileFilter(f: z.infer<typeof filterSchema>, path: PropertyKey[], p: Problems): TagFilter {
+  const filter: TagFilter = {};
+  for (const kind of ['include', 'exclude'] as const) {
+    const list = f[kind];
+    if (!list) continue;
+    filter[kind] = [];
+    list.forEach((src, k) => {
+      const re = compileRegex(src);
+      if (typeof re === 'string') p.at([...path, kind, k], re);
+      else filter[kind]!.push(re);
+    });
+  }
+  if (f.latest !== undefined) filter.latest = f.latest;
+  return filter;
+}

@@ -1,0 +1,59 @@
+// What every config source (the native file, image-syncer's --auth + --images) is normalised to.
+// The planner and the copiers only ever see this.
+import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
+
+export interface TagFilter {
+  include?: RegExp[];
+  exclude?: RegExp[];
+  /** Keep the last N tags in version order (see plan/tags.ts), after include/exclude. */
+  latest?: number;
+}
+
+export interface RuleDestination {
+  registry: string;
+  /** The final repository name at the destination (name mapping already applied). */
+  repository: string;
+  /** An explicit destination tag; only allowed when the source names exactly one tag or digest. */
+  tag?: string;
+}
+
+export interface SyncRule {
+  /** Where the rule came from, for messages: `sync.yaml: rules[2]`, `images.json: "quay.io/a:t1,t2"`. */
+  origin: string;
+  source: { registry: string; repository: string };
+  /** Exact tags: used as given, the tag list is not fetched. */
+  tags?: string[];
+  /** An exact digest. */
+  digest?: string;
+  /** When neither tags nor digest: list the repository's tags and keep those that pass. */
+  filter?: TagFilter;
+  destinations: RuleDestination[];
+}
+
+export interface SyncDefaults {
+  /** Copiers running at once (images in flight). */
+  concurrency: number;
+  /** Extra attempts for an image after its first failure, before it goes to the DLQ. */
+  retries: number;
+  /** `os/arch[/variant]` to keep from multi-platform images; undefined keeps all. */
+  platforms?: string[];
+}
+
+export interface RegistrySettings {
+  /** `registry` or `registry/namespace`: the longest matching prefix applies. */
+  prefix: string;
+  access: RegistryAccess;
+  /** Blob transfers to or from this registry at once. */
+  concurrency?: number;
+}
+
+export interface LoadedConfig {
+  /** The file(s) it came from, for messages. */
+  source: string;
+  defaults: SyncDefaults;
+  registries: RegistrySettings[];
+  resolve: AccessResolver;
+  rules: SyncRule[];
+}
+
+export const DEFAULTS: SyncDefaults = { concurrency: 5, retries: 2 };

@@ -1,0 +1,128 @@
+// A copier worker: takes one queue message and settles it. Success: ack. A passing failure:
+// release with backoff until maxReceiveCount. A permanent one (manifest or repository unknown,
+// denied, an invalid message): straight to the DLQ with the error's code. Nothing a message
+// contains can crash the worker.
+import type { Logger } from 'pino';
+import { copyImage } from '../copy/copy-image.js';
+import type { CopyContext } from '../copy/context.js';
+import { errorMessage, failureCode, isRetryable } from '../errors.js';
+import { parseReference } from '../oci/reference.js';
+import { type TagLister, copyMessagesFor, ruleFromExpand } from '../plan/planner.js';
+import { selectTags } from '../plan/tags.js';
+import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, encodeMessage } from '../queue/messages.js';
+import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
+import type { ClientPool } from '../registry/pool.js';
+import { backoffDelay } from '../registry/retry.js';
+
+export interface ImageOutcome {
+  /** The message body it settled (replay matches dead letters by it). */
+  body: string;
+  kind: 'copy-image' | 'expand-repository' | 'invalid';
+  source: string;
+  destination: string;
+  status: 'copied' | 'skipped' | 'expanded' | 'retrying' | 'failed';
+  digest?: string;
+  sourceDigest?: string;
+  conversion?: string;
+  bytes: number;
+  durationMs: number;
+  attempt: number;
+  error?: FailureReason;
+}
+
+export interface CopierDeps {
+  queue: WorkQueue;
+  pool: ClientPool;
+  ctx: CopyContext;
+  /** Deliveries before a failing message goes to the DLQ (retries + 1). */
+  maxReceiveCount: number;
+  list: TagLister;
+  logger?: Logger;
+  signal?: AbortSignal;
+  onOutcome?: (o: ImageOutcome) => void;
+  /** Tasks added by expanding a repository. */
+  onPlanned?: (count: number) => void;
+}
+
+/** Backoff between deliveries of a failing message: 1 s, 2 s, 4 s ... capped at 60 s. */
+const MESSAGE_BACKOFF = { attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
+export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promise<void> {
+  const started = performance.now();
+  const base = { body: msg.body, attempt: msg.receiveCount, bytes: 0 };
+  let kind: ImageOutcome['kind'] = 'invalid';
+  let source = '';
+  let destination = '';
+  try {
+    const body = decodeMessage(msg.body);
+    kind = body.kind;
+    source = body.source;
+    if (body.kind === 'copy-image') {
+      destination = body.destination;
+      const outcome = await copyOne(body, deps);
+      await deps.queue.ack(msg);
+      deps.onOutcome?.({ ...base, ...outcome, kind, source, destination, durationMs: performance.now() - started });
+    } else {
+      destination = body.destinations.join(', ');
+      const count = await expandOne(body, deps);
+      await deps.queue.ack(msg);
+      deps.onPlanned?.(count);
+      deps.onOutcome?.({ ...base, kind, source, destination, status: 'expanded', durationMs: performance.now() - started });
+    }
+  } catch (err) {
+    // Interrupted: leave the message as it is; the caller keeps it replayable.
+    if (deps.signal?.aborted) return;
+    const error: FailureReason = { code: failureCode(err), message: errorMessage(err) };
+    const log = deps.logger?.child({ messageId: msg.id, source, destination });
+    const outcome = { ...base, kind, source, destination, error, durationMs: performance.now() - started };
+    if (isRetryable(err) && msg.receiveCount < deps.maxReceiveCount) {
+      const delay = backoffDelay(MESSAGE_BACKOFF, msg.receiveCount, err);
+      log?.warn({ err: error.message, attempt: msg.receiveCount, delayMs: delay }, 'image failed, will retry');
+      await deps.queue.release(msg, delay);
+      deps.onOutcome?.({ ...outcome, status: 'retrying' });
+    } else {
+      log?.error({ err: error.message, code: error.code, attempt: msg.receiveCount }, 'image failed, sent to the DLQ');
+      await deps.queue.deadLetter(msg, error);
+      deps.onOutcome?.({ ...outcome, status: 'failed' });
+    }
+  }
+}
+
+async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
+  const src = parseReference(m.source);
+  const dst = parseReference(m.destination);
+  const result = await copyImage(
+    deps.ctx,
+    { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
+    { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
+    { platforms: m.platforms },
+  );
+  return {
+    status: result.status,
+    digest: result.digest,
+    bytes: result.counters.bytesUploaded,
+    ...(result.conversion ? { conversion: result.conversion, sourceDigest: result.sourceDigest } : {}),
+  };
+}
+
+async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<number> {
+  const rule = ruleFromExpand(m);
+  const tags = await deps.list(rule.source.registry, rule.source.repository, deps.signal);
+  const messages = copyMessagesFor(rule, selectTags(tags, rule.filter), m.platforms);
+  await deps.queue.send(messages.map(encodeMessage));
+  return messages.length;
+}
+
+/**
+ * Run `n` copier loops until `finished()` says there is no more work (the planner is done and the
+ * queue is empty) or the signal aborts.
+ */
+export async function runCopiers(n: number, deps: CopierDeps, finished: () => boolean): Promise<void> {
+  const loop = async () => {
+    while (!deps.signal?.aborted && !finished()) {
+      const [msg] = await deps.queue.receive(1, 200, deps.signal);
+      if (msg) await handleMessage(msg, deps);
+    }
+  };
+  await Promise.all(Array.from({ length: n }, loop));
+}

@@ -1,0 +1,39 @@
+// `replay`: run the DLQ's messages again and remove those that now succeed. A letter that fails
+// again is replaced by a fresh one (new reason, new count) so the DLQ always says why it is there.
+// New letters are written before old ones are removed: a crash in between duplicates, never loses.
+import type { DeadLetter } from '../queue/types.js';
+import type { ImageOutcome } from './copier.js';
+import { type PipelineOptions, type PipelineRun, runMessages } from './sync.js';
+
+export interface ReplayRun extends PipelineRun {
+  letters: number;
+  /** Letters that succeeded and were removed. */
+  recovered: number;
+  /** Letters (old and new) in the DLQ now. */
+  remaining: number;
+}
+
+export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
+  const letters = await opts.dlq.list();
+  if (letters.length === 0) {
+    return { outcomes: [], planned: 0, interrupted: false, leftOver: 0, requests: {}, letters: 0, recovered: 0, remaining: 0 };
+  }
+  // The replay's own failures are collected here first, then merged into the real DLQ.
+  const fresh: DeadLetter[] = [];
+  const collector = {
+    add: async (l: DeadLetter) => void fresh.push(l),
+    list: async () => fresh,
+    remove: async (ids: readonly string[]) => void ids,
+  };
+  const bodies = [...new Set(letters.map((l) => l.body))];
+  const run = await runMessages({ ...opts, dlq: collector }, bodies);
+
+  const succeeded = new Set(run.outcomes.filter((o: ImageOutcome) => o.status !== 'failed').map((o) => o.body));
+  const failedAgain = new Set(fresh.map((l) => l.body));
+  for (const l of fresh) await opts.dlq.add(l);
+  // On Ctrl-C the unfinished ones are in `fresh` too (reason SWRM_INTERRUPTED): still replayable.
+  const done = letters.filter((l) => succeeded.has(l.body) || failedAgain.has(l.body));
+  await opts.dlq.remove(done.map((l) => l.id));
+  const remaining = (await opts.dlq.list()).length;
+  return { ...run, letters: letters.length, recovered: letters.filter((l) => succeeded.has(l.body) && !failedAgain.has(l.body)).length, remaining };
+}

@@ -1,0 +1,66 @@
+// Queue messages, one zod schema per kind, versioned. A message names images and where they go;
+// it never carries credentials (each worker resolves those from its own config).
+import { z } from 'zod';
+import { InvalidMessageError } from '../errors.js';
+
+const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
+
+/** Copy one image (all its platforms, or those listed) from source to destination. */
+export const copyImageMessage = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('copy-image'),
+  /** A full reference with a tag and/or digest. */
+  source: z.string().min(1).max(1024),
+  /** A full reference with a tag, or with a digest (pushed by digest). */
+  destination: z.string().min(1).max(1024),
+  platforms: z.array(platform).optional(),
+  /** The rule it came from, for reports. */
+  origin: z.string().max(1024).optional(),
+});
+
+/**
+ * List a repository's tags and fan out one copy-image message per kept tag. Used when planning a
+ * rule failed (e.g. the repository did not exist yet), so that `replay` can plan it again.
+ */
+export const expandRepositoryMessage = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('expand-repository'),
+  /** registry/repository, no tag. */
+  source: z.string().min(1).max(1024),
+  destinations: z.array(z.string().min(1).max(1024)).min(1),
+  filter: z
+    .strictObject({
+      include: z.array(z.string()).optional(),
+      exclude: z.array(z.string()).optional(),
+      latest: z.number().int().positive().optional(),
+    })
+    .optional(),
+  platforms: z.array(platform).optional(),
+  origin: z.string().max(1024).optional(),
+});
+
+export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage]);
+
+export type CopyImageMessage = z.infer<typeof copyImageMessage>;
+export type ExpandRepositoryMessage = z.infer<typeof expandRepositoryMessage>;
+export type QueueMessageBody = z.infer<typeof queueMessage>;
+
+export function encodeMessage(m: QueueMessageBody): string {
+  return JSON.stringify(m);
+}
+
+export function decodeMessage(body: string): QueueMessageBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidMessageError(`message is not JSON: ${body.slice(0, 80)}`);
+  }
+  const parsed = queueMessage.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const path = first?.path.join('.') || '(top level)';
+    throw new InvalidMessageError(`invalid message at ${path}: ${first?.message ?? 'does not match any kind'}`);
+  }
+  return parsed.data;
+}

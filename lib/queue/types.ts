@@ -1,0 +1,56 @@
+// The work-queue port. Two adapters: the embedded one (one process, SQS semantics) and, with the
+// Lambda deployment, SQS itself. Same shape as powertools' persistence layer: one interface, a cloud
+// implementation and an in-memory one with the same behaviour.
+
+export interface QueueMessage {
+  /** Stable across receives (SQS MessageId). */
+  id: string;
+  body: string;
+  /** Valid for the latest receive only (SQS ReceiptHandle). */
+  receiptHandle: string;
+  /** 1 on the first delivery (SQS ApproximateReceiveCount). */
+  receiveCount: number;
+}
+
+export interface FailureReason {
+  /** A stable error code: SWRM_* or the registry's (MANIFEST_UNKNOWN, ...). */
+  code: string;
+  message: string;
+}
+
+export interface DeadLetter {
+  id: string;
+  body: string;
+  receiveCount: number;
+  reason: FailureReason;
+  /** ISO time it was dead-lettered. */
+  at: string;
+}
+
+export interface QueueCounts {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+export interface WorkQueue {
+  /** Enqueue message bodies (the SQS adapter sends batches of 10 and checks `Failed[]`). */
+  send(bodies: string[]): Promise<void>;
+  /** Up to `max` messages, waiting up to `waitMs` for one to become visible. */
+  receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]>;
+  /** Done: delete the message. */
+  ack(message: QueueMessage): Promise<void>;
+  /** Make the message visible again after `delayMs` (a retry with backoff). */
+  release(message: QueueMessage, delayMs: number): Promise<void>;
+  /** Straight to the dead-letter queue with a reason (a permanent failure). */
+  deadLetter(message: QueueMessage, reason: FailureReason): Promise<void>;
+  counts(): Promise<QueueCounts>;
+}
+
+/** Where dead letters live: a JSON-lines file for the embedded queue, the DLQ for SQS. */
+export interface DeadLetterStore {
+  add(letter: DeadLetter): Promise<void>;
+  list(): Promise<DeadLetter[]>;
+  /** Remove letters by id (after a successful replay). */
+  remove(ids: readonly string[]): Promise<void>;
+}
