@@ -14,6 +14,14 @@ import { formatZodIssues } from './zod-issues.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
 
+// distribution's path-component grammar (reference/regexp.go), as in oci/reference.ts.
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REPO_PATH = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+const count = (min: number, max: number) => {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
+
 // Sections are `unknown` here and validated one by one below, so a bad rule does not hide a bad registry.
 const topSchema = z.strictObject({
   version: z.unknown(),
@@ -23,8 +31,8 @@ const topSchema = z.strictObject({
 });
 
 const defaultsSchema = z.strictObject({
-  concurrency: z.int().min(1).max(256).optional(),
-  retries: z.int().min(0).max(20).optional(),
+  concurrency: count(1, 256).optional(),
+  retries: count(0, 20).optional(),
   platforms: z.array(z.string().regex(PLATFORM, PLATFORM_HINT)).min(1).optional(),
 });
 
@@ -33,7 +41,7 @@ const registrySchema = z.strictObject({
   password: z.string().optional(),
   dockerConfig: z.union([z.boolean(), z.string().min(1)], { error: 'expected true or the path of a docker config.json' }).optional(),
   insecure: z.boolean().optional(),
-  concurrency: z.int().min(1).max(256).optional(),
+  concurrency: count(1, 256).optional(),
 });
 
 const ruleSchema = z.strictObject({
@@ -50,7 +58,7 @@ const exactTagsSchema = z.array(z.string().regex(TAG, 'not a valid tag (letters,
 const filterSchema = z.strictObject({
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
-  latest: z.int().min(1).optional(),
+  latest: z.int({ error: 'expected a whole number of tags to keep' }).min(1).optional(),
 });
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -162,10 +170,13 @@ function registryPrefix(key: string): string | undefined {
 
 function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule | undefined {
   const path = ['rules', i];
-  const parsed = ruleSchema.safeParse(raw);
+  let parsed = ruleSchema.safeParse(raw);
   if (!parsed.success) {
     p.add(...formatZodIssues(parsed.error, file, path));
-    return undefined;
+    // An unknown key must not hide a bad source or destination: check the rest as if it were absent.
+    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) return undefined;
+    parsed = ruleSchema.strip().safeParse(raw);
+    if (!parsed.success) return undefined;
   }
   const r = parsed.data;
   const before = p.lines.length;
@@ -200,13 +211,8 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule
     }
   }
 
-  if (r.name !== undefined) {
-    try {
-      const n = parseRepositoryReference(`example.com/${r.name}`);
-      if (n.tag !== undefined || n.digest !== undefined) throw new Error('a name has no tag or digest');
-    } catch (err) {
-      p.at([...path, 'name'], `expected a repository name such as "etcd" or "tools/etcd": ${reason(err)}`);
-    }
+  if (r.name !== undefined && !REPO_PATH.test(r.name)) {
+    p.at([...path, 'name'], 'expected a repository name such as "etcd" or "tools/etcd" (lowercase a-z, 0-9, separators ".", "_", "__", "-")');
   }
 
   const list = typeof r.destination === 'string' ? [r.destination] : r.destination;

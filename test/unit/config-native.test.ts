@@ -184,8 +184,8 @@ describe('native config', () => {
       ),
     );
     const expected = [
+      /defaults\.retries: expected a whole number from 0 to 20/,
       /defaults\.platforms\[0\]: expected os\/arch/,
-      /defaults\.retries: Too big/,
       /registries\.myhost: expected registry host/,
       /registries\.a\.io: username\/password and dockerConfig are mutually exclusive/,
       /registries\.b\.io: password without username/,

@@ -1,0 +1,18 @@
+// Temporary files for end-to-end tests (configs, image lists, DLQs, reports), removed with the rest
+// of the harness.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { track } from './cleanup.js';
+
+export function tempDir(prefix = 'swrm-e2e-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  track({ stopSync: () => rmSync(dir, { recursive: true, force: true }) });
+  return dir;
+}
+
+export function writeFile(dir: string, name: string, content: string | object): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
