@@ -1,9 +1,10 @@
 // Seeds the source registry with synthetic images built from streamed random layers (stored-gzip
 // tars from the test harness: no compression CPU, never held in memory, so a 1 GiB layer costs
 // nothing but its hashing). One generator covers every workload shape: repos x tags, N unique
-// layers per image, optionally one base layer shared by all images.
+// layers per image, optionally one base layer shared by all images, optionally every Nth image a
+// 2-platform index.
 import { expectStatus, registryRequest } from '../test/helpers/client.js';
-import { type PushedBlob, pushImage, streamLayerTo } from '../test/helpers/push.js';
+import { MT, type Platform, type PushedBlob, type PushedManifest, pushImage, pushManifest, streamLayerTo } from '../test/helpers/push.js';
 import type { RegistryHandle } from '../test/helpers/registry.js';
 
 export const MiB = 1024 * 1024;
@@ -18,7 +19,12 @@ export interface ImageSetSpec {
   /** One layer every image starts with (pushed once, mounted into the other repos). */
   sharedBase: boolean;
   layerSize: number;
-  /** Images pushed at once: the registry hashes what it receives, so past ~4 this only queues. */
+  /**
+   * Every Nth image (counting repos x tags in order) is a 2-platform index instead, alternately a
+   * Docker manifest list and an OCI index; each child is an image of its own (base + unique layers).
+   */
+  indexEvery?: number;
+  /** Images pushed at once: the registry hashes what it receives, so for big layers past ~4 this only queues. */
   concurrency?: number;
 }
 
@@ -27,6 +33,8 @@ export interface SourceImage {
   tag: string;
   /** Manifest digest at the source: a digest-exact copy must reproduce it. */
   digest: string;
+  /** Platforms of an index; absent for a single-platform image. */
+  children?: number;
 }
 
 export interface SeededSet {
@@ -58,8 +66,11 @@ async function mountBlob(reg: RegistryHandle, repo: string, digest: string, from
   await res.body.dump();
 }
 
+const PLATFORMS: Platform[] = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }];
+
 export async function seedImageSet(reg: RegistryHandle, spec: ImageSetSpec): Promise<SeededSet> {
   const concurrency = spec.concurrency ?? 4;
+  const sizes = new Map<string, number>(); // every distinct blob pushed: digest -> size
   let base: PushedBlob | undefined;
   if (spec.sharedBase) {
     const first = spec.repos[0]!;
@@ -67,18 +78,29 @@ export async function seedImageSet(reg: RegistryHandle, spec: ImageSetSpec): Pro
     // A manifest may only name blobs linked into its own repository, so link the base everywhere.
     await pool(spec.repos.slice(1), concurrency, (repo) => mountBlob(reg, repo, base!.digest, first));
   }
+  /** One image: base + fresh unique layers (streamed side by side) + config; by digest when untagged. */
+  const image = async (repository: string, tag: string | undefined, format: 'docker' | 'oci', platform?: Platform): Promise<PushedManifest> => {
+    const unique = await Promise.all(Array.from({ length: spec.uniqueLayers }, () => streamLayerTo(reg, repository, spec.layerSize)));
+    const pushed = await pushImage(reg, repository, tag, { format, layers: base ? [base, ...unique] : unique, platform });
+    for (const b of pushed.blobs) sizes.set(b.digest, b.size);
+    return pushed;
+  };
   const wanted = spec.repos.flatMap((repository) => spec.tags.map((tag) => ({ repository, tag })));
-  let bytes = base?.size ?? 0;
-  let blobs = base ? 1 : 0;
-  const images = await pool(wanted, concurrency, async ({ repository, tag }): Promise<SourceImage> => {
-    const layers: PushedBlob[] = base ? [base] : [];
-    for (let i = 0; i < spec.uniqueLayers; i++) layers.push(await streamLayerTo(reg, repository, spec.layerSize));
-    const pushed = await pushImage(reg, repository, tag, { format: 'docker', layers });
-    bytes += spec.uniqueLayers * spec.layerSize + pushed.blobs[0]!.size; // + the config
-    blobs += spec.uniqueLayers + 1;
-    return { repository, tag, digest: pushed.digest };
+  const images = await pool(wanted.map((w, i) => ({ ...w, i })), concurrency, async ({ repository, tag, i }): Promise<SourceImage> => {
+    const every = spec.indexEvery;
+    if (!every || i % every !== every - 1) return { repository, tag, digest: (await image(repository, tag, 'docker')).digest };
+    const format = Math.floor(i / every) % 2 === 0 ? 'docker' : 'oci';
+    const children = await Promise.all(PLATFORMS.map((p) => image(repository, undefined, format, p)));
+    return { repository, tag, digest: await pushIndexOf(reg, repository, tag, format, children), children: children.length };
   });
-  return { images, bytes, blobs };
+  return { images, bytes: [...sizes.values()].reduce((a, b) => a + b, 0), blobs: sizes.size };
+}
+
+/** The index over already-pushed children (test/helpers' pushIndex would push its own layers). */
+async function pushIndexOf(reg: RegistryHandle, repo: string, tag: string, format: 'docker' | 'oci', children: PushedManifest[]): Promise<string> {
+  const mediaType = format === 'docker' ? MT.dockerList : MT.ociIndex;
+  const manifests = children.map((c) => ({ mediaType: c.mediaType, size: c.bytes.length, digest: c.digest, platform: c.platform }));
+  return pushManifest(reg, repo, tag, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests })), mediaType);
 }
 
 /**
