@@ -1,4 +1,4 @@
-// `npm run bench [-- --only a|b] [-- --json FILE]`: ours vs skopeo on local registries.
+// `npm run bench [-- --only a,many-small] [-- --json FILE]`: ours vs skopeo on local registries.
 //
 // Per workload: one source registry is seeded, then each tool gets its own FRESH destination
 // registry and runs the workload's phases against it (cold, then no-op). Both tools run as child
@@ -8,49 +8,28 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { track } from '../test/helpers/cleanup.js';
 import { getManifest } from '../test/helpers/push.js';
 import { type AccessLogEntry, type RegistryHandle, startRegistry, stopAll } from '../test/helpers/registry.js';
 import { available, runMeasured } from './child.js';
+import { SKOPEO, SKOPEO_ARGS, readSyncReport, toolCommand } from './commands.js';
 import type { OursReport } from './ours-copy.js';
 import { type WorkloadResult, formatReport, jsonReport } from './report.js';
-import { MiB, destinationPath, seedImageSet } from './seed.js';
-import { type Measurement, type Phase, type RunContext, type Tool, type Workload, WORKLOADS, engineCommand } from './workloads.js';
+import { MiB, destinationPath, pool, seedImageSet } from './seed.js';
+import { type Measurement, type Phase, type RunContext, type Tool, type Workload, WORKLOADS } from './workloads.js';
 
 const PREFIX = 'mirror';
 const WRITES = new Set(['POST', 'PUT', 'PATCH']);
 // Where skopeo keeps its blob-info cache (known blob locations, used to pick mounts) when run as root.
 const ROOT_CACHE = '/var/lib/containers';
 
-/** BENCH_SKOPEO: another skopeo build to compare with (or a missing path, to test the skip). */
-const SKOPEO = process.env.BENCH_SKOPEO ?? 'skopeo';
-/** The skopeo invocation; `{yaml}` and `{dst}` are filled in per run. */
-export const SKOPEO_ARGS = [
-  'sync', '--all', '--preserve-digests', '--src', 'yaml', '--dest', 'docker',
-  '--src-tls-verify=false', '--dest-tls-verify=false', '{yaml}', '{dst}/' + PREFIX,
-];
-
-function skopeoCommand(wl: Workload, run: RunContext, tmp: string): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
-  // The YAML source: every repository with all its tags. The file's per-registry `tls-verify:
-  // false` is how skopeo-sync(1) documents plain HTTP for a yaml source; --src-tls-verify=false
-  // (accepted with --src yaml on 1.9.3) says the same, for symmetry with the destination.
-  const images: Record<string, string[]> = {};
-  for (const img of run.images) (images[img.repository] ??= []).push(img.tag);
-  const file = join(tmp, `skopeo-${wl.id}.yaml`);
-  writeFileSync(file, stringify({ [run.srcHost]: { 'tls-verify': false, images } }));
-  const args = SKOPEO_ARGS.map((a) => a.replace('{yaml}', file).replace('{dst}', run.dstHost));
-  // A non-root skopeo keeps its blob-info cache under XDG_DATA_HOME: give it a throw-away one.
-  return { command: SKOPEO, args, env: { ...process.env, XDG_DATA_HOME: join(tmp, 'xdg') } };
-}
-
 /** Does the destination hold every image under the source's manifest digest? */
 async function verify(dst: RegistryHandle, run: RunContext): Promise<boolean> {
-  for (const img of run.images) {
+  const same = await pool(run.images, 8, async (img) => {
     const d = destinationPath(run.prefix, img);
-    if ((await getManifest(dst, d.repository, d.tag))?.digest !== img.digest) return false;
-  }
-  return true;
+    return (await getManifest(dst, d.repository, d.tag))?.digest === img.digest;
+  });
+  return same.every(Boolean);
 }
 
 function countBy(log: AccessLogEntry[]): Record<string, number> {
@@ -59,16 +38,14 @@ function countBy(log: AccessLogEntry[]): Record<string, number> {
   return out;
 }
 
-async function measure(
-  wl: Workload, tool: Tool, phase: Phase, run: RunContext, src: RegistryHandle, dst: RegistryHandle, tmp: string,
-): Promise<Measurement> {
+async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunContext, src: RegistryHandle, dst: RegistryHandle): Promise<Measurement> {
   // Flush dirty pages first: otherwise the kernel writes back the seed (or the previous run's
   // copy) while this run goes, and whichever tool runs first after seeding pays for it (about
   // 1 s of 7 on workload a). Then quiet logs, so the marks separate the runs' requests.
   await runMeasured('sync', []).catch(() => undefined);
   await Promise.all([src.settle(), dst.settle()]);
   const marks = [src.mark(), dst.mark()] as const;
-  const cmd = tool === 'ours' ? { ...(wl.ours ?? engineCommand)(run), env: undefined } : skopeoCommand(wl, run, tmp);
+  const cmd = toolCommand(tool, run, phase);
   const r = await runMeasured(cmd.command, cmd.args, cmd.env);
   await Promise.all([src.settle(), dst.settle()]);
   const srcLog = src.requestsSince(marks[0]);
@@ -80,13 +57,17 @@ async function measure(
     dstWrites: dstLog.filter((e) => WRITES.has(e.method)).length,
     byMethod: { src: countBy(srcLog), dst: countBy(dstLog) },
   };
-  if (tool === 'ours' && !wl.ours) {
+  if (cmd.output === 'engine') {
     try {
       m.ours = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as OursReport;
       if (m.ours.errors.length) m.error = m.ours.errors.join('; ');
     } catch {
       m.ok = false;
     }
+  } else if (cmd.output === 'sync') {
+    m.sync = readSyncReport(cmd.report!);
+    if (!m.sync) m.ok = false;
+    else if (m.sync.errors.length) m.error = m.sync.errors.join('; ');
   }
   if (!m.ok) m.error ??= `exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   // After the logs were read: the verification's own GETs are not counted against the tool.
@@ -94,7 +75,7 @@ async function measure(
   return m;
 }
 
-async function runWorkload(wl: Workload, tools: Tool[], tmp: string): Promise<WorkloadResult> {
+async function runWorkload(wl: Workload, tools: Tool[], tmp: string, proc: number | undefined): Promise<WorkloadResult> {
   console.log(`\n(${wl.id}) ${wl.title}`);
   const src = await startRegistry();
   try {
@@ -103,12 +84,15 @@ async function runWorkload(wl: Workload, tools: Tool[], tmp: string): Promise<Wo
     const seedMs = performance.now() - t0;
     console.log(`  seeded ${seeded.images.length} images, ${(seeded.bytes / MiB).toFixed(0)} MiB in ${(seedMs / 1000).toFixed(1)} s`);
     const measurements: Measurement[] = [];
-    for (const tool of tools) {
+    for (const tool of wl.tools.filter((t) => tools.includes(t))) {
       const dst = await startRegistry(); // fresh per tool: both start from the same empty registry
       try {
-        const run: RunContext = { srcHost: src.host, dstHost: dst.host, prefix: PREFIX, images: seeded.images };
+        const run: RunContext = {
+          workload: wl.id, srcHost: src.host, dstHost: dst.host, prefix: PREFIX, images: seeded.images, tmp,
+          ours: wl.ours, proc: proc ?? wl.proc ?? 16,
+        };
         for (const phase of wl.phases) {
-          const m = await measure(wl, tool, phase, run, src, dst, tmp);
+          const m = await measure(wl, tool, phase, run, src, dst);
           measurements.push(m);
           console.log(`  ${tool} ${phase}: ${(m.wallMs / 1000).toFixed(2)} s, src ${m.srcRequests} req, dst ${m.dstRequests} req ` +
             `(${m.dstWrites} writes)${m.ok ? '' : ` FAILED: ${m.error}`}${m.verified === false ? ' DIGESTS DIFFER' : ''}`);
@@ -126,13 +110,29 @@ async function runWorkload(wl: Workload, tools: Tool[], tmp: string): Promise<Wo
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, json: { type: 'string' }, proc: { type: 'string' }, tools: { type: 'string' }, help: { type: 'boolean' } },
+  });
   const ids = WORKLOADS.map((w) => w.id);
+  const allTools: Tool[] = ['ours', 'ours-engine', 'skopeo'];
   if (values.help) {
-    console.log(`usage: npm run bench -- [--only ${ids.join('|')}[,...]] [--json FILE]\n` +
+    console.log(`usage: npm run bench -- [--only ${ids.join('|')}[,...]] [--tools ${allTools.join('|')}[,...]] [--proc N] [--json FILE]\n` +
+      '--proc N: sync --proc for every workload (default: each workload\'s own)\n' +
       'env BENCH_NODE_ARGS: node flags for the ours child (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");\n' +
+      'env BENCH_OURS_ARGS: more flags for `swr-migrate sync` (e.g. "--log-level debug");\n' +
       'env BENCH_SKOPEO: the skopeo binary (default: skopeo on PATH; skipped when it does not run)');
     return 0;
+  }
+  const proc = values.proc === undefined ? undefined : Number(values.proc);
+  if (proc !== undefined && !(Number.isInteger(proc) && proc >= 1 && proc <= 256)) {
+    console.error(`--proc must be a whole number from 1 to 256, got "${values.proc}"`);
+    return 2;
+  }
+  const wantTools = (values.tools?.split(',').map((s) => s.trim()) ?? allTools) as Tool[];
+  const badTools = wantTools.filter((t) => !allTools.includes(t));
+  if (badTools.length) {
+    console.error(`unknown tool ${badTools.join(', ')}; known: ${allTools.join(', ')}`);
+    return 2;
   }
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((id) => !ids.includes(id)) ?? [];
@@ -142,8 +142,8 @@ async function main(): Promise<number> {
   }
   const selected = WORKLOADS.filter((w) => !only || only.includes(w.id));
 
-  const skopeo = await available(SKOPEO, ['--version']);
-  const tools: Tool[] = skopeo ? ['ours', 'skopeo'] : ['ours'];
+  const skopeo = wantTools.includes('skopeo') ? await available(SKOPEO, ['--version']) : undefined;
+  const tools = wantTools.filter((t) => t !== 'skopeo' || skopeo);
   console.log(skopeo ? `${skopeo}: skopeo ${SKOPEO_ARGS.join(' ')}` : 'skopeo not found: skipping it, ours only');
 
   const tmp = mkdtempSync(join(tmpdir(), 'swrm-bench-'));
@@ -157,7 +157,7 @@ async function main(): Promise<number> {
 
   const results: WorkloadResult[] = [];
   try {
-    for (const wl of selected) results.push(await runWorkload(wl, tools, tmp));
+    for (const wl of selected) results.push(await runWorkload(wl, tools, tmp, proc));
   } finally {
     await stopAll();
   }
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
   if (values.json) {
     const meta = {
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, memBytes: totalmem(),
-      skopeo: skopeo ?? null, skopeoArgs: skopeo ? SKOPEO_ARGS : null,
+      skopeo: skopeo ?? null, skopeoArgs: skopeo ? SKOPEO_ARGS : null, procOverride: proc ?? null,
     };
     writeFileSync(values.json, `${JSON.stringify(jsonReport(results, meta), null, 2)}\n`);
     console.log(`\nfigures written to ${values.json}`);

@@ -1,13 +1,32 @@
-// The table of workloads. A workload is: what to seed at the source, which phases to run against
-// a fresh destination (per tool), how "ours" is invoked, and which targets its figures must meet.
-// Adding one (200 small images, the sync command, ...) is adding an entry here; run.ts is generic.
-import { fileURLToPath } from 'node:url';
-import type { OursJob, OursReport } from './ours-copy.js';
-import { GiB, type ImageSetSpec, MiB, type SourceImage, destinationRef } from './seed.js';
+// The table of workloads. A workload is: what to seed at the source, which tools run it, which
+// phases each runs against a fresh destination, and which targets the figures must meet. Adding
+// one is adding an entry here; run.ts is generic and commands.ts says how each tool is invoked.
+import type { OursReport } from './ours-copy.js';
+import { GiB, type ImageSetSpec, MiB, type SourceImage } from './seed.js';
 
-export type Tool = 'ours' | 'skopeo';
+/**
+ * ours: what users run (`swr-migrate sync --config`), or the engine driver where the workload
+ * says so; ours-engine: the engine driver (copyImage on every image at once, no planner, no
+ * queue), as a reference for what the CLI's pipeline costs on top of it.
+ */
+export type Tool = 'ours' | 'ours-engine' | 'skopeo';
 /** cold: into an empty destination; noop: the same copy again, everything already there. */
 export type Phase = 'cold' | 'noop';
+
+/** What `sync --report FILE` said about the run. */
+export interface SyncSummary {
+  images: number;
+  copied: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  /** The CLI's own clock: config loaded to last image settled (wall - this = start-up, config, exit). */
+  durationMs: number;
+  /** Per-image durations (queue receive to settled), median and max. */
+  imageP50Ms: number;
+  imageMaxMs: number;
+  errors: string[];
+}
 
 export interface Measurement {
   workload: string;
@@ -28,8 +47,10 @@ export interface Measurement {
   byMethod: { src: Record<string, number>; dst: Record<string, number> };
   /** Cold runs: every destination manifest has the source's digest. */
   verified?: boolean;
-  /** Ours only: what the child reported about itself (RSS over its idle baseline, counters). */
+  /** Engine driver runs: what the child reported about itself (RSS over its idle baseline, counters). */
   ours?: OursReport;
+  /** CLI sync runs: its --report. */
+  sync?: SyncSummary;
 }
 
 export interface TargetCheck {
@@ -40,34 +61,31 @@ export interface TargetCheck {
 }
 
 export interface RunContext {
+  workload: string;
   srcHost: string;
   dstHost: string;
   /** Destination namespace, the same for both tools. */
   prefix: string;
   images: SourceImage[];
+  /** Scratch directory for configs, reports and DLQs. */
+  tmp: string;
+  ours: Workload['ours'];
+  /** sync --proc. */
+  proc: number;
 }
 
 export interface Workload {
   id: string;
   title: string;
   seed: ImageSetSpec;
+  /** Tools that run it (skopeo is dropped when it is not installed). */
+  tools: Tool[];
   phases: Phase[];
-  /** Command line of "ours" for a run; default: the engine driver ours-copy.js, all images at once. */
-  ours?: (run: RunContext) => { command: string; args: string[] };
+  /** How "ours" runs: the CLI's `sync --config` (one rule per repository, all tags), or the engine driver. */
+  ours: 'sync' | 'engine';
+  /** `sync --proc`, unless the bench's --proc overrides it. */
+  proc?: number;
   targets(get: (tool: Tool, phase: Phase) => Measurement | undefined): TargetCheck[];
-}
-
-const OURS_COPY = fileURLToPath(new URL('./ours-copy.js', import.meta.url));
-
-export function engineCommand(run: RunContext, extra: Partial<OursJob> = {}): { command: string; args: string[] } {
-  const job: OursJob = {
-    pairs: run.images.map((img) => [`${run.srcHost}/${img.repository}:${img.tag}`, destinationRef(run.dstHost, run.prefix, img)]),
-    insecure: [run.srcHost, run.dstHost],
-    ...extra,
-  };
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the engine in place.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return { command: process.execPath, args: [...nodeArgs, OURS_COPY, JSON.stringify(job)] };
 }
 
 export const rssGrowth = (m: Measurement | undefined): number | undefined =>
@@ -90,6 +108,9 @@ function ratioCheck(label: string, ours: Measurement | undefined, skopeo: Measur
 
 const range = (n: number, f: (i: number) => string): string[] => Array.from({ length: n }, (_, i) => f(i));
 
+const total = (m: Measurement): number => m.srcRequests + m.dstRequests;
+const skopeoSays = (m: Measurement | undefined, f: (m: Measurement) => number): string => (usable(m) ? String(f(m)) : 'n/a');
+
 export const WORKLOADS: Workload[] = [
   {
     id: 'a',
@@ -101,20 +122,51 @@ export const WORKLOADS: Workload[] = [
       sharedBase: true,
       layerSize: 16 * MiB,
     },
+    tools: ['ours', 'ours-engine', 'skopeo'],
     phases: ['cold', 'noop'],
+    ours: 'sync',
+    proc: 20,
     targets: (get) => [
       ratioCheck('(a) cold: ours wall <= 0.9x skopeo', get('ours', 'cold'), get('skopeo', 'cold'), 0.9),
       check('(a) cold: ours dst requests <= 250', get('ours', 'cold'), (m) => m.dstRequests, 250),
       check('(a) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
+      check(`(a) no-op re-sync: ours registry requests src+dst <= 60 (skopeo: ${skopeoSays(get('skopeo', 'noop'), total)})`,
+        get('ours', 'noop'), total, 60),
     ],
   },
   {
     id: 'b',
-    title: 'one image with a single 1 GiB layer',
+    title: 'one image with a single 1 GiB layer (ours: the engine driver, for its RSS baseline)',
     seed: { repos: ['bench/big'], tags: ['v1'], uniqueLayers: 1, sharedBase: false, layerSize: GiB },
+    tools: ['ours', 'skopeo'],
     phases: ['cold'],
+    ours: 'engine',
     targets: (get) => [
       check('(b) cold: ours peak RSS growth < 64 MiB', get('ours', 'cold'), (m) => (rssGrowth(m) ?? Infinity) / MiB, 64, true, ' MiB'),
+    ],
+  },
+  {
+    id: 'many-small',
+    title: '200 images (50 repos x 4 tags), shared base + 2 x 256 KiB layers each, every 5th a 2-platform index',
+    seed: {
+      repos: range(50, (i) => `small/s${i}`),
+      tags: ['v1', 'v2', 'v3', 'v4'],
+      uniqueLayers: 2,
+      sharedBase: true,
+      layerSize: 256 * 1024,
+      indexEvery: 5,
+      concurrency: 16,
+    },
+    tools: ['ours', 'skopeo'],
+    phases: ['cold', 'noop'],
+    ours: 'sync',
+    proc: 32,
+    targets: (get) => [
+      ratioCheck('(many-small) cold: ours wall <= 0.33x skopeo', get('ours', 'cold'), get('skopeo', 'cold'), 0.33),
+      ratioCheck('(many-small) no-op: ours wall <= 0.25x skopeo', get('ours', 'noop'), get('skopeo', 'noop'), 0.25),
+      check('(many-small) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
+      check(`(many-small) no-op: ours registry requests src+dst (skopeo: ${skopeoSays(get('skopeo', 'noop'), total)}) <= 450`,
+        get('ours', 'noop'), total, 450),
     ],
   },
 ];

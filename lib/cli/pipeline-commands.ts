@@ -9,7 +9,7 @@ import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { encodeMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import { runReplay } from '../pipeline/replay.js';
-import { type PipelineRun, runSync } from '../pipeline/sync.js';
+import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/sync.js';
 import { runVerify } from '../pipeline/verify.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
@@ -61,19 +61,20 @@ async function loadInputs(flags: PipelineFlags): Promise<{ config: LoadedConfig;
   return { config, proc: proc ?? config.defaults.concurrency, retries: retries ?? config.defaults.retries };
 }
 
-export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const { config, proc, retries } = await loadInputs(flags);
-  if (flags['dry-run']) return planCommand(flags, env, config);
+/** Run the pipeline with a progress display, from the loaded inputs. */
+async function withProgress<R extends PipelineRun>(
+  flags: PipelineFlags,
+  env: CommandEnv,
+  inputs: { config: LoadedConfig; proc: number; retries: number },
+  run: (opts: PipelineOptions) => Promise<R>,
+): Promise<{ run: R; dlqPath: string; startedAt: Date; ms: number }> {
   const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
   const startedAt = new Date();
   const started = performance.now();
   const progress = new Progress(env.stderr);
-  let run: PipelineRun;
   try {
-    run = await runSync({
-      config,
-      proc,
-      retries,
+    const result = await run({
+      ...inputs,
       dlq: new FileDeadLetterStore(dlqPath),
       logger: env.logger,
       signal: env.signal,
@@ -81,40 +82,27 @@ export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promis
       onOutcome: (o) => progress.outcome(o),
       onBytes: (n) => progress.moved(n),
     });
+    return { run: result, dlqPath, startedAt, ms: performance.now() - started };
   } finally {
     progress.stop();
   }
-  return finish(run, flags, env, dlqPath, startedAt, performance.now() - started, 'sync');
+}
+
+export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const inputs = await loadInputs(flags);
+  if (flags['dry-run']) return planCommand(flags, env, inputs.config);
+  const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, inputs, runSync);
+  return finish(run, flags, env, dlqPath, startedAt, ms, 'sync');
 }
 
 export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const { config, proc, retries } = await loadInputs(flags);
-  const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
-  const startedAt = new Date();
-  const started = performance.now();
-  const progress = new Progress(env.stderr);
-  let run: Awaited<ReturnType<typeof runReplay>>;
-  try {
-    run = await runReplay({
-      config,
-      proc,
-      retries,
-      dlq: new FileDeadLetterStore(dlqPath),
-      logger: env.logger,
-      signal: env.signal,
-      onPlanned: (n) => progress.planned(n),
-      onOutcome: (o) => progress.outcome(o),
-      onBytes: (n) => progress.moved(n),
-    });
-  } finally {
-    progress.stop();
-  }
+  const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, await loadInputs(flags), runReplay);
   if (run.letters === 0) {
     env.stdout.write(`replay: ${dlqPath} has no messages; nothing to do\n`);
     return ExitCode.OK;
   }
   env.stdout.write(`replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.remaining} still in the DLQ\n`);
-  return finish(run, flags, env, dlqPath, startedAt, performance.now() - started, 'replay');
+  return finish(run, flags, env, dlqPath, startedAt, ms, 'replay');
 }
 
 async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, dlqPath: string, startedAt: Date, ms: number, what: string): Promise<number> {
