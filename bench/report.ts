@@ -16,7 +16,7 @@ const mib = (n: number): string => `${(n / MiB).toFixed(1)}`;
 const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
 function ratio(m: Measurement, all: Measurement[]): string {
-  if (m.tool !== 'ours') return '-';
+  if (m.tool === 'skopeo') return '-';
   const s = all.find((x) => x.workload === m.workload && x.phase === m.phase && x.tool === 'skopeo');
   return s?.ok && m.ok ? `${(m.wallMs / s.wallMs).toFixed(2)}x` : 'n/a';
 }
@@ -46,16 +46,24 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
   ]);
   const out: string[] = ['', '=== swr-migrate benchmark ===', ''];
   for (const r of results) {
-    out.push(`(${r.workload.id}) ${r.workload.title}: ${r.seeded.images.length} images, ${r.seeded.blobs} blobs, ` +
+    const indexes = r.seeded.images.filter((i) => i.children).length;
+    out.push(`(${r.workload.id}) ${r.workload.title}: ${r.seeded.images.length} images${indexes ? ` (${indexes} multi-platform)` : ''}, ${r.seeded.blobs} blobs, ` +
       `${mib(r.seeded.bytes)} MiB at the source (seeded in ${secs(r.seedMs)} s)`);
   }
   if (!skopeo) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
   out.push('', table(header, rows), '');
   for (const m of all) {
+    const who = `${m.workload}/${m.tool}/${m.phase}`;
+    if (m.sync) {
+      const y = m.sync;
+      out.push(`  ${who}: sync ${y.images} images: ${y.copied} copied, ${y.skipped} up to date, ${y.failed} failed; ${mib(y.bytes)} MiB uploaded; ` +
+        `wall ${secs(m.wallMs)} s = in-process ${secs(y.durationMs)} s + ${secs(m.wallMs - y.durationMs)} s start-up/config/exit; ` +
+        `per image p50 ${secs(y.imageP50Ms)} s, max ${secs(y.imageMaxMs)} s`);
+    }
     if (m.ours) {
       const o = m.ours;
       const reqs = Object.entries(o.requests).map(([h, s]) => `${h}=${s.requests}`).join(' ');
-      out.push(`  ${m.workload}/ours/${m.phase}: ${o.ok} ok (${o.skipped} up to date), ${o.failed} failed; blobs ${o.blobsUploaded} uploaded ` +
+      out.push(`  ${who}: ${o.ok} ok (${o.skipped} up to date), ${o.failed} failed; blobs ${o.blobsUploaded} uploaded ` +
         `(${mib(o.bytesUploaded)} MiB) / ${o.blobsMounted} mounted / ${o.blobsPresent} present, ${o.manifestsPut} manifests; ` +
         `client-counted requests ${reqs}`);
       const p = o.atPeak;
@@ -63,8 +71,8 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
         `at peak RSS: heap ${mib(p.heapUsed)}/${mib(p.heapTotal)} MiB, external ${mib(p.external)} MiB (array buffers ${mib(p.arrayBuffers)} MiB)`);
     }
     const methods = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
-    out.push(`  ${m.workload}/${m.tool}/${m.phase} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}`);
-    if (m.error) out.push(`  ${m.workload}/${m.tool}/${m.phase} error: ${m.error}`);
+    out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}`);
+    if (m.error) out.push(`  ${who} error: ${m.error}`);
   }
   out.push('', 'targets:');
   for (const r of results) {

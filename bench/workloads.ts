@@ -160,12 +160,15 @@ export const WORKLOADS: Workload[] = [
     tools: ['ours', 'skopeo'],
     phases: ['cold', 'noop'],
     ours: 'sync',
-    proc: 32,
+    // On the 2-core bench machine 5..64 copiers all gave 15-17 s cold (CPU-bound: the two registries
+    // burn ~3x our CPU); 16 keeps per-image latency low and matches the config's usual default.
+    proc: 16,
     targets: (get) => [
       ratioCheck('(many-small) cold: ours wall <= 0.33x skopeo', get('ours', 'cold'), get('skopeo', 'cold'), 0.33),
       ratioCheck('(many-small) no-op: ours wall <= 0.25x skopeo', get('ours', 'noop'), get('skopeo', 'noop'), 0.25),
       check('(many-small) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
-      check(`(many-small) no-op: ours registry requests src+dst (skopeo: ${skopeoSays(get('skopeo', 'noop'), total)}) <= 450`,
+      // Not from the issue: (a)'s rule scaled up (a tag list per repository, a HEAD per tag on each side).
+      check(`(many-small) no-op: ours registry requests src+dst <= 450 (skopeo: ${skopeoSays(get('skopeo', 'noop'), total)})`,
         get('ours', 'noop'), total, 450),
     ],
   },

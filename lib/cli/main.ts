@@ -5,8 +5,7 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { copyCommand, describeCopy } from './copy-command.js';
-import { type PipelineFlags, planCommand, replayCommand, syncCommand, verifyCommand } from './pipeline-commands.js';
+import type { PipelineFlags } from './pipeline-commands.js';
 import { DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { ExitCode, reportError } from './errors.js';
 
@@ -23,7 +22,7 @@ Usage:
 INPUTS: --config FILE (native YAML/JSON config), or --images FILE [--auth FILE] (image-syncer / image-migrator files)
 
 Options:
-  --proc N           copiers at once (default: the config's defaults.concurrency, 5)
+  --proc N           copiers at once (default: the config's defaults.concurrency, 16)
   --retries N        extra attempts per failing image before the DLQ (default: defaults.retries, 2)
   --os OS --arch A   keep only these platforms of multi-platform images (comma lists; image-syncer flags)
   --dry-run          sync: only print the plan
@@ -97,6 +96,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'copy': {
         if (args.length !== 2) throw new UsageError('copy takes exactly two arguments: SRC DST');
         const started = performance.now();
+        // Commands load on demand: --help and usage errors answer without loading the engine.
+        const { copyCommand, describeCopy } = await import('./copy-command.js');
         const result = await copyCommand({
           source: args[0]!,
           destination: args[1]!,
@@ -108,13 +109,13 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.OK;
       }
       case 'sync':
-        return await syncCommand(flags, env);
+        return await (await import('./pipeline-commands.js')).syncCommand(flags, env);
       case 'plan':
-        return await planCommand(flags, env);
+        return await (await import('./pipeline-commands.js')).planCommand(flags, env);
       case 'verify':
-        return await verifyCommand(flags, env);
+        return await (await import('./pipeline-commands.js')).verifyCommand(flags, env);
       case 'replay':
-        return await replayCommand(flags, env);
+        return await (await import('./pipeline-commands.js')).replayCommand(flags, env);
       case 'demo': {
         const { demoCommand } = await import('../demo/demo.js');
         return await demoCommand(env);

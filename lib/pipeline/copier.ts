@@ -114,13 +114,14 @@ async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<
 }
 
 /**
- * Run `n` copier loops until `finished()` says there is no more work (the planner is done and the
- * queue is empty) or the signal aborts.
+ * Run `n` copier loops until `done` aborts (the planner is done and the queue is empty) or the run's
+ * signal does. `done` also cuts short a long poll, so the last image is not followed by idle waits.
  */
-export async function runCopiers(n: number, deps: CopierDeps, finished: () => boolean): Promise<void> {
+export async function runCopiers(n: number, deps: CopierDeps, done: AbortSignal): Promise<void> {
+  const stop = deps.signal ? AbortSignal.any([deps.signal, done]) : done;
   const loop = async () => {
-    while (!deps.signal?.aborted && !finished()) {
-      const [msg] = await deps.queue.receive(1, 200, deps.signal);
+    while (!stop.aborted) {
+      const [msg] = await deps.queue.receive(1, 1000, stop);
       if (msg) await handleMessage(msg, deps);
     }
   };

@@ -108,14 +108,14 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
     opts.onPlanned?.(n);
   };
 
-  let feeding = true;
-  const fed = feed({ queue, list, planned: plannedBy, outcome }).finally(() => {
-    feeding = false;
-  });
+  // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
+  const done = new AbortController();
+  const fed = feed({ queue, list, planned: plannedBy, outcome });
+  fed.then(() => queue.onIdle(), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
     { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy },
-    () => !feeding && queue.idle(),
+    done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.
   const settled = await Promise.allSettled([fed, copiers]);

@@ -1,6 +1,7 @@
 // One client per (registry, role) over one shared keep-alive undici Agent, so connections and tokens
 // are reused by every copy of a run.
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici-agent.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';

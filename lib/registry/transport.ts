@@ -118,6 +118,9 @@ export class RegistryTransport {
         headers,
         body: (req.body ?? null) as Dispatcher.DispatchOptions['body'],
         signal: req.signal,
+        // undici closes the connection after every HEAD by default (undici #258: servers that send
+        // a body anyway). Registries do not, and a no-op sync is mostly HEADs: keep them alive.
+        ...(req.method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (err) {
       // Our own errors (e.g. a digest mismatch raised by a streamed body) pass through unchanged.

@@ -114,7 +114,7 @@ describe('image-syncer --auth + --images', () => {
     await writeFile(images, `quay.io/coreos/etcd:v3.5.0: registry.local:5000/mirror/etcd\nquay.io/other/app:\n  - registry.local:5000/a\n  - registry.local:5000/b\n`);
     const cfg = await loadConfig({ auth, images, platforms: ['linux/amd64'] }, { QUAY_PASS: 'qp', CORE_USER: 'cu' });
     assert.equal(cfg.source, `${auth} and ${images}`);
-    assert.deepEqual(cfg.defaults, { concurrency: 5, retries: 2, platforms: ['linux/amd64'] });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2, platforms: ['linux/amd64'] });
     assert.equal(cfg.rules.length, 2);
     assert.equal(cfg.rules[1]?.destinations.length, 2);
     assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { insecure: false, credentials: { username: 'cu', password: 'core-pass' } });
@@ -141,7 +141,7 @@ describe('image-syncer --auth + --images', () => {
     await writeFile(ok, JSON.stringify({ alpine: 'r.io/alpine' }));
     const cfg = await loadImageSyncerConfig({ imagesFile: ok }, {});
     assert.deepEqual(cfg.registries, []);
-    assert.deepEqual(cfg.defaults, { concurrency: 5, retries: 2 });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2 });
     assert.deepEqual(cfg.rules[0]?.source, { registry: 'docker.io', repository: 'library/alpine' });
   });
 });

@@ -107,7 +107,7 @@ describe('native config', () => {
     const file = join(dir, 'min.json');
     await writeFile(file, JSON.stringify({ version: 1, rules: [{ source: 'alpine:3', destination: 'r.io/m' }] }));
     const cfg = await loadConfig({ config: file, platforms: ['linux/arm64'] }, {});
-    assert.deepEqual(cfg.defaults, { concurrency: 5, retries: 2, platforms: ['linux/arm64'] });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2, platforms: ['linux/arm64'] });
     assert.deepEqual(cfg.registries, []);
   });
 
