@@ -151,6 +151,10 @@ async function launch(kind: AuthKind, port: number, configPath: string, dir: str
     untrack();
     // Closing stdin makes the watchdog kill the registry, and the shell then reaps it (a group
     // kill would orphan it as a zombie for init to collect). SIGKILL the group if that stalls.
+    // The child is unref'd (below); while we wait for it, it must hold the event loop, or a process
+    // with nothing else to do exits in the middle of this await (seen in the bench).
+    child.ref();
+    for (const st of [child.stdout, child.stderr]) (st as unknown as { ref?: () => void }).ref?.();
     child.stdin!.end();
     const timer = setTimeout(() => killGroup('SIGKILL'), 2000);
     await closed;
