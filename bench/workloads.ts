@@ -3,6 +3,7 @@
 // one is adding an entry here; run.ts is generic and commands.ts says how each tool is invoked.
 import type { OursReport } from './ours-copy.js';
 import { GiB, type ImageSetSpec, MiB, type SourceImage } from './seed.js';
+import type { Summary } from '../lib/cli/report.js';
 
 /**
  * ours: what users run (`swr-migrate sync --config`), or the engine driver where the workload
@@ -13,15 +14,8 @@ export type Tool = 'ours' | 'ours-engine' | 'skopeo';
 /** cold: into an empty destination; noop: the same copy again, everything already there. */
 export type Phase = 'cold' | 'noop';
 
-/** What `sync --report FILE` said about the run. */
-export interface SyncSummary {
-  images: number;
-  copied: number;
-  skipped: number;
-  failed: number;
-  bytes: number;
-  /** The CLI's own clock: config loaded to last image settled (wall - this = start-up, config, exit). */
-  durationMs: number;
+/** What `sync --report FILE` said about the run: its summary plus per-image durations. */
+export interface SyncSummary extends Omit<Summary, 'interrupted' | 'leftOver'> {
   /** Per-image durations (queue receive to settled), median and max. */
   imageP50Ms: number;
   imageMaxMs: number;

@@ -1,7 +1,6 @@
 // Blob downloads may be redirected to object storage (ECR -> S3, Docker Hub -> CDN). Redirects are
 // followed by hand because `Authorization` must never travel to another origin: S3 rejects a
 // presigned URL that also carries a Bearer header, and the token is not theirs to see.
-import type { Dispatcher } from 'undici';
 import { NetworkError, ProtocolError } from '../errors.js';
 import type { ScopeRequest } from './auth.js';
 import { resolveLocation } from './location.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadImageSyncerConfig, parseImagesFile } from '../../lib/config/image-syncer.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { ConfigError } from '../../lib/errors.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 let dir: string;
 before(async () => {
@@ -17,15 +18,6 @@ after(async () => {
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('image-syncer images file', () => {
   test('every source form', () => {

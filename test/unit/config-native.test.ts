@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadNativeConfig, parseNativeConfig } from '../../lib/config/native.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { ConfigError } from '../../lib/errors.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 let dir: string;
 before(async () => {
@@ -45,16 +46,6 @@ rules:
     mapping: path
 `;
 
-/** The problem lines of a ConfigError thrown by fn. */
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 const parse = (yaml: string, env: NodeJS.ProcessEnv = {}) => async () => {
   const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
