@@ -22,9 +22,7 @@ export async function demoCommand(env: CommandEnv): Promise<number> {
     await pool.close();
     out(`demo: seeded ${images} images (a shared base layer, one two-platform index)`);
     const config = join(work, 'sync.yaml');
-    writeFileSync(
-      config,
-      `version: 1
+    const yaml = `version: 1
 defaults: { concurrency: 4, retries: 2 }
 registries:
   "${src.host}": { insecure: true }
@@ -37,9 +35,9 @@ rules:
     tags: { exclude: ["-rc"] }
   - source: ${src.host}/demo/multiarch:latest
     destination: ${dst.host}/mirror
-`,
-    );
-    out(`demo: config ${config}\n`);
+`;
+    writeFileSync(config, yaml);
+    out(`demo: sync.yaml\n${yaml.replace(/^/gm, '  ')}`);
     const flags = { config, dlq: join(work, 'dlq.jsonl') };
     out('$ swr-migrate sync --config sync.yaml');
     const first = await syncCommand(flags, env);
