@@ -88,6 +88,8 @@ export class AuthError extends MigrateError {
     readonly host: string,
     readonly status: number,
     detail?: string,
+    /** A token that expired mid-request: fetching a new one may succeed. */
+    readonly expired = false,
   ) {
     super(
       ErrorCode.AUTH,
@@ -158,7 +160,9 @@ export class InvalidMessageError extends MigrateError {
 }
 
 /** Registry error codes that describe a passing condition, not a wrong request. */
-const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN']);
+// MANIFEST_BLOB_UNKNOWN at the destination means this run's idea of what is there was wrong (a blob
+// removed meanwhile); the copy heals its ledger, and a retry uploads it again.
+const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN']);
 
 /**
  * The single retry decision. Retry: network failures, 408, 429, 5xx, and a digest mismatch
@@ -167,6 +171,7 @@ const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOW
  */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof NetworkError) return true;
+  if (err instanceof AuthError) return err.expired;
   if (err instanceof RegistryError) {
     if (err.status === 408 || err.status === 429 || err.status >= 500) return true;
     return err.errors.some((e) => RETRYABLE_REGISTRY_CODES.has(e.code));

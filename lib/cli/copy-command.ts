@@ -1,6 +1,7 @@
 // `swr-migrate copy SRC DST [--auth FILE]`: one image with all its platforms.
 import type { Logger } from 'pino';
 import { loadAuthFile, resolverFromEntries } from '../config/auth-file.js';
+import { UsageError } from '../errors.js';
 import { copyImage, type CopyResult } from '../copy/copy-image.js';
 import { createCopyContext } from '../copy/context.js';
 import { parseReference, parseRepositoryReference } from '../oci/reference.js';
@@ -18,6 +19,7 @@ export interface CopyCommandOptions {
 export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult> {
   const src = parseReference(opts.source);
   const dst = parseRepositoryReference(opts.destination);
+  if (dst.digest) throw new UsageError(`the destination names a digest (${opts.destination}); give a tag or none (keeps the source's)`);
   const entries = opts.authFile ? await loadAuthFile(opts.authFile) : [];
   const pool = new ClientPool({ resolve: resolverFromEntries(entries), logger: opts.logger });
   try {

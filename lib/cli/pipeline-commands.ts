@@ -1,5 +1,8 @@
 // `sync`, `plan`, `verify` and `replay`: the pipeline commands. Each takes the same inputs
 // (--config FILE, or --images FILE [--auth FILE] as image-syncer does) and returns an exit code.
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
@@ -69,6 +72,9 @@ async function withProgress<R extends PipelineRun>(
   run: (opts: PipelineOptions) => Promise<R>,
 ): Promise<{ run: R; dlqPath: string; startedAt: Date; ms: number }> {
   const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
+  // Failures and the report must have somewhere to go before anything is copied.
+  await assertWritable(dlqPath, '--dlq');
+  if (flags.report) await assertWritable(flags.report, '--report');
   const startedAt = new Date();
   const started = performance.now();
   const progress = new Progress(env.stderr);
@@ -107,14 +113,35 @@ export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Prom
 
 async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, dlqPath: string, startedAt: Date, ms: number, what: string): Promise<number> {
   const summary = summarise(run, ms);
-  if (flags.report) await writeReport(flags.report, summary, run.outcomes, startedAt);
   env.stdout.write(`${what}: ${summaryLine(summary, dlqPath)}\n`);
   for (const o of run.outcomes) {
     if (o.status === 'failed') env.stderr.write(`failed: ${o.source} -> ${o.destination}: ${o.error?.message ?? 'unknown error'}\n`);
     if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
   }
+  if (flags.report) await writeReport(flags.report, summary, run.outcomes, startedAt);
   if (run.interrupted) return ExitCode.INTERRUPTED;
   return summary.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
+}
+
+/** A file we will write: it is not a directory, and it (or the nearest existing parent) is writable. */
+async function assertWritable(file: string, flag: string): Promise<void> {
+  const fail = (why: string) => new UsageError(`cannot write ${file} (${why}); choose another path with ${flag}`);
+  const info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) throw fail('it is a directory');
+  let target = info ? file : dirname(resolve(file));
+  for (;;) {
+    const st = await stat(target).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory() && target !== file) throw fail(`${target} is not a directory`);
+      break;
+    }
+    const up = dirname(target);
+    if (up === target) break;
+    target = up;
+  }
+  await access(target, constants.W_OK).catch(() => {
+    throw fail('permission denied');
+  });
 }
 
 export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?: LoadedConfig): Promise<number> {
@@ -142,6 +169,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
     await pool.close();
   }
   if (!flags.json) env.stderr.write(`plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}\n`);
+  if (env.signal.aborted) return ExitCode.INTERRUPTED;
   return failures ? ExitCode.FAILED : ExitCode.OK;
 }
 
@@ -162,6 +190,7 @@ export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Prom
       env.stdout.write(`${l.status.padEnd(14)} ${l.destination}  ${detail}\n`);
     }
   }
+  if (env.signal.aborted) return ExitCode.INTERRUPTED;
   const bad = lines.length - (counts.ok ?? 0);
   env.stderr.write(
     `verify: ${lines.length} image(s): ${counts.ok ?? 0} match, ${counts.missing ?? 0} missing, ${counts.different ?? 0} different` +

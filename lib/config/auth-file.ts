@@ -44,8 +44,21 @@ export async function readStructuredFile(file: string): Promise<unknown> {
       return parseYaml(text);
     }
   } catch (err) {
-    throw new ConfigError(`${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${parseErrorWhere(err)}`);
   }
+}
+
+/**
+ * Where a parse failed, without the parser's excerpt: V8's JSON errors quote the text around the
+ * fault, and in an auth file that text is a password.
+ */
+function parseErrorWhere(err: unknown): string {
+  const message = (err as Error).message ?? '';
+  const position = /position (\d+)/.exec(message)?.[1];
+  const line = /line (\d+)(?:,? column (\d+))?/.exec(message);
+  if (line) return `syntax error at line ${line[1]}${line[2] ? `, column ${line[2]}` : ''}`;
+  if (position) return `syntax error at character ${position}`;
+  return 'syntax error';
 }
 
 export async function loadAuthFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AuthEntry[]> {

@@ -35,9 +35,12 @@ export interface CopyOptions {
   platforms?: readonly string[];
 }
 
-/** Where the destination manifest goes: its tag, else the source's tag, else by digest. */
+/**
+ * Where the destination manifest goes: the destination's tag, else the source's tag, else by digest
+ * (the digest of what is pushed, which differs from the source's after a platform filter).
+ */
 export function destinationTarget(src: ImageReference, dst: ImageReference, digest: string): string {
-  return dst.tag ?? (dst.digest ? dst.digest : (src.tag ?? digest));
+  return dst.tag ?? src.tag ?? digest;
 }
 
 export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: ImageEndpoint, opts: CopyOptions = {}): Promise<CopyResult> {
@@ -74,7 +77,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   );
   if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
   if (srcInfo.mediaType) refuseSchema1(srcInfo.mediaType);
-  const dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
+  let dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
   const result = (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): CopyResult => ({
     source: formatReference(src.ref),
     destination: `${dst.client.registry}/${dstRepo}${isDigest(dstTarget) ? '@' : ':'}${dstTarget}`,
@@ -100,6 +103,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
       if (dstInfo?.digest === filtered.digest) return result('skipped', filtered.digest, manifest.mediaType, conversion);
       data = { ...data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
       manifest = parseManifest(data.bytes, manifest.mediaType);
+      if (isDigest(dstTarget)) dstTarget = filtered.digest;
     }
   }
   const from: BlobEndpoint = { client: src.client, repository: srcRepo };
@@ -143,7 +147,17 @@ async function manifestCommit(
   manifest: ParsedManifest,
   counters: CopyCounters,
 ): Promise<void> {
-  const stored = await to.client.manifestPut(to.repository, target, data.bytes, manifest.mediaType, ctx.signal);
+  let stored: string;
+  try {
+    stored = await to.client.manifestPut(to.repository, target, data.bytes, manifest.mediaType, ctx.signal);
+  } catch (err) {
+    // The registry misses a blob this run believed was there (removed meanwhile): forget what we
+    // knew about this manifest's blobs, so the retry checks and uploads them again.
+    if (err instanceof RegistryError && err.hasCode('MANIFEST_BLOB_UNKNOWN')) {
+      for (const b of blobDescriptors(manifest)) ctx.ledger.forget(to.client.registry, to.repository, b.digest);
+    }
+    throw err;
+  }
   if (stored !== data.digest) {
     throw new ManifestInvalidError(`destination stored manifest ${stored}, expected ${data.digest}`);
   }

@@ -1,7 +1,8 @@
 // What this run knows about blobs on each destination registry: which repositories hold a digest
 // (so a copy can skip the HEAD, or mount from a sibling repo), and which digests are being moved
-// right now (so concurrent copies never upload the same blob twice to one registry). An entry for a
-// failed transfer is removed, so the next attempt starts over (ocync's lazily healing state).
+// right now (so concurrent copies never upload the same blob twice to one registry). Only a finished
+// transfer adds an entry, and a manifest push that finds a blob missing removes its entries, so the
+// next attempt checks again (ocync's lazily healing state).
 
 export class BlobLedger {
   private readonly holders = new Map<string, Set<string>>();

@@ -118,12 +118,22 @@ async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<
  * signal does. `done` also cuts short a long poll, so the last image is not followed by idle waits.
  */
 export async function runCopiers(n: number, deps: CopierDeps, done: AbortSignal): Promise<void> {
-  const stop = deps.signal ? AbortSignal.any([deps.signal, done]) : done;
+  // A loop only fails when the queue itself does (e.g. the DLQ cannot be written): then all stop,
+  // and the caller saves what is left, instead of the others waiting on a message that never settles.
+  const broken = new AbortController();
+  const stop = AbortSignal.any([done, broken.signal, ...(deps.signal ? [deps.signal] : [])]);
   const loop = async () => {
-    while (!stop.aborted) {
-      const [msg] = await deps.queue.receive(1, 1000, stop);
-      if (msg) await handleMessage(msg, deps);
+    try {
+      while (!stop.aborted) {
+        const [msg] = await deps.queue.receive(1, 1000, stop);
+        if (msg) await handleMessage(msg, deps);
+      }
+    } catch (err) {
+      broken.abort();
+      throw err;
     }
   };
-  await Promise.all(Array.from({ length: n }, loop));
+  const settled = await Promise.allSettled(Array.from({ length: n }, loop));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -38,8 +38,12 @@ export interface PipelineRun {
   requests: Record<string, RegistryStats>;
 }
 
-/** An hour: a copier holds a message for as long as its image takes; nothing else competes for it. */
-const VISIBILITY_TIMEOUT_MS = 60 * 60 * 1000;
+/**
+ * A day. In one process a copier holds its message for as long as the image takes and nothing else
+ * competes for it, so the timeout only has to outlast the longest copy (a 50 GB layer over a slow
+ * link). It must stay below 2^31 ms, the longest timer Node can set.
+ */
+const VISIBILITY_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   return runPipeline(opts, async (ctx) => {
@@ -120,17 +124,23 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   // Wait for both, whatever happens to one, before closing the connections they use.
   const settled = await Promise.allSettled([fed, copiers]);
   await pool.close().catch(() => undefined);
-  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
 
+  // Ctrl-C, or a broken queue: whatever was not finished stays replayable.
   let leftOver = 0;
-  if (signal?.aborted) {
-    // Ctrl-C: whatever was not finished stays replayable.
+  if (signal?.aborted || failure) {
     const at = new Date().toISOString();
+    const reason = failure
+      ? { code: failureCode(failure.reason), message: `not finished: ${errorMessage(failure.reason)}` }
+      : { code: ErrorCode.INTERRUPTED, message: 'interrupted before this image was finished' };
     for (const m of queue.remaining()) {
       leftOver++;
-      const reason = { code: ErrorCode.INTERRUPTED, message: 'interrupted before this image was finished' };
-      await opts.dlq.add({ id: m.id, body: m.body, receiveCount: m.receiveCount, reason, at });
+      await opts.dlq.add({ id: m.id, body: m.body, receiveCount: m.receiveCount, reason, at }).catch(() => {
+        // The DLQ itself is what failed: the message must still not vanish without a trace.
+        process.stderr.write(`swr-migrate: could not save an unfinished message: ${m.body}\n`);
+      });
     }
   }
+  if (failure) throw failure.reason;
   return { outcomes, planned, interrupted: signal?.aborted ?? false, leftOver, requests: pool.stats() };
 }

@@ -4,6 +4,7 @@
 // while enumeration is still running: there is no plan-everything-then-copy barrier.
 import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
+import { ErrorCode, MigrateError } from '../errors.js';
 import type { CopyImageMessage, ExpandRepositoryMessage } from '../queue/messages.js';
 import { selectTags } from './tags.js';
 
@@ -38,13 +39,14 @@ export async function runPlanner(rules: readonly SyncRule[], list: TagLister, si
   const now = dedup(exact.flatMap((r) => copyMessagesFor(r, r.tags ?? [], opts.platforms)));
   if (now.length) await sink.tasks(now);
   await mapLimit(listed, opts.concurrency ?? 8, async (rule) => {
-    if (opts.signal?.aborted) return;
+    // Interrupted before this rule was planned: it goes to the DLQ too, so replay plans it.
+    const interrupted = () => new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned');
+    if (opts.signal?.aborted) return sink.ruleFailed(expandMessageFor(rule, opts.platforms), interrupted());
     let tags: string[];
     try {
       tags = await list(rule.source.registry, rule.source.repository, opts.signal);
     } catch (err) {
-      if (opts.signal?.aborted) return;
-      await sink.ruleFailed(expandMessageFor(rule, opts.platforms), err);
+      await sink.ruleFailed(expandMessageFor(rule, opts.platforms), opts.signal?.aborted ? interrupted() : err);
       return;
     }
     const batch = dedup(copyMessagesFor(rule, selectTags(tags, rule.filter), opts.platforms));
@@ -62,7 +64,9 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
       const source = rule.tags?.length === 1 ? `${src}:${rule.tags[0]}@${rule.digest}` : `${src}@${rule.digest}`;
-      push(source, d.tag ? `${dst}:${d.tag}` : `${dst}@${rule.digest}`);
+      // A tag that came with the digest names the image at the destination too.
+      const tag = d.tag ?? (rule.tags?.length === 1 ? rule.tags[0] : undefined);
+      push(source, tag ? `${dst}:${tag}` : `${dst}@${rule.digest}`);
       continue;
     }
     for (const tag of tags) push(`${src}:${tag}`, `${dst}:${d.tag ?? tag}`);

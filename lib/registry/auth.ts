@@ -120,7 +120,12 @@ export class HostAuth {
       const errors = await readErrorBody(res);
       throw new RegistryError(`token server ${url.host} answered ${res.statusCode}`, res.statusCode, url.host, errors);
     }
-    const body = (await res.body.json()) as Record<string, unknown>;
+    let body: Record<string, unknown>;
+    try {
+      body = (await res.body.json()) as Record<string, unknown>;
+    } catch (err) {
+      throw new NetworkError(url.host, `unreadable token response (${(err as Error).message.slice(0, 80)})`, { cause: err });
+    }
     const token = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof token !== 'string' || !token) throw new AuthError(this.host, 401, 'the token server sent no token');
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { DigestMismatchError, ManifestInvalidError, ProtocolError } from '../errors.js';
+import { DigestMismatchError, ManifestInvalidError, MigrateError, NetworkError, ProtocolError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
@@ -13,7 +13,7 @@ import { nextLink } from './link.js';
 import { resolveLocation, uploadCompleteUrl } from './location.js';
 import { headerValue } from './response.js';
 import type { RetryPolicy } from './retry.js';
-import { RegistryTransport } from './transport.js';
+import { RegistryTransport, networkReason } from './transport.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { blobGetFollowing } from './redirect.js';
 
@@ -95,7 +95,7 @@ export class UndiciRegistryClient implements RegistryClient {
       what: `manifest GET ${repository}:${reference}`,
       signal,
     });
-    const bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`);
+    const bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`, this.transport.host);
     let mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'));
     refuseSchema1(mediaType);
     const header = headerValue(res.headers, 'docker-content-digest');
@@ -235,7 +235,7 @@ export class UndiciRegistryClient implements RegistryClient {
     let url: URL | undefined = this.transport.url(first);
     for (let page = 0; url && page < 100_000; page++) {
       const res: Dispatcher.ResponseData = await this.transport.send({ method: 'GET', url, scope, expect: [200], what, signal });
-      const body = (await res.body.json()) as Record<string, unknown>;
+      const body = await readJson(res, this.transport.host);
       const list = body[field];
       // distribution answers `"tags": null` for a repository whose tags were all deleted.
       if (list != null && !Array.isArray(list)) throw new ProtocolError(`${what}: "${field}" is not a list`);
@@ -259,16 +259,35 @@ function jsonMediaType(bytes: Buffer): string | undefined {
   }
 }
 
-async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
+async function readLimited(body: Readable, limit: number, what: string, host: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      body.destroy();
-      throw new ManifestInvalidError(`${what} is larger than ${limit} bytes`);
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.destroy();
+        throw new ManifestInvalidError(`${what} is larger than ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw bodyError(err, host);
   }
   return Buffer.concat(chunks);
+}
+
+/** A response body that broke off (reset, timeout) is a network error: worth a retry. */
+export function bodyError(err: unknown, host: string): unknown {
+  if (err instanceof MigrateError) return err;
+  if (err instanceof SyntaxError) return new NetworkError(host, `truncated or invalid JSON response (${err.message.slice(0, 80)})`);
+  return new NetworkError(host, networkReason(err), { cause: err });
+}
+
+async function readJson(res: Dispatcher.ResponseData, host: string): Promise<Record<string, unknown>> {
+  try {
+    return (await res.body.json()) as Record<string, unknown>;
+  } catch (err) {
+    throw bodyError(err, host);
+  }
 }

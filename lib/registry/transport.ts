@@ -89,13 +89,20 @@ export class RegistryTransport {
       if (res.statusCode === 401 && !req.expect.includes(401)) {
         const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
         await res.body.dump();
-        const canRetry = authTry === 0 && (req.body == null || req.body instanceof Uint8Array);
+        const canRetry = sameOrigin && authTry === 0 && (req.body == null || req.body instanceof Uint8Array);
+        // A challenge from another origin (a Link or Location elsewhere) is not this registry's.
         if (challenge && canRetry) {
           if (authorization) this.auth.invalidate(req.scope);
           this.auth.learn(challenge);
           continue;
         }
         const insufficient = challenge?.params.error === 'insufficient_scope' ? 'insufficient scope' : undefined;
+        if (authorization && sameOrigin && req.body != null && !(req.body instanceof Uint8Array)) {
+          // A streamed body cannot be re-sent: the token expired under us (or clocks disagree).
+          // Forget it and let the blob-level retry start over with a fresh one.
+          this.auth.invalidate(req.scope);
+          throw new AuthError(this.host, 401, 'token expired during an upload', true);
+        }
         throw new AuthError(this.host, 401, insufficient);
       }
       if (res.statusCode === 403 && !req.expect.includes(403)) {

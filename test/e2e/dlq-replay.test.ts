@@ -119,6 +119,11 @@ rules:
     assert.equal(both.code, 2);
     const neither = await runCli(['sync']);
     assert.equal(neither.code, 2);
+    // Nowhere to put failures: refused before anything is copied.
+    const good = config(`  - source: ${src.host}/app/good:v1\n    destination: ${dst.host}/mirror\n`);
+    const noDlq = await runCli(['sync', '--config', good, '--dlq', dir], { DST_USER: 'x', DST_PASS: 'y' });
+    assert.equal(noDlq.code, 2);
+    assert.match(noDlq.stderr, /cannot write .* \(it is a directory\); choose another path with --dlq/);
   });
 
   test('Ctrl-C stops cleanly: unfinished images stay replayable, no half-written report', async () => {

@@ -6,7 +6,7 @@ import { verifiedStream } from '../../lib/copy/verified-stream.js';
 import { BlobLedger } from '../../lib/copy/ledger.js';
 import { Limiter, mapLimit } from '../../lib/copy/limiter.js';
 import { DigestMismatchError, SizeMismatchError } from '../../lib/errors.js';
-import { normalisePrefix, parseAuthEntries, resolverFromEntries } from '../../lib/config/auth-file.js';
+import { loadAuthFile, normalisePrefix, parseAuthEntries, resolverFromEntries } from '../../lib/config/auth-file.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -134,6 +134,28 @@ describe('image-syncer auth file', () => {
       () => parseAuthEntries({ 'a.io': { username: 'u', password: '${NOPE_VAR}' } }, 'auth.yaml', {}),
       (e: unknown) => e instanceof ConfigError && /NOPE_VAR/.test(e.message) && /a\.io\.password/.test(e.message),
     );
+  });
+  test('a syntax error never quotes the file (it holds passwords)', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'swrm-authsyntax-'));
+    try {
+      for (const [name, text] of [
+        ['auth.json', '{"a.io": {"username": "u", "password": s3cretPass}}'],
+        ['auth.yaml', 'a.io:\n  password: s3cretPass: nested\n  username: u\n'],
+      ] as const) {
+        writeFileSync(join(dir, name), text);
+        await assert.rejects(loadAuthFile(join(dir, name), {}), (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.doesNotMatch(e.message, /s3cret|assword/);
+          assert.match(e.message, /syntax error/);
+          return true;
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   test('unknown keys are reported with their path', () => {
     assert.throws(

@@ -28,6 +28,8 @@ describe('isRetryable', () => {
     ['404 NAME_UNKNOWN', reg(404, 'NAME_UNKNOWN'), false],
     ['400 MANIFEST_INVALID', reg(400, 'MANIFEST_INVALID'), false],
     ['auth failure', new AuthError('h', 401), false],
+    ['token expired during a streamed upload', new AuthError('h', 401, 'expired', true), true],
+    ['blob missing at manifest push (stale ledger)', reg(400, 'MANIFEST_BLOB_UNKNOWN'), true],
     ['digest mismatch (a flaky download)', new DigestMismatchError('sha256:a', 'sha256:b'), true],
     ['unsupported manifest', new UnsupportedError('schema1'), false],
     ['bad reference', new InvalidReferenceError('X', 'upper case'), false],

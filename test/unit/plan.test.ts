@@ -41,7 +41,9 @@ describe('messages for a rule', () => {
     assert.equal(copyMessagesFor(rule({ digest: d }), [])[0]?.destination, `dst.io/mirror/app@${d}`);
     const tagged = copyMessagesFor(rule({ digest: d, destinations: [{ registry: 'dst.io', repository: 'm', tag: 'stable' }] }), []);
     assert.equal(tagged[0]?.destination, 'dst.io/m:stable');
-    assert.equal(copyMessagesFor(rule({ digest: d, tags: ['v1'] }), ['v1'])[0]?.source, `src.io/team/app:v1@${d}`);
+    const pinned = copyMessagesFor(rule({ digest: d, tags: ['v1'] }), ['v1'])[0];
+    assert.equal(pinned?.source, `src.io/team/app:v1@${d}`);
+    assert.equal(pinned?.destination, 'dst.io/mirror/app:v1', 'the tag given with the digest names the destination');
   });
   test('platforms travel with the message', () => {
     assert.deepEqual(copyMessagesFor(rule({}), ['t'], ['linux/amd64'])[0]?.platforms, ['linux/amd64']);
@@ -56,6 +58,23 @@ describe('messages for a rule', () => {
 });
 
 describe('runPlanner', () => {
+  test('interrupted: rules not yet planned are handed back as expand messages, reason SWRM_INTERRUPTED', async () => {
+    const abort = new AbortController();
+    const failed: { source: string; code: string }[] = [];
+    await runPlanner(
+      [rule({ source: { registry: 's', repository: 'one' } }), rule({ source: { registry: 's', repository: 'two' } })],
+      async () => {
+        abort.abort();
+        throw new Error('aborted');
+      },
+      { tasks: async () => undefined, ruleFailed: async (m, err) => void failed.push({ source: m.source, code: (err as { code: string }).code }) },
+      { signal: abort.signal, concurrency: 1 },
+    );
+    assert.deepEqual(failed, [
+      { source: 's/one', code: 'SWRM_INTERRUPTED' },
+      { source: 's/two', code: 'SWRM_INTERRUPTED' },
+    ]);
+  });
   test('exact rules are used as given; listed rules stream batch by batch; failures are reported', async () => {
     const listed: string[] = [];
     const batches: CopyImageMessage[][] = [];
