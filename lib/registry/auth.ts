@@ -129,10 +129,10 @@ export class HostAuth {
     const token = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof token !== 'string' || !token) throw new AuthError(this.host, 401, 'the token server sent no token');
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
-    const issuedAt = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
-    const start = Number.isNaN(issuedAt) ? this.now() : Math.min(issuedAt, this.now());
+    // Count the lifetime from when we received the token, on our own clock: `issued_at` is the
+    // server's clock, and a skew would make every token look expired (never cached) or eternal.
     const lifetime = expiresIn * 1000;
-    const expiresAt = start + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2);
+    const expiresAt = this.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2);
     this.tokens.set(key, { value: token, expiresAt });
     return token;
   }
