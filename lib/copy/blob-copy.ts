@@ -102,13 +102,18 @@ async function blobTransfer(
     src.client.blobGet(src.repository, desc.digest, ctx.signal),
     uploadUrl ? Promise.resolve(uploadUrl) : dst.client.blobUploadStart(dst.repository, ctx.signal),
   ]);
-  if (source.status === 'rejected') throw source.reason;
-  const body = source.value.body;
   try {
+    if (source.status === 'rejected') throw source.reason;
     if (url.status === 'rejected') throw url.reason;
-    const stream = verifiedStream(body, desc.digest, desc.size, ctx.onBytes);
+    const stream = verifiedStream(source.value.body, desc.digest, desc.size, ctx.onBytes);
     await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
+  } catch (err) {
+    // A session that will not complete would linger on the registry until it purges it (the
+    // spec's `DELETE <location>`); the next attempt opens a fresh one.
+    if (url.status === 'fulfilled') void dst.client.blobUploadCancel(dst.repository, url.value);
+    throw err;
   } finally {
-    if (!body.destroyed) body.destroy();
+    const body = source.status === 'fulfilled' ? source.value.body : undefined;
+    if (body && !body.destroyed) body.destroy();
   }
 }

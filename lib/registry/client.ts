@@ -217,6 +217,21 @@ export class UndiciRegistryClient implements RegistryClient {
     await res.body.dump();
   }
 
+  async blobUploadCancel(repository: string, uploadUrl: URL): Promise<void> {
+    try {
+      const res = await this.transport.send({
+        method: 'DELETE',
+        url: uploadUrl,
+        scope: this.scope(repository),
+        expect: [204, 200, 202, 404],
+        what: `blob upload cancel ${repository}`,
+      });
+      await res.body.dump();
+    } catch (err) {
+      this.logger?.debug({ repository, err: (err as Error).message }, 'upload session not cancelled');
+    }
+  }
+
   tagList(repository: string, signal?: AbortSignal): Promise<string[]> {
     return this.paginate(`/v2/${repository}/tags/list?n=1000`, this.scope(repository), 'tags', `tag list ${repository}`, signal);
   }

@@ -45,6 +45,8 @@ export interface RegistryClient {
   blobUploadStart(repository: string, signal?: AbortSignal): Promise<URL>;
   /** Monolithic upload of the whole body in one streamed PUT with Content-Length. */
   blobUploadFinish(repository: string, uploadUrl: URL, digest: string, size: number, body: AsyncIterable<Uint8Array> | Buffer, signal?: AbortSignal): Promise<void>;
+  /** Cancel an upload session that will not be used (DELETE <location>); best effort. */
+  blobUploadCancel(repository: string, uploadUrl: URL): Promise<void>;
   tagList(repository: string, signal?: AbortSignal): Promise<string[]>;
   catalog(signal?: AbortSignal): Promise<string[]>;
   stats(): RegistryStats;

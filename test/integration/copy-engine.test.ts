@@ -112,6 +112,8 @@ describe('faulty sources', () => {
     await dst.settle();
     const committed = dst.requestsSince(mark).filter((e) => e.method === 'PUT' && e.status === 201);
     assert.deepEqual(committed, []);
+    const cancelled = dst.requestsSince(mark).filter((e) => e.method === 'DELETE' && e.path.includes('/blobs/uploads/'));
+    assert.ok(cancelled.length >= 1, 'the failed upload sessions were left open');
   });
 
   test('a blob GET redirected to another origin does not carry Authorization there', async () => {
