@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
 import { UsageError } from '../errors.js';
-import { runPlanner } from '../plan/planner.js';
+import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { encodeMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
@@ -152,7 +152,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   try {
     await runPlanner(
       config.rules,
-      (registry, repository, s) => pool.client(registry, repository, 'source').tagList(repository, s),
+      poolTagLister(pool),
       {
         tasks: async (ms) => {
           tasks += ms.length;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { createCopyContext } from '../copy/context.js';
 import { ErrorCode, errorMessage, failureCode } from '../errors.js';
-import { type TagLister, runPlanner } from '../plan/planner.js';
+import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { DeadLetterStore } from '../queue/types.js';
@@ -100,7 +100,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
   const ctx = createCopyContext({ logger, signal, onBytes: opts.onBytes, registryConcurrency });
   const queue = new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
-  const list: TagLister = (registry, repository, s) => pool.client(registry, repository, 'source').tagList(repository, s);
+  const list = poolTagLister(pool);
   const outcomes: ImageOutcome[] = [];
   let planned = 0;
   const outcome = (o: ImageOutcome) => {

@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { filterIndex } from '../oci/platform-filter.js';
 import { parseReference } from '../oci/reference.js';
-import { runPlanner } from '../plan/planner.js';
+import { poolTagLister, runPlanner } from '../plan/planner.js';
 import type { CopyImageMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import type { Logger } from 'pino';
@@ -28,7 +28,7 @@ export async function runVerify(config: LoadedConfig, proc: number, logger?: Log
   try {
     await runPlanner(
       config.rules,
-      (registry, repository, s) => pool.client(registry, repository, 'source').tagList(repository, s),
+      poolTagLister(pool),
       {
         tasks: async (ms) => void tasks.push(...ms),
         ruleFailed: async (m, err) =>

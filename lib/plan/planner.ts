@@ -6,9 +6,15 @@ import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
 import { ErrorCode, MigrateError } from '../errors.js';
 import type { CopyImageMessage, ExpandRepositoryMessage } from '../queue/messages.js';
+import type { ClientPool } from '../registry/pool.js';
 import { selectTags } from './tags.js';
 
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => Promise<string[]>;
+
+/** Tags listed with the source credentials of the pool. */
+export function poolTagLister(pool: ClientPool): TagLister {
+  return (registry, repository, signal) => pool.client(registry, repository, 'source').tagList(repository, signal);
+}
 
 export interface PlanSink {
   /** A batch of tasks, as soon as a rule resolves. */

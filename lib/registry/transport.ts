@@ -65,8 +65,7 @@ export class RegistryTransport {
    * exactly one attempt: the caller (the copier) retries the whole blob instead.
    */
   async send(req: SendRequest): Promise<Dispatcher.ResponseData> {
-    const replayable = req.body == null || req.body instanceof Uint8Array;
-    if (!replayable) return this.attempt(req);
+    if (!isReplayable(req.body)) return this.attempt(req);
     return withRetry(
       this.retry,
       () => this.attempt(req),
@@ -89,7 +88,7 @@ export class RegistryTransport {
       if (res.statusCode === 401 && !req.expect.includes(401)) {
         const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
         await res.body.dump();
-        const canRetry = sameOrigin && authTry === 0 && (req.body == null || req.body instanceof Uint8Array);
+        const canRetry = sameOrigin && authTry === 0 && isReplayable(req.body);
         // A challenge from another origin (a Link or Location elsewhere) is not this registry's.
         if (challenge && canRetry) {
           if (authorization) this.auth.invalidate(req.scope);
@@ -97,7 +96,7 @@ export class RegistryTransport {
           continue;
         }
         const insufficient = challenge?.params.error === 'insufficient_scope' ? 'insufficient scope' : undefined;
-        if (authorization && sameOrigin && req.body != null && !(req.body instanceof Uint8Array)) {
+        if (authorization && sameOrigin && !isReplayable(req.body)) {
           // A streamed body cannot be re-sent: the token expired under us (or clocks disagree).
           // Forget it and let the blob-level retry start over with a fresh one.
           this.auth.invalidate(req.scope);
@@ -135,6 +134,11 @@ export class RegistryTransport {
       throw new NetworkError(url.host, networkReason(err), { cause: err });
     }
   }
+}
+
+/** A body that can be sent again (none, or bytes in memory); a stream is consumed by one attempt. */
+function isReplayable(body: RequestBody | undefined): boolean {
+  return body == null || body instanceof Uint8Array;
 }
 
 /** A short human reason for a failed connection: "connection refused", "ENOTFOUND", ... */
