@@ -34,6 +34,10 @@ const defaultsSchema = z.strictObject({
   concurrency: count(1, 256).optional(),
   retries: count(0, 20).optional(),
   platforms: z.array(z.string().regex(PLATFORM, PLATFORM_HINT)).min(1).optional(),
+  /** Seconds a request may take in all (connect, headers and body), not only between two bytes. */
+  timeout: count(1, 86_400).optional(),
+  /** Connections at most per registry origin. */
+  connections: count(1, 1024).optional(),
 });
 
 const registrySchema = z.strictObject({
@@ -42,6 +46,12 @@ const registrySchema = z.strictObject({
   dockerConfig: z.union([z.boolean(), z.string().min(1)], { error: 'expected true or the path of a docker config.json' }).optional(),
   insecure: z.boolean().optional(),
   concurrency: count(1, 256).optional(),
+  connections: count(1, 1024).optional(),
+  caFile: z.string().min(1).optional(),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  tokenRealms: z.array(z.string().min(1)).optional(),
+  allowLinkLocal: z.boolean().optional(),
 });
 
 const ruleSchema = z.strictObject({
@@ -130,6 +140,17 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
     const e = parsed.data;
     const access: RegistryAccess = {};
     if (e.insecure) access.insecure = true;
+    if (e.connections !== undefined) access.connections = e.connections;
+    if (e.tokenRealms?.length) access.tokenRealms = e.tokenRealms;
+    if (e.allowLinkLocal) access.allowLinkLocal = true;
+    if ((e.certFile === undefined) !== (e.keyFile === undefined)) {
+      p.at(path, `${e.certFile === undefined ? 'keyFile without certFile' : 'certFile without keyFile'}: give both for mutual TLS`);
+    }
+    // Relative paths are relative to the config file, as dockerConfig paths are.
+    for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
+      const v = e[k];
+      if (v !== undefined) access[k] = posix.isAbsolute(v) ? v : posix.join(posix.dirname(file), v);
+    }
     const inline = e.username !== undefined || e.password !== undefined;
     if (inline && e.dockerConfig) {
       p.at(path, 'username/password and dockerConfig are mutually exclusive: give one way to find the credentials');

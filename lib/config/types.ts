@@ -37,6 +37,10 @@ export interface SyncDefaults {
   retries: number;
   /** `os/arch[/variant]` to keep from multi-platform images; undefined keeps all. */
   platforms?: string[];
+  /** Seconds a whole request may take (see registry/transport.ts); undefined: the built-in default. */
+  timeout?: number;
+  /** Connections at most per registry origin; undefined: the built-in default. */
+  connections?: number;
 }
 
 export interface RegistrySettings {

@@ -11,8 +11,22 @@ import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
   credentials?: Credentials;
-  /** Plain HTTP instead of HTTPS. */
+  /**
+   * image-syncer / containers/image semantics: HTTPS without certificate verification, falling back
+   * to plain HTTP when the port does not speak TLS.
+   */
   insecure?: boolean;
+  /** PEM bundle of extra CAs to trust for this registry (a private CA). */
+  caFile?: string;
+  /** Client certificate and key (PEM) for registries that require mutual TLS. */
+  certFile?: string;
+  keyFile?: string;
+  /** Token realms allowed besides the registry's own host and its parent domains (URLs or hosts). */
+  tokenRealms?: string[];
+  /** Allow redirects, realms and locations to link-local / cloud metadata addresses (refused by default). */
+  allowLinkLocal?: boolean;
+  /** Connections at most per origin of this registry. */
+  connections?: number;
 }
 
 /** Finds credentials and transport settings for a repository (longest-prefix match, see auth-file). */
