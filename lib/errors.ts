@@ -18,6 +18,24 @@ export const ErrorCode = {
   ABORTED: 'SWRM_ABORTED',
   INVALID_MESSAGE: 'SWRM_INVALID_MESSAGE',
   INTERRUPTED: 'SWRM_INTERRUPTED',
+  /** Work never started because the run was interrupted first (reported as "not started"). */
+  NOT_STARTED: 'SWRM_NOT_STARTED',
+  /** Two different sources map to the same destination tag (planner). */
+  DESTINATION_CONFLICT: 'SWRM_DESTINATION_CONFLICT',
+  /** A token realm we will not send credentials to (auth). */
+  UNTRUSTED_REALM: 'SWRM_UNTRUSTED_REALM',
+  /** A redirect, upload Location or Link we refuse to follow (other origin, downgrade, metadata address). */
+  UNSAFE_REDIRECT: 'SWRM_UNSAFE_REDIRECT',
+  /** A response body over its cap (tag list, catalog, token, manifest). */
+  BODY_TOO_LARGE: 'SWRM_BODY_TOO_LARGE',
+  /** A `Link` chain that loops or is longer than the page cap. */
+  PAGINATION: 'SWRM_PAGINATION',
+  /** A request that outlived its overall deadline. */
+  TIMEOUT: 'SWRM_TIMEOUT',
+  /** A certificate problem (unknown CA, expired, wrong host); retrying does not help. */
+  TLS: 'SWRM_TLS',
+  /** A DLQ or state file that another process holds, or that cannot be locked. */
+  LOCKED: 'SWRM_LOCKED',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
