@@ -229,6 +229,8 @@ export class LockedError extends MigrateError {
     readonly file: string,
     waitedMs: number,
     holder: string,
+    /** Instead of "is locked": why the lock could not be taken at all. */
+    why?: string,
   ) {
     let who = '';
     try {
@@ -239,7 +241,9 @@ export class LockedError extends MigrateError {
     }
     super(
       ErrorCode.LOCKED,
-      `${file} is locked${who} (waited ${Math.round(waitedMs / 1000)} s); if no other swr-migrate uses it, remove ${file}.lock`,
+      why
+        ? `cannot lock ${file}: ${why}`
+        : `${file} is locked${who} (waited ${Math.round(waitedMs / 1000)} s); if no other swr-migrate uses it, remove ${file}.lock`,
     );
   }
 }

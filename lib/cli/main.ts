@@ -22,8 +22,8 @@ setFlagsFromString('--liftoff-only');
 // a stack trace). Exit 0: the reader chose to stop, and `set -o pipefail` scripts keep working.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(ExitCode.OK);
-    throw err;
+    // Anything else (EIO: the terminal went away) leaves nowhere to report to: exit 1.
+    process.exit(err.code === 'EPIPE' ? ExitCode.OK : ExitCode.FAILED);
   });
 }
 

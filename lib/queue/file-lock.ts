@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { LockedError } from '../errors.js';
+import { LockedError, errorMessage } from '../errors.js';
 
 export interface LockOptions {
   /** Give up (LockedError) after waiting this long for another process. */
@@ -69,8 +69,14 @@ export async function withFileLock<T>(path: string, op: () => Promise<T>, opts: 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const text = await readFile(lock, 'utf8').catch(() => undefined);
-    if (text === undefined) continue; // released between our open and read: try again at once
+    let text: string;
+    try {
+      text = await readFile(lock, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: retry at once
+      // Not a lock file we understand (a directory, no permission): waiting will not help.
+      throw new LockedError(path, 0, '', `cannot read ${lock}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    }
     // An empty or half-written lock is a holder between create and write, or one that crashed there.
     if (text === '' || !text.endsWith('}')) emptySince ??= Date.now();
     else emptySince = undefined;

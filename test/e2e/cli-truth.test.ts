@@ -5,7 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
@@ -98,6 +99,33 @@ describe('CLI without registries', () => {
     const timeout = await runCli(['sync', '--config', 'x.yaml', '--timeout', '0']);
     assert.equal(timeout.code, 2);
     assert.match(timeout.stderr, /--timeout must be a whole number from 1 to 86400, got "0"/);
+  });
+
+  test('a rule whose DLQ write fails is printed on stderr, never lost', async () => {
+    // A "registry" on 127.0.0.1 that knows no repository (404 NAME_UNKNOWN: a permanent failure).
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known' }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+      const config = writeFile(
+        dir,
+        'gone.yaml',
+        `version: 1\nregistries:\n  "${host}": { insecure: true }\nrules:\n  - source: ${host}/gone\n    destination: ${host}/mirror\n`,
+      );
+      const dlq = join(dir, 'unwritable', 'dlq.jsonl');
+      // The DLQ passes the up-front check, but its lock cannot be taken: every DLQ write fails.
+      mkdirSync(`${dlq}.lock`, { recursive: true });
+      const r = await runCli(['sync', '--config', config, '--dlq', dlq]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /could not write to .*dlq\.jsonl \(cannot lock .*: EISDIR\); not saved: \{.*"kind":"expand-repository".*\/gone"/);
+      assert.match(r.stdout, /1 message\(s\) could not be written to /);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    } finally {
+      server.close();
+    }
   });
 
   test('SIGTERM: exit 143, no "Ctrl-C"; never-tried images are "not started", not failed, and replayable', async () => {
