@@ -61,7 +61,7 @@ function platformsFrom(flags: PipelineFlags): string[] | undefined {
   return oses.flatMap((o) => arches.map((a) => `${o}/${a}`));
 }
 
-async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
+export async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
   const proc = intFlag(flags.proc, 'proc', 1, 256);
   const retries = intFlag(flags.retries, 'retries', 0, 20);
   const timeout = timeoutFlag(flags.timeout);
