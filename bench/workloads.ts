@@ -15,7 +15,7 @@ export type Tool = 'ours' | 'ours-engine' | 'skopeo';
 export type Phase = 'cold' | 'noop';
 
 /** What `sync --report FILE` said about the run: its summary plus per-image durations. */
-export interface SyncSummary extends Omit<Summary, 'interrupted' | 'leftOver'> {
+export interface SyncSummary extends Pick<Summary, 'images' | 'copied' | 'skipped' | 'failed' | 'bytes' | 'durationMs'> {
   /** Per-image durations (queue receive to settled), median and max. */
   imageP50Ms: number;
   imageMaxMs: number;

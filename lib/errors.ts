@@ -222,3 +222,28 @@ export function failureCode(err: unknown): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The DLQ (or another state file) is locked by another process and stayed locked. */
+export class LockedError extends MigrateError {
+  constructor(
+    readonly file: string,
+    waitedMs: number,
+    holder: string,
+    /** Instead of "is locked": why the lock could not be taken at all. */
+    why?: string,
+  ) {
+    let who = '';
+    try {
+      const h = JSON.parse(holder) as { pid?: number; host?: string };
+      if (typeof h.pid === 'number') who = ` by process ${h.pid}${h.host ? ` on ${h.host}` : ''}`;
+    } catch {
+      // an unreadable lock file: say nothing about its holder
+    }
+    super(
+      ErrorCode.LOCKED,
+      why
+        ? `cannot lock ${file}: ${why}`
+        : `${file} is locked${who} (waited ${Math.round(waitedMs / 1000)} s); if no other swr-migrate uses it, remove ${file}.lock`,
+    );
+  }
+}

@@ -12,6 +12,8 @@ export interface CopyCommandOptions {
   source: string;
   destination: string;
   authFile?: string;
+  /** --timeout SECONDS: longest one registry request may take (the pipeline's defaults.timeout). */
+  timeout?: number;
   logger: Logger;
   signal?: AbortSignal;
 }

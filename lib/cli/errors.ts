@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, InvalidReferenceError, MigrateError, UsageError, errorMessage } from '../errors.js';
 
-export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
+export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130, TERMINATED: 143 } as const;
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || err instanceof InvalidReferenceError || err instanceof ConfigError) return ExitCode.USAGE;
@@ -19,6 +19,8 @@ export function reportError(err: unknown, logger?: Logger): number {
   } else {
     process.stderr.write(`swr-migrate: ${err.message}\n`);
   }
-  if (code === ExitCode.USAGE && !(err instanceof ConfigError)) process.stderr.write(`Run 'swr-migrate --help' for usage.\n`);
+  if (code === ExitCode.USAGE && !(err instanceof ConfigError) && !/--help'/.test(err instanceof Error ? err.message : '')) {
+    process.stderr.write(`Run 'swr-migrate --help' for usage.\n`);
+  }
   return code;
 }

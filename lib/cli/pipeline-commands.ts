@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
-import { UsageError } from '../errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { encodeMessage } from '../queue/messages.js';
@@ -16,7 +16,7 @@ import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/syn
 import { runVerify } from '../pipeline/verify.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
-import { summarise, summaryLine, writeReport } from './report.js';
+import { summarise, summaryLines, writeReport } from './report.js';
 
 export interface PipelineFlags {
   config?: string;
@@ -30,6 +30,7 @@ export interface PipelineFlags {
   dlq?: string;
   json?: boolean;
   'dry-run'?: boolean;
+  timeout?: string;
 }
 
 export interface CommandEnv {
@@ -46,6 +47,11 @@ function intFlag(value: string | undefined, name: string, min: number, max: numb
   return n;
 }
 
+/** `--timeout SECONDS`: the same bounds as the config's defaults.timeout. */
+export function timeoutFlag(value: string | undefined): number | undefined {
+  return intFlag(value, 'timeout', 1, 86_400);
+}
+
 /** image-syncer's --os/--arch: comma lists, every combination becomes a platform. */
 function platformsFrom(flags: PipelineFlags): string[] | undefined {
   if (!flags.os && !flags.arch) return undefined;
@@ -55,12 +61,14 @@ function platformsFrom(flags: PipelineFlags): string[] | undefined {
   return oses.flatMap((o) => arches.map((a) => `${o}/${a}`));
 }
 
-async function loadInputs(flags: PipelineFlags): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
+export async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
   const proc = intFlag(flags.proc, 'proc', 1, 256);
   const retries = intFlag(flags.retries, 'retries', 0, 20);
+  const timeout = timeoutFlag(flags.timeout);
   const platforms = platformsFrom(flags);
-  const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms });
+  const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms, requireRules });
   if (platforms) config.defaults.platforms = platforms;
+  if (timeout !== undefined) config.defaults.timeout = timeout;
   return { config, proc: proc ?? config.defaults.concurrency, retries: retries ?? config.defaults.retries };
 }
 
@@ -70,7 +78,7 @@ async function withProgress<R extends PipelineRun>(
   env: CommandEnv,
   inputs: { config: LoadedConfig; proc: number; retries: number },
   run: (opts: PipelineOptions) => Promise<R>,
-): Promise<{ run: R; dlqPath: string; startedAt: Date; ms: number }> {
+): Promise<{ run: R; dlqPath: string; startedAt: Date; ms: number; corruptLines: number }> {
   const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
   // Failures and the report must have somewhere to go before anything is copied.
   await assertWritable(dlqPath, '--dlq');
@@ -78,17 +86,22 @@ async function withProgress<R extends PipelineRun>(
   const startedAt = new Date();
   const started = performance.now();
   const progress = new Progress(env.stderr);
+  const dlq = new FileDeadLetterStore(dlqPath);
   try {
     const result = await run({
       ...inputs,
-      dlq: new FileDeadLetterStore(dlqPath),
+      dlq,
       logger: env.logger,
       signal: env.signal,
       onPlanned: (n) => progress.planned(n),
       onOutcome: (o) => progress.outcome(o),
       onBytes: (n) => progress.moved(n),
+      onLost: (body, err) => {
+        progress.clear();
+        env.stderr.write(`swr-migrate: could not write to ${dlqPath} (${errorMessage(err)}); not saved: ${body}\n`);
+      },
     });
-    return { run: result, dlqPath, startedAt, ms: performance.now() - started };
+    return { run: result, dlqPath, startedAt, ms: performance.now() - started, corruptLines: dlq.corruptLines };
   } finally {
     progress.stop();
   }
@@ -102,25 +115,30 @@ export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promis
 }
 
 export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, await loadInputs(flags), runReplay);
+  const { run, dlqPath, startedAt, ms, corruptLines } = await withProgress(flags, env, await loadInputs(flags, false), runReplay);
+  // Corrupt lines (a crash mid-write, a hand edit) stay in the file verbatim; say so every time.
+  if (corruptLines) env.stderr.write(`replay: ${dlqPath}: ${corruptLines} corrupt line(s) skipped and kept in the file; fix or delete them by hand\n`);
   if (run.letters === 0) {
-    env.stdout.write(`replay: ${dlqPath} has no messages; nothing to do\n`);
-    return ExitCode.OK;
+    env.stdout.write(`replay: ${dlqPath} has no messages; nothing to do${corruptLines ? ` (${corruptLines} corrupt line(s))` : ''}\n`);
+    return corruptLines ? ExitCode.FAILED : ExitCode.OK;
   }
-  env.stdout.write(`replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.remaining} still in the DLQ\n`);
+  env.stdout.write(
+    `replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.remaining} still in the DLQ` +
+      `${corruptLines ? `, ${corruptLines} corrupt line(s) skipped` : ''}\n`,
+  );
   return finish(run, flags, env, dlqPath, startedAt, ms, 'replay');
 }
 
 async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, dlqPath: string, startedAt: Date, ms: number, what: string): Promise<number> {
   const summary = summarise(run, ms);
-  env.stdout.write(`${what}: ${summaryLine(summary, dlqPath)}\n`);
+  const [first, ...rest] = summaryLines(summary, dlqPath);
+  env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
   for (const o of run.outcomes) {
-    if (o.status === 'failed') env.stderr.write(`failed: ${o.source} -> ${o.destination}: ${o.error?.message ?? 'unknown error'}\n`);
     if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
   }
-  if (flags.report) await writeReport(flags.report, summary, run.outcomes, startedAt);
+  if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);
   if (run.interrupted) return ExitCode.INTERRUPTED;
-  return summary.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
+  return summary.failed + summary.rules.failed + summary.lost > 0 ? ExitCode.FAILED : ExitCode.OK;
 }
 
 /** A file we will write: it is not a directory, and it (or the nearest existing parent) is writable. */
@@ -168,7 +186,8 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   } finally {
     await pool.close();
   }
-  if (!flags.json) env.stderr.write(`plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}\n`);
+  // With --json stdout carries only JSON lines, so the summary goes to stderr.
+  (flags.json ? env.stderr : env.stdout).write(`plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}\n`);
   if (env.signal.aborted) return ExitCode.INTERRUPTED;
   return failures ? ExitCode.FAILED : ExitCode.OK;
 }
@@ -192,7 +211,7 @@ export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Prom
   }
   if (env.signal.aborted) return ExitCode.INTERRUPTED;
   const bad = lines.length - (counts.ok ?? 0);
-  env.stderr.write(
+  (flags.json ? env.stderr : env.stdout).write(
     `verify: ${lines.length} image(s): ${counts.ok ?? 0} match, ${counts.missing ?? 0} missing, ${counts.different ?? 0} different` +
       `${counts['source-missing'] ? `, ${counts['source-missing']} missing at the source` : ''}${counts.error ? `, ${counts.error} errors` : ''}\n`,
   );

@@ -3,41 +3,89 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageOutcome } from '../pipeline/copier.js';
-import type { PipelineRun } from '../pipeline/sync.js';
+import type { PipelineRun, Unfinished } from '../pipeline/sync.js';
+import { decodeMessage } from '../queue/messages.js';
 import { formatBytes, formatDuration } from './format.js';
 
 export interface Summary {
+  /** Images only: a rule (a repository to list) is counted under `rules`. */
   images: number;
   copied: number;
   skipped: number;
   failed: number;
+  /** Started but cut short by the interrupt. */
+  unfinished: number;
+  /** Never tried because of the interrupt: not a failure, and in the DLQ for replay. */
+  notStarted: number;
+  rules: { failed: number; notStarted: number };
+  /** Failures by code, most frequent first: `MANIFEST_UNKNOWN x 12`. */
+  failures: { code: string; count: number; example: string }[];
   bytes: number;
   durationMs: number;
   interrupted: boolean;
   leftOver: number;
+  /** Messages whose DLQ write failed (printed on stderr). */
+  lost: number;
 }
 
+const isRule = (body: string) => {
+  try {
+    return decodeMessage(body).kind === 'expand-repository';
+  } catch {
+    return false;
+  }
+};
+
 export function summarise(run: PipelineRun, durationMs: number): Summary {
-  const images = run.outcomes.filter((o) => o.kind !== 'expand-repository' || o.status === 'failed');
+  const images = run.outcomes.filter((o) => o.kind !== 'expand-repository');
+  const rules = run.outcomes.filter((o) => o.kind === 'expand-repository');
+  const stoppedImages = run.unfinished.filter((u) => !isRule(u.body));
+  const byCode = new Map<string, { code: string; count: number; example: string }>();
+  for (const o of run.outcomes) {
+    if (o.status !== 'failed') continue;
+    const code = o.error?.code ?? 'SWRM_INTERNAL';
+    const g = byCode.get(code) ?? { code, count: 0, example: `${o.source} -> ${o.destination}: ${o.error?.message ?? 'unknown error'}` };
+    g.count++;
+    byCode.set(code, g);
+  }
   return {
-    images: images.length,
+    images: images.length + stoppedImages.length,
     copied: images.filter((o) => o.status === 'copied').length,
     skipped: images.filter((o) => o.status === 'skipped').length,
     failed: images.filter((o) => o.status === 'failed').length,
-    bytes: run.outcomes.reduce((n, o) => n + o.bytes, 0),
+    unfinished: stoppedImages.filter((u) => u.started).length,
+    notStarted: stoppedImages.filter((u) => !u.started).length,
+    rules: {
+      failed: rules.filter((o) => o.status === 'failed').length,
+      notStarted: run.unfinished.filter((u) => !u.started && isRule(u.body)).length,
+    },
+    failures: [...byCode.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
+    bytes: run.bytes,
     durationMs,
     interrupted: run.interrupted,
     leftOver: run.leftOver,
+    lost: run.lost,
   };
 }
 
-export function summaryLine(s: Summary, dlqPath: string): string {
-  let line =
-    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present, ${s.failed} failed; ` +
-    `${formatBytes(s.bytes)} moved in ${formatDuration(s.durationMs)}`;
-  if (s.interrupted) line += `\ninterrupted: ${s.leftOver} unfinished image(s) kept in ${dlqPath} for 'swr-migrate replay'`;
-  if (s.failed > 0) line += `\nfailed images are in ${dlqPath}; fix the cause, then run 'swr-migrate replay'`;
-  return line;
+/** The end-of-run summary (stdout). Each failure is counted once, under its code. */
+export function summaryLines(s: Summary, dlqPath: string): string[] {
+  const stopped = s.interrupted || s.unfinished || s.notStarted ? `, ${s.unfinished} unfinished, ${s.notStarted} not started` : '';
+  const rules = s.rules.failed || s.rules.notStarted
+    ? `; rules: ${s.rules.failed} could not be listed${s.rules.notStarted ? `, ${s.rules.notStarted} not started` : ''}`
+    : '';
+  const lines = [
+    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present, ${s.failed} failed${stopped}${rules}; ` +
+      `${formatBytes(s.bytes)} moved in ${formatDuration(s.durationMs)}`,
+  ];
+  if (s.failures.length) {
+    lines.push(`failures: ${s.failures.map((f) => `${f.code} x ${f.count}`).join(', ')}`);
+    for (const f of s.failures) lines.push(`  ${f.code}: e.g. ${f.example}`);
+  }
+  if (s.interrupted) lines.push(`interrupted: ${s.unfinished + s.notStarted + s.rules.notStarted} unfinished or not started kept in ${dlqPath} for 'swr-migrate replay'`);
+  if (s.failed + s.rules.failed > 0) lines.push(`failures are in ${dlqPath} (--report has every one); fix the cause, then run 'swr-migrate replay'`);
+  if (s.lost) lines.push(`${s.lost} message(s) could not be written to ${dlqPath}; they are printed on stderr above`);
+  return lines;
 }
 
 export interface ReportEntry {
@@ -46,17 +94,20 @@ export interface ReportEntry {
   digest?: string;
   sourceDigest?: string;
   conversion?: string;
-  status: ImageOutcome['status'];
+  /** Set for a rule (a repository whose tags are listed), absent for an image. */
+  kind?: 'rule';
+  status: ImageOutcome['status'] | 'unfinished' | 'not-started';
   bytes: number;
   durationMs: number;
   attempts: number;
   error?: { code: string; message: string };
 }
 
-export async function writeReport(file: string, summary: Summary, outcomes: ImageOutcome[], startedAt: Date): Promise<void> {
+export async function writeReport(file: string, summary: Summary, outcomes: ImageOutcome[], unfinished: Unfinished[], startedAt: Date): Promise<void> {
   const images: ReportEntry[] = outcomes.map((o) => ({
     source: o.source,
     destination: o.destination,
+    ...(o.kind === 'expand-repository' ? { kind: 'rule' as const } : {}),
     ...(o.digest ? { digest: o.digest } : {}),
     ...(o.conversion ? { sourceDigest: o.sourceDigest, conversion: o.conversion } : {}),
     status: o.status,
@@ -65,9 +116,22 @@ export async function writeReport(file: string, summary: Summary, outcomes: Imag
     attempts: o.attempt,
     ...(o.error ? { error: o.error } : {}),
   }));
+  for (const u of unfinished) images.push(unfinishedEntry(u));
   const body = JSON.stringify({ version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), summary, images }, null, 2);
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, `${body}\n`);
   await rename(tmp, file);
+}
+
+function unfinishedEntry(u: Unfinished): ReportEntry {
+  const status = u.started ? 'unfinished' : 'not-started';
+  const base = { bytes: 0, durationMs: 0, attempts: 0, status } as const;
+  try {
+    const m = decodeMessage(u.body);
+    if (m.kind === 'copy-image') return { source: m.source, destination: m.destination, ...base };
+    return { source: m.source, destination: m.destinations.join(', '), kind: 'rule', ...base };
+  } catch {
+    return { source: '', destination: '', ...base };
+  }
 }

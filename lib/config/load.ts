@@ -1,10 +1,11 @@
 // One entry point for the CLI: the native config (--config) or image-syncer's files (--images,
 // optional --auth). Mixing them would leave two sources of truth for the same rule, so it is refused.
 import { ConfigError } from '../errors.js';
+import { loadAuthFile, resolverFromEntries } from './auth-file.js';
 import { loadImageSyncerConfig } from './image-syncer.js';
 import { loadNativeConfig } from './native.js';
 import { PLATFORM, PLATFORM_HINT } from './rule-parts.js';
-import type { LoadedConfig } from './types.js';
+import { DEFAULTS, type LoadedConfig } from './types.js';
 
 export interface LoadOptions {
   config?: string;
@@ -12,6 +13,9 @@ export interface LoadOptions {
   images?: string;
   /** From --os/--arch; overrides the native config's defaults.platforms. */
   platforms?: string[];
+  /** false for replay: the work comes from the DLQ, so only credentials are needed (--config
+   *  without rules, or --auth alone). */
+  requireRules?: boolean;
 }
 
 export async function loadConfig(opts: LoadOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
@@ -21,11 +25,17 @@ export async function loadConfig(opts: LoadOptions, env: NodeJS.ProcessEnv = pro
     );
   }
   if (opts.config !== undefined) {
-    const loaded = await loadNativeConfig(opts.config, env);
+    const loaded = await loadNativeConfig(opts.config, env, { requireRules: opts.requireRules ?? true });
     const bad = (opts.platforms ?? []).filter((pl) => !PLATFORM.test(pl));
     if (bad.length) throw new ConfigError('invalid --os/--arch', bad.map((pl) => `--os/--arch: "${pl}": ${PLATFORM_HINT}`));
     if (opts.platforms?.length) loaded.defaults = { ...loaded.defaults, platforms: [...new Set(opts.platforms)] };
     return loaded;
+  }
+  if (opts.images === undefined && opts.requireRules === false) {
+    if (opts.auth === undefined) throw new ConfigError('replay needs the credentials: give --config FILE or --auth FILE (the work itself comes from the DLQ)');
+    const entries = await loadAuthFile(opts.auth, env);
+    const registries = entries.map((e) => ({ prefix: e.prefix, access: e.access }));
+    return { source: opts.auth, defaults: { ...DEFAULTS }, registries, resolve: resolverFromEntries(entries), rules: [] };
   }
   if (opts.images === undefined) {
     throw new ConfigError(

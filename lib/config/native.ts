@@ -73,11 +73,16 @@ const filterSchema = z.strictObject({
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  return parseNativeConfig(await readStructuredFile(file), file, env);
+/** `requireRules: false` (replay): only defaults and registries matter; rules are not read at all. */
+export interface NativeOptions {
+  requireRules?: boolean;
 }
 
-export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): Promise<LoadedConfig> {
+  return parseNativeConfig(await readStructuredFile(file), file, env, opts);
+}
+
+export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): LoadedConfig {
   const p = new Problems(file);
   const message = `invalid config file ${file}`;
   if (!isMapping(raw)) {
@@ -102,7 +107,9 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   const registries = parseRegistries(doc.registries, file, env, p);
 
   const rules: SyncRule[] = [];
-  if (!Array.isArray(doc.rules) || doc.rules.length === 0) p.at(['rules'], 'expected a non-empty list of rules');
+  if (opts.requireRules === false) {
+    // replay: the DLQ holds the work; rules may be absent, or stale
+  } else if (!Array.isArray(doc.rules) || doc.rules.length === 0) p.at(['rules'], 'expected a non-empty list of rules');
   else doc.rules.forEach((r, i) => {
     const rule = parseRule(r, i, file, p);
     if (rule) rules.push(rule);

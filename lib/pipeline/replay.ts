@@ -16,7 +16,7 @@ export interface ReplayRun extends PipelineRun {
 export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
   const letters = await opts.dlq.list();
   if (letters.length === 0) {
-    return { outcomes: [], planned: 0, interrupted: false, leftOver: 0, requests: {}, letters: 0, recovered: 0, remaining: 0 };
+    return { outcomes: [], planned: 0, interrupted: false, leftOver: 0, unfinished: [], bytes: 0, lost: 0, requests: {}, letters: 0, recovered: 0, remaining: 0 };
   }
   // The replay's own failures are collected here first, then merged into the real DLQ.
   const fresh: DeadLetter[] = [];

@@ -9,7 +9,7 @@ import { ErrorCode, errorMessage, failureCode } from '../errors.js';
 import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
-import type { DeadLetterStore } from '../queue/types.js';
+import type { DeadLetter, DeadLetterStore } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
@@ -26,6 +26,15 @@ export interface PipelineOptions {
   onPlanned?: (count: number) => void;
   onOutcome?: (o: ImageOutcome) => void;
   onBytes?: (bytes: number) => void;
+  /** A message that could not be saved to the DLQ (the DLQ write failed): it must not vanish.
+   *  Default: one line on stderr with the message body (bodies never carry credentials). */
+  onLost?: (body: string, err: unknown) => void;
+}
+
+/** Work left when the run stopped: `started` false means it was never tried (summary: "not started"). */
+export interface Unfinished {
+  body: string;
+  started: boolean;
 }
 
 export interface PipelineRun {
@@ -35,8 +44,17 @@ export interface PipelineRun {
   interrupted: boolean;
   /** Messages not finished when interrupted; they were written to the DLQ to stay replayable. */
   leftOver: number;
+  /** The same messages, plus rules the planner never reached, told apart by whether they started. */
+  unfinished: Unfinished[];
+  /** Bytes streamed, counted where the progress display counts them (onBytes), so they agree. */
+  bytes: number;
+  /** Messages whose DLQ write failed (each was printed through onLost). */
+  lost: number;
   requests: Record<string, RegistryStats>;
 }
+
+const lostToStderr = (body: string, err: unknown) =>
+  process.stderr.write(`swr-migrate: could not write to the DLQ (${errorMessage(err)}); not saved: ${body}\n`);
 
 /**
  * A day. In one process a copier holds its message for as long as the image takes and nothing else
@@ -57,9 +75,15 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
         },
         ruleFailed: async (message, err) => {
           const body = encodeMessage(message);
-          const reason = { code: failureCode(err), message: errorMessage(err) };
-          opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
-          await opts.dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+          // Interrupted before its tags were listed: not a failure, work not started (still saved,
+          // so replay plans it).
+          const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
+          const reason = notStarted
+            ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
+            : { code: failureCode(err), message: errorMessage(err) };
+          if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
+          await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
+          if (notStarted) return ctx.unfinished({ body, started: false });
           ctx.outcome({
             body,
             kind: 'expand-repository',
@@ -91,6 +115,9 @@ interface FeedContext {
   list: TagLister;
   planned(n: number): void;
   outcome(o: ImageOutcome): void;
+  unfinished(u: Unfinished): void;
+  /** Add to the DLQ; a failed write goes to onLost instead of ending the run. */
+  saveLetter(letter: DeadLetter): Promise<void>;
 }
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
@@ -98,7 +125,12 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   const pool = new ClientPool({ resolve: config.resolve, logger });
   const registryConcurrency: Record<string, number> = {};
   for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
-  const ctx = createCopyContext({ logger, signal, onBytes: opts.onBytes, registryConcurrency });
+  let bytes = 0;
+  const onBytes = (n: number) => {
+    bytes += n;
+    opts.onBytes?.(n);
+  };
+  const ctx = createCopyContext({ logger, signal, onBytes, registryConcurrency });
   const queue = new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
   const outcomes: ImageOutcome[] = [];
@@ -111,10 +143,19 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
     planned += n;
     opts.onPlanned?.(n);
   };
+  const unfinished: Unfinished[] = [];
+  let lost = 0;
+  const saveLetter = async (letter: DeadLetter) => {
+    await opts.dlq.add(letter).catch((err: unknown) => {
+      // The DLQ itself is what failed: the message must still not vanish without a trace.
+      lost++;
+      (opts.onLost ?? lostToStderr)(letter.body, err);
+    });
+  };
 
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
-  const fed = feed({ queue, list, planned: plannedBy, outcome });
+  const fed = feed({ queue, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
   fed.then(() => queue.onIdle(), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
@@ -130,17 +171,19 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   let leftOver = 0;
   if (signal?.aborted || failure) {
     const at = new Date().toISOString();
-    const reason = failure
-      ? { code: failureCode(failure.reason), message: `not finished: ${errorMessage(failure.reason)}` }
-      : { code: ErrorCode.INTERRUPTED, message: 'interrupted before this image was finished' };
     for (const m of queue.remaining()) {
       leftOver++;
-      await opts.dlq.add({ id: m.id, body: m.body, receiveCount: m.receiveCount, reason, at }).catch(() => {
-        // The DLQ itself is what failed: the message must still not vanish without a trace.
-        process.stderr.write(`swr-migrate: could not save an unfinished message: ${m.body}\n`);
-      });
+      // Never delivered: not started. Delivered (in flight, or waiting for a retry): interrupted.
+      const started = m.receiveCount > 0;
+      const reason = failure
+        ? { code: failureCode(failure.reason), message: `not finished: ${errorMessage(failure.reason)}` }
+        : started
+          ? { code: ErrorCode.INTERRUPTED, message: 'interrupted before this image was finished' }
+          : { code: ErrorCode.NOT_STARTED, message: 'interrupted before this image was started' };
+      unfinished.push({ body: m.body, started });
+      await saveLetter({ id: m.id, body: m.body, receiveCount: m.receiveCount, reason, at });
     }
   }
   if (failure) throw failure.reason;
-  return { outcomes, planned, interrupted: signal?.aborted ?? false, leftOver, requests: pool.stats() };
+  return { outcomes, planned, interrupted: signal?.aborted ?? false, leftOver, unfinished, bytes, lost, requests: pool.stats() };
 }

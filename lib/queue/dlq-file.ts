@@ -1,8 +1,9 @@
 // Dead-letter stores for the embedded queue: a JSON-lines file (what `sync` writes and `replay`
 // reads back, the local counterpart of the SQS DLQ) and an in-memory one for tests and --dry-run.
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { type LockOptions, withFileLock } from './file-lock.js';
 import type { DeadLetter, DeadLetterStore } from './types.js';
 
 /** Relative to the current directory, like the rest of a run's local state. */
@@ -50,17 +51,22 @@ async function readOrEmpty(path: string): Promise<string> {
 }
 
 export class FileDeadLetterStore implements DeadLetterStore {
-  /** Unparseable lines seen by the last list() (e.g. a line cut short by a crash). */
+  /** Unparseable lines seen by the last list() or remove() (e.g. a line cut short by a crash).
+   *  They are kept in the file verbatim; the CLI reports how many. */
   corruptLines = 0;
   /** Every operation runs after the previous one: appends never interleave, and a remove()'s
-   *  read-rewrite cannot drop a letter added meanwhile. */
+   *  read-rewrite cannot drop a letter added meanwhile. Across processes the same holds through
+   *  `<path>.lock` (file-lock.ts): without it, another process's append to the old file would be
+   *  lost when remove() renames the rewritten file over it. */
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly lock: LockOptions = {},
+  ) {}
 
   add(letter: DeadLetter): Promise<void> {
-    return this.serial(async () => {
-      await mkdir(dirname(this.path), { recursive: true });
+    return this.serial(true, async () => {
       const fh = await open(this.path, 'a+');
       try {
         // A crash mid-append can leave a last line without its newline; start on a fresh line so
@@ -81,7 +87,7 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 
   list(): Promise<DeadLetter[]> {
-    return this.serial(async () => {
+    return this.serial(false, async () => {
       const lines = parseLines(await readOrEmpty(this.path));
       const letters = lines.flatMap((l) => (l.letter ? [l.letter] : []));
       this.corruptLines = lines.length - letters.length;
@@ -90,10 +96,11 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 
   remove(ids: readonly string[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(false, async () => {
       const drop = new Set(ids);
       const lines = parseLines(await readOrEmpty(this.path));
       const kept = lines.filter((l) => !(l.letter && drop.has(l.letter.id)));
+      this.corruptLines = lines.filter((l) => !l.letter).length;
       if (kept.length === lines.length) return;
       // Corrupt lines are kept verbatim: deleting data is for the user to decide, not a replay.
       const text = kept.map((l) => `${l.raw}\n`).join('');
@@ -110,8 +117,14 @@ export class FileDeadLetterStore implements DeadLetterStore {
     });
   }
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(op);
+  /** `create`: make the parent directory; otherwise a missing one means no file, nothing to lock. */
+  private serial<T>(create: boolean, op: () => Promise<T>): Promise<T> {
+    const locked = async () => {
+      if (create) await mkdir(dirname(this.path), { recursive: true });
+      else if (!(await stat(dirname(this.path)).catch(() => undefined))) return op();
+      return withFileLock(this.path, op, this.lock);
+    };
+    const run = this.tail.then(locked);
     this.tail = run.catch(() => undefined);
     return run;
   }

@@ -1,0 +1,152 @@
+// Which options each command takes, and its `--help`. A flag a command does not take is a usage
+// error (issue 6 item 12: `copy --arch` and `copy --config` used to be ignored without a word).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+import { DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface OptionDoc {
+  spec: Options[string];
+  usage: string;
+  help: string;
+}
+
+const OPTIONS = {
+  config: { spec: { type: 'string', short: 'c' }, usage: '-c, --config FILE', help: 'native config (YAML or JSON)' },
+  images: { spec: { type: 'string' }, usage: '--images FILE', help: 'image-syncer / image-migrator images file' },
+  auth: { spec: { type: 'string' }, usage: '--auth FILE', help: 'image-syncer auth file: "host" or "host/namespace" -> {username, password, insecure}' },
+  proc: { spec: { type: 'string', short: 'p' }, usage: '-p, --proc N', help: 'images at once (default: defaults.concurrency, 16)' },
+  retries: { spec: { type: 'string', short: 'r' }, usage: '-r, --retries N', help: 'extra attempts per failing image before the DLQ (default: defaults.retries, 2)' },
+  os: { spec: { type: 'string' }, usage: '--os OS', help: 'keep only these platforms (comma list, with --arch; default linux)' },
+  arch: { spec: { type: 'string' }, usage: '--arch ARCH', help: 'keep only these architectures (comma list)' },
+  'dry-run': { spec: { type: 'boolean' }, usage: '--dry-run', help: 'only print the plan' },
+  report: { spec: { type: 'string' }, usage: '--report FILE', help: 'write a JSON report: per image source, destination, digest, status, bytes, duration, error' },
+  dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file (default: ${DEFAULT_DLQ_PATH})` },
+  json: { spec: { type: 'boolean' }, usage: '--json', help: 'one JSON object per line on stdout (the summary goes to stderr)' },
+  timeout: { spec: { type: 'string' }, usage: '--timeout SECONDS', help: 'longest a single registry request may take (1-86400; default: defaults.timeout)' },
+  'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
+  help: { spec: { type: 'boolean', short: 'h' }, usage: '-h, --help', help: 'this help' },
+} as const satisfies Record<string, OptionDoc>;
+
+type OptionName = keyof typeof OPTIONS;
+
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  options: OptionName[];
+  /** Positional arguments it takes: exactly this many. */
+  args: number;
+  notes?: string;
+}
+
+const INPUTS: OptionName[] = ['config', 'images', 'auth'];
+const COMMON: OptionName[] = ['log-level', 'help'];
+
+export const EXIT_CODES = `Exit codes:
+  0    success (every image copied or already present)
+  1    failure (for sync and replay: the failed images are in the DLQ)
+  2    usage or config error
+  130  interrupted (SIGINT, Ctrl-C)
+  143  terminated (SIGTERM)
+  Unfinished work is written to the DLQ on either signal; 'swr-migrate replay' finishes it.`;
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  copy: {
+    usage: 'swr-migrate copy SRC DST [options]',
+    summary: 'copy one image with all its platforms (a DST without a tag keeps the source tag)',
+    options: ['auth', 'timeout', ...COMMON],
+    args: 2,
+  },
+  sync: {
+    usage: 'swr-migrate sync (--config FILE | --images FILE [--auth FILE]) [options]',
+    summary: 'plan, then copy every image with N copiers until done; failures go to the DLQ',
+    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'dry-run', 'report', 'dlq', 'timeout', ...COMMON],
+    args: 0,
+  },
+  plan: {
+    usage: 'swr-migrate plan (--config FILE | --images FILE [--auth FILE]) [options]',
+    summary: 'print the images a sync would copy, then a summary',
+    options: [...INPUTS, 'os', 'arch', 'json', 'timeout', ...COMMON],
+    args: 0,
+  },
+  verify: {
+    usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',
+    summary: 'compare source and destination digests of every planned image (HEAD requests); exit 1 if any differ',
+    options: [...INPUTS, 'proc', 'os', 'arch', 'json', 'timeout', ...COMMON],
+    args: 0,
+  },
+  replay: {
+    usage: 'swr-migrate replay (--config FILE | --auth FILE) [options]',
+    summary: 'run the DLQ again; remove what now succeeds, keep what fails with the new reason',
+    options: [...INPUTS, 'proc', 'retries', 'report', 'dlq', 'timeout', ...COMMON],
+    args: 0,
+    notes: 'Only credentials are needed: the rules of a --config are not used, and --images is optional.',
+  },
+  demo: {
+    usage: 'swr-migrate demo',
+    summary: 'start two local registries, seed them, sync twice, verify (needs docker-registry)',
+    options: [...COMMON],
+    args: 0,
+  },
+};
+
+export function commandHelp(name: string): string {
+  const c = COMMANDS[name]!;
+  const width = Math.max(...c.options.map((o) => OPTIONS[o].usage.length)) + 2;
+  const lines = c.options.map((o) => `  ${OPTIONS[o].usage.padEnd(width)}${OPTIONS[o].help}`);
+  return `${c.usage}\n\n${c.summary}\n${c.notes ? `\n${c.notes}\n` : ''}\nOptions:\n${lines.join('\n')}\n\n${EXIT_CODES}\n`;
+}
+
+export function mainHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return `swr-migrate: migrate container images between Docker Registry V2 / OCI registries (and into Huawei Cloud SWR)
+
+Usage: swr-migrate COMMAND [options]     'swr-migrate COMMAND --help' lists a command's options
+
+Commands:
+${names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n]!.summary}`).join('\n')}
+
+  -h, --help     this help
+  -v, --version  the version
+
+${EXIT_CODES}
+`;
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Splits off the command (the first positional wherever it is), then parses strictly for it. */
+export function parseCommandLine(argv: string[]): { command: string | undefined; values: Flags; args: string[] } {
+  const all: Options = Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, v.spec]));
+  const loose = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { ...all, version: { type: 'boolean', short: 'v' } } });
+  const command = loose.positionals[0];
+  if (command === undefined || !(command in COMMANDS)) {
+    // No command: only --help and --version mean something.
+    const { values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: false,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    });
+    return { command, values: values as Flags, args: loose.positionals.slice(1) };
+  }
+  const spec = COMMANDS[command]!;
+  const options: Options = Object.fromEntries(spec.options.map((o) => [o, OPTIONS[o].spec]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (err) {
+    // node:util names the flag ("Unknown option '--arch'"); say which command refused it.
+    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${command}: ${msg}; see 'swr-migrate ${command} --help'`);
+  }
+  const args = parsed.positionals.slice(1);
+  if (!parsed.values.help && args.length !== spec.args) {
+    throw new UsageError(
+      spec.args ? `${command} takes exactly ${spec.args} arguments (${spec.usage})` : `unexpected argument "${args[0]}" for ${command}`,
+    );
+  }
+  return { command, values: parsed.values as Flags, args };
+}
