@@ -13,6 +13,7 @@ import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, enc
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
+import type { DigestMemo } from '../state/digest-memo.js';
 
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
@@ -42,6 +43,8 @@ export interface CopierDeps {
   onOutcome?: (o: ImageOutcome) => void;
   /** Tasks added by expanding a repository. */
   onPlanned?: (count: number) => void;
+  /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
+  memo?: DigestMemo;
 }
 
 /** Backoff between deliveries of a failing message: 1 s, 2 s, 4 s ... capped at 60 s. */
@@ -95,7 +98,7 @@ async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<Imag
     deps.ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-    { platforms: m.platforms },
+    { platforms: m.platforms, memo: deps.memo },
   );
   return {
     status: result.status,

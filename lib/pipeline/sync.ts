@@ -12,6 +12,7 @@ import { encodeMessage } from '../queue/messages.js';
 import type { DeadLetterStore } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
+import type { DigestMemo } from '../state/digest-memo.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
 
 export interface PipelineOptions {
@@ -21,6 +22,8 @@ export interface PipelineOptions {
   /** Extra deliveries of a failing image before the DLQ. */
   retries: number;
   dlq: DeadLetterStore;
+  /** Filtered digests from earlier runs; without it a platform-filtered re-run GETs each source index. */
+  memo?: DigestMemo;
   logger?: Logger;
   signal?: AbortSignal;
   onPlanned?: (count: number) => void;
@@ -118,7 +121,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   fed.then(() => queue.onIdle(), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy },
+    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.
