@@ -222,3 +222,14 @@ export function failureCode(err: unknown): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Sources that map to the same destination tag; each would overwrite the other's push. */
+export class DestinationConflictError extends MigrateError {
+  constructor(
+    readonly destination: string,
+    readonly claims: readonly { source: string; origin?: string }[],
+  ) {
+    const who = claims.map((c) => `${c.source}${c.origin ? ` (${c.origin})` : ''}`).join(' and ');
+    super(ErrorCode.DESTINATION_CONFLICT, `destination ${destination} is claimed by ${claims.length} different sources: ${who}; give them different destinations`);
+  }
+}

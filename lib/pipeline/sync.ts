@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { createCopyContext } from '../copy/context.js';
-import { ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { partitionConflictBodies } from '../plan/conflicts.js';
 import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
@@ -75,8 +76,13 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
             error: reason,
           });
         },
+        conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
       },
-      { platforms: opts.config.defaults.platforms, signal: opts.signal },
+      {
+        platforms: opts.config.defaults.platforms,
+        signal: opts.signal,
+        onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+      },
     );
   });
 }
@@ -85,8 +91,21 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
 export function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
   return runPipeline(opts, async (ctx) => {
     ctx.planned(bodies.length);
-    await ctx.queue.send(bodies);
+    // Conflicting letters replayed together would race just as they would have in the sync.
+    const { clear, held } = partitionConflictBodies(bodies);
+    for (const h of held) await conflictDeadLetter(opts, ctx, h.body, h.error, false);
+    await ctx.queue.send(clear);
   });
+}
+
+/** A task two sources claim: straight to the DLQ, never to a copier (plan/conflicts.ts). */
+async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body: string, err: DestinationConflictError, plan = true): Promise<void> {
+  const m = JSON.parse(body) as { source: string; destination: string };
+  const reason = { code: err.code, message: err.message };
+  opts.logger?.error({ source: m.source, destination: m.destination, err: reason.message }, 'destination conflict; sent to the DLQ');
+  await opts.dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+  if (plan) ctx.planned(1);
+  ctx.outcome({ body, kind: 'copy-image', source: m.source, destination: m.destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
 }
 
 interface FeedContext {

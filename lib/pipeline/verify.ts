@@ -42,6 +42,7 @@ export async function runVerify(
         tasks: async (ms) => void tasks.push(...ms),
         ruleFailed: async (m, err) =>
           void lines.push({ source: m.source, destination: m.destinations.join(', '), status: 'source-missing', message: errorMessage(err) }),
+        conflict: async (m, err) => void lines.push({ source: m.source, destination: m.destination, status: 'error', message: err.message }),
       },
       { platforms: config.defaults.platforms, signal },
     );
