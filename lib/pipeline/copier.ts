@@ -64,7 +64,7 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
       destination = body.destination;
       const outcome = await copyOne(body, deps);
       await deps.queue.ack(msg);
-      deps.onOutcome?.({ ...base, ...outcome, kind, source, destination, durationMs: performance.now() - started });
+      deps.onOutcome?.({ ...base, kind, source, ...outcome, durationMs: performance.now() - started });
     } else {
       destination = body.destinations.join(', ');
       const count = await expandOne(body, deps);
@@ -91,7 +91,7 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
   }
 }
 
-async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
+async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
   const src = parseReference(m.source);
   const dst = parseReference(m.destination);
   const result = await copyImage(
@@ -102,6 +102,8 @@ async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<Imag
   );
   return {
     status: result.status,
+    // What was pushed: a digest destination names the filtered digest, not the source's.
+    destination: result.destination,
     digest: result.digest,
     bytes: result.counters.bytesUploaded,
     ...(result.conversion ? { conversion: result.conversion, sourceDigest: result.sourceDigest } : {}),
