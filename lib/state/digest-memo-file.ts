@@ -22,6 +22,8 @@ export class FileDigestMemo implements DigestMemo {
   private loaded?: Promise<Map<string, MemoEntry>>;
   private tail: Promise<unknown> = Promise.resolve();
   private warned = false;
+  /** The file ended mid-line (a crash while appending): the next append starts a new line first. */
+  private torn = false;
 
   constructor(
     readonly path: string,
@@ -38,9 +40,11 @@ export class FileDigestMemo implements DigestMemo {
     const known = entries.get(key);
     if (known?.digest === entry.digest && known.detail === entry.detail) return;
     entries.set(key, entry);
-    const line = `${JSON.stringify({ source: sourceDigest, transform, ...entry })}\n`;
+    const record = `${JSON.stringify({ source: sourceDigest, transform, ...entry })}\n`;
     const write = this.tail.then(async () => {
       await mkdir(dirname(this.path), { recursive: true });
+      const line = this.torn ? `\n${record}` : record;
+      this.torn = false;
       await appendFile(this.path, line);
     });
     this.tail = write.catch(() => undefined);
@@ -62,6 +66,7 @@ export class FileDigestMemo implements DigestMemo {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warnOnce('cannot read', err);
       return map;
     }
+    this.torn = text.length > 0 && !text.endsWith('\n');
     for (const raw of text.split('\n')) {
       if (raw.trim() === '') continue;
       let parsed: ReturnType<typeof memoEntryFrom>;

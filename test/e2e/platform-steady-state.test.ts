@@ -36,7 +36,8 @@ describe('platform filter on a digest-pinned source', () => {
       ],
       attestation: true,
     });
-    // Both forms of a pin: with a tag (pushed under the tag) and bare (pushed by digest).
+    // Both forms of a pin: with a tag (pushed under the tag) and bare (pushed by digest); and a plain
+    // tag, which HEADs the source but must not GET it either.
     config = writeFile(
       dir,
       'sync.yaml',
@@ -50,6 +51,8 @@ rules:
     destination: ${dst.host}/tagged
   - source: ${src.host}/team/app@${index.digest}
     destination: ${dst.host}/bydigest
+  - source: ${src.host}/team/app:v1
+    destination: ${dst.host}/bytag
 `,
     );
     dlq = join(dir, 'state', 'dlq.jsonl');
@@ -70,7 +73,7 @@ rules:
 
   test('first sync pushes the filtered index; the second copies nothing and GETs no source manifest; verify passes', async () => {
     const first = await sync('first');
-    assert.equal(first.report.summary.copied, 2);
+    assert.equal(first.report.summary.copied, 3);
     const filtered = first.report.images[0]!.digest;
     assert.notEqual(filtered, index.digest, 'the filter is a conversion');
     for (const i of first.report.images) {
@@ -83,7 +86,7 @@ rules:
 
     const mark = src.mark();
     const second = await sync('second');
-    assert.deepEqual(second.report.summary, { ...second.report.summary, copied: 0, skipped: 2, failed: 0 });
+    assert.deepEqual(second.report.summary, { ...second.report.summary, copied: 0, skipped: 3, failed: 0 });
     assert.deepEqual(await sourceManifestGets(mark), [], 'no source manifest GET on a no-op re-sync');
     for (const i of second.report.images) {
       assert.equal(i.digest, filtered, `${i.destination}: the skipped re-run reports the pushed digest`);
@@ -95,7 +98,7 @@ rules:
     const vmark = src.mark();
     const v = await runCli(['verify', '--config', config, '--dlq', dlq]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    assert.match(v.stderr, /verify: 2 image\(s\): 2 match, 0 missing, 0 different/);
+    assert.match(v.stderr, /verify: 3 image\(s\): 3 match, 0 missing, 0 different/);
     assert.deepEqual(await sourceManifestGets(vmark), [], 'verify reads the memo too');
   });
 
@@ -106,7 +109,7 @@ rules:
       const mark = src.mark();
       const again = await sync(`after-${damage}`);
       assert.equal(again.report.summary.copied, 0, `${damage}: nothing copied`);
-      assert.equal(again.report.summary.skipped, 2);
+      assert.equal(again.report.summary.skipped, 3);
       assert.ok((await sourceManifestGets(mark)).length > 0, `${damage}: recomputed by GET`);
       const quiet = src.mark();
       await sync(`rebuilt-${damage}`);
