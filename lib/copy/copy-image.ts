@@ -118,9 +118,10 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
       conversion = filterDetail(filtered);
       data = { ...data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
       manifest = parseManifest(data.bytes, manifest.mediaType);
-      if (isDigest(dstTarget)) dstTarget = filtered.digest;
     }
   }
+  // A digest destination is named by what is pushed (never by a memo entry that proved wrong).
+  if (isDigest(dstTarget)) dstTarget = data.digest;
   // Remember the outcome of the filter (the same digest when it dropped nothing) before pushing: it
   // is a fact about the source, true whether or not this push succeeds.
   if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });

@@ -68,10 +68,17 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
     ]);
     if (!si) return { ...line, status: 'source-missing' };
     let expected = si.digest;
+    let di = tagged;
     if (t.platforms?.length && !(tagged && tagged.digest === expected)) {
-      expected = await filteredDigest(src, s.repository, si.digest, t.platforms, memo, signal);
+      const look = async (trustMemo: boolean) => {
+        const found = await filteredDigest(src, s.repository, si.digest, t.platforms!, memo, trustMemo, signal);
+        expected = found.digest;
+        if (d.digest) di = await dst.manifestHead(d.repository, expected, signal);
+        return found.fromMemo;
+      };
+      // A mismatch is only reported from a recomputed digest, never from a memo entry alone.
+      if ((await look(true)) && di?.digest !== expected) await look(false);
     }
-    const di = d.digest ? await dst.manifestHead(d.repository, expected, signal) : tagged;
     line.sourceDigest = expected;
     if (!di) return { ...line, status: 'missing' };
     line.destinationDigest = di.digest;
@@ -88,14 +95,15 @@ async function filteredDigest(
   digest: string,
   platforms: readonly string[],
   memo: DigestMemo | undefined,
+  trustMemo: boolean,
   signal?: AbortSignal,
-): Promise<string> {
+): Promise<{ digest: string; fromMemo: boolean }> {
   const transform = platformTransform(platforms);
-  const known = await memo?.get(digest, transform);
-  if (known) return known.digest;
+  const known = trustMemo ? await memo?.get(digest, transform) : undefined;
+  if (known) return { digest: known.digest, fromMemo: true };
   const data = await src.manifestGet(repository, digest, signal);
   const m = parseManifest(data.bytes, data.mediaType);
   const filtered = m.kind === 'index' ? filterIndex(data.bytes, m.manifests, platforms) : undefined;
   await memo?.put(digest, transform, filtered ? { digest: filtered.digest, detail: filterDetail(filtered) } : { digest });
-  return filtered?.digest ?? digest;
+  return { digest: filtered?.digest ?? digest, fromMemo: false };
 }

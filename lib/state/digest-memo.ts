@@ -1,8 +1,9 @@
 // A memo of digests that a conversion produced: (source digest, transform) -> converted digest.
 // A conversion is a pure function of the source manifest, so the answer never goes stale; it only
 // saves the GET that recomputing it costs (Docker Hub counts manifest GETs as pulls, HEADs not).
-// A memo that is missing, unreadable or wrong only costs that GET: callers check what they are
-// told against the destination (a HEAD), and recompute when it does not match.
+// A memo that is missing or unreadable only costs that GET. An entry is trusted while the
+// destination holds its digest (callers HEAD it), and recomputed when it does not; so only a
+// hand-made entry naming another image that is present could hide a difference (delete the file).
 // Port shape as powertools' persistence layer: one interface, a file and an in-memory adapter; the
 // Lambda deployment can add a shared one (e.g. DynamoDB) behind the same two methods.
 import { isDigest } from '../oci/digest.js';

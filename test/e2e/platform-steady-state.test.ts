@@ -1,7 +1,7 @@
 // Issue 6, item 2: a digest-pinned source with a platform filter reaches a steady state. The first
 // sync pushes the filtered index; the second copies nothing and GETs no source manifest (Docker Hub
 // counts GETs as pulls), because the digest memo next to the DLQ says what was pushed; `verify`
-// agrees; a lost or corrupt memo only costs one GET, after which the memo is whole again.
+// agrees; a lost, corrupt or stale memo only costs one GET, after which the memo is whole again.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,10 +102,18 @@ rules:
     assert.deepEqual(await sourceManifestGets(vmark), [], 'verify reads the memo too');
   });
 
-  test('a missing or corrupt memo falls back to one GET, still copies nothing, and is rebuilt', async () => {
-    for (const damage of ['missing', 'corrupt'] as const) {
+  test('a missing, corrupt or wrong memo falls back to one GET, still copies nothing, and is rebuilt', async () => {
+    const wrong = JSON.stringify({ source: index.digest, transform: 'platforms=linux/amd64', digest: `sha256:${'e'.repeat(64)}` });
+    for (const damage of ['missing', 'corrupt', 'wrong'] as const) {
       if (damage === 'missing') rmSync(memo);
-      else writeFileSync(memo, '{"source": "sha256:nope", "transform"\nnot json at all\n');
+      else if (damage === 'corrupt') writeFileSync(memo, '{"source": "sha256:nope", "transform"\nnot json at all\n');
+      else {
+        // verify never reports a difference on a memo entry's word alone: it recomputes first.
+        writeFileSync(memo, `${wrong}\n`);
+        const v = await runCli(['verify', '--config', config, '--dlq', dlq]);
+        assert.equal(v.code, 0, v.stdout + v.stderr);
+        writeFileSync(memo, `${wrong}\n`);
+      }
       const mark = src.mark();
       const again = await sync(`after-${damage}`);
       assert.equal(again.report.summary.copied, 0, `${damage}: nothing copied`);
