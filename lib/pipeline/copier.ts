@@ -8,7 +8,7 @@ import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
 import { type TagLister, copyMessagesFor, ruleFromExpand } from '../plan/planner.js';
-import { selectTags } from '../plan/tags.js';
+import { invalidTags, selectTags } from '../plan/tags.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, encodeMessage } from '../queue/messages.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
@@ -113,6 +113,8 @@ async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<Imag
 async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<number> {
   const rule = ruleFromExpand(m);
   const tags = await deps.list(rule.source.registry, rule.source.repository, deps.signal);
+  const invalid = invalidTags(tags);
+  if (invalid.length) deps.logger?.warn({ source: m.source, origin: rule.origin, tags: invalid }, 'skipped listed tags that are not valid tags');
   const messages = copyMessagesFor(rule, selectTags(tags, rule.filter), m.platforms);
   await deps.queue.send(messages.map(encodeMessage));
   return messages.length;
