@@ -247,3 +247,14 @@ export class LockedError extends MigrateError {
     );
   }
 }
+
+/** Sources that map to the same destination tag; each would overwrite the other's push. */
+export class DestinationConflictError extends MigrateError {
+  constructor(
+    readonly destination: string,
+    readonly claims: readonly { source: string; origin?: string }[],
+  ) {
+    const who = claims.map((c) => `${c.source}${c.origin ? ` (${c.origin})` : ''}`).join(' and ');
+    super(ErrorCode.DESTINATION_CONFLICT, `destination ${destination} is claimed by ${claims.length} different sources: ${who}; give them different destinations`);
+  }
+}

@@ -14,6 +14,7 @@ import { ClientPool } from '../registry/pool.js';
 import { runReplay } from '../pipeline/replay.js';
 import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/sync.js';
 import { runVerify } from '../pipeline/verify.js';
+import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
 import { summarise, summaryLines, writeReport } from './report.js';
@@ -91,6 +92,7 @@ async function withProgress<R extends PipelineRun>(
     const result = await run({
       ...inputs,
       dlq,
+      memo: new FileDigestMemo(memoPathFor(dlqPath), env.logger),
       logger: env.logger,
       signal: env.signal,
       onPlanned: (n) => progress.planned(n),
@@ -167,6 +169,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   const pool = new ClientPool({ resolve: config.resolve, logger: env.logger });
   let tasks = 0;
   let failures = 0;
+  let conflicts = 0;
   try {
     await runPlanner(
       config.rules,
@@ -180,21 +183,33 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
           failures++;
           env.stderr.write(`cannot list tags of ${m.source} (${m.origin ?? 'rule'}): ${(err as Error).message}\n`);
         },
+        conflict: async (m, err) => {
+          conflicts++;
+          env.stderr.write(`conflict: ${m.source} -> ${m.destination}: ${err.message}\n`);
+        },
       },
-      { platforms: config.defaults.platforms, signal: env.signal },
+      {
+        platforms: config.defaults.platforms,
+        signal: env.signal,
+        onInvalidTags: (source, bad, origin) => env.stderr.write(`skipped invalid tag(s) of ${source} (${origin}): ${bad.map((t) => JSON.stringify(t)).join(', ')}\n`),
+      },
     );
   } finally {
     await pool.close();
   }
   // With --json stdout carries only JSON lines, so the summary goes to stderr.
-  (flags.json ? env.stderr : env.stdout).write(`plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}\n`);
+  (flags.json ? env.stderr : env.stdout).write(
+    `plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}` +
+      `${conflicts ? `, ${conflicts} held back by destination conflicts` : ''}\n`,
+  );
   if (env.signal.aborted) return ExitCode.INTERRUPTED;
-  return failures ? ExitCode.FAILED : ExitCode.OK;
+  return failures || conflicts ? ExitCode.FAILED : ExitCode.OK;
 }
 
 export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
   const { config, proc } = await loadInputs(flags);
-  const lines = await runVerify(config, proc, env.logger, env.signal);
+  const memo = new FileDigestMemo(memoPathFor(flags.dlq ?? DEFAULT_DLQ_PATH), env.logger);
+  const lines = await runVerify(config, proc, env.logger, env.signal, memo);
   const counts: Record<string, number> = {};
   for (const l of lines) {
     counts[l.status] = (counts[l.status] ?? 0) + 1;

@@ -5,8 +5,9 @@ import { ManifestInvalidError, RegistryError } from '../errors.js';
 import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest, refuseSchema1 } from '../oci/manifest.js';
 import { type ImageReference, formatReference } from '../oci/reference.js';
 import { isDigest } from '../oci/digest.js';
-import { filterIndex } from '../oci/platform-filter.js';
+import { filterDetail, filterIndex, platformTransform } from '../oci/platform-filter.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
+import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
@@ -33,6 +34,8 @@ export interface CopyResult {
 export interface CopyOptions {
   /** `os/arch[/variant]` to keep from an index; the others are dropped (a reported conversion). */
   platforms?: readonly string[];
+  /** Filtered digests pushed before (source digest -> pushed digest), so a no-op re-run needs no GET. */
+  memo?: DigestMemo;
 }
 
 /**
@@ -65,9 +68,16 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   const srcRepo = src.ref.repository;
   const dstRepo = dst.ref.repository;
 
+  // With a platform filter what we push is not the source's digest. The memo says which digest a
+  // previous run pushed for this source digest; a digest-pinned source needs it before the
+  // destination HEAD, as a digest destination is named by what was pushed.
+  const transform = opts.platforms?.length ? platformTransform(opts.platforms) : undefined;
+  const recall = (digest: string) => (transform && opts.memo ? opts.memo.get(digest, transform) : Promise.resolve(undefined));
+  let known: MemoEntry | undefined = src.ref.digest ? await recall(src.ref.digest) : undefined;
+
   // HEAD both sides at once. A digest reference needs no source HEAD (HEADs do not count against
   // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
-  const dstTargetGuess = destinationTarget(src.ref, dst.ref, src.ref.digest ?? '');
+  const dstTargetGuess = destinationTarget(src.ref, dst.ref, known?.digest ?? src.ref.digest ?? '');
   const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>(
     [
       src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
@@ -77,7 +87,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   );
   if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
   if (srcInfo.mediaType) refuseSchema1(srcInfo.mediaType);
-  let dstTarget = destinationTarget(src.ref, dst.ref, srcInfo.digest);
+  let dstTarget = destinationTarget(src.ref, dst.ref, known?.digest ?? srcInfo.digest);
   const result = (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): CopyResult => ({
     source: formatReference(src.ref),
     destination: `${dst.client.registry}/${dstRepo}${isDigest(dstTarget) ? '@' : ':'}${dstTarget}`,
@@ -91,6 +101,12 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
     return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   }
+  known ??= await recall(srcInfo.digest);
+  if (dstInfo && known && dstInfo.digest === known.digest) {
+    // The destination holds what the filter made of this very source digest: nothing to GET.
+    ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (filtered)');
+    return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
+  }
 
   let data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
   let manifest = parseManifest(data.bytes, data.mediaType);
@@ -99,12 +115,21 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     const filtered = filterIndex(data.bytes, manifest.manifests, opts.platforms);
     if (filtered) {
       // A conversion the user asked for: the index digest changes, the children's do not.
-      conversion = `platforms kept: ${filtered.kept.join(', ')}; dropped: ${filtered.dropped.join(', ')}`;
-      if (dstInfo?.digest === filtered.digest) return result('skipped', filtered.digest, manifest.mediaType, conversion);
+      conversion = filterDetail(filtered);
       data = { ...data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
       manifest = parseManifest(data.bytes, manifest.mediaType);
-      if (isDigest(dstTarget)) dstTarget = filtered.digest;
     }
+  }
+  // A digest destination is named by what is pushed (never by a memo entry that proved wrong).
+  if (isDigest(dstTarget)) dstTarget = data.digest;
+  // Remember the outcome of the filter (the same digest when it dropped nothing) before pushing: it
+  // is a fact about the source, true whether or not this push succeeds.
+  if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });
+  if (conversion && dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
+  if (data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
+    // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
+    const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);
+    if (there?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
   }
   const from: BlobEndpoint = { client: src.client, repository: srcRepo };
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo };

@@ -40,3 +40,16 @@ export function filterIndex(bytes: Buffer, manifests: readonly Descriptor[], wan
     dropped: manifests.filter((d) => !keptDigests.has(d.digest)).map((d) => platformString(d.platform)),
   };
 }
+
+/**
+ * The filter as a stable memo key: the output keeps the index's own order, so the order (and
+ * repeats) of the wanted list do not change the result, and the key sorts them away.
+ */
+export function platformTransform(wanted: readonly string[]): string {
+  return `platforms=${[...new Set(wanted)].sort().join(',')}`;
+}
+
+/** The conversion as reports show it. */
+export function filterDetail(f: FilteredIndex): string {
+  return `platforms kept: ${f.kept.join(', ')}; dropped: ${f.dropped.join(', ')}`;
+}

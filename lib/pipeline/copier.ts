@@ -8,11 +8,12 @@ import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
 import { type TagLister, copyMessagesFor, ruleFromExpand } from '../plan/planner.js';
-import { selectTags } from '../plan/tags.js';
+import { invalidTags, selectTags } from '../plan/tags.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, encodeMessage } from '../queue/messages.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
+import type { DigestMemo } from '../state/digest-memo.js';
 
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
@@ -42,6 +43,8 @@ export interface CopierDeps {
   onOutcome?: (o: ImageOutcome) => void;
   /** Tasks added by expanding a repository. */
   onPlanned?: (count: number) => void;
+  /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
+  memo?: DigestMemo;
 }
 
 /** Backoff between deliveries of a failing message: 1 s, 2 s, 4 s ... capped at 60 s. */
@@ -61,7 +64,7 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
       destination = body.destination;
       const outcome = await copyOne(body, deps);
       await deps.queue.ack(msg);
-      deps.onOutcome?.({ ...base, ...outcome, kind, source, destination, durationMs: performance.now() - started });
+      deps.onOutcome?.({ ...base, kind, source, ...outcome, durationMs: performance.now() - started });
     } else {
       destination = body.destinations.join(', ');
       const count = await expandOne(body, deps);
@@ -88,17 +91,19 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
   }
 }
 
-async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
+async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
   const src = parseReference(m.source);
   const dst = parseReference(m.destination);
   const result = await copyImage(
     deps.ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-    { platforms: m.platforms },
+    { platforms: m.platforms, memo: deps.memo },
   );
   return {
     status: result.status,
+    // What was pushed: a digest destination names the filtered digest, not the source's.
+    destination: result.destination,
     digest: result.digest,
     bytes: result.counters.bytesUploaded,
     ...(result.conversion ? { conversion: result.conversion, sourceDigest: result.sourceDigest } : {}),
@@ -108,6 +113,8 @@ async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<Imag
 async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<number> {
   const rule = ruleFromExpand(m);
   const tags = await deps.list(rule.source.registry, rule.source.repository, deps.signal);
+  const invalid = invalidTags(tags);
+  if (invalid.length) deps.logger?.warn({ source: m.source, origin: rule.origin, tags: invalid }, 'skipped listed tags that are not valid tags');
   const messages = copyMessagesFor(rule, selectTags(tags, rule.filter), m.platforms);
   await deps.queue.send(messages.map(encodeMessage));
   return messages.length;

@@ -5,13 +5,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { createCopyContext } from '../copy/context.js';
-import { ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { partitionConflictBodies } from '../plan/conflicts.js';
 import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
+import type { DigestMemo } from '../state/digest-memo.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
 
 export interface PipelineOptions {
@@ -21,6 +23,8 @@ export interface PipelineOptions {
   /** Extra deliveries of a failing image before the DLQ. */
   retries: number;
   dlq: DeadLetterStore;
+  /** Filtered digests from earlier runs; without it a platform-filtered re-run GETs each source index. */
+  memo?: DigestMemo;
   logger?: Logger;
   signal?: AbortSignal;
   onPlanned?: (count: number) => void;
@@ -96,8 +100,13 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
             error: reason,
           });
         },
+        conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
       },
-      { platforms: opts.config.defaults.platforms, signal: opts.signal },
+      {
+        platforms: opts.config.defaults.platforms,
+        signal: opts.signal,
+        onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+      },
     );
   });
 }
@@ -106,8 +115,21 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
 export function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
   return runPipeline(opts, async (ctx) => {
     ctx.planned(bodies.length);
-    await ctx.queue.send(bodies);
+    // Conflicting letters replayed together would race just as they would have in the sync.
+    const { clear, held } = partitionConflictBodies(bodies);
+    for (const h of held) await conflictDeadLetter(opts, ctx, h.body, h.error, false);
+    await ctx.queue.send(clear);
   });
+}
+
+/** A task two sources claim: straight to the DLQ, never to a copier (plan/conflicts.ts). */
+async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body: string, err: DestinationConflictError, plan = true): Promise<void> {
+  const m = JSON.parse(body) as { source: string; destination: string };
+  const reason = { code: err.code, message: err.message };
+  opts.logger?.error({ source: m.source, destination: m.destination, err: reason.message }, 'destination conflict; sent to the DLQ');
+  await ctx.saveLetter({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+  if (plan) ctx.planned(1);
+  ctx.outcome({ body, kind: 'copy-image', source: m.source, destination: m.destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
 }
 
 interface FeedContext {
@@ -159,7 +181,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   fed.then(() => queue.onIdle(), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy },
+    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.

@@ -4,10 +4,11 @@
 // while enumeration is still running: there is no plan-everything-then-copy barrier.
 import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
-import { ErrorCode, MigrateError } from '../errors.js';
+import { ConfigError, type DestinationConflictError, ErrorCode, MigrateError } from '../errors.js';
 import type { CopyImageMessage, ExpandRepositoryMessage } from '../queue/messages.js';
 import type { ClientPool } from '../registry/pool.js';
-import { selectTags } from './tags.js';
+import { findConflicts, overlapGroups, partitionConflicts } from './conflicts.js';
+import { invalidTags, selectTags } from './tags.js';
 
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => Promise<string[]>;
 
@@ -21,6 +22,8 @@ export interface PlanSink {
   tasks(messages: CopyImageMessage[]): Promise<void>;
   /** A rule whose tags could not be listed: its expand message goes to the DLQ, to be replayed. */
   ruleFailed(message: ExpandRepositoryMessage, err: unknown): Promise<void>;
+  /** A listed task whose destination another source claims too: never sent, it goes to the DLQ. */
+  conflict(message: CopyImageMessage, err: DestinationConflictError): Promise<void>;
 }
 
 export interface PlanOptions {
@@ -28,8 +31,11 @@ export interface PlanOptions {
   /** Rules listed at once. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Listed tags that are not valid tags, skipped (the registry's tag list is not trusted). */
+  onInvalidTags?: (source: string, tags: string[], origin: string) => void;
 }
 
+/** Throws a ConfigError (exit 2) when exact tags of different sources share a destination. */
 export async function runPlanner(rules: readonly SyncRule[], list: TagLister, sink: PlanSink, opts: PlanOptions = {}): Promise<void> {
   const seen = new Set<string>();
   const dedup = (ms: CopyImageMessage[]) =>
@@ -39,24 +45,65 @@ export async function runPlanner(rules: readonly SyncRule[], list: TagLister, si
       seen.add(key);
       return true;
     });
+  const isExact = (r: SyncRule) => Boolean(r.tags || r.digest);
+  const exactMessages = rules.map((r) => (isExact(r) ? copyMessagesFor(r, r.tags ?? [], opts.platforms) : []));
+  const exactConflicts = findConflicts(exactMessages.flat());
+  if (exactConflicts.length) {
+    throw new ConfigError(`${exactConflicts.length} destination(s) claimed by more than one source`, exactConflicts.map((e) => e.message));
+  }
+
+  // Rules sharing a destination repository with a listed rule are held until the whole group is
+  // listed (see conflicts.ts); the others go out at once.
+  const groupOf = overlapGroups(rules);
+  const groups = new Map<number, { pending: number; held: CopyImageMessage[] }>();
+  rules.forEach((r, i) => {
+    const g = groupOf[i];
+    if (g === undefined) return;
+    const group = groups.get(g) ?? { pending: 0, held: [] };
+    if (!isExact(r)) group.pending++;
+    groups.set(g, group);
+  });
+  const settle = async (i: number, messages: CopyImageMessage[]) => {
+    const group = groupOf[i] === undefined ? undefined : groups.get(groupOf[i]!);
+    if (!group || group.pending === 0) {
+      const batch = dedup(messages);
+      if (batch.length) await sink.tasks(batch);
+      return;
+    }
+    group.held.push(...messages);
+    if (!isExact(rules[i]!)) group.pending--;
+    if (group.pending > 0) return;
+    const { clear, held } = partitionConflicts(group.held);
+    const batch = dedup(clear);
+    if (batch.length) await sink.tasks(batch);
+    for (const h of held) await sink.conflict(h.message, h.error);
+  };
+
   // Exact rules first: they cost no request, so copiers get work at once.
-  const exact = rules.filter((r) => r.tags || r.digest);
-  const listed = rules.filter((r) => !r.tags && !r.digest);
-  const now = dedup(exact.flatMap((r) => copyMessagesFor(r, r.tags ?? [], opts.platforms)));
+  const free: CopyImageMessage[] = [];
+  for (const [i, r] of rules.entries()) {
+    if (!isExact(r)) continue;
+    const group = groupOf[i] === undefined ? undefined : groups.get(groupOf[i]!);
+    if (group?.pending) group.held.push(...exactMessages[i]!);
+    else free.push(...exactMessages[i]!);
+  }
+  const now = dedup(free);
   if (now.length) await sink.tasks(now);
-  await mapLimit(listed, opts.concurrency ?? 8, async (rule) => {
+  const listed = [...rules.entries()].filter(([, r]) => !isExact(r));
+  await mapLimit(listed, opts.concurrency ?? 8, async ([i, rule]) => {
     // Interrupted before this rule was planned: it goes to the DLQ too, so replay plans it.
     const interrupted = () => new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned');
-    if (opts.signal?.aborted) return sink.ruleFailed(expandMessageFor(rule, opts.platforms), interrupted());
     let tags: string[];
     try {
+      if (opts.signal?.aborted) throw interrupted();
       tags = await list(rule.source.registry, rule.source.repository, opts.signal);
     } catch (err) {
       await sink.ruleFailed(expandMessageFor(rule, opts.platforms), opts.signal?.aborted ? interrupted() : err);
-      return;
+      return settle(i, []);
     }
-    const batch = dedup(copyMessagesFor(rule, selectTags(tags, rule.filter), opts.platforms));
-    if (batch.length) await sink.tasks(batch);
+    const invalid = invalidTags(tags);
+    if (invalid.length) opts.onInvalidTags?.(`${rule.source.registry}/${rule.source.repository}`, invalid, rule.origin);
+    await settle(i, copyMessagesFor(rule, selectTags(tags, rule.filter), opts.platforms));
   });
 }
 

@@ -28,8 +28,23 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+// The tag grammar of the distribution spec ("<reference> as a tag MUST be at most 128 characters
+// in length and MUST match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"). A tag list is the registry's word,
+// not ours: a listed `x@sha256:...` must never become part of a reference (where it would re-parse
+// as a digest pin), so tags outside the grammar are dropped before anything else sees them.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
+/** Listed tags that are not tags (reported once, then skipped). */
+export function invalidTags(tags: readonly string[]): string[] {
+  return [...new Set(tags.filter((t) => !isValidTag(t)))];
+}
+
 export function selectTags(tags: readonly string[], filter: TagFilter | undefined): string[] {
-  let kept = [...new Set(tags)];
+  let kept = [...new Set(tags)].filter(isValidTag);
   if (filter?.include?.length) kept = kept.filter((t) => filter.include!.some((r) => r.test(t)));
   if (filter?.exclude?.length) kept = kept.filter((t) => !filter.exclude!.some((r) => r.test(t)));
   if (filter?.latest !== undefined) kept = kept.sort(compareVersions).slice(-filter.latest);

@@ -67,7 +67,11 @@ describe('runPlanner', () => {
         abort.abort();
         throw new Error('aborted');
       },
-      { tasks: async () => undefined, ruleFailed: async (m, err) => void failed.push({ source: m.source, code: (err as { code: string }).code }) },
+      {
+        tasks: async () => undefined,
+        ruleFailed: async (m, err) => void failed.push({ source: m.source, code: (err as { code: string }).code }),
+        conflict: async () => assert.fail('no conflict here'),
+      },
       { signal: abort.signal, concurrency: 1 },
     );
     assert.deepEqual(failed, [
@@ -79,11 +83,13 @@ describe('runPlanner', () => {
     const listed: string[] = [];
     const batches: CopyImageMessage[][] = [];
     const failed: ExpandRepositoryMessage[] = [];
+    // Each rule has its own destination repository (rules that share one are held: plan-conflicts.test.ts).
+    const to = (repository: string) => [{ registry: 'd', repository }];
     const rules = [
-      rule({ source: { registry: 's', repository: 'exact' }, tags: ['1', '2'] }),
-      rule({ source: { registry: 's', repository: 'listed' } }),
-      rule({ source: { registry: 's', repository: 'gone' } }),
-      rule({ source: { registry: 's', repository: 'exact' }, tags: ['1'] }), // duplicate of the first
+      rule({ source: { registry: 's', repository: 'exact' }, tags: ['1', '2'], destinations: to('exact') }),
+      rule({ source: { registry: 's', repository: 'listed' }, destinations: to('listed') }),
+      rule({ source: { registry: 's', repository: 'gone' }, destinations: to('gone') }),
+      rule({ source: { registry: 's', repository: 'exact' }, tags: ['1'], destinations: to('exact') }), // duplicate of the first
     ];
     await runPlanner(
       rules,
@@ -92,7 +98,7 @@ describe('runPlanner', () => {
         if (repo === 'gone') throw new RegistryError('no', 404, 's', [{ code: 'NAME_UNKNOWN' }]);
         return ['a', 'b', 'c'];
       },
-      { tasks: async (ms) => void batches.push(ms), ruleFailed: async (m) => void failed.push(m) },
+      { tasks: async (ms) => void batches.push(ms), ruleFailed: async (m) => void failed.push(m), conflict: async () => assert.fail('no conflict') },
     );
     assert.deepEqual(listed.sort(), ['gone', 'listed'], 'exact rules must not list tags');
     assert.equal(batches[0]?.length, 2, 'exact tasks come first, at once');
