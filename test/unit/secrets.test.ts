@@ -147,15 +147,16 @@ describe('docker config.json', () => {
     const dir = mkdtempSync(join(tmpdir(), 'swrm-secrets-'));
     try {
       const auth = Buffer.from(`bob:${SECRET}`).toString('base64');
-      writeFileSync(join(dir, 'config.json'), `{"auths": {"r.io": {"auth": "${auth}" oops}}}`);
+      // Single quotes: V8's message for this one quotes the text around the fault.
+      writeFileSync(join(dir, 'config.json'), `{"auths": {"r.io": {"auth": '${auth}'}}}`);
       const problems = problemsOf(() =>
         parseNativeConfig({ version: 1, registries: { 'r.io': { dockerConfig: true } }, rules: [{ source: 'r.io/a', destination: 'd.io/m' }] }, 'c.yaml', {
           DOCKER_CONFIG: dir,
         }),
       );
       assert.equal(problems.length, 1, problems.join('\n'));
-      assert.match(problems[0]!, /registries\.r\.io\.dockerConfig: cannot read docker config .*config\.json: not valid JSON: syntax error at/);
-      assert.doesNotMatch(problems[0]!, new RegExp(`${auth.slice(0, 8)}|${SECRET}|oops`));
+      assert.match(problems[0]!, /registries\.r\.io\.dockerConfig: cannot read docker config .*config\.json: not valid JSON: syntax error/);
+      assert.doesNotMatch(problems[0]!, new RegExp(`${auth.slice(0, 8)}|${SECRET}`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
