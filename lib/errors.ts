@@ -60,7 +60,8 @@ export class InvalidReferenceError extends MigrateError {
     readonly input: string,
     reason: string,
   ) {
-    super(ErrorCode.INVALID_REFERENCE, `invalid image reference "${input}": ${reason}`);
+    // The input is untrusted text (a config key, a queue message): kept to one line (issue 6 item 11).
+    super(ErrorCode.INVALID_REFERENCE, `invalid image reference "${printable(input)}": ${printable(reason)}`);
   }
 }
 
@@ -221,4 +222,15 @@ export function failureCode(err: unknown): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Untrusted text inside a one-line message: control and line-separator characters escaped, cut
+ * after `max` characters, so an error is never split over lines or megabytes long.
+ */
+export function printable(text: string, max = 512): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
