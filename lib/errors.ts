@@ -67,11 +67,12 @@ export class InvalidReferenceError extends MigrateError {
 
 /** A config file that does not validate. Carries every problem, each with file and path. */
 export class ConfigError extends MigrateError {
-  constructor(
-    message: string,
-    readonly problems: string[] = [],
-  ) {
-    super(ErrorCode.CONFIG, problems.length ? `${message}\n  - ${problems.join('\n  - ')}` : message);
+  readonly problems: string[];
+  constructor(message: string, problems: string[] = []) {
+    // A problem quotes keys and values from the file: one line each, whatever they hold (issue 6 item 11).
+    const lines = problems.map((p) => printable(p, 2048));
+    super(ErrorCode.CONFIG, lines.length ? `${message}\n  - ${lines.join('\n  - ')}` : message);
+    this.problems = lines;
   }
 }
 
