@@ -6,8 +6,8 @@
 
 export const MASK = '[redacted]';
 
-/** Keys whose value is a secret, whatever its case or position in the name (`X-Registry-Auth` too). */
-export const SECRET_KEY = /authorization|password|passwd|token|secret|signature|credential|registry-auth|^auth$|cookie|api[-_]?key/i;
+/** Keys whose value is a secret, whatever its case or position in the name (`X-Registry-Auth`, `registryAuth` too). */
+export const SECRET_KEY = /authorization|password|passwd|token|secret|signature|credential|auth$|cookie|api[-_]?key/i;
 
 // Presigned URL parameters: S3 (X-Amz-*, AWS SigV2 `Signature`), Azure SAS (`sig`), GCS
 // (X-Goog-Signature / X-Goog-Credential), and registries that put a `token` in the query.

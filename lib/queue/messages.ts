@@ -1,7 +1,7 @@
 // Queue messages, one zod schema per kind, versioned. A message names images and where they go;
 // it never carries credentials (each worker resolves those from its own config).
 import { z } from 'zod';
-import { InvalidMessageError } from '../errors.js';
+import { InvalidMessageError, printable } from '../errors.js';
 import { maskSecretText } from '../secrets.js';
 
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
@@ -56,7 +56,7 @@ export function decodeMessage(body: string): QueueMessageBody {
     json = JSON.parse(body);
   } catch {
     // The excerpt goes to logs and the DLQ reason: a foreign producer's body may hold a secret.
-    throw new InvalidMessageError(`message is not JSON: ${maskSecretText(body).slice(0, 80)}`);
+    throw new InvalidMessageError(`message is not JSON: ${printable(maskSecretText(body), 80)}`);
   }
   const parsed = queueMessage.safeParse(json);
   if (!parsed.success) {
