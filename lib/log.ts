@@ -18,8 +18,12 @@ function loggerOptions(level: LevelWithSilent): LoggerOptions {
     hooks: {
       // The message and printf-style arguments are not part of the object formatters.log sees.
       logMethod(args, method) {
-        const masked = args.map((a: unknown) => (typeof a === 'string' ? maskSecretText(a) : a)) as Parameters<typeof method>;
-        return method.apply(this, masked);
+        const masked: unknown[] = args.map((a: unknown) => (typeof a === 'string' ? maskSecretText(a) : a));
+        // Without a message pino takes the error's own message (`log.error(err)`, `{ err }`) as is.
+        const first = masked[0] as { err?: unknown } | undefined;
+        const err = first instanceof Error ? first : first?.err instanceof Error ? first.err : undefined;
+        if (err && typeof masked[1] !== 'string') masked.splice(1, 0, maskSecretText(err.message));
+        return method.apply(this, masked as Parameters<typeof method>);
       },
     },
   };

@@ -92,7 +92,11 @@ describe('logger', () => {
     const child = log.child({ Password: SECRET }).child({ url: `http://u:${SECRET}@h` });
     child.info({ req: { headers: { Authorization: `Basic ${SECRET}` } }, err: new Error(`token=${SECRET}`) }, `GET https://s3/x?X-Amz-Signature=${SECRET}`);
     child.error('printf %s', `Bearer ${SECRET}`);
-    assert.equal(lines.length, 2);
+    // Without a message pino would copy the error's message into `msg` unmasked.
+    log.error(new Error(`GET https://u:${SECRET}@h/ failed`));
+    log.error({ err: new Error(`token=${SECRET}`) });
+    assert.equal(lines.length, 4);
+    assert.equal((JSON.parse(lines[2]!) as { msg: string }).msg, `GET https://${MASK}@h/ failed`);
     for (const line of lines) assert.doesNotMatch(line, new RegExp(SECRET), line);
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(first.Password, MASK);
