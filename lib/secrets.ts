@@ -26,9 +26,14 @@ const MAX_STRING = 16_384;
 const MAX_DEPTH = 8;
 const MAX_KEYS = 200;
 
+// Every pattern above needs one of these words or an '@': most strings (digests, repositories,
+// messages) fail this one cheap test and skip the four replacements.
+const HINT = /@|bearer|basic|passw|token|secret|signature|sig=|auth|credential/i;
+
 /** Mask secret-looking substrings of free text. Idempotent: masking twice changes nothing more. */
 export function maskSecretText(text: string): string {
   const s = text.length > MAX_STRING ? `${text.slice(0, MAX_STRING)}...` : text;
+  if (!HINT.test(s)) return s;
   return s
     .replace(URL_USERINFO, `$1${MASK}@`)
     .replace(AUTH_SCHEME, `$1$2${MASK}`)
@@ -69,14 +74,11 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) return value;
     const out: Record<string, unknown> = {};
-    let n = 0;
-    for (const key of Object.keys(value)) {
-      if (n++ >= MAX_KEYS) {
-        out['[more keys]'] = Object.keys(value).length - MAX_KEYS;
-        break;
-      }
+    const keys = Object.keys(value);
+    if (keys.length > MAX_KEYS) out['[more keys]'] = keys.length - MAX_KEYS;
+    for (const key of keys.slice(0, MAX_KEYS)) {
       const v = (value as Record<string, unknown>)[key];
-      setOwn(out, key, SECRET_KEY.test(key) && v !== undefined && v !== null && v !== '' ? MASK : walk(v, depth + 1, seen));
+      setOwn(out, key, isSecretKey(key) && v !== undefined && v !== null && v !== '' ? MASK : walk(v, depth + 1, seen));
     }
     return out;
   } finally {
@@ -119,7 +121,7 @@ function maskJson(value: unknown, depth: number): { value: unknown; changed: boo
   }
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (SECRET_KEY.test(key) && v !== null && v !== '' && v !== MASK) {
+    if (isSecretKey(key) && v !== null && v !== '' && v !== MASK) {
       setOwn(out, key, MASK);
       changed = true;
       continue;
@@ -129,6 +131,17 @@ function maskJson(value: unknown, depth: number): { value: unknown; changed: boo
     setOwn(out, key, m.value);
   }
   return { value: out, changed };
+}
+
+// Log objects use a handful of key names over and over: remember the verdict for each.
+const keyVerdicts = new Map<string, boolean>();
+function isSecretKey(key: string): boolean {
+  let verdict = keyVerdicts.get(key);
+  if (verdict === undefined) {
+    verdict = SECRET_KEY.test(key);
+    if (keyVerdicts.size < 1000) keyVerdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 /** `out[key] = v` would set the prototype for a `__proto__` key that JSON.parse made an own property. */
