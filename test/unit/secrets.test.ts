@@ -12,6 +12,8 @@ import { EmbeddedQueue } from '../../lib/queue/embedded.js';
 import { InMemoryDeadLetterStore } from '../../lib/queue/dlq-file.js';
 import { createCopyContext } from '../../lib/copy/context.js';
 import { decodeMessage } from '../../lib/queue/messages.js';
+import { runReplay } from '../../lib/pipeline/replay.js';
+import { DEFAULTS } from '../../lib/config/types.js';
 import { parseNativeConfig } from '../../lib/config/native.js';
 import type { ClientPool } from '../../lib/registry/pool.js';
 import { problemsOf } from '../helpers/config-problems.js';
@@ -139,6 +141,20 @@ describe('DLQ bodies', () => {
       assert.doesNotMatch(JSON.stringify(l), new RegExp(SECRET), JSON.stringify(l));
     }
     assert.match(letters.map((l) => l.body).join('\n'), /"registryPassword":"\[redacted\]"/);
+  });
+
+  test('replay replaces an invalid letter that holds a secret by its masked copy, once', async () => {
+    const dlq = new InMemoryDeadLetterStore();
+    const raw = JSON.stringify({ v: 1, kind: 'copy-image', source: 'r.io/a:1', destination: 'd.io/a:1', password: SECRET });
+    await dlq.add({ id: 'old', body: raw, receiveCount: 1, reason: { code: 'X', message: 'seeded' }, at: new Date().toISOString() });
+    const config = { source: 'test', defaults: { ...DEFAULTS }, registries: [], resolve: () => ({}), rules: [] };
+    for (let round = 1; round <= 2; round++) {
+      const run = await runReplay({ config, proc: 1, retries: 0, dlq });
+      assert.equal(run.remaining, 1, `round ${round}: one letter, not the raw one and its masked copy`);
+      const [letter] = await dlq.list();
+      assert.equal(letter?.body, maskBody(raw));
+      assert.equal(letter?.reason.code, 'SWRM_INVALID_MESSAGE');
+    }
   });
 
   test('decodeMessage: the excerpt of a non-JSON body is masked', () => {
