@@ -36,17 +36,20 @@ describe('canary: the password never appears in any output', () => {
   let src: RegistryHandle;
   let dst: RegistryHandle;
   let other: RegistryHandle;
+  let tok: RegistryHandle;
   let inputs: string;
   let out: string;
   const outputs: { what: string; text: string }[] = [];
   const env = { CANARY_USER: USER, CANARY_PASS: PASSWORD };
 
   before(async () => {
-    [src, dst, other] = await Promise.all([
+    [src, dst, other, tok] = await Promise.all([
       startRegistry({ auth: 'none' }),
       startRegistry({ auth: 'basic', username: USER, password: PASSWORD }),
       // Same user, another password: the canary is sent to it and refused.
       startRegistry({ auth: 'basic', username: USER, password: 'not-the-canary' }),
+      // Token auth: the password goes to the token server, and the token must not leak either.
+      startRegistry({ auth: 'token', username: USER, password: PASSWORD }),
     ]);
     inputs = tempDir('swrm-canary-in-');
     out = tempDir('swrm-canary-out-');
@@ -119,6 +122,12 @@ ${rules}`,
     assert.match(refused.stdout, /0 copied, 0 already present, 4 failed|0 copied, 0 already present, 3 failed/);
     await run('copy ok', ['copy', `${src.host}/app/two:v2`, `${dst.host}/copied/two`, '--auth', auth], 0);
 
+    // Token auth (distribution's token flow with the local token server), copy and sync.
+    const tokAuth = writeFile(inputs, 'auth-tok.json', { [src.host]: { insecure: true }, [tok.host]: { insecure: true, username: USER, password: '$CANARY_PASS' } });
+    await run('copy token', ['copy', `${src.host}/app/one:v1`, `${tok.host}/mirror/one`, '--auth', tokAuth], 0);
+    const tokImages = writeFile(inputs, 'images-tok.json', { [`${src.host}/app/two`]: `${tok.host}/mirror/two` });
+    await run('sync token', ['sync', '--auth', tokAuth, '--images', tokImages, '--dlq', join(out, 'state', 'dlq-tok.jsonl'), '--report', join(out, 'tok-report.json')], 0);
+
     // A docker config.json with a syntax error next to the auth it holds.
     const dockerDir = join(inputs, 'docker');
     mkdirSync(dockerDir);
@@ -134,6 +143,8 @@ ${rules}`,
     // The logs were really written at trace level (else the search proves little).
     assert.ok(outputs.some((o) => /"level":10/.test(o.text)), 'trace logs were written');
     for (const { what, text } of everything) {
+      // The token server's JWTs (header `{"` is base64 `eyJ`) must not leak either.
+      assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, `${what} contains a bearer token`);
       for (const form of FORMS) assert.ok(!text.includes(form), `${what} contains the canary (${form.slice(0, 6)}...):\n${text.slice(Math.max(0, text.indexOf(form) - 200), text.indexOf(form) + 100)}`);
     }
     // The invalid body is still in the DLQ, replayable, with the password masked.
