@@ -34,6 +34,18 @@ const HINT = /@|bearer|basic|passw|token|secret|signature|sig=|auth|credential/i
 export function maskSecretText(text: string): string {
   const s = text.length > MAX_STRING ? `${text.slice(0, MAX_STRING)}...` : text;
   if (!HINT.test(s)) return s;
+  // One mask can give another pattern its shape (`https://sig=<&@`: the query mask drops the '<'
+  // that kept the userinfo pattern off), so repeat until nothing changes: masking stays idempotent.
+  let out = s;
+  for (let pass = 0; pass < 4; pass++) {
+    const next = maskOnce(out);
+    if (next === out) break;
+    out = next;
+  }
+  return out;
+}
+
+function maskOnce(s: string): string {
   return s
     .replace(URL_USERINFO, `$1${MASK}@`)
     .replace(AUTH_SCHEME, `$1$2${MASK}`)
