@@ -74,6 +74,8 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
       const out = Object.assign(Object.create(null) as Record<string, unknown>, { name: e.name, message: maskSecretText(e.message) });
       if (e.code !== undefined) out.code = e.code;
       if (e.stack !== undefined) out.stack = maskSecretText(e.stack);
+      // undici's errors sit under `cause` of our NetworkError: keep them, masked as well.
+      if (e.cause !== undefined) out.cause = walk(e.cause, depth + 1, seen);
       return out;
     }
     if (Array.isArray(value)) {

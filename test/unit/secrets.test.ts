@@ -76,10 +76,12 @@ describe('maskSecrets (objects)', () => {
     assert.ok(Object.keys(maskSecrets(wide)).length <= 201);
   });
   test('errors keep name and code, with message and stack masked', () => {
-    const err = Object.assign(new Error(`GET https://u:${SECRET}@h/ failed`), { code: 'E1' });
+    const cause = new Error(`connect failed, Authorization: Bearer ${SECRET}`);
+    const err = Object.assign(new Error(`GET https://u:${SECRET}@h/ failed`, { cause }), { code: 'E1' });
     const out = maskSecrets({ err }).err as unknown as Record<string, unknown>;
     assert.equal(out.name, 'Error');
     assert.equal(out.code, 'E1');
+    assert.equal((out.cause as { message: string }).message, `connect failed, Authorization: Bearer ${MASK}`);
     assert.doesNotMatch(`${String(out.message)} ${String(out.stack)}`, new RegExp(SECRET));
   });
   test('a JSON __proto__ key stays a key', () => {
