@@ -55,7 +55,7 @@ function maskOnce(s: string): string {
 
 /**
  * A copy of `value` with every secret-keyed value replaced by MASK and every string masked by
- * shape. Errors become `{ name, message, code, stack }` so their text is masked as well.
+ * shape. Errors become `{ name, message, code, stack, cause }` so their text is masked as well.
  */
 export function maskSecrets<T>(value: T): T {
   return walk(value, 0, new WeakSet()) as T;
