@@ -60,17 +60,19 @@ export class InvalidReferenceError extends MigrateError {
     readonly input: string,
     reason: string,
   ) {
-    super(ErrorCode.INVALID_REFERENCE, `invalid image reference "${input}": ${reason}`);
+    // The input is untrusted text (a config key, a queue message): kept to one line (issue 6 item 11).
+    super(ErrorCode.INVALID_REFERENCE, `invalid image reference "${printable(input)}": ${printable(reason)}`);
   }
 }
 
 /** A config file that does not validate. Carries every problem, each with file and path. */
 export class ConfigError extends MigrateError {
-  constructor(
-    message: string,
-    readonly problems: string[] = [],
-  ) {
-    super(ErrorCode.CONFIG, problems.length ? `${message}\n  - ${problems.join('\n  - ')}` : message);
+  readonly problems: string[];
+  constructor(message: string, problems: string[] = []) {
+    // A problem quotes keys and values from the file: one line each, whatever they hold (issue 6 item 11).
+    const lines = problems.map((p) => printable(p, 2048));
+    super(ErrorCode.CONFIG, lines.length ? `${message}\n  - ${lines.join('\n  - ')}` : message);
+    this.problems = lines;
   }
 }
 
@@ -257,4 +259,15 @@ export class DestinationConflictError extends MigrateError {
     const who = claims.map((c) => `${c.source}${c.origin ? ` (${c.origin})` : ''}`).join(' and ');
     super(ErrorCode.DESTINATION_CONFLICT, `destination ${destination} is claimed by ${claims.length} different sources: ${who}; give them different destinations`);
   }
+}
+
+/**
+ * Untrusted text inside a one-line message: control and line-separator characters escaped, cut
+ * after `max` characters, so an error is never split over lines or megabytes long.
+ */
+export function printable(text: string, max = 512): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -52,7 +52,7 @@ export async function readStructuredFile(file: string): Promise<unknown> {
  * Where a parse failed, without the parser's excerpt: V8's JSON errors quote the text around the
  * fault, and in an auth file that text is a password.
  */
-function parseErrorWhere(err: unknown): string {
+export function parseErrorWhere(err: unknown): string {
   const message = (err as Error).message ?? '';
   const position = /position (\d+)/.exec(message)?.[1];
   const line = /line (\d+)(?:,? column (\d+))?/.exec(message);

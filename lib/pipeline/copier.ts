@@ -14,6 +14,7 @@ import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
+import { maskBody } from '../secrets.js';
 
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
@@ -85,7 +86,8 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
       deps.onOutcome?.({ ...outcome, status: 'retrying' });
     } else {
       log?.error({ err: error.message, code: error.code, attempt: msg.receiveCount }, 'image failed, sent to the DLQ');
-      await deps.queue.deadLetter(msg, error);
+      // A body that failed to decode may be anything a producer sent, secrets included (issue 6).
+      await deps.queue.deadLetter(msg, error, kind === 'invalid' ? maskBody(msg.body) : undefined);
       deps.onOutcome?.({ ...outcome, status: 'failed' });
     }
   }

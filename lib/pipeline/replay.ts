@@ -29,7 +29,9 @@ export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
   const run = await runMessages({ ...opts, dlq: collector }, bodies);
 
   const succeeded = new Set(run.outcomes.filter((o: ImageOutcome) => o.status !== 'failed').map((o) => o.body));
-  const failedAgain = new Set(fresh.map((l) => l.body));
+  // A failed outcome carries the body it ran (the old letter's); its fresh letter may hold the
+  // masked body instead (an invalid message, copier.ts), so match the old letter by both.
+  const failedAgain = new Set([...fresh.map((l) => l.body), ...run.outcomes.filter((o) => o.status === 'failed').map((o) => o.body)]);
   for (const l of fresh) await opts.dlq.add(l);
   // On Ctrl-C the unfinished ones are in `fresh` too (reason SWRM_INTERRUPTED): still replayable.
   const done = letters.filter((l) => succeeded.has(l.body) || failedAgain.has(l.body));

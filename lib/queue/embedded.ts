@@ -115,11 +115,12 @@ export class EmbeddedQueue implements WorkQueue {
     if (delayMs === 0) this.notify();
   }
 
-  async deadLetter(message: QueueMessage, reason: FailureReason): Promise<void> {
+  async deadLetter(message: QueueMessage, reason: FailureReason, body?: string): Promise<void> {
     // Stale handle → no-op: the newer delivery reaches its own verdict (and would be dead-lettered
     // twice otherwise).
     const entry = this.current(message);
     if (!entry) return;
+    if (body !== undefined) entry.body = body;
     await this.store(entry, reason, this.detach(entry));
   }
 

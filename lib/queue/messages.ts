@@ -1,7 +1,8 @@
 // Queue messages, one zod schema per kind, versioned. A message names images and where they go;
 // it never carries credentials (each worker resolves those from its own config).
 import { z } from 'zod';
-import { InvalidMessageError } from '../errors.js';
+import { InvalidMessageError, printable } from '../errors.js';
+import { maskSecretText } from '../secrets.js';
 
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
 
@@ -54,7 +55,8 @@ export function decodeMessage(body: string): QueueMessageBody {
   try {
     json = JSON.parse(body);
   } catch {
-    throw new InvalidMessageError(`message is not JSON: ${body.slice(0, 80)}`);
+    // The excerpt goes to logs and the DLQ reason: a foreign producer's body may hold a secret.
+    throw new InvalidMessageError(`message is not JSON: ${printable(maskSecretText(body), 80)}`);
   }
   const parsed = queueMessage.safeParse(json);
   if (!parsed.success) {

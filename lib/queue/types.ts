@@ -42,8 +42,8 @@ export interface WorkQueue {
   ack(message: QueueMessage): Promise<void>;
   /** Make the message visible again after `delayMs` (a retry with backoff). */
   release(message: QueueMessage, delayMs: number): Promise<void>;
-  /** Straight to the dead-letter queue with a reason (a permanent failure). */
-  deadLetter(message: QueueMessage, reason: FailureReason): Promise<void>;
+  /** Straight to the dead-letter queue with a reason (a permanent failure); `body` replaces the stored body (masked). */
+  deadLetter(message: QueueMessage, reason: FailureReason, body?: string): Promise<void>;
   counts(): Promise<QueueCounts>;
 }
 
