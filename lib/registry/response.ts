@@ -1,9 +1,15 @@
 // Reading registry responses: the `{"errors":[...]}` body (distribution spec, "Error Codes") read with
 // a bound, since an error page may be an HTML page of any size from a proxy in front of the registry.
 import type { Dispatcher } from 'undici';
-import { type RegistryErrorEntry, RegistryError, parseRetryAfter } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { BodyTooLargeError, type RegistryErrorEntry, RegistryError, parseRetryAfter } from '../errors.js';
+import { remoteText } from '../text.js';
 
-const MAX_ERROR_BODY = 64 * 1024;
+export const MAX_ERROR_BODY = 64 * 1024;
+/** Tag lists, catalog pages: containers/image caps these at 16 MiB too (docker_client.go). */
+export const MAX_LIST_BODY = 16 * 1024 * 1024;
+/** A token response is a JWT or two in JSON; 1 MiB is a thousand times the usual size. */
+export const MAX_TOKEN_BODY = 1024 * 1024;
 
 export function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
   const v = headers[name];
@@ -29,6 +35,35 @@ export async function readErrorBody(res: Dispatcher.ResponseData): Promise<Regis
   return parseErrorEntries(Buffer.concat(chunks).toString('utf8'));
 }
 
+/**
+ * Read a whole body, refusing it as soon as it passes `limit` bytes (by its Content-Length, or while
+ * streaming when there is none or it lies), so an endless body costs at most `limit` bytes of memory.
+ */
+export async function readBodyLimited(
+  res: { headers: Dispatcher.ResponseData['headers']; body: Readable },
+  limit: number,
+  what: string,
+  host: string,
+): Promise<Buffer> {
+  const declared = Number(headerValue(res.headers, 'content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw new BodyTooLargeError(host, what, limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      res.body.destroy();
+      throw new BodyTooLargeError(host, what, limit);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 export function parseErrorEntries(text: string): RegistryErrorEntry[] {
   if (!text) return [];
   try {
@@ -38,9 +73,10 @@ export function parseErrorEntries(text: string): RegistryErrorEntry[] {
     if (!Array.isArray(list)) return [];
     return list
       .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      // Code and message end up in one-line errors, logs, reports and the DLQ: strip control characters.
       .map((e) => ({
-        code: String(e.code ?? e.errorCode ?? 'UNKNOWN'),
-        message: typeof e.message === 'string' ? e.message : typeof e.errorMessage === 'string' ? e.errorMessage : undefined,
+        code: remoteText(String(e.code ?? e.errorCode ?? 'UNKNOWN'), 100),
+        message: typeof e.message === 'string' ? remoteText(e.message) : typeof e.errorMessage === 'string' ? remoteText(e.errorMessage) : undefined,
         detail: e.detail,
       }));
   } catch {
