@@ -16,10 +16,17 @@ export function headerValue(headers: Dispatcher.ResponseData['headers'], name: s
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Read at most 64 KiB of the body and parse the registry's error list from it. */
+/**
+ * An error body trickling in a byte at a time never trips undici's idle `bodyTimeout`; the status
+ * code is the error, the body only its detail, so stop waiting for it after this long.
+ */
+export const ERROR_BODY_MS = 2_000;
+
+/** Read at most 64 KiB of the body, for at most ERROR_BODY_MS, and parse the registry's error list from it. */
 export async function readErrorBody(res: Dispatcher.ResponseData): Promise<RegistryErrorEntry[]> {
   const chunks: Buffer[] = [];
   let size = 0;
+  const timer = setTimeout(() => res.body.destroy(), ERROR_BODY_MS);
   try {
     for await (const chunk of res.body) {
       const buf = chunk as Buffer;
@@ -30,6 +37,7 @@ export async function readErrorBody(res: Dispatcher.ResponseData): Promise<Regis
   } catch {
     // a broken error body still leaves us the status code
   } finally {
+    clearTimeout(timer);
     if (!res.body.destroyed) res.body.destroy();
   }
   return parseErrorEntries(Buffer.concat(chunks).toString('utf8'));
