@@ -36,7 +36,7 @@ export function redirectRefusal(from: URL, to: URL, policy: RedirectPolicy): str
 export function originRefusal(base: URL, target: URL): string | undefined {
   if (target.origin === base.origin) return undefined;
   if (base.protocol === 'https:' && target.protocol === 'http:') return 'a downgrade from HTTPS to HTTP';
-  return `it is not on the registry's origin ${base.origin}`;
+  return `not on the registry's origin ${base.origin}`;
 }
 
 export function checkRedirect(host: string, from: URL, to: URL, policy: RedirectPolicy): void {
@@ -46,7 +46,7 @@ export function checkRedirect(host: string, from: URL, to: URL, policy: Redirect
 
 export function checkSameOrigin(host: string, base: URL, target: URL, what: string): void {
   const reason = originRefusal(base, target);
-  if (reason) throw new UnsafeRedirectError(host, redactUrl(target), `${what} ${reason}`);
+  if (reason) throw new UnsafeRedirectError(host, redactUrl(target), `${what} is ${reason}`);
 }
 
 /**
