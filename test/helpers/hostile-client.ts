@@ -12,8 +12,9 @@ export interface LoopbackAgent {
   blocked: string[];
 }
 
-export function loopbackAgent(): LoopbackAgent {
-  const agent = new Agent({ connectTimeout: 5_000 });
+/** `ca`: a PEM certificate to trust, for HTTPS hostile servers. */
+export function loopbackAgent(ca?: string): LoopbackAgent {
+  const agent = new Agent({ connectTimeout: 5_000, ...(ca ? { connect: { ca } } : {}) });
   track({ stop: () => agent.close(), stopSync: () => void agent.destroy() });
   const blocked: string[] = [];
   const dispatcher = {
@@ -30,6 +31,8 @@ export function loopbackAgent(): LoopbackAgent {
 }
 
 export interface HostileClientOptions {
+  /** Plain HTTP (default true: loopback test registries are marked insecure). */
+  insecure?: boolean;
   credentials?: Credentials;
   tokenRealms?: string[];
   allowLinkLocal?: boolean;
