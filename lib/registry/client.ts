@@ -317,14 +317,16 @@ function nextPage(header: string | string[] | undefined, requestUrl: URL, host: 
   }
 }
 
+// Media types are remote text that ends up in messages ("unsupported manifest media type ..."); a
+// header may carry C1 controls (obs-text) and the JSON field anything at all.
 function mediaTypeOf(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim();
+  return remoteText((contentType ?? '').split(';')[0]!, 255);
 }
 
 function jsonMediaType(bytes: Buffer): string | undefined {
   try {
     const mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
-    return typeof mt === 'string' ? mt : undefined;
+    return typeof mt === 'string' ? remoteText(mt, 255) : undefined;
   } catch {
     return undefined;
   }

@@ -117,6 +117,20 @@ describe('manifests, error bodies, tokens', () => {
     assert.match((err as Error).message, /MANIFEST_UNKNOWN: gone \[2J ERROR fake line/);
   });
 
+  test('media types with control characters (C1 in a header, any in JSON) are stripped', async () => {
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/x\u001b[2J\u009b31m' }));
+    const srv = await startHostile((req, res) => {
+      // obs-text (0x80-0xff) is legal in a header value: 0x9b is CSI to a terminal reading latin1.
+      const type = req.url?.includes('header') ? 'application/x\u009b2Jy' : 'application/json';
+      res.writeHead(200, { 'content-type': type, 'content-length': String(body.length) });
+      res.end(body);
+    });
+    // The media type goes on into logs, reports and the destination's Content-Type.
+    const client = hostileClient(srv.host, agent);
+    assert.equal((await client.manifestGet('a', 'header')).mediaType, 'application/x 2Jy');
+    assert.equal((await client.manifestGet('a', 'json')).mediaType, 'application/x [2J 31m');
+  });
+
   test('an endless token response is refused at 1 MiB', async () => {
     const realm = await startHostile(async (_req, res, s) => {
       res.writeHead(200, { 'content-type': 'application/json' });
