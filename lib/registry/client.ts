@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { DigestMismatchError, MigrateError, NetworkError, PaginationError } from '../errors.js';
+import { DigestMismatchError, MigrateError, NetworkError, PaginationError, UnsafeRedirectError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
@@ -209,7 +209,7 @@ export class UndiciRegistryClient implements RegistryClient {
       return { mounted: false, uploadUrl: this.uploadLocation(res.headers.location, this.transport.url(url)) };
     } catch (err) {
       // A Location we refuse is the registry's answer, not a failed mount: do not upload elsewhere.
-      if (err instanceof MigrateError && err.code === 'SWRM_UNSAFE_REDIRECT') throw err;
+      if (err instanceof UnsafeRedirectError) throw err;
       // Harbor answers 401 for an unknown `from` project, Docker Hub 400 for cross-origin mounts
       // (go-containerregistry #1393, #1741): any mount error falls back to a plain upload.
       this.logger?.warn({ digest, from: fromRepository, err: (err as Error).message }, 'mount failed, uploading instead');
