@@ -32,7 +32,9 @@ function listed(realm: URL, entries: readonly string[]): boolean {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) {
       try {
         const u = new URL(entry);
-        return u.origin === realm.origin && realm.pathname.startsWith(u.pathname);
+        // The listed path or one below it, at a segment boundary: `/token` covers `/token/v2`, not `/token2`.
+        const prefix = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
+        return u.origin === realm.origin && (realm.pathname === u.pathname || realm.pathname.startsWith(prefix));
       } catch {
         return false;
       }

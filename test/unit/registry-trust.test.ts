@@ -93,6 +93,9 @@ describe('token realms', () => {
     ok('https://authn.nvidia.com/token', { ...nvcr, tokenRealms: ['authn.nvidia.com'] });
     ok('https://authn.nvidia.com/token?x=1', { ...nvcr, tokenRealms: ['https://authn.nvidia.com/token'] });
     refused('https://authn.nvidia.com/other', { ...nvcr, tokenRealms: ['https://authn.nvidia.com/token'] }, /tokenRealms/);
+    refused('https://authn.nvidia.com/token2', { ...nvcr, tokenRealms: ['https://authn.nvidia.com/token'] }, /tokenRealms/);
+    ok('https://authn.nvidia.com/token/v2', { ...nvcr, tokenRealms: ['https://authn.nvidia.com/token'] });
+    refused('http://authn.nvidia.com/token', { ...nvcr, tokenRealms: ['http://authn.nvidia.com/token'] }, /not HTTPS/);
     refused('https://authn.nvidia.com:8443/token', { ...nvcr, tokenRealms: ['authn.nvidia.com:9443'] }, /tokenRealms/);
   });
   test('loopback, private and link-local realms only for a registry that is one too', () => {
