@@ -1,6 +1,6 @@
 // Which token realms get our credentials (issue 6, item 3). A Bearer challenge names the URL we send
 // the user's username and password to, so a hostile or hijacked registry could name its own server
-// and collect them. ggcr validates only the scheme (`validateRealmURL`); we also check the host:
+// and collect them. Modelled on ggcr's `validateRealmURL` (the scheme), plus rules for the host:
 //   1. HTTPS, unless the registry itself is marked insecure;
 //   2. the realm's host is the registry's host, or under the registry's registrable domain
 //      (its shortest parent that is not a public suffix: `auth.docker.io` for `registry-1.docker.io`),
