@@ -3,18 +3,18 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { DigestMismatchError, MigrateError, NetworkError, PaginationError, UnsafeRedirectError } from '../errors.js';
+import { DigestMismatchError, UnsafeRedirectError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
 import { remoteText } from '../text.js';
 import type { Credentials, ScopeRequest } from './auth.js';
-import { MAX_ENTRIES, PageGuard, nextLink } from './link.js';
+import { bodyError } from './body.js';
 import { resolveLocation, uploadCompleteUrl } from './location.js';
-import { type ListPage, listEntries } from './listing.js';
-import { MAX_LIST_BODY, headerValue, readBodyLimited } from './response.js';
+import { type ListingContext, listAll } from './listing.js';
+import { headerValue, readBodyLimited } from './response.js';
 import type { RetryPolicy } from './retry.js';
-import { RegistryTransport, networkReason } from './transport.js';
+import { RegistryTransport } from './transport.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
 
@@ -72,6 +72,10 @@ export class UndiciRegistryClient implements RegistryClient {
     const url = resolveLocation(location, requestUrl);
     checkSameOrigin(this.transport.host, this.transport.base, url, 'the upload Location');
     return url;
+  }
+
+  private get listing(): ListingContext {
+    return { transport: this.transport, redirects: this.redirects, logger: this.logger };
   }
 
   private scope(repository: string): ScopeRequest {
@@ -268,52 +272,17 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   tagList(repository: string, signal?: AbortSignal): Promise<string[]> {
-    return this.paginate(`/v2/${repository}/tags/list?n=1000`, this.scope(repository), 'tags', `tag list ${repository}`, signal);
+    const what = `tag list ${repository}`;
+    return listAll(this.listing, `/v2/${repository}/tags/list?n=1000`, this.scope(repository), 'tags', what, signal);
   }
 
   catalog(signal?: AbortSignal): Promise<string[]> {
     const scope = { type: 'registry', repository: 'catalog', actions: ['*'] };
-    return this.paginate('/v2/_catalog?n=1000', scope, 'repositories', 'catalog', signal);
+    return listAll(this.listing, '/v2/_catalog?n=1000', scope, 'repositories', 'catalog', signal);
   }
 
   stats(): RegistryStats {
     return { requests: this.transport.requests, tokenRequests: this.transport.auth.tokenRequests };
-  }
-
-  private async paginate(first: string, scope: ScopeRequest, field: 'tags' | 'repositories', what: string, signal?: AbortSignal): Promise<string[]> {
-    const host = this.transport.host;
-    const out: string[] = [];
-    const guard = new PageGuard(host, what);
-    let dropped = 0;
-    let url: URL | undefined = this.transport.url(first);
-    while (url) {
-      guard.visit(url);
-      const page: { res: Dispatcher.ResponseData; url: URL } = await sendFollowing(this.transport, { method: 'GET', url, scope, expect: [200], what, signal }, this.redirects);
-      const body = await readBodyLimited(page.res, MAX_LIST_BODY, what, host).catch((err: unknown) => {
-        throw bodyError(err, host);
-      });
-      let entries: ListPage;
-      try {
-        entries = listEntries(body, field, what);
-      } catch (err) {
-        throw bodyError(err, host);
-      }
-      dropped += entries.dropped;
-      for (const item of entries.kept) out.push(item);
-      if (out.length > MAX_ENTRIES) throw new PaginationError(host, what, `more than ${MAX_ENTRIES} entries`);
-      url = nextPage(page.res.headers.link, page.url, host, what);
-      if (url) checkSameOrigin(host, this.transport.base, url, 'the Link header');
-    }
-    if (dropped) this.logger?.warn({ host, dropped }, `${what}: ignored ${dropped} entries that are not valid names`);
-    return out;
-  }
-}
-
-function nextPage(header: string | string[] | undefined, requestUrl: URL, host: string, what: string): URL | undefined {
-  try {
-    return nextLink(header, requestUrl);
-  } catch {
-    throw new PaginationError(host, what, 'unusable Link header');
   }
 }
 
@@ -330,11 +299,4 @@ function jsonMediaType(bytes: Buffer): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A response body that broke off (reset, timeout) is a network error: worth a retry. */
-export function bodyError(err: unknown, host: string): unknown {
-  if (err instanceof MigrateError) return err;
-  if (err instanceof SyntaxError) return new NetworkError(host, `truncated or invalid JSON response (${remoteText(err.message, 80)})`);
-  return new NetworkError(host, networkReason(err), { cause: err });
 }
