@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ManifestInvalidError, UnsupportedError } from '../errors.js';
 import { digestProblem } from './digest.js';
 import { MediaType, baseMediaType, isManifestMediaType, isSchema1MediaType } from './media-types.js';
+import { remoteText } from '../text.js';
 
 /** The OCI distribution spec requires registries to accept manifests of at least 4 MiB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -169,7 +170,8 @@ export function isAttestation(d: Descriptor): boolean {
 /** `linux/arm64/v8`, the form `docker --platform` takes; `unknown` when there is no platform. */
 export function platformString(p: Platform | undefined): string {
   if (!p) return 'unknown';
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+  // Remote text headed for messages and reports (issue 6, item 4): no control characters.
+  return remoteText(p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`, 100);
 }
 
 function decodeJson(bytes: Uint8Array): Record<string, unknown> {

@@ -7,6 +7,7 @@ import { parseErrorEntries } from '../../lib/registry/response.js';
 import { isValidListEntry, listEntries } from '../../lib/registry/listing.js';
 import { PageGuard } from '../../lib/registry/link.js';
 import { PaginationError } from '../../lib/errors.js';
+import { platformString } from '../../lib/oci/manifest.js';
 
 describe('remoteText', () => {
   test('escape sequences, newlines, NUL, DEL and bidi overrides are removed', () => {
@@ -22,6 +23,10 @@ describe('remoteText', () => {
       const out = remoteText(s, 100);
       return isPrintable(out) && !/[\r\n]/.test(out) && out.length <= 100;
     }));
+  });
+  test('platform strings from a remote index are stripped (they reach errors and reports)', () => {
+    assert.equal(platformString({ os: 'linux\u001b[2J', architecture: 'amd64\n', variant: 'v8' }), 'linux [2J/amd64 /v8');
+    assert.equal(platformString({ os: 'linux', architecture: 'arm64' }), 'linux/arm64');
   });
   test("a registry's error message and code are stripped", () => {
     const [e] = parseErrorEntries(JSON.stringify({ errors: [{ code: 'DENIED\u001b[31m', message: 'no\nway\u001b[0m' }] }));
