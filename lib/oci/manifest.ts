@@ -118,7 +118,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const header = contentType === undefined ? '' : baseMediaType(contentType);
   if (json.schemaVersion === 1 || isSchema1MediaType(header)) throw new UnsupportedError(SCHEMA1_REFUSAL);
 
-  const mediaType = resolveMediaType(json, header);
+  // The media type and the path of a bad field (object keys) are remote text bound for messages.
+  const mediaType = remoteText(resolveMediaType(json, header), 255);
   if (isSchema1MediaType(mediaType)) throw new UnsupportedError(SCHEMA1_REFUSAL);
   if (!isManifestMediaType(mediaType)) {
     throw new UnsupportedError(
@@ -129,7 +130,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const result = manifestSchema.safeParse({ ...json, mediaType });
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue ? formatPath(issue.path) : '(root)';
+    const where = issue ? remoteText(formatPath(issue.path), 200) : '(root)';
     throw new ManifestInvalidError(`${mediaType} manifest is invalid at ${where}: ${issue?.message ?? 'unknown problem'}`);
   }
   const m = result.data;

@@ -7,7 +7,7 @@ import { parseErrorEntries } from '../../lib/registry/response.js';
 import { isValidListEntry, listEntries } from '../../lib/registry/listing.js';
 import { PageGuard } from '../../lib/registry/link.js';
 import { PaginationError } from '../../lib/errors.js';
-import { platformString } from '../../lib/oci/manifest.js';
+import { parseManifest, platformString } from '../../lib/oci/manifest.js';
 
 describe('remoteText', () => {
   test('escape sequences, newlines, NUL, DEL and bidi overrides are removed', () => {
@@ -27,6 +27,13 @@ describe('remoteText', () => {
   test('platform strings from a remote index are stripped (they reach errors and reports)', () => {
     assert.equal(platformString({ os: 'linux\u001b[2J', architecture: 'amd64\n', variant: 'v8' }), 'linux [2J/amd64 /v8');
     assert.equal(platformString({ os: 'linux', architecture: 'arm64' }), 'linux/arm64');
+  });
+  test('a bad manifest is refused with its media type and field path stripped', () => {
+    const bad = (json: unknown) => () => parseManifest(Buffer.from(JSON.stringify(json)));
+    assert.throws(bad({ schemaVersion: 2, mediaType: 'application/x\u001b[2J\n' }), (e: unknown) =>
+      /unsupported manifest media type "application\/x \[2J"/.test(String(e)) && !/[\u0000-\u001f]/.test(String(e)));
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [], annotations: { 'k\u001b]0;x\u0007': 5 } };
+    assert.throws(bad(index), (e: unknown) => /manifest is invalid at/.test(String(e)) && !/[\u0000-\u001f]/.test(String(e)));
   });
   test("a registry's error message and code are stripped", () => {
     const [e] = parseErrorEntries(JSON.stringify({ errors: [{ code: 'DENIED\u001b[31m', message: 'no\nway\u001b[0m' }] }));
