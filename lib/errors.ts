@@ -271,3 +271,50 @@ export function printable(text: string, max = 512): string {
     c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/** A token realm we will not send credentials to (issue 6, item 3). Names the realm, never a query. */
+export class UntrustedRealmError extends MigrateError {
+  constructor(
+    readonly host: string,
+    readonly realm: string,
+    reason: string,
+  ) {
+    super(
+      ErrorCode.UNTRUSTED_REALM,
+      `registry ${host} sent token realm ${realm}, which is not trusted: ${reason} (add it to tokenRealms of ${host} if it is yours)`,
+    );
+  }
+}
+
+/** A redirect, upload Location or Link we refuse to follow. */
+export class UnsafeRedirectError extends MigrateError {
+  constructor(
+    readonly host: string,
+    readonly target: string,
+    reason: string,
+  ) {
+    super(ErrorCode.UNSAFE_REDIRECT, `${host} pointed to ${target}, which was refused: ${reason}`);
+  }
+}
+
+/** A response body over its cap; never retried, a hostile or broken server sends it again. */
+export class BodyTooLargeError extends MigrateError {
+  constructor(
+    readonly host: string,
+    what: string,
+    readonly limit: number,
+  ) {
+    super(ErrorCode.BODY_TOO_LARGE, `${what} from ${host} is larger than ${limit} bytes; refused`);
+  }
+}
+
+/** A `Link` chain that loops or goes on past the page cap. */
+export class PaginationError extends MigrateError {
+  constructor(
+    readonly host: string,
+    what: string,
+    reason: string,
+  ) {
+    super(ErrorCode.PAGINATION, `${what} on ${host}: ${reason}`);
+  }
+}

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ManifestInvalidError, UnsupportedError } from '../errors.js';
 import { digestProblem } from './digest.js';
 import { MediaType, baseMediaType, isManifestMediaType, isSchema1MediaType } from './media-types.js';
+import { remoteText } from '../text.js';
 
 /** The OCI distribution spec requires registries to accept manifests of at least 4 MiB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -117,7 +118,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const header = contentType === undefined ? '' : baseMediaType(contentType);
   if (json.schemaVersion === 1 || isSchema1MediaType(header)) throw new UnsupportedError(SCHEMA1_REFUSAL);
 
-  const mediaType = resolveMediaType(json, header);
+  // The media type and the path of a bad field (object keys) are remote text bound for messages.
+  const mediaType = remoteText(resolveMediaType(json, header), 255);
   if (isSchema1MediaType(mediaType)) throw new UnsupportedError(SCHEMA1_REFUSAL);
   if (!isManifestMediaType(mediaType)) {
     throw new UnsupportedError(
@@ -128,7 +130,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const result = manifestSchema.safeParse({ ...json, mediaType });
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue ? formatPath(issue.path) : '(root)';
+    const where = issue ? remoteText(formatPath(issue.path), 200) : '(root)';
     throw new ManifestInvalidError(`${mediaType} manifest is invalid at ${where}: ${issue?.message ?? 'unknown problem'}`);
   }
   const m = result.data;
@@ -169,7 +171,8 @@ export function isAttestation(d: Descriptor): boolean {
 /** `linux/arm64/v8`, the form `docker --platform` takes; `unknown` when there is no platform. */
 export function platformString(p: Platform | undefined): string {
   if (!p) return 'unknown';
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+  // Remote text headed for messages and reports (issue 6, item 4): no control characters.
+  return remoteText(p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`, 100);
 }
 
 function decodeJson(bytes: Uint8Array): Record<string, unknown> {

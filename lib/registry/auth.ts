@@ -2,9 +2,12 @@
 // A host's challenge is learnt from its first 401 and remembered, so later requests for other scopes
 // fetch their token up front instead of paying one more 401 each.
 import type { Dispatcher } from 'undici';
-import { AuthError, NetworkError, RegistryError, errorMessage } from '../errors.js';
+import { AuthError, MigrateError, NetworkError, RegistryError, UntrustedRealmError, errorMessage } from '../errors.js';
+import { remoteText } from '../text.js';
 import { type Challenge, repositoryScope } from './challenge.js';
-import { readErrorBody } from './response.js';
+import { redactUrl } from './location.js';
+import { type RealmTrust, realmRefusal } from './realm.js';
+import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
 
 export interface Credentials {
   username: string;
@@ -49,6 +52,8 @@ export class HostAuth {
     private readonly dispatcher: Dispatcher,
     private readonly credentials: Credentials | undefined,
     private readonly now: () => number = Date.now,
+    /** Where credentials may go; by default the host's own domain over HTTPS (see realm.ts). */
+    private readonly trust: RealmTrust = { hosts: [host] },
   ) {}
 
   get knowsChallenge(): boolean {
@@ -96,6 +101,9 @@ export class HostAuth {
     } catch {
       throw new AuthError(this.host, 401, 'Bearer challenge with an invalid realm');
     }
+    // Checked before anything is sent, anonymous or not: a realm is also a URL we would fetch.
+    const refusal = realmRefusal(url, this.trust);
+    if (refusal) throw new UntrustedRealmError(this.host, remoteText(redactUrl(url), 200), refusal);
     if (c.params.service) url.searchParams.set('service', c.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -122,10 +130,13 @@ export class HostAuth {
     }
     let body: Record<string, unknown>;
     try {
-      body = (await res.body.json()) as Record<string, unknown>;
+      const bytes = await readBodyLimited(res, MAX_TOKEN_BODY, 'token response', url.host);
+      body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
     } catch (err) {
-      throw new NetworkError(url.host, `unreadable token response (${(err as Error).message.slice(0, 80)})`, { cause: err });
+      if (err instanceof MigrateError) throw err;
+      throw new NetworkError(url.host, `unreadable token response (${remoteText(errorMessage(err), 80)})`, { cause: err });
     }
+    if (typeof body !== 'object' || body === null) throw new AuthError(this.host, 401, 'the token server sent no token');
     const token = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof token !== 'string' || !token) throw new AuthError(this.host, 401, 'the token server sent no token');
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;

@@ -1,21 +1,22 @@
 // The undici implementation of the registry port. Read and write paths are thin: auth, retries and
 // error mapping live in the transport (ggcr `remote`: fetcher.go / write.go over a transport).
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { DigestMismatchError, ManifestInvalidError, MigrateError, NetworkError, ProtocolError } from '../errors.js';
+import { DigestMismatchError, UnsafeRedirectError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
+import { remoteText } from '../text.js';
 import type { Credentials, ScopeRequest } from './auth.js';
-import { nextLink } from './link.js';
+import { bodyError } from './body.js';
 import { resolveLocation, uploadCompleteUrl } from './location.js';
-import { headerValue } from './response.js';
+import { type ListingContext, listAll } from './listing.js';
+import { headerValue, readBodyLimited } from './response.js';
 import type { RetryPolicy } from './retry.js';
-import { RegistryTransport, networkReason } from './transport.js';
+import { RegistryTransport } from './transport.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
-import { blobGetFollowing } from './redirect.js';
+import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
 
 export interface ClientOptions {
   /** The registry as named in references (`docker.io`, `127.0.0.1:5000`). */
@@ -29,6 +30,10 @@ export interface ClientOptions {
   actions?: readonly string[];
   retry?: RetryPolicy;
   logger?: Logger;
+  /** Token realms trusted besides the registry's own domain (see realm.ts). */
+  tokenRealms?: readonly string[];
+  /** Let redirects and realms reach link-local and cloud metadata addresses. */
+  allowLinkLocal?: boolean;
 }
 
 const PULL = ['pull'] as const;
@@ -38,19 +43,39 @@ export class UndiciRegistryClient implements RegistryClient {
   readonly transport: RegistryTransport;
   private readonly actions: readonly string[];
   private readonly logger: Logger | undefined;
+  private readonly redirects: RedirectPolicy;
 
   constructor(opts: ClientOptions) {
     this.registry = opts.registry;
     this.actions = opts.actions ?? PULL;
     this.logger = opts.logger;
+    this.redirects = { allowLinkLocal: opts.allowLinkLocal };
+    const host = opts.endpoint ?? opts.registry;
     this.transport = new RegistryTransport({
-      host: opts.endpoint ?? opts.registry,
+      host,
       insecure: opts.insecure,
       credentials: opts.credentials,
       dispatcher: opts.dispatcher,
       retry: opts.retry,
       logger: opts.logger,
+      realm: {
+        hosts: host === opts.registry ? [host] : [host, opts.registry],
+        insecure: opts.insecure,
+        tokenRealms: opts.tokenRealms,
+        allowLinkLocal: opts.allowLinkLocal,
+      },
     });
+  }
+
+  /** An upload Location on the registry's own origin, resolved against the request that returned it. */
+  private uploadLocation(location: string | string[] | undefined, requestUrl: URL): URL {
+    const url = resolveLocation(location, requestUrl);
+    checkSameOrigin(this.transport.host, this.transport.base, url, 'the upload Location');
+    return url;
+  }
+
+  private get listing(): ListingContext {
+    return { transport: this.transport, redirects: this.redirects, logger: this.logger };
   }
 
   private scope(repository: string): ScopeRequest {
@@ -63,7 +88,7 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   async manifestHead(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestInfo | undefined> {
-    const res = await this.transport.send({
+    const { res } = await sendFollowing(this.transport, {
       method: 'HEAD',
       url: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: MANIFEST_ACCEPT },
@@ -71,7 +96,7 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [200, 404],
       what: `manifest HEAD ${repository}:${reference}`,
       signal,
-    });
+    }, this.redirects);
     await res.body.dump();
     if (res.statusCode === 404) return undefined;
     const digest = headerValue(res.headers, 'docker-content-digest');
@@ -86,7 +111,7 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   async manifestGet(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestData> {
-    const res = await this.transport.send({
+    const { res } = await sendFollowing(this.transport, {
       method: 'GET',
       url: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: MANIFEST_ACCEPT },
@@ -94,8 +119,11 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [200],
       what: `manifest GET ${repository}:${reference}`,
       signal,
+    }, this.redirects);
+    // 4 MiB: the size the OCI distribution spec says registries must accept, so no valid image is larger.
+    const bytes = await readBodyLimited(res, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`, this.transport.host).catch((err: unknown) => {
+      throw bodyError(err, this.transport.host);
     });
-    const bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`, this.transport.host);
     let mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'));
     refuseSchema1(mediaType);
     const header = headerValue(res.headers, 'docker-content-digest');
@@ -155,8 +183,17 @@ export class UndiciRegistryClient implements RegistryClient {
     return Number(headerValue(res.headers, 'content-length') ?? -1);
   }
 
-  blobGet(repository: string, digest: string, signal?: AbortSignal): Promise<BlobSource> {
-    return blobGetFollowing(this.transport, this.scope(repository), `/v2/${repository}/blobs/${digest}`, digest, signal);
+  async blobGet(repository: string, digest: string, signal?: AbortSignal): Promise<BlobSource> {
+    const { res } = await sendFollowing(this.transport, {
+      method: 'GET',
+      url: `/v2/${repository}/blobs/${digest}`,
+      scope: this.scope(repository),
+      expect: [200],
+      what: `blob GET ${repository}@${digest}`,
+      signal,
+    }, this.redirects);
+    const length = headerValue(res.headers, 'content-length');
+    return { body: res.body, size: length === undefined ? undefined : Number(length) };
   }
 
   async blobMount(repository: string, digest: string, fromRepository: string, signal?: AbortSignal): Promise<MountResult> {
@@ -173,8 +210,10 @@ export class UndiciRegistryClient implements RegistryClient {
       await res.body.dump();
       if (res.statusCode === 201) return { mounted: true };
       // 202: the registry declined the mount and opened a normal upload session: continue with it.
-      return { mounted: false, uploadUrl: resolveLocation(res.headers.location, this.transport.url(url)) };
+      return { mounted: false, uploadUrl: this.uploadLocation(res.headers.location, this.transport.url(url)) };
     } catch (err) {
+      // A Location we refuse is the registry's answer, not a failed mount: do not upload elsewhere.
+      if (err instanceof UnsafeRedirectError) throw err;
       // Harbor answers 401 for an unknown `from` project, Docker Hub 400 for cross-origin mounts
       // (go-containerregistry #1393, #1741): any mount error falls back to a plain upload.
       this.logger?.warn({ digest, from: fromRepository, err: (err as Error).message }, 'mount failed, uploading instead');
@@ -193,7 +232,7 @@ export class UndiciRegistryClient implements RegistryClient {
       signal,
     });
     await res.body.dump();
-    return resolveLocation(res.headers.location, this.transport.url(url));
+    return this.uploadLocation(res.headers.location, this.transport.url(url));
   }
 
   async blobUploadFinish(
@@ -233,76 +272,31 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   tagList(repository: string, signal?: AbortSignal): Promise<string[]> {
-    return this.paginate(`/v2/${repository}/tags/list?n=1000`, this.scope(repository), 'tags', `tag list ${repository}`, signal);
+    const what = `tag list ${repository}`;
+    return listAll(this.listing, `/v2/${repository}/tags/list?n=1000`, this.scope(repository), 'tags', what, signal);
   }
 
   catalog(signal?: AbortSignal): Promise<string[]> {
     const scope = { type: 'registry', repository: 'catalog', actions: ['*'] };
-    return this.paginate('/v2/_catalog?n=1000', scope, 'repositories', 'catalog', signal);
+    return listAll(this.listing, '/v2/_catalog?n=1000', scope, 'repositories', 'catalog', signal);
   }
 
   stats(): RegistryStats {
     return { requests: this.transport.requests, tokenRequests: this.transport.auth.tokenRequests };
   }
-
-  private async paginate(first: string, scope: ScopeRequest, field: string, what: string, signal?: AbortSignal): Promise<string[]> {
-    const out: string[] = [];
-    let url: URL | undefined = this.transport.url(first);
-    for (let page = 0; url && page < 100_000; page++) {
-      const res: Dispatcher.ResponseData = await this.transport.send({ method: 'GET', url, scope, expect: [200], what, signal });
-      const body = await readJson(res, this.transport.host);
-      const list = body[field];
-      // distribution answers `"tags": null` for a repository whose tags were all deleted.
-      if (list != null && !Array.isArray(list)) throw new ProtocolError(`${what}: "${field}" is not a list`);
-      for (const item of (list ?? []) as unknown[]) out.push(String(item));
-      url = nextLink(res.headers.link, url);
-    }
-    return out;
-  }
 }
 
+// Media types are remote text that ends up in messages ("unsupported manifest media type ..."); a
+// header may carry C1 controls (obs-text) and the JSON field anything at all.
 function mediaTypeOf(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim();
+  return remoteText((contentType ?? '').split(';')[0]!, 255);
 }
 
 function jsonMediaType(bytes: Buffer): string | undefined {
   try {
     const mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
-    return typeof mt === 'string' ? mt : undefined;
+    return typeof mt === 'string' ? remoteText(mt, 255) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function readLimited(body: Readable, limit: number, what: string, host: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        body.destroy();
-        throw new ManifestInvalidError(`${what} is larger than ${limit} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    throw bodyError(err, host);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** A response body that broke off (reset, timeout) is a network error: worth a retry. */
-export function bodyError(err: unknown, host: string): unknown {
-  if (err instanceof MigrateError) return err;
-  if (err instanceof SyntaxError) return new NetworkError(host, `truncated or invalid JSON response (${err.message.slice(0, 80)})`);
-  return new NetworkError(host, networkReason(err), { cause: err });
-}
-
-async function readJson(res: Dispatcher.ResponseData, host: string): Promise<Record<string, unknown>> {
-  try {
-    return (await res.body.json()) as Record<string, unknown>;
-  } catch (err) {
-    throw bodyError(err, host);
   }
 }

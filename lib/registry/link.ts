@@ -1,5 +1,6 @@
 // Pagination of tag lists and the catalog: `Link: </v2/x/tags/list?last=a&n=100>; rel="next"`
 // (distribution spec, "Listing Tags"; RFC 8288). The target may be relative or absolute.
+import { PaginationError } from '../errors.js';
 
 export function nextLink(header: string | string[] | undefined, requestUrl: URL): URL | undefined {
   if (!header) return undefined;
@@ -13,4 +14,38 @@ export function nextLink(header: string | string[] | undefined, requestUrl: URL)
     }
   }
   return undefined;
+}
+
+/** Pages one listing may take: 10 000 pages of `n=1000` is ten million tags, far past any real repository. */
+export const MAX_PAGES = 10_000;
+/** Entries one listing may return in total, so an endless chain of new pages cannot fill memory. */
+export const MAX_ENTRIES = 500_000;
+
+/**
+ * Guards one paginated listing against a hostile or broken registry: a `Link` that points back at a
+ * page already read (a loop: distribution's spec has no end marker but a missing Link, so a loop
+ * would never end), and chains longer than `maxPages`.
+ */
+export class PageGuard {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly host: string,
+    private readonly what: string,
+    private readonly maxPages = MAX_PAGES,
+  ) {}
+
+  get pages(): number {
+    return this.seen.size;
+  }
+
+  /** Call before fetching each page. */
+  visit(url: URL): void {
+    const key = url.href;
+    if (this.seen.has(key)) {
+      throw new PaginationError(this.host, this.what, `the Link header loops back to page ${[...this.seen].indexOf(key) + 1} after ${this.seen.size} pages`);
+    }
+    if (this.seen.size >= this.maxPages) throw new PaginationError(this.host, this.what, `more than ${this.maxPages} pages`);
+    this.seen.add(key);
+  }
 }

@@ -2,6 +2,7 @@
 // (distribution puts `_state=` there; Harbor and ECR add their own), so it is resolved against the URL of
 // the request that returned it, and the `digest=` parameter is appended without dropping the rest.
 import { ProtocolError } from '../errors.js';
+import { remoteText } from '../text.js';
 
 export function resolveLocation(location: string | string[] | undefined, requestUrl: URL | string): URL {
   const value = Array.isArray(location) ? location[0] : location;
@@ -9,7 +10,7 @@ export function resolveLocation(location: string | string[] | undefined, request
   try {
     return new URL(value, requestUrl);
   } catch {
-    throw new ProtocolError(`registry sent an unusable Location header: ${value.slice(0, 200)}`);
+    throw new ProtocolError(`registry sent an unusable Location header: ${remoteText(value, 200)}`);
   }
 }
 

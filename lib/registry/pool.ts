@@ -67,6 +67,8 @@ export class ClientPool {
         endpoint: registryEndpointHost(registry),
         credentials: access.credentials,
         insecure: access.insecure,
+        tokenRealms: access.tokenRealms,
+        allowLinkLocal: access.allowLinkLocal,
         dispatcher: this.dispatcher,
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
         retry: this.opts.retry,

@@ -1,43 +1,82 @@
-// Blob downloads may be redirected to object storage (ECR -> S3, Docker Hub -> CDN). Redirects are
-// followed by hand because `Authorization` must never travel to another origin: S3 rejects a
-// presigned URL that also carries a Bearer header, and the token is not theirs to see.
-import { NetworkError, ProtocolError } from '../errors.js';
-import type { ScopeRequest } from './auth.js';
-import { resolveLocation } from './location.js';
-import { headerValue, registryErrorFrom } from './response.js';
-import { networkReason, type RegistryTransport } from './transport.js';
-import type { BlobSource } from './types.js';
+// Redirects (issue 6, item 5). Registries redirect blob downloads to object storage (ECR -> S3,
+// Docker Hub -> CDN) and some redirect manifests and tag lists too (registry.k8s.io -> Artifact
+// Registry). Redirects are followed by hand, not by undici, because each hop is checked first:
+//   - only 301, 302, 303, 307 and 308, at most MAX_HOPS of them;
+//   - never from HTTPS down to HTTP (RFC 9110 section 15.4 leaves it to the client; curl and Go refuse);
+//   - never to a link-local or cloud metadata address unless the registry's config allows it;
+//   - `Authorization` only to the registry's own origin: S3 rejects a presigned URL that also carries
+//     a Bearer header, and the token is not theirs to see.
+// Upload `Location`s and `Link`s are not redirects: they must stay on the registry's origin.
+import type { Dispatcher } from 'undici';
+import { NetworkError, ProtocolError, UnsafeRedirectError } from '../errors.js';
+import { isLinkLocalOrMetadata } from './address.js';
+import { redactUrl, resolveLocation } from './location.js';
+import { registryErrorFrom } from './response.js';
+import { networkReason, type RegistryTransport, type SendRequest } from './transport.js';
 
-const REDIRECTS = [301, 302, 303, 307, 308];
+export const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
 const MAX_HOPS = 5;
 
-export async function blobGetFollowing(
+export interface RedirectPolicy {
+  /** The registry's `allowLinkLocal`: let redirects reach 169.254.0.0/16, fe80::/10 and metadata addresses. */
+  allowLinkLocal?: boolean;
+}
+
+/** Why a redirect from `from` to `to` is refused, or undefined when it may be followed. Pure. */
+export function redirectRefusal(from: URL, to: URL, policy: RedirectPolicy): string | undefined {
+  if (to.protocol !== 'https:' && to.protocol !== 'http:') return `${to.protocol.replace(/:$/, '')} is not HTTP`;
+  if (from.protocol === 'https:' && to.protocol === 'http:') return 'a downgrade from HTTPS to HTTP';
+  if (isLinkLocalOrMetadata(to.hostname) && !policy.allowLinkLocal) {
+    return 'a link-local or cloud metadata address (set allowLinkLocal for this registry to allow it)';
+  }
+  return undefined;
+}
+
+/** Why a `Location` or `Link` target is refused: it must be on the registry's own origin. Pure. */
+export function originRefusal(base: URL, target: URL): string | undefined {
+  if (target.origin === base.origin) return undefined;
+  if (base.protocol === 'https:' && target.protocol === 'http:') return 'a downgrade from HTTPS to HTTP';
+  return `not on the registry's origin ${base.origin}`;
+}
+
+export function checkRedirect(host: string, from: URL, to: URL, policy: RedirectPolicy): void {
+  const reason = redirectRefusal(from, to, policy);
+  if (reason) throw new UnsafeRedirectError(host, redactUrl(to), reason);
+}
+
+export function checkSameOrigin(host: string, base: URL, target: URL, what: string): void {
+  const reason = originRefusal(base, target);
+  if (reason) throw new UnsafeRedirectError(host, redactUrl(target), `${what} is ${reason}`);
+}
+
+/**
+ * A GET or HEAD that follows redirects. Hops on the registry's origin go through the transport (auth,
+ * retries); hops elsewhere are plain requests without credentials. Returns the last response and its URL.
+ */
+export async function sendFollowing(
   transport: RegistryTransport,
-  scope: ScopeRequest,
-  path: string,
-  digest: string,
-  signal?: AbortSignal,
-): Promise<BlobSource> {
-  const what = `blob GET ${scope.repository}@${digest}`;
-  let url = transport.url(path);
-  let res = await transport.send({ method: 'GET', url, scope, expect: [200, ...REDIRECTS], what, signal });
-  for (let hop = 0; REDIRECTS.includes(res.statusCode); hop++) {
+  req: SendRequest & { method: 'GET' | 'HEAD' },
+  policy: RedirectPolicy,
+): Promise<{ res: Dispatcher.ResponseData; url: URL }> {
+  const expect = [...req.expect, ...REDIRECTS];
+  let url = transport.url(req.url);
+  let res = await transport.send({ ...req, url, expect });
+  for (let hop = 0; REDIRECTS.includes(res.statusCode) && !req.expect.includes(res.statusCode); hop++) {
     await res.body.dump();
-    if (hop >= MAX_HOPS) throw new ProtocolError(`${what}: more than ${MAX_HOPS} redirects`);
-    url = resolveLocation(res.headers.location, url);
+    if (hop >= MAX_HOPS) throw new ProtocolError(`${req.what}: more than ${MAX_HOPS} redirects from ${transport.host}`);
+    const next = resolveLocation(res.headers.location, url);
+    checkRedirect(transport.host, url, next, policy);
+    url = next;
     if (url.origin === transport.base.origin) {
-      res = await transport.send({ method: 'GET', url, scope, expect: [200, ...REDIRECTS], what, signal });
+      res = await transport.send({ ...req, url, expect });
       continue;
     }
     try {
-      res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: 'GET', signal });
+      res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: req.signal });
     } catch (err) {
       throw new NetworkError(url.host, networkReason(err), { cause: err });
     }
-    if (res.statusCode !== 200 && !REDIRECTS.includes(res.statusCode)) {
-      throw await registryErrorFrom(res, url.host, `${what} (redirected)`);
-    }
+    if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
   }
-  const length = headerValue(res.headers, 'content-length');
-  return { body: res.body, size: length === undefined ? undefined : Number(length) };
+  return { res, url };
 }

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { AuthError, MigrateError, NetworkError, errorMessage } from '../errors.js';
 import { type Credentials, HostAuth, type ScopeRequest } from './auth.js';
+import type { RealmTrust } from './realm.js';
 import { parseChallenges, pickChallenge } from './challenge.js';
 import { registryErrorFrom } from './response.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
@@ -35,6 +36,8 @@ export interface TransportOptions {
   dispatcher: Dispatcher;
   retry?: RetryPolicy;
   logger?: Logger;
+  /** Which token realms may receive the credentials (realm.ts); default: this host's domain over HTTPS. */
+  realm?: RealmTrust;
 }
 
 export class RegistryTransport {
@@ -51,7 +54,7 @@ export class RegistryTransport {
     this.host = opts.host;
     this.base = new URL(`${opts.insecure ? 'http' : 'https'}://${opts.host}`);
     this.dispatcher = opts.dispatcher;
-    this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials);
+    this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials, undefined, opts.realm ?? { hosts: [opts.host], insecure: opts.insecure });
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.logger = opts.logger;
   }

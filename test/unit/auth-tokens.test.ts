@@ -22,7 +22,7 @@ function tokenServer(status = 200, expiresIn?: number) {
   return { dispatcher, seen };
 }
 
-const challenge = { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'reg' } };
+const challenge = { scheme: 'bearer', params: { realm: 'https://auth.reg.example/token', service: 'reg' } };
 const pull = { repository: 'a/b', actions: ['pull'] };
 
 describe('bearer tokens', () => {

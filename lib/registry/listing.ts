@@ -1,0 +1,96 @@
+// Tag lists and the catalog (distribution spec, "Listing Tags" / "Catalog"), page by page. Entries are
+// remote text that flows into references, logs, reports and queue messages, so anything that is not
+// a valid tag or repository name (the spec's grammars) is dropped here rather than escaped later.
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { PaginationError, ProtocolError } from '../errors.js';
+import type { ScopeRequest } from './auth.js';
+import { bodyError } from './body.js';
+import { MAX_ENTRIES, PageGuard, nextLink } from './link.js';
+import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
+import { MAX_LIST_BODY, readBodyLimited } from './response.js';
+import type { RegistryTransport } from './transport.js';
+
+/** Tag grammar of the distribution spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** Repository name grammar: path components joined by `/`, at most 255 characters in all. */
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+
+export interface ListingContext {
+  transport: RegistryTransport;
+  redirects: RedirectPolicy;
+  logger: Logger | undefined;
+}
+
+export interface ListPage {
+  kept: string[];
+  /** Entries that were not strings or not valid names. */
+  dropped: number;
+}
+
+export function isValidListEntry(field: 'tags' | 'repositories', value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  return field === 'tags' ? TAG.test(value) : value.length <= 255 && REPOSITORY.test(value);
+}
+
+/** Parse a page body. Throws SyntaxError for JSON that does not parse (a truncated body, usually). */
+export function listEntries(body: Buffer, field: 'tags' | 'repositories', what: string): ListPage {
+  const json = JSON.parse(body.toString('utf8')) as unknown;
+  if (typeof json !== 'object' || json === null) throw new ProtocolError(`${what}: the answer is not a JSON object`);
+  const list = (json as Record<string, unknown>)[field];
+  // distribution answers `"tags": null` for a repository whose tags were all deleted.
+  if (list == null) return { kept: [], dropped: 0 };
+  if (!Array.isArray(list)) throw new ProtocolError(`${what}: "${field}" is not a list`);
+  const kept: string[] = [];
+  for (const item of list) if (isValidListEntry(field, item)) kept.push(item);
+  return { kept, dropped: list.length - kept.length };
+}
+
+/**
+ * Every entry of a paginated listing: pages follow `Link` on the registry's origin only, each body
+ * is capped at 16 MiB, and the chain is cut at a loop, at MAX_PAGES pages or at MAX_ENTRIES entries.
+ */
+export async function listAll(
+  ctx: ListingContext,
+  first: string,
+  scope: ScopeRequest,
+  field: 'tags' | 'repositories',
+  what: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const { transport } = ctx;
+  const host = transport.host;
+  const out: string[] = [];
+  const guard = new PageGuard(host, what);
+  let dropped = 0;
+  let url: URL | undefined = transport.url(first);
+  while (url) {
+    guard.visit(url);
+    const page: { res: Dispatcher.ResponseData; url: URL } = await sendFollowing(transport, { method: 'GET', url, scope, expect: [200], what, signal }, ctx.redirects);
+    const body = await readBodyLimited(page.res, MAX_LIST_BODY, what, host).catch((err: unknown) => {
+      throw bodyError(err, host);
+    });
+    let entries: ListPage;
+    try {
+      entries = listEntries(body, field, what);
+    } catch (err) {
+      throw bodyError(err, host);
+    }
+    dropped += entries.dropped;
+    for (const item of entries.kept) out.push(item);
+    if (out.length > MAX_ENTRIES) throw new PaginationError(host, what, `more than ${MAX_ENTRIES} entries`);
+    url = nextPage(page.res.headers.link, page.url, host, what);
+    if (url) checkSameOrigin(host, transport.base, url, 'the Link header');
+  }
+  if (dropped) ctx.logger?.warn({ host, dropped }, `${what}: ignored ${dropped} entries that are not valid names`);
+  return out;
+}
+
+function nextPage(header: string | string[] | undefined, requestUrl: URL, host: string, what: string): URL | undefined {
+  try {
+    return nextLink(header, requestUrl);
+  } catch {
+    throw new PaginationError(host, what, 'unusable Link header');
+  }
+}
