@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { AuthError, NetworkError, RegistryError, errorMessage } from '../errors.js';
 import { type Challenge, repositoryScope } from './challenge.js';
 import { readErrorBody } from './response.js';
+import { tlsFailure } from './tls-errors.js';
 
 export interface Credentials {
   username: string;
@@ -110,7 +111,7 @@ export class HostAuth {
         headers,
       });
     } catch (err) {
-      throw new NetworkError(url.host, errorMessage(err), { cause: err });
+      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, errorMessage(err), { cause: err });
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();

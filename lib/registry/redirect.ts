@@ -6,6 +6,7 @@ import type { ScopeRequest } from './auth.js';
 import { resolveLocation } from './location.js';
 import { headerValue, registryErrorFrom } from './response.js';
 import { networkReason, type RegistryTransport } from './transport.js';
+import { tlsFailure } from './tls-errors.js';
 import type { BlobSource } from './types.js';
 
 const REDIRECTS = [301, 302, 303, 307, 308];
@@ -32,7 +33,7 @@ export async function blobGetFollowing(
     try {
       res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: 'GET', signal });
     } catch (err) {
-      throw new NetworkError(url.host, networkReason(err), { cause: err });
+      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
     if (res.statusCode !== 200 && !REDIRECTS.includes(res.statusCode)) {
       throw await registryErrorFrom(res, url.host, `${what} (redirected)`);
