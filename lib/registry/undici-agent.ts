@@ -15,7 +15,7 @@ if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, ap
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 export const buildConnector = require('undici/lib/core/connect.js') as typeof buildConnectorType;
 
-/** Where requests go through a forward proxy: curl's and Go's variables (lower case wins, as in undici). */
+/** Where requests go through a forward proxy: curl's and Go's variables (lower case first; empty is unset). */
 export interface ProxySettings {
   httpProxy: string;
   httpsProxy: string;
@@ -24,11 +24,11 @@ export interface ProxySettings {
 
 /** The proxy settings in an environment, or undefined when no proxy is set (the common case). */
 export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings | undefined {
-  const httpProxy = env.http_proxy ?? env.HTTP_PROXY ?? '';
+  const httpProxy = env.http_proxy || env.HTTP_PROXY || '';
   // Empty when unset: undici's EnvHttpProxyAgent then sends HTTPS through HTTP_PROXY, as curl does.
-  const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY ?? '';
+  const httpsProxy = env.https_proxy || env.HTTPS_PROXY || '';
   if (!httpProxy && !httpsProxy) return undefined;
-  return { httpProxy, httpsProxy, noProxy: env.no_proxy ?? env.NO_PROXY ?? '' };
+  return { httpProxy, httpsProxy, noProxy: env.no_proxy || env.NO_PROXY || '' };
 }
 
 /**

@@ -120,6 +120,8 @@ describe('proxySettings', () => {
     assert.deepEqual(proxySettings({ https_proxy: 'http://low', HTTPS_PROXY: 'http://up', HTTP_PROXY: 'http://h', no_proxy: 'x', NO_PROXY: 'y' }), {
       httpProxy: 'http://h', httpsProxy: 'http://low', noProxy: 'x',
     });
+    // An empty variable is unset (a CI job that blanks the lower-case one keeps the upper-case one).
+    assert.deepEqual(proxySettings({ https_proxy: '', HTTPS_PROXY: 'http://up', no_proxy: '', NO_PROXY: 'y' }), { httpProxy: '', httpsProxy: 'http://up', noProxy: 'y' });
   });
 });
 
