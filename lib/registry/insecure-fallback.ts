@@ -24,8 +24,9 @@ export class SchemeChoice {
    * means HTTPS; a plain-HTTP answer to the handshake means HTTP, and that caller sends again over
    * HTTP. Other errors (connection refused) decide nothing: the next request tries again.
    * `send` must be safe to call twice (the transport probes with a cheap GET for streamed bodies).
+   * `onPlainHttp` is called once, by the caller that found out.
    */
-  async run<T>(host: string, send: (scheme: Scheme) => Promise<T>): Promise<T> {
+  async run<T>(host: string, send: (scheme: Scheme) => Promise<T>, onPlainHttp?: () => void): Promise<T> {
     for (;;) {
       const scheme = this.decided.get(host);
       if (scheme) return send(scheme);
@@ -42,6 +43,7 @@ export class SchemeChoice {
         (err: unknown) => {
           if (!isPlainHttpAnswer(err)) throw err;
           this.decided.set(host, 'http:');
+          onPlainHttp?.();
           return DECIDED_HTTP;
         },
       );

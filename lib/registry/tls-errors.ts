@@ -32,7 +32,7 @@ const OUT_OF_DATE: Record<string, string> = {
 const WRONG_NAME = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
 
 /** What OpenSSL says when the bytes after our ClientHello are an HTTP answer, not a TLS record. */
-const PLAIN_HTTP = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+const PLAIN_HTTP = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
 
 /** Alerts a server sends about our client certificate (missing, unknown CA, expired ...): mutual TLS. */
 const CLIENT_CERT_ALERT =

@@ -132,10 +132,11 @@ export class RegistryTransport {
   private async raw(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     const fallback = this.fallback;
     if (!fallback || url.host !== this.host || fallback.known(this.host)) return this.dispatch(this.url(url), req, headers);
-    if (isReplayable(req.body)) return fallback.run(this.host, (scheme) => this.dispatch(withScheme(url, scheme), req, headers));
+    const onPlainHttp = (): void => this.logger?.info({ host: this.host }, 'insecure registry answers plain HTTP: using HTTP');
+    if (isReplayable(req.body)) return fallback.run(this.host, (scheme) => this.dispatch(withScheme(url, scheme), req, headers), onPlainHttp);
     // A streamed body cannot be sent twice: find out with the API version check first.
     const ping = { method: 'GET', url: '/v2/', expect: [], what: 'ping', signal: req.signal } as const;
-    await fallback.run(this.host, async (scheme) => (await this.dispatch(withScheme(this.url('/v2/'), scheme), ping, {})).body.dump());
+    await fallback.run(this.host, async (scheme) => (await this.dispatch(withScheme(this.url('/v2/'), scheme), ping, {})).body.dump(), onPlainHttp);
     return this.dispatch(this.url(url), req, headers);
   }
 

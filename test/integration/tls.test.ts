@@ -12,7 +12,10 @@ import { parseReference, parseRepositoryReference } from '../../lib/oci/referenc
 import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { type TestPki, testPki } from '../helpers/certs.js';
-import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
+import { getManifest, pushImage, randomLayer, sha256 } from '../helpers/push.js';
+import { registryRequest } from '../helpers/client.js';
+import { Agent } from '../../lib/registry/undici-agent.js';
+import { RegistryTransport } from '../../lib/registry/transport.js';
 
 const retry = { attempts: 4, baseDelayMs: 10, maxDelayMs: 20 };
 
@@ -121,6 +124,31 @@ describe('TLS', () => {
       assert.equal((await getManifest(target, 'copy/web', 'v1'))?.digest, digest);
     } finally {
       await pool.close();
+    }
+  });
+
+  test('insecure: a streamed body as first request finds the scheme with GET /v2/ first, then streams once', async () => {
+    const dispatcher = new Agent();
+    try {
+      const started = await registryRequest(plain, 'POST', '/v2/stream/first/blobs/uploads/');
+      await started.body.dump();
+      const location = new URL(String(started.headers.location), plain.url);
+      const blob = randomLayer(5000);
+      location.searchParams.set('digest', sha256(blob));
+      const transport = new RegistryTransport({ host: plain.host, insecure: true, dispatcher });
+      const mark = plain.mark();
+      async function* body(): AsyncIterable<Uint8Array> { yield blob; }
+      const res = await transport.send({
+        method: 'PUT', url: new URL(location.href.replace('http:', 'https:')), body: body(),
+        headers: { 'content-length': String(blob.length) }, expect: [201], what: 'blob upload',
+      });
+      await res.body.dump();
+      await plain.settle();
+      assert.deepEqual(plain.requestsSince(mark).map((r) => `${r.method} ${r.path.split('?')[0]} ${r.status}`), [
+        'GET /v2/ 200', `PUT ${location.pathname} 201`,
+      ]);
+    } finally {
+      await dispatcher.close();
     }
   });
 
