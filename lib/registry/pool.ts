@@ -41,7 +41,7 @@ export interface PoolOptions {
   logger?: Logger;
   /** One dispatcher for everything (tests); TLS options and proxies are then its business. */
   dispatcher?: Dispatcher;
-  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read, once (default: process.env). */
+  /** Where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -70,7 +70,7 @@ export class ClientPool {
     let dispatcher = this.dispatchers.get(key);
     if (!dispatcher) {
       const options = this.agentOptions();
-      const tls = tlsConnectOptions(registry, access);
+      const tls = tlsConnectOptions(registry, access, undefined, this.opts.env ?? process.env);
       // undici builds its own connector only when given none: pass the connect timeout on.
       const connect = tlsConnector({ timeout: options.connectTimeout, ...tls });
       dispatcher = createDispatcher(options, tls, connect, this.proxy);

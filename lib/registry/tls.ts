@@ -27,6 +27,21 @@ export function tlsProfileKey(p: TlsProfile): string {
 export type ReadFile = (path: string) => string;
 const readUtf8: ReadFile = (path) => readFileSync(path, 'utf8');
 
+/**
+ * The CAs a `ca` option must repeat, since it replaces Node's default store: the bundled roots and
+ * NODE_EXTRA_CA_CERTS (often a corporate TLS-inspecting proxy's CA). Node has already warned about
+ * an unreadable NODE_EXTRA_CA_CERTS at start-up, so it is skipped quietly here.
+ */
+function defaultCas(env: NodeJS.ProcessEnv, read: ReadFile): string[] {
+  const extra = env.NODE_EXTRA_CA_CERTS;
+  if (!extra) return [...rootCertificates];
+  try {
+    return [...rootCertificates, read(extra)];
+  } catch {
+    return [...rootCertificates];
+  }
+}
+
 /** The last part of an OpenSSL message ("error:0480006C:PEM routines::no start line" -> "no start line"). */
 function shortReason(err: unknown): string {
   const e = err as { code?: string; message?: string };
@@ -48,7 +63,7 @@ function readPem(registry: string, option: string, path: string, read: ReadFile)
  * Node TLS options for a profile. Reads and checks the files now, so a wrong path or a key that
  * does not match its certificate is one error naming the file, before any connection is tried.
  */
-export function tlsConnectOptions(registry: string, p: TlsProfile, read: ReadFile = readUtf8): ConnectionOptions {
+export function tlsConnectOptions(registry: string, p: TlsProfile, read: ReadFile = readUtf8, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
   const opts: ConnectionOptions = {};
   if (p.insecure) opts.rejectUnauthorized = false;
   if (!p.caFile && !p.certFile && !p.keyFile) return opts;
@@ -70,7 +85,7 @@ export function tlsConnectOptions(registry: string, p: TlsProfile, read: ReadFil
   try {
     // A private CA is trusted besides the public ones (a registry's token realm or blob storage may
     // be public), as containers/image does with certs.d/*.crt.
-    opts.secureContext = createSecureContext({ ...(ca ? { ca: [...rootCertificates, ca] } : {}), cert, key });
+    opts.secureContext = createSecureContext({ ...(ca ? { ca: [...defaultCas(env, read), ca] } : {}), cert, key });
   } catch (err) {
     throw new TlsError(registry, `certFile ${p.certFile} and keyFile ${p.keyFile} for registry ${registry} cannot be used (${shortReason(err)})`, false, { cause: err });
   }

@@ -16,7 +16,9 @@ export interface TestPki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
-  /** A client certificate from another CA: an mTLS registry trusting `caFile` refuses it. */
+  /** Another CA, unrelated to the registry's certificate. */
+  otherCaFile: string;
+  /** A client certificate from the other CA: an mTLS registry trusting `caFile` refuses it. */
   strangerCert: string;
   strangerKey: string;
 }
@@ -65,6 +67,7 @@ export function testPki(): Promise<TestPki> {
     return {
       dir,
       caFile: ca.cert,
+      otherCaFile: other.cert,
       serverCert: server.cert,
       serverKey: server.key,
       clientCert: client.cert,

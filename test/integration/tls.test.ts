@@ -83,6 +83,19 @@ describe('TLS', () => {
     }
   });
 
+  test('caFile keeps NODE_EXTRA_CA_CERTS (a corporate CA) trusted: a `ca` option replaces the default store', async () => {
+    const ping = async (env: NodeJS.ProcessEnv) => {
+      const pool = new ClientPool({ resolve: () => ({ caFile: pki.otherCaFile }), retry, env });
+      try {
+        return await pool.client(https.host, 'app/web', 'source').ping().then(() => 'ok', (err: Error) => err.message);
+      } finally {
+        await pool.close();
+      }
+    };
+    assert.equal(await ping({ NODE_EXTRA_CA_CERTS: pki.caFile }), 'ok');
+    assert.match(await ping({}), /is not trusted/);
+  });
+
   test('no caFile: one SWRM_TLS error naming the host and the options, never retried', async () => {
     const pool = poolFor({});
     try {
