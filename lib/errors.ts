@@ -318,3 +318,21 @@ export class PaginationError extends MigrateError {
     super(ErrorCode.PAGINATION, `${what} on ${host}: ${reason}`);
   }
 }
+
+/**
+ * A TLS problem that retrying cannot fix: an untrusted, expired or misnamed certificate, a refused
+ * client certificate, HTTPS spoken to a plain-HTTP port, or unusable caFile/certFile/keyFile. Not a
+ * NetworkError, so `isRetryable` treats it as permanent; the message names the option that fixes it.
+ */
+export class TlsError extends MigrateError {
+  constructor(
+    /** The host whose TLS failed, or the registry whose files could not be used. */
+    readonly host: string,
+    message: string,
+    /** HTTPS was answered in plain HTTP: an `insecure: true` registry falls back to HTTP. */
+    readonly plainHttp = false,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.TLS, message, options);
+  }
+}

@@ -8,6 +8,7 @@ import { type Challenge, repositoryScope } from './challenge.js';
 import { redactUrl } from './location.js';
 import { type RealmTrust, realmRefusal } from './realm.js';
 import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
+import { tlsFailure } from './tls-errors.js';
 
 export interface Credentials {
   username: string;
@@ -118,7 +119,7 @@ export class HostAuth {
         headers,
       });
     } catch (err) {
-      throw new NetworkError(url.host, errorMessage(err), { cause: err });
+      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, errorMessage(err), { cause: err });
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();

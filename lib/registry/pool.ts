@@ -1,7 +1,8 @@
-// One client per (registry, role) over one shared keep-alive undici Agent, so connections and tokens
-// are reused by every copy of a run.
-import type { Dispatcher } from 'undici';
-import { Agent } from './undici-agent.js';
+// One client per (registry, role) over keep-alive undici dispatchers, one per TLS profile (most runs
+// have one), so connections and tokens are reused by every copy of a run.
+import type { Agent, Dispatcher } from 'undici';
+import { createDispatcher, proxySettings, type ProxySettings } from './undici-agent.js';
+import { tlsConnectOptions, tlsConnector, tlsProfileKey } from './tls.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
@@ -38,19 +39,44 @@ export interface PoolOptions {
   resolve: AccessResolver;
   retry?: RetryPolicy;
   logger?: Logger;
+  /** One dispatcher for everything (tests); TLS options and proxies are then its business. */
   dispatcher?: Dispatcher;
+  /** Where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class ClientPool {
-  readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  /** Dispatchers by TLS profile key. */
+  private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly clients = new Map<string, UndiciRegistryClient>();
+  private readonly proxy: ProxySettings | undefined;
 
   constructor(private readonly opts: PoolOptions) {
-    this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher =
-      opts.dispatcher ??
-      new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    this.proxy = proxySettings(opts.env ?? process.env);
+  }
+
+  /** The options of every dispatcher of the pool, in one place. */
+  private agentOptions(): Agent.Options {
+    return { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000 };
+  }
+
+  /**
+   * The dispatcher for a registry's TLS settings. Built on first use, which reads caFile, certFile and
+   * keyFile: a file that cannot be used fails the images of that registry with one TlsError.
+   */
+  private dispatcherFor(registry: string, access: RegistryAccess): Dispatcher {
+    if (this.opts.dispatcher) return this.opts.dispatcher;
+    const key = tlsProfileKey(access);
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
+      const options = this.agentOptions();
+      const tls = tlsConnectOptions(registry, access, undefined, this.opts.env ?? process.env);
+      // undici builds its own connector only when given none: pass the connect timeout on.
+      const connect = tlsConnector({ timeout: options.connectTimeout, ...tls });
+      dispatcher = createDispatcher(options, tls, connect, this.proxy);
+      this.dispatchers.set(key, dispatcher);
+    }
+    return dispatcher;
   }
 
   /**
@@ -59,7 +85,9 @@ export class ClientPool {
    */
   client(registry: string, repository: string, role: Role): RegistryClient {
     const access = this.opts.resolve(registry, repository);
-    const key = [registry, role, access.insecure ? 'http' : 'https', access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
+    // Realm trust and link-local permission change what a client may do: part of its identity too.
+    const trust = `${(access.tokenRealms ?? []).join(' ')}|${access.allowLinkLocal ? 1 : 0}`;
+    const key = [registry, role, tlsProfileKey(access), trust, access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
     let client = this.clients.get(key);
     if (!client) {
       client = new UndiciRegistryClient({
@@ -69,7 +97,7 @@ export class ClientPool {
         insecure: access.insecure,
         tokenRealms: access.tokenRealms,
         allowLinkLocal: access.allowLinkLocal,
-        dispatcher: this.dispatcher,
+        dispatcher: this.dispatcherFor(registry, access),
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
         retry: this.opts.retry,
         logger: this.opts.logger?.child({ registry, role }),
@@ -92,6 +120,8 @@ export class ClientPool {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    const owned = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(owned.map((d) => d.close()));
   }
 }

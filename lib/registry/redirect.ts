@@ -13,6 +13,7 @@ import { isLinkLocalOrMetadata } from './address.js';
 import { redactUrl, resolveLocation } from './location.js';
 import { registryErrorFrom } from './response.js';
 import { networkReason, type RegistryTransport, type SendRequest } from './transport.js';
+import { tlsFailure } from './tls-errors.js';
 
 export const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
 const MAX_HOPS = 5;
@@ -74,7 +75,7 @@ export async function sendFollowing(
     try {
       res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: req.signal });
     } catch (err) {
-      throw new NetworkError(url.host, networkReason(err), { cause: err });
+      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
     if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
   }

@@ -9,6 +9,8 @@ import { parseChallenges, pickChallenge } from './challenge.js';
 import { registryErrorFrom } from './response.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
 import { redactUrl } from './location.js';
+import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
+import { tlsFailure } from './tls-errors.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -30,7 +32,7 @@ export interface SendRequest {
 export interface TransportOptions {
   /** host[:port] of the registry API endpoint. */
   host: string;
-  /** Plain HTTP. Only ever for a registry the user marked insecure. */
+  /** HTTPS without certificate verification (the dispatcher's job), falling back to plain HTTP. */
   insecure?: boolean;
   credentials?: Credentials;
   dispatcher: Dispatcher;
@@ -42,25 +44,38 @@ export interface TransportOptions {
 
 export class RegistryTransport {
   readonly host: string;
-  readonly base: URL;
   readonly auth: HostAuth;
   readonly dispatcher: Dispatcher;
   private readonly retry: RetryPolicy;
   private readonly logger: Logger | undefined;
+  private readonly httpsBase: URL;
+  private readonly httpBase: URL;
+  /** For an insecure registry: whether it speaks HTTPS or plain HTTP, learnt by the first request. */
+  private readonly fallback: SchemeChoice | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
 
   constructor(opts: TransportOptions) {
     this.host = opts.host;
-    this.base = new URL(`${opts.insecure ? 'http' : 'https'}://${opts.host}`);
+    this.httpsBase = new URL(`https://${opts.host}`);
+    this.httpBase = new URL(`http://${opts.host}`);
+    this.fallback = opts.insecure ? schemeChoiceFor(opts.dispatcher) : undefined;
     this.dispatcher = opts.dispatcher;
     this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials, undefined, opts.realm ?? { hosts: [opts.host], insecure: opts.insecure });
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.logger = opts.logger;
   }
 
+  /** The registry's origin: HTTPS, or plain HTTP once an insecure registry turned out to speak it. */
+  get base(): URL {
+    return this.fallback?.known(this.host) === 'http:' ? this.httpBase : this.httpsBase;
+  }
+
+  /** A URL on this registry; one made before the scheme was learnt (a first page) is moved to it. */
   url(path: string | URL): URL {
-    return path instanceof URL ? path : new URL(path, this.base);
+    if (!(path instanceof URL)) return new URL(path, this.base);
+    const known = this.fallback?.known(this.host);
+    return known && path.host === this.host && path.protocol !== known ? withScheme(path, known) : path;
   }
 
   /**
@@ -116,7 +131,19 @@ export class RegistryTransport {
     }
   }
 
+  /** Sends over the scheme this registry speaks, finding it out first for an insecure one. */
   private async raw(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const fallback = this.fallback;
+    if (!fallback || url.host !== this.host || fallback.known(this.host)) return this.dispatch(this.url(url), req, headers);
+    const onPlainHttp = (): void => this.logger?.info({ host: this.host }, 'insecure registry answers plain HTTP: using HTTP');
+    if (isReplayable(req.body)) return fallback.run(this.host, (scheme) => this.dispatch(withScheme(url, scheme), req, headers), onPlainHttp);
+    // A streamed body cannot be sent twice: find out with the API version check first.
+    const ping = { method: 'GET', url: '/v2/', expect: [], what: 'ping', signal: req.signal } as const;
+    await fallback.run(this.host, async (scheme) => (await this.dispatch(withScheme(this.url('/v2/'), scheme), ping, {})).body.dump(), onPlainHttp);
+    return this.dispatch(this.url(url), req, headers);
+  }
+
+  private async dispatch(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     this.requests++;
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
     try {
@@ -134,9 +161,16 @@ export class RegistryTransport {
     } catch (err) {
       // Our own errors (e.g. a digest mismatch raised by a streamed body) pass through unchanged.
       if (err instanceof MigrateError) throw err;
-      throw new NetworkError(url.host, networkReason(err), { cause: err });
+      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
   }
+}
+
+function withScheme(url: URL, scheme: Scheme): URL {
+  if (url.protocol === scheme) return url;
+  const out = new URL(url);
+  out.protocol = scheme;
+  return out;
 }
 
 /** A body that can be sent again (none, or bytes in memory); a stream is consumed by one attempt. */
@@ -159,7 +193,11 @@ export function networkReason(err: unknown): string {
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return 'connection timed out';
-    default:
-      return e.message ?? e.cause?.message ?? String(err);
+    default: {
+      const message = e.message ?? e.cause?.message ?? String(err);
+      // undici's ProxyAgent, when the proxy answers CONNECT with anything but 200 (407: it wants credentials).
+      const proxy = /^Proxy response \((\d+)\) !== 200/.exec(message) ?? /^Proxy Authentication Required \((\d+)\)/.exec(message);
+      return proxy ? `the proxy refused the tunnel (HTTP ${proxy[1]})` : message;
+    }
   }
 }

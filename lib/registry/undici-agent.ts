@@ -2,8 +2,10 @@
 // costs ~190 ms at start-up (fetch, WebSocket, caches, mocks are all evaluated); the Agent plus the
 // api mixin costs ~77 ms, and start-up is most of a no-op sync. This is exactly what index.js does
 // for these two pieces (`Object.assign(Dispatcher.prototype, api)`), on the pinned undici 7.30.2.
+// The proxy agents are loaded only when a proxy is configured.
 import { createRequire } from 'node:module';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher as UndiciDispatcher, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent } from 'undici';
+import type { buildConnector as buildConnectorType } from 'undici';
 
 const require = createRequire(import.meta.url);
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
@@ -11,3 +13,37 @@ const api = require('undici/lib/api/index.js') as object;
 if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+export const buildConnector = require('undici/lib/core/connect.js') as typeof buildConnectorType;
+
+/** Where requests go through a forward proxy: curl's and Go's variables (lower case first; empty is unset). */
+export interface ProxySettings {
+  httpProxy: string;
+  httpsProxy: string;
+  noProxy: string;
+}
+
+/** The proxy settings in an environment, or undefined when no proxy is set (the common case). */
+export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings | undefined {
+  const httpProxy = env.http_proxy || env.HTTP_PROXY || '';
+  // Empty when unset: undici's EnvHttpProxyAgent then sends HTTPS through HTTP_PROXY, as curl does.
+  const httpsProxy = env.https_proxy || env.HTTPS_PROXY || '';
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { httpProxy, httpsProxy, noProxy: env.no_proxy || env.NO_PROXY || '' };
+}
+
+/**
+ * A dispatcher for one TLS profile. Behind a proxy, undici's EnvHttpProxyAgent tunnels (CONNECT)
+ * to every host NO_PROXY does not exclude; it applies `requestTls` to the tunnelled TLS and our
+ * `connect` to direct connections. Its settings are passed explicitly, so the pool's environment
+ * decides, not whatever process.env holds later.
+ */
+export function createDispatcher(
+  agentOptions: UndiciAgent.Options,
+  tls: buildConnectorType.BuildOptions,
+  connect: buildConnectorType.connector,
+  proxy: ProxySettings | undefined,
+): UndiciDispatcher {
+  if (!proxy) return new Agent({ ...agentOptions, connect });
+  const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
+  return new EnvHttpProxyAgent({ ...agentOptions, connect, requestTls: tls, ...proxy } as UndiciEnvHttpProxyAgent.Options);
+}

@@ -5,7 +5,11 @@ import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 
 /** Anything with a base URL and optional credentials: a RegistryHandle, or a proxy in front of one. */
-export interface Target { url: string; username?: string | undefined; password?: string | undefined }
+export interface Target {
+  url: string; username?: string | undefined; password?: string | undefined;
+  /** For HTTPS test registries: trusts the test CA. */
+  dispatcher?: Dispatcher | undefined;
+}
 
 export type Response = Dispatcher.ResponseData;
 
@@ -57,7 +61,7 @@ async function authenticate(t: Target, challenge: ReturnType<typeof parseChallen
   const wanted = new Set([...(challenge.params.scope ? challenge.params.scope.split(' ') : []), ...scopes]);
   for (const s of wanted) u.searchParams.append('scope', s);
   const headers: Record<string, string> = t.username !== undefined ? { authorization: basic(t) } : {};
-  const res = await request(u, { headers });
+  const res = await request(u, { headers, ...(t.dispatcher ? { dispatcher: t.dispatcher } : {}) });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`token request ${u} failed: ${res.statusCode} ${text}`);
   const json = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number };
@@ -80,6 +84,7 @@ export async function registryRequest(t: Target, method: string, pathOrUrl: stri
     method: method as Dispatcher.HttpMethod,
     headers: { ...opts.headers, ...(auth ? { authorization: auth.header } : {}) },
     body: opts.body ?? null,
+    ...(t.dispatcher ? { dispatcher: t.dispatcher } : {}),
   });
   let cached = authCache.get(key);
   if (cached && cached.expiresAt <= Date.now()) cached = undefined;

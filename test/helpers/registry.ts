@@ -1,13 +1,14 @@
 // Starts a real CNCF distribution registry (Debian's `docker-registry`, 2.8.2) on a free loopback
-// port, with no auth, htpasswd basic auth, or token auth, and exposes its access log so tests can
-// count the requests a client made.
+// port, with no auth, htpasswd basic auth, or token auth, optionally over HTTPS (`http.tls`, with
+// `clientcas` for mutual TLS), and exposes its access log so tests can count the requests a client made.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent, request, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
 import { stopAllTracked, track } from './cleanup.js';
 import { startTokenServer, type TokenServerHandle } from './token-server.js';
@@ -28,6 +29,21 @@ export interface RegistryHandle {
   requestsSince(mark: number): AccessLogEntry[];
   stop(): Promise<void>;
   token?: TokenServerHandle;
+  /** HTTPS registries: a dispatcher that trusts the test CA (and presents the client certificate). */
+  dispatcher?: Dispatcher;
+}
+
+/** distribution's `http.tls`: the registry serves HTTPS only, on the same port. */
+export interface RegistryTls {
+  certificate: string;
+  key: string;
+  /** The CA that signed `certificate`, trusted by the harness's readiness probe and `dispatcher`. */
+  ca: string;
+  /** Mutual TLS: client certificates must be signed by one of these CAs. */
+  clientCas?: string[];
+  /** The certificate the harness itself presents to a mutual-TLS registry. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 export interface StartOptions {
@@ -35,6 +51,7 @@ export interface StartOptions {
   username?: string;
   password?: string;
   deleteEnabled?: boolean;
+  tls?: RegistryTls;
 }
 
 // Readiness probes carry this user agent and are dropped from log(), so a fresh handle's log is empty.
@@ -91,7 +108,11 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryHa
           delete: { enabled: opts.deleteEnabled ?? true },
           maintenance: { uploadpurging: { enabled: false } },
         },
-        http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+        http: {
+          addr: `127.0.0.1:${port}`,
+          secret: randomBytes(16).toString('hex'),
+          ...(opts.tls ? { tls: { certificate: opts.tls.certificate, key: opts.tls.key, ...(opts.tls.clientCas ? { clientcas: opts.tls.clientCas } : {}) } } : {}),
+        },
         ...(auth ? { auth } : {}),
       };
       // (Re)written per attempt: the watchdog removes the whole dir when a failed registry exits.
@@ -100,7 +121,7 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryHa
       const configPath = join(dir, 'config.yml');
       writeFileSync(configPath, stringify(config));
       try {
-        return await launch(kind, port, configPath, dir, dataDir, username, password, token);
+        return await launch(kind, port, configPath, dir, dataDir, username, password, token, opts.tls);
       } catch (err) {
         if (attempt < 3 && /address already in use/.test(String(err))) continue;
         throw err;
@@ -114,7 +135,8 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryHa
 }
 
 async function launch(kind: AuthKind, port: number, configPath: string, dir: string, dataDir: string,
-  username: string | undefined, password: string | undefined, token: TokenServerHandle | undefined): Promise<RegistryHandle> {
+  username: string | undefined, password: string | undefined, token: TokenServerHandle | undefined,
+  tls: RegistryTls | undefined): Promise<RegistryHandle> {
   // detached: own process group, so stop() can kill the shell, the registry and the watchdog at once.
   const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'sh', configPath, dir], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const entries: AccessLogEntry[] = [];
@@ -143,7 +165,8 @@ async function launch(kind: AuthKind, port: number, configPath: string, dir: str
     killGroup('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const dispatcher = tls ? tlsDispatcher(tls) : undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -159,6 +182,7 @@ async function launch(kind: AuthKind, port: number, configPath: string, dir: str
     const timer = setTimeout(() => killGroup('SIGKILL'), 2000);
     await closed;
     clearTimeout(timer);
+    await dispatcher?.close();
     await token?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -174,9 +198,9 @@ async function launch(kind: AuthKind, port: number, configPath: string, dir: str
       throw new Error(`docker-registry exited during start (exit ${child.exitCode ?? child.signalCode}):\n${stderr}`);
     }
     try {
-      const res = await fetch(`${url}/v2/`, { headers: { 'user-agent': PROBE_UA } });
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) break;
+      const res = await request(`${url}/v2/`, { headers: { 'user-agent': PROBE_UA }, ...(dispatcher ? { dispatcher } : {}) });
+      await res.body.dump();
+      if (res.statusCode === 200 || res.statusCode === 401) break;
     } catch {
       // not listening yet
     }
@@ -210,7 +234,18 @@ async function launch(kind: AuthKind, port: number, configPath: string, dir: str
   if (username !== undefined) handle.username = username;
   if (password !== undefined) handle.password = password;
   if (token) handle.token = token;
+  if (dispatcher) handle.dispatcher = dispatcher;
   return handle;
+}
+
+function tlsDispatcher(tls: RegistryTls): Dispatcher {
+  const read = (f: string): string => readFileSync(f, 'utf8');
+  return new Agent({
+    connect: {
+      ca: read(tls.ca),
+      ...(tls.clientCert && tls.clientKey ? { cert: read(tls.clientCert), key: read(tls.clientKey) } : {}),
+    },
+  });
 }
 
 /** Stops every registry, token server and proxy this process started (for `after` hooks). */
