@@ -95,7 +95,7 @@ interface FeedContext {
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
   const { config, logger, signal } = opts;
-  const pool = new ClientPool({ resolve: config.resolve, logger });
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const registryConcurrency: Record<string, number> = {};
   for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
   const ctx = createCopyContext({ logger, signal, onBytes: opts.onBytes, registryConcurrency });

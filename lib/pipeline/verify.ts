@@ -22,7 +22,7 @@ export interface VerifyLine {
 }
 
 export async function runVerify(config: LoadedConfig, proc: number, logger?: Logger, signal?: AbortSignal): Promise<VerifyLine[]> {
-  const pool = new ClientPool({ resolve: config.resolve, logger });
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const tasks: CopyImageMessage[] = [];
   const lines: VerifyLine[] = [];
   try {

@@ -28,6 +28,8 @@ export interface ClientOptions {
   /** Actions asked for every repository; a destination asks pull+push so one token serves both. */
   actions?: readonly string[];
   retry?: RetryPolicy;
+  /** Seconds: the base of each request's deadline (registry/deadline.ts). */
+  timeout?: number;
   logger?: Logger;
 }
 
@@ -49,6 +51,7 @@ export class UndiciRegistryClient implements RegistryClient {
       credentials: opts.credentials,
       dispatcher: opts.dispatcher,
       retry: opts.retry,
+      timeout: opts.timeout,
       logger: opts.logger,
     });
   }
@@ -225,6 +228,8 @@ export class UndiciRegistryClient implements RegistryClient {
         scope: this.scope(repository),
         expect: [204, 200, 202, 404],
         what: `blob upload cancel ${repository}`,
+        // Cleanup: not worth a retry (the registry purges stale sessions itself).
+        once: true,
       });
       await res.body.dump();
     } catch (err) {

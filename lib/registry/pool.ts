@@ -1,7 +1,8 @@
 // One client per (registry, role) over one shared keep-alive undici Agent, so connections and tokens
 // are reused by every copy of a run.
-import type { Dispatcher } from 'undici';
-import { Agent } from './undici-agent.js';
+import type { Dispatcher, Agent as UndiciAgent } from 'undici';
+import { Agent, Pool } from './undici-agent.js';
+import { DEFAULT_TIMEOUT_S } from './deadline.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
@@ -39,18 +40,44 @@ export interface PoolOptions {
   retry?: RetryPolicy;
   logger?: Logger;
   dispatcher?: Dispatcher;
+  /** Seconds: each request's deadline base and undici's idle timeouts (`defaults.timeout`). */
+  timeout?: number;
+  /** Connections at most per origin, where the registry sets none (`defaults.connections`). */
+  connections?: number;
+}
+
+/**
+ * Connections per origin by default (issue 6, item 8). Without a cap undici opens one per request
+ * in flight: a 100-layer image times 16 copiers opened hundreds. 64 stays well above what the
+ * copy engine has in flight per registry (8 transfers, 16 blob checks, one manifest request per
+ * copier, 16 by default), so the cap bounds bursts without queueing normal work.
+ */
+export const DEFAULT_CONNECTIONS = 64;
+
+/** Agent options: keep-alive, idle timeouts from `timeout`, and a per-origin connection cap. */
+export function agentOptions(timeoutS: number, connectionsFor: (origin: string) => number): UndiciAgent.Options {
+  return {
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 120_000,
+    connectTimeout: Math.min(15_000, timeoutS * 1000),
+    headersTimeout: timeoutS * 1000,
+    bodyTimeout: timeoutS * 1000,
+    factory: (origin: string | URL, opts: object) => new Pool(origin, { ...opts, connections: connectionsFor(String(origin)) }),
+  };
 }
 
 export class ClientPool {
   readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly clients = new Map<string, UndiciRegistryClient>();
+  /** Per-registry `connections`, by API host (the origin's host). */
+  private readonly hostConnections = new Map<string, number>();
 
   constructor(private readonly opts: PoolOptions) {
     this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher =
-      opts.dispatcher ??
-      new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    const fallback = opts.connections ?? DEFAULT_CONNECTIONS;
+    const connectionsFor = (origin: string) => this.hostConnections.get(new URL(origin).host) ?? fallback;
+    this.dispatcher = opts.dispatcher ?? new Agent(agentOptions(opts.timeout ?? DEFAULT_TIMEOUT_S, connectionsFor));
   }
 
   /**
@@ -62,14 +89,18 @@ export class ClientPool {
     const key = [registry, role, access.insecure ? 'http' : 'https', access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
     let client = this.clients.get(key);
     if (!client) {
+      const endpoint = registryEndpointHost(registry);
+      // The first namespace's setting wins: connections are shared by the whole origin.
+      if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
       client = new UndiciRegistryClient({
         registry,
-        endpoint: registryEndpointHost(registry),
+        endpoint,
         credentials: access.credentials,
         insecure: access.insecure,
         dispatcher: this.dispatcher,
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
         retry: this.opts.retry,
+        timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
       });
       this.clients.set(key, client);

@@ -3,7 +3,7 @@
 // api mixin costs ~77 ms, and start-up is most of a no-op sync. This is exactly what index.js does
 // for these two pieces (`Object.assign(Dispatcher.prototype, api)`), on the pinned undici 7.30.2.
 import { createRequire } from 'node:module';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Agent as UndiciAgent, Pool as UndiciPool } from 'undici';
 
 const require = createRequire(import.meta.url);
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
@@ -11,3 +11,4 @@ const api = require('undici/lib/api/index.js') as object;
 if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
