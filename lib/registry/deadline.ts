@@ -64,7 +64,7 @@ export class RequestDeadline {
   private arm(ms: number): void {
     clearTimeout(this.timer);
     const total = Math.round(ms + performance.now() - this.started);
-    this.timer = setTimeout(() => this.abort(this.expired(Math.ceil(total / 1000))), Math.max(0, ms));
+    this.timer = setTimeout(() => this.abort(this.expired(Math.max(1, Math.round(total / 1000)))), Math.max(0, ms));
     // A body nobody finished reading must not keep the process alive.
     this.timer.unref();
   }

@@ -18,9 +18,17 @@ export interface ProxyHandle {
   requests: SeenRequest[];
   /** Requests that reached the redirect target ("object storage") on the other origin. */
   offOrigin: SeenRequest[];
+  /** TCP connections to the proxy: accepted in all, open now, and the most open at once. */
+  sockets: { accepted: number; open: number; peak: number };
   stop(): Promise<void>;
 }
-export interface ProxyOptions { corruptBlobs?: boolean; redirectBlobs?: boolean; schema1For?: string }
+export interface ProxyOptions {
+  corruptBlobs?: boolean;
+  redirectBlobs?: boolean;
+  schema1For?: string;
+  /** Answer 503 (without asking the registry) to every request whose "METHOD path" matches. */
+  always503?: RegExp;
+}
 
 const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})(?:\?.*)?$/;
 const MANIFEST = /^\/v2\/(.+)\/manifests\/([^?]+)/;
@@ -74,6 +82,14 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = req.url ?? '/';
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
+    if (opts.always503?.test(`${req.method} ${path}`)) {
+      // Like a registry behind an overloaded load balancer: distribution's UNAVAILABLE body.
+      const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'service unavailable' }] });
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     const blob = req.method === 'GET' ? BLOB_GET.exec(path) : null;
     const manifest = MANIFEST.exec(path);
     const schema1 = opts.schema1For !== undefined && manifest?.[1] === opts.schema1For
@@ -146,6 +162,12 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
   };
 
   const proxy = createServer(onRequest);
+  const sockets = { accepted: 0, open: 0, peak: 0 };
+  proxy.on('connection', (socket) => {
+    sockets.accepted++;
+    sockets.peak = Math.max(sockets.peak, ++sockets.open);
+    socket.once('close', () => sockets.open--);
+  });
   const storage = createServer(onStorage);
   const storage6 = createServer(onStorage);
   const port = await listen(proxy, '127.0.0.1');
@@ -165,5 +187,5 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
     })));
   };
   const untrack = track({ stop, stopSync: () => servers.forEach((s) => s.close()) });
-  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, stop };
+  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, sockets, stop };
 }
