@@ -54,10 +54,11 @@ export interface CopyContextOptions {
 
 /**
  * Blob HEADs and mounts in flight per registry. Without a bound a 100-layer image asks for 100 at
- * once, times 16 copiers (issue 6, item 8). 16 keeps a no-op sync's checks overlapping (each is one
- * round trip) while staying well inside the connections per origin (registry/pool.ts).
+ * once, times 16 copiers (issue 6, item 8). Each is one round trip, so over a WAN more of them
+ * overlap more; 32 is half the connections per origin (registry/pool.ts), which leaves the other
+ * half for the 8 transfers and the copiers' manifest requests.
  */
-const DEFAULT_CHECKS = 16;
+const DEFAULT_CHECKS = 32;
 
 export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
   const checks = new Map<string, Limiter>();
