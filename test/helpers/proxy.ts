@@ -28,6 +28,8 @@ export interface ProxyOptions {
   schema1For?: string;
   /** Answer 503 (without asking the registry) to every request whose "METHOD path" matches. */
   always503?: RegExp;
+  /** Send blob GET bodies `bytes` at a time every `everyMs`: a trickling server that is never idle long. */
+  trickleBlobs?: { bytes: number; everyMs: number };
 }
 
 const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})(?:\?.*)?$/;
@@ -45,6 +47,22 @@ function corrupter(length: number | undefined): Transform {
       }
       seen += chunk.length;
       cb(null, chunk);
+    },
+  });
+}
+
+/** Re-sends the body in small pieces, one every `everyMs`, until the client goes away. */
+function trickler(bytes: number, everyMs: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let at = 0;
+      const next = (): void => {
+        if (this.destroyed) return;
+        if (at >= chunk.length) return cb();
+        this.push(chunk.subarray(at, (at += bytes)));
+        setTimeout(next, everyMs);
+      };
+      next();
     },
   });
 }
@@ -121,8 +139,10 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
       }
       res.writeHead(status, ur.headers);
       const corrupt = blob && status === 200 && opts.corruptBlobs;
+      const trickle = blob && status === 200 && opts.trickleBlobs;
       const len = Number(ur.headers['content-length']) || undefined;
-      (corrupt ? pipeline(ur, corrupter(len), res) : pipeline(ur, res)).catch(() => res.destroy());
+      const through = corrupt ? corrupter(len) : trickle ? trickler(trickle.bytes, trickle.everyMs) : undefined;
+      (through ? pipeline(ur, through, res) : pipeline(ur, res)).catch(() => res.destroy());
     });
     up.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
