@@ -43,6 +43,9 @@ export interface CopyContextOptions {
   transfers?: number;
   /** Blob transfers at once per registry host, where limited. */
   registryConcurrency?: Record<string, number>;
+  /** Connections per registry host (registry/pool.ts), and for the others; they bound transfers too. */
+  registryConnections?: Record<string, number>;
+  connections?: number;
   childConcurrency?: number;
   /** Blob HEADs and mounts at once per registry. */
   checksPerRegistry?: number;
@@ -60,14 +63,34 @@ export interface CopyContextOptions {
  */
 const DEFAULT_CHECKS = 32;
 
+/**
+ * Transfers at once on a registry with `connections` per origin: at most half of them. A transfer
+ * holds its download's connection until its upload is done, and within one registry the upload
+ * needs a second one; with more transfers than that, downloads take every connection and their
+ * uploads wait forever (measured: 2 connections, 8 transfers, stuck until the deadline).
+ */
+export function transferCap(concurrency: number | undefined, connections: number | undefined): number | undefined {
+  const byConnections = connections === undefined ? undefined : Math.max(1, Math.floor(connections / 2));
+  if (concurrency === undefined) return byConnections;
+  return byConnections === undefined ? concurrency : Math.min(concurrency, byConnections);
+}
+
 export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
   const checks = new Map<string, Limiter>();
-  const limiters = new Map(Object.entries(opts.registryConcurrency ?? {}).map(([host, n]) => [host, new Limiter(n)]));
+  const limiters = new Map<string, Limiter | undefined>();
+  const registryLimiter = (registry: string): Limiter | undefined => {
+    if (!limiters.has(registry)) {
+      const n = transferCap(opts.registryConcurrency?.[registry], opts.registryConnections?.[registry] ?? opts.connections);
+      limiters.set(registry, n === undefined ? undefined : new Limiter(n));
+    }
+    return limiters.get(registry);
+  };
+  const limited = Object.keys(opts.registryConcurrency ?? {}).length + Object.keys(opts.registryConnections ?? {}).length > 0 || opts.connections !== undefined;
   return {
     ledger: new BlobLedger(),
     // 8 measured best on workload (a): 2 -> 7.0 s, 4 -> 6.0 s, 8 -> 5.3 s, 16 -> 5.8 s.
     transfers: new Limiter(opts.transfers ?? 8),
-    registryLimiter: limiters.size ? (registry) => limiters.get(registry) : undefined,
+    registryLimiter: limited ? registryLimiter : undefined,
     checks: (registry) => {
       let l = checks.get(registry);
       if (!l) checks.set(registry, (l = new Limiter(opts.checksPerRegistry ?? DEFAULT_CHECKS)));

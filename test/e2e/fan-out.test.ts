@@ -74,3 +74,38 @@ ${Array.from({ length: COPIES }, (_, i) => `  - source: ${from.host}/big/img:v1\
     await Promise.all([from.stop(), to.stop()]);
   });
 });
+
+describe('connections within one registry', () => {
+  let reg: RegistryHandle;
+  let dir: string;
+  before(async () => {
+    reg = await startRegistry();
+    dir = tempDir();
+  });
+  after(stopAll);
+
+  test('a copy inside one registry with 2 connections does not starve its own uploads', async () => {
+    // Each transfer holds a download's connection while its upload needs another one on the same
+    // origin: with more transfers than half the connections, downloads would take them all.
+    const imgs = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => pushImage(reg, `one/app${i}`, 'v1', { format: 'oci', layers: [randomLayer(200_000), randomLayer(200_000)] })),
+    );
+    const proxy = await startProxy(reg);
+    const file = writeFile(
+      dir,
+      'same.yaml',
+      `version: 1
+defaults: { timeout: 5 }
+registries:
+  "${proxy.host}": { insecure: true, connections: 2 }
+rules:
+${imgs.map((_, i) => `  - source: ${proxy.host}/one/app${i}:v1\n    destination: ${proxy.host}/copy`).join('\n')}
+`,
+    );
+    const r = await runCli(['sync', '--config', file, '--dlq', join(dir, 'dlq-same.jsonl'), '--retries', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [i, img] of imgs.entries()) assert.equal((await getManifest(reg, `copy/app${i}`, 'v1'))?.digest, img.digest);
+    assert.ok(proxy.sockets.peak <= 2, `${proxy.sockets.peak} sockets at once`);
+    await proxy.stop();
+  });
+});
