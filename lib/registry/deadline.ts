@@ -7,8 +7,10 @@
 // size keeps small requests at `timeout` and lets a big blob run as long as it moves at least
 // MIN_BODY_RATE on average. 256 KiB/s (2 Mbit/s) is far below any link a migration runs on, and
 // still ends a trickling server: 1 GiB may take 68 min, 50 GB 2.2 days (raise `--timeout` for
-// slower links). A response without Content-Length keeps the plain `timeout` until its headers,
-// then only the idle timeout (registries and object stores always send one for blobs).
+// slower links). A response without Content-Length must be done within the plain `timeout`: those
+// are JSON bodies (tag lists, tokens); registries and object stores send a length with every blob.
+// The clock starts when the request is handed to undici, so a wait for a free connection counts:
+// the limiters in copy/context.ts keep that wait short.
 import { RequestTimeoutError } from '../errors.js';
 
 /** Bytes per second a body must average to stay within its deadline. */
