@@ -336,3 +336,18 @@ export class TlsError extends MigrateError {
     super(ErrorCode.TLS, message, options);
   }
 }
+
+/**
+ * A request that outlived its overall deadline: a stalled or trickling server (issue 6, item 4).
+ * Not retryable: another attempt would hold the copier for another whole deadline; the image goes
+ * to the DLQ and `replay` runs it again.
+ */
+export class RequestTimeoutError extends MigrateError {
+  constructor(
+    readonly host: string,
+    what: string,
+    seconds: number,
+  ) {
+    super(ErrorCode.TIMEOUT, `${what} on ${host} took longer than ${seconds} s (its deadline); raise --timeout if the link is that slow`);
+  }
+}

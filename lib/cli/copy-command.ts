@@ -23,7 +23,7 @@ export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult>
   const dst = parseRepositoryReference(opts.destination);
   if (dst.digest) throw new UsageError(`the destination names a digest (${opts.destination}); give a tag or none (keeps the source's)`);
   const entries = opts.authFile ? await loadAuthFile(opts.authFile) : [];
-  const pool = new ClientPool({ resolve: resolverFromEntries(entries), logger: opts.logger });
+  const pool = new ClientPool({ resolve: resolverFromEntries(entries), logger: opts.logger, timeout: opts.timeout });
   try {
     const ctx = createCopyContext({ logger: opts.logger, signal: opts.signal });
     return await copyImage(

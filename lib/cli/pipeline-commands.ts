@@ -166,7 +166,7 @@ async function assertWritable(file: string, flag: string): Promise<void> {
 
 export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?: LoadedConfig): Promise<number> {
   const config = loaded ?? (await loadInputs(flags)).config;
-  const pool = new ClientPool({ resolve: config.resolve, logger: env.logger });
+  const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   let tasks = 0;
   let failures = 0;
   let conflicts = 0;

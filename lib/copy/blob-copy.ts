@@ -44,38 +44,53 @@ async function blobPlace(
   counters: CopyCounters,
 ): Promise<BlobOutcome> {
   const sibling = ctx.ledger.mountSource(dst.client.registry, desc.digest, dst.repository);
-  let uploadUrl: URL | undefined;
-  if (sibling) {
-    // Skip the HEAD: a mount answers 201 whether the blob was in the repo already or not.
-    const mount = await dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal);
-    if (mount.mounted) {
-      counters.blobsMounted++;
-      ctx.logger?.debug({ digest: desc.digest, from: sibling, to: dst.repository }, 'blob mounted');
-      return 'mounted';
+  const session: UploadSession = {};
+  // HEADs and mounts hold a per-registry check slot, so a many-layer image cannot fan out
+  // without bound; the slot is released before the transfer waits for its own.
+  const placed = await ctx.checks(dst.client.registry).run(async (): Promise<BlobOutcome | undefined> => {
+    if (sibling) {
+      // Skip the HEAD: a mount answers 201 whether the blob was in the repo already or not.
+      const mount = await dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal);
+      if (mount.mounted) return 'mounted';
+      session.url = mount.uploadUrl;
+      return undefined;
     }
-    uploadUrl = mount.uploadUrl;
-  } else if ((await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined) {
+    return (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined ? 'present' : undefined;
+  });
+  if (placed === 'mounted') {
+    counters.blobsMounted++;
+    ctx.logger?.debug({ digest: desc.digest, from: sibling, to: dst.repository }, 'blob mounted');
+    return placed;
+  }
+  if (placed === 'present') {
     counters.blobsPresent++;
     ctx.logger?.debug({ digest: desc.digest, repository: dst.repository }, 'blob already present');
-    return 'present';
+    return placed;
   }
-  await transferSlot(ctx, src, dst, () =>
-    withRetry(
-      ctx.blobRetry,
-      async (attempt) => {
-        // A session is single-use once a PUT failed on it: open a fresh one for each new attempt.
-        const url = attempt === 1 && uploadUrl ? uploadUrl : undefined;
-        await blobTransfer(ctx, src, dst, desc, url);
-      },
-      (err, attempt, delayMs) =>
-        ctx.logger?.warn({ digest: desc.digest, attempt, delayMs, err: errorMessage(err) }, 'blob transfer failed, retrying'),
-      ctx.signal,
-    ),
-  );
+  try {
+    await transferSlot(ctx, src, dst, () =>
+      withRetry(
+        ctx.blobRetry,
+        () => blobTransfer(ctx, src, dst, desc, session),
+        (err, attempt, delayMs) =>
+          ctx.logger?.warn({ digest: desc.digest, attempt, delayMs, err: errorMessage(err) }, 'blob transfer failed, retrying'),
+        ctx.signal,
+      ),
+    );
+  } finally {
+    // A session that will not complete would linger on the registry until it purges it (the
+    // spec's `DELETE <location>`).
+    if (session.url) void dst.client.blobUploadCancel(dst.repository, session.url);
+  }
   counters.blobsUploaded++;
   counters.bytesUploaded += desc.size;
   ctx.logger?.info({ digest: desc.digest, size: desc.size, repository: dst.repository }, 'blob uploaded');
   return 'uploaded';
+}
+
+/** An upload session that is still valid: opened, and no PUT sent on it yet. */
+interface UploadSession {
+  url?: URL;
 }
 
 /**
@@ -89,29 +104,30 @@ function transferSlot<T>(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint,
   return acquire(0);
 }
 
-/** GET from the source and PUT to the destination as one stream, verified on the way. */
-async function blobTransfer(
-  ctx: CopyContext,
-  src: BlobEndpoint,
-  dst: BlobEndpoint,
-  desc: Descriptor,
-  uploadUrl: URL | undefined,
-): Promise<void> {
+/**
+ * GET from the source and PUT to the destination as one stream, verified on the way. A session on
+ * which no PUT was sent stays valid (distribution keeps it until its purge age), so a retry after a
+ * failed download or POST reuses it instead of opening another; once a PUT was sent, its offset is
+ * unknown (a broken body may have been partly stored) and it is cancelled.
+ */
+async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, desc: Descriptor, session: UploadSession): Promise<void> {
   // Open the download and the upload session at the same time: one round trip saved per blob.
   const [source, url] = await Promise.allSettled([
     src.client.blobGet(src.repository, desc.digest, ctx.signal),
-    uploadUrl ? Promise.resolve(uploadUrl) : dst.client.blobUploadStart(dst.repository, ctx.signal),
+    session.url ? Promise.resolve(session.url) : dst.client.blobUploadStart(dst.repository, ctx.signal),
   ]);
+  if (url.status === 'fulfilled') session.url = url.value;
   try {
     if (source.status === 'rejected') throw source.reason;
     if (url.status === 'rejected') throw url.reason;
     const stream = verifiedStream(source.value.body, desc.digest, desc.size, ctx.onBytes);
-    await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
-  } catch (err) {
-    // A session that will not complete would linger on the registry until it purges it (the
-    // spec's `DELETE <location>`); the next attempt opens a fresh one.
-    if (url.status === 'fulfilled') void dst.client.blobUploadCancel(dst.repository, url.value);
-    throw err;
+    session.url = undefined;
+    try {
+      await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
+    } catch (err) {
+      void dst.client.blobUploadCancel(dst.repository, url.value);
+      throw err;
+    }
   } finally {
     const body = source.status === 'fulfilled' ? source.value.body : undefined;
     if (body && !body.destroyed) body.destroy();

@@ -1,7 +1,7 @@
 // Shared state of one run: the blob ledger, the transfer limit and the counters. Every concurrent
 // copyImage of a run gets the same context, which is what makes dedup span images.
 import type { Logger } from 'pino';
-import { DEFAULT_RETRY, type RetryPolicy } from '../registry/retry.js';
+import { BLOB_RETRY, type RetryPolicy } from '../registry/retry.js';
 import { BlobLedger } from './ledger.js';
 import { Limiter } from './limiter.js';
 
@@ -27,9 +27,11 @@ export interface CopyContext {
   transfers: Limiter;
   /** Per-registry bound on blob transfers (the config's `registries.<host>.concurrency`). */
   registryLimiter?: (registry: string) => Limiter | undefined;
+  /** Per-registry bound on blob HEADs and mounts, which every layer of every image does at once. */
+  checks: (registry: string) => Limiter;
   /** Children of an index copied at once. */
   childConcurrency: number;
-  /** Attempts per blob transfer (a streamed upload cannot be retried by the HTTP layer). */
+  /** Attempts per blob transfer, for failures the HTTP layer cannot retry (see registry/retry.ts). */
   blobRetry: RetryPolicy;
   logger?: Logger;
   signal?: AbortSignal;
@@ -41,22 +43,61 @@ export interface CopyContextOptions {
   transfers?: number;
   /** Blob transfers at once per registry host, where limited. */
   registryConcurrency?: Record<string, number>;
+  /** Connections per registry host (registry/pool.ts), and for the others; they bound transfers too. */
+  registryConnections?: Record<string, number>;
+  connections?: number;
   childConcurrency?: number;
+  /** Blob HEADs and mounts at once per registry. */
+  checksPerRegistry?: number;
   blobRetry?: RetryPolicy;
   logger?: Logger;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
 }
 
+/**
+ * Blob HEADs and mounts in flight per registry. Without a bound a 100-layer image asks for 100 at
+ * once, times 16 copiers (issue 6, item 8). Each is one round trip, so over a WAN more of them
+ * overlap more; 32 is half the connections per origin (registry/pool.ts), which leaves the other
+ * half for the 8 transfers and the copiers' manifest requests.
+ */
+const DEFAULT_CHECKS = 32;
+
+/**
+ * Transfers at once on a registry with `connections` per origin: at most half of them. A transfer
+ * holds its download's connection until its upload is done, and within one registry the upload
+ * needs a second one; with more transfers than that, downloads take every connection and their
+ * uploads wait forever (measured: 2 connections, 8 transfers, stuck until the deadline).
+ */
+export function transferCap(concurrency: number | undefined, connections: number | undefined): number | undefined {
+  const byConnections = connections === undefined ? undefined : Math.max(1, Math.floor(connections / 2));
+  if (concurrency === undefined) return byConnections;
+  return byConnections === undefined ? concurrency : Math.min(concurrency, byConnections);
+}
+
 export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
-  const limiters = new Map(Object.entries(opts.registryConcurrency ?? {}).map(([host, n]) => [host, new Limiter(n)]));
+  const checks = new Map<string, Limiter>();
+  const limiters = new Map<string, Limiter | undefined>();
+  const registryLimiter = (registry: string): Limiter | undefined => {
+    if (!limiters.has(registry)) {
+      const n = transferCap(opts.registryConcurrency?.[registry], opts.registryConnections?.[registry] ?? opts.connections);
+      limiters.set(registry, n === undefined ? undefined : new Limiter(n));
+    }
+    return limiters.get(registry);
+  };
+  const limited = Object.keys(opts.registryConcurrency ?? {}).length + Object.keys(opts.registryConnections ?? {}).length > 0 || opts.connections !== undefined;
   return {
     ledger: new BlobLedger(),
     // 8 measured best on workload (a): 2 -> 7.0 s, 4 -> 6.0 s, 8 -> 5.3 s, 16 -> 5.8 s.
     transfers: new Limiter(opts.transfers ?? 8),
-    registryLimiter: limiters.size ? (registry) => limiters.get(registry) : undefined,
+    registryLimiter: limited ? registryLimiter : undefined,
+    checks: (registry) => {
+      let l = checks.get(registry);
+      if (!l) checks.set(registry, (l = new Limiter(opts.checksPerRegistry ?? DEFAULT_CHECKS)));
+      return l;
+    },
     childConcurrency: opts.childConcurrency ?? 4,
-    blobRetry: opts.blobRetry ?? DEFAULT_RETRY,
+    blobRetry: opts.blobRetry ?? BLOB_RETRY,
     logger: opts.logger,
     signal: opts.signal,
     onBytes: opts.onBytes,

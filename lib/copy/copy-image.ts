@@ -1,6 +1,7 @@
 // Copy one image, all platforms, digest-exact (ggcr pusher.go, regclient ImageCopy): compare by HEAD
 // on both sides, then children before their index, blobs before their manifest, and the manifest
 // bytes exactly as received, so every digest at the destination equals the source's.
+import { setMaxListeners } from 'node:events';
 import { ManifestInvalidError, RegistryError } from '../errors.js';
 import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest, refuseSchema1 } from '../oci/manifest.js';
 import { type ImageReference, formatReference } from '../oci/reference.js';
@@ -50,6 +51,8 @@ export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: Im
   // One abort per image: the first failure stops the image's other transfers (and a run's abort
   // stops them all).
   const abort = new AbortController();
+  // Every request of the image listens on this signal while it runs; the limiters bound how many.
+  setMaxListeners(0, abort.signal);
   const onParentAbort = () => abort.abort();
   parent.signal?.addEventListener('abort', onParentAbort, { once: true });
   try {

@@ -2,6 +2,7 @@
 // release with backoff until maxReceiveCount. A permanent one (manifest or repository unknown,
 // denied, an invalid message): straight to the DLQ with the error's code. Nothing a message
 // contains can crash the worker.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { copyImage } from '../copy/copy-image.js';
 import type { CopyContext } from '../copy/context.js';
@@ -131,6 +132,8 @@ export async function runCopiers(n: number, deps: CopierDeps, done: AbortSignal)
   // and the caller saves what is left, instead of the others waiting on a message that never settles.
   const broken = new AbortController();
   const stop = AbortSignal.any([done, broken.signal, ...(deps.signal ? [deps.signal] : [])]);
+  // Each loop's long poll listens on `stop`: n listeners, by design (MaxListenersExceededWarning at 16).
+  setMaxListeners(0, stop);
   const loop = async () => {
     try {
       while (!stop.aborted) {

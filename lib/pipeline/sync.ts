@@ -144,15 +144,18 @@ interface FeedContext {
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
   const { config, logger, signal } = opts;
-  const pool = new ClientPool({ resolve: config.resolve, logger });
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const registryConcurrency: Record<string, number> = {};
+  const registryConnections: Record<string, number> = {};
   for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
+  for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
+  const connections = config.defaults.connections;
   let bytes = 0;
   const onBytes = (n: number) => {
     bytes += n;
     opts.onBytes?.(n);
   };
-  const ctx = createCopyContext({ logger, signal, onBytes, registryConcurrency });
+  const ctx = createCopyContext({ logger, signal, onBytes, registryConcurrency, registryConnections, connections });
   const queue = new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
   const outcomes: ImageOutcome[] = [];

@@ -31,7 +31,7 @@ export async function runVerify(
   signal?: AbortSignal,
   memo?: DigestMemo,
 ): Promise<VerifyLine[]> {
-  const pool = new ClientPool({ resolve: config.resolve, logger });
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const tasks: CopyImageMessage[] = [];
   const lines: VerifyLine[] = [];
   try {

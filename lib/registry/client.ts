@@ -29,6 +29,8 @@ export interface ClientOptions {
   /** Actions asked for every repository; a destination asks pull+push so one token serves both. */
   actions?: readonly string[];
   retry?: RetryPolicy;
+  /** Seconds: the base of each request's deadline (registry/deadline.ts). */
+  timeout?: number;
   logger?: Logger;
   /** Token realms trusted besides the registry's own domain (see realm.ts). */
   tokenRealms?: readonly string[];
@@ -57,6 +59,7 @@ export class UndiciRegistryClient implements RegistryClient {
       credentials: opts.credentials,
       dispatcher: opts.dispatcher,
       retry: opts.retry,
+      timeout: opts.timeout,
       logger: opts.logger,
       realm: {
         hosts: host === opts.registry ? [host] : [host, opts.registry],
@@ -264,6 +267,8 @@ export class UndiciRegistryClient implements RegistryClient {
         scope: this.scope(repository),
         expect: [204, 200, 202, 404],
         what: `blob upload cancel ${repository}`,
+        // Cleanup: not worth a retry (the registry purges stale sessions itself).
+        once: true,
       });
       await res.body.dump();
     } catch (err) {

@@ -1,7 +1,8 @@
 // One client per (registry, role) over keep-alive undici dispatchers, one per TLS profile (most runs
 // have one), so connections and tokens are reused by every copy of a run.
 import type { Agent, Dispatcher } from 'undici';
-import { createDispatcher, proxySettings, type ProxySettings } from './undici-agent.js';
+import { createDispatcher, Pool, proxySettings, type ProxySettings } from './undici-agent.js';
+import { DEFAULT_TIMEOUT_S } from './deadline.js';
 import { tlsConnectOptions, tlsConnector, tlsProfileKey } from './tls.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
@@ -43,6 +44,30 @@ export interface PoolOptions {
   dispatcher?: Dispatcher;
   /** Where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Seconds: each request's deadline base and undici's idle timeouts (`defaults.timeout`). */
+  timeout?: number;
+  /** Connections at most per origin, where the registry sets none (`defaults.connections`). */
+  connections?: number;
+}
+
+/**
+ * Connections per origin by default (issue 6, item 8). Without a cap undici opens one per request
+ * in flight: a 100-layer image times 16 copiers opened over 100 to one registry. 64 stays above what
+ * the copy engine has in flight per registry (8 transfers, 32 blob checks, one manifest request
+ * per copier, 16 by default), so the cap bounds bursts without queueing normal work.
+ */
+export const DEFAULT_CONNECTIONS = 64;
+
+/** Agent options: keep-alive, idle timeouts from `timeout`, and a per-origin connection cap. */
+export function agentOptions(timeoutS: number, connectionsFor: (origin: string) => number): Agent.Options {
+  return {
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 120_000,
+    connectTimeout: Math.min(15_000, timeoutS * 1000),
+    headersTimeout: timeoutS * 1000,
+    bodyTimeout: timeoutS * 1000,
+    factory: (origin: string | URL, opts: object) => new Pool(origin, { ...opts, connections: connectionsFor(String(origin)) }),
+  };
 }
 
 export class ClientPool {
@@ -50,6 +75,8 @@ export class ClientPool {
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly clients = new Map<string, UndiciRegistryClient>();
   private readonly proxy: ProxySettings | undefined;
+  /** Per-registry `connections`, by API host (the origin's host). */
+  private readonly hostConnections = new Map<string, number>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -57,7 +84,8 @@ export class ClientPool {
 
   /** The options of every dispatcher of the pool, in one place. */
   private agentOptions(): Agent.Options {
-    return { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000 };
+    const fallback = this.opts.connections ?? DEFAULT_CONNECTIONS;
+    return agentOptions(this.opts.timeout ?? DEFAULT_TIMEOUT_S, (origin) => this.hostConnections.get(new URL(origin).host) ?? fallback);
   }
 
   /**
@@ -90,9 +118,12 @@ export class ClientPool {
     const key = [registry, role, tlsProfileKey(access), trust, access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
     let client = this.clients.get(key);
     if (!client) {
+      const endpoint = registryEndpointHost(registry);
+      // The first namespace's setting wins: connections are shared by the whole origin.
+      if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
       client = new UndiciRegistryClient({
         registry,
-        endpoint: registryEndpointHost(registry),
+        endpoint,
         credentials: access.credentials,
         insecure: access.insecure,
         tokenRealms: access.tokenRealms,
@@ -100,6 +131,7 @@ export class ClientPool {
         dispatcher: this.dispatcherFor(registry, access),
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
         retry: this.opts.retry,
+        timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
       });
       this.clients.set(key, client);

@@ -1,6 +1,17 @@
 // Retry with exponential backoff and full jitter (AWS architecture blog, "Exponential Backoff And
 // Jitter"), honouring a registry's Retry-After. The decision *whether* to retry is always
 // `isRetryable()` from the one error module.
+//
+// The attempt budget (issue 6, item 7). Three layers may retry, and no layer retries what a layer
+// below it already retried, so the counts add up instead of multiplying:
+//   - the HTTP layer (transport.ts) retries a request it can replay, i.e. an idempotent method
+//     (GET, HEAD, PUT, DELETE) with no body or a body in memory: HTTP_RETRY.attempts in all;
+//   - the blob layer (copy/blob-copy.ts) retries a transfer only for a failure the HTTP layer could
+//     not retry (the streamed PUT, the upload POST, a download that broke or failed verification
+//     mid-body): BLOB_RETRY.attempts in all, reusing the upload session when no PUT was sent on it;
+//   - the message layer (pipeline/copier.ts) retries the whole image: `retries + 1` deliveries.
+// So against a registry that always answers 503, a blob costs HTTP_RETRY.attempts (3) failed
+// requests per delivery, 3 x (retries + 1) in all: 3 with --retries 0, 9 with the default 2.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, retryAfterMs } from '../errors.js';
 
@@ -11,7 +22,24 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 20_000 };
+/** Attempts of one replayable, idempotent HTTP request. */
+export const HTTP_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 250, maxDelayMs: 20_000 };
+/** Attempts of one blob transfer, for failures the HTTP layer cannot retry. */
+export const BLOB_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 20_000 };
+
+// Errors that already went through a retry loop. A layer above must not retry them again: that is
+// what multiplied the attempts (30 blob GETs for 2 blobs with --retries 0).
+const retriedBelow = new WeakSet<object>();
+
+/** Mark an error as already retried by its layer (see the budget above). */
+export function markRetried(err: unknown): void {
+  if (typeof err === 'object' && err !== null) retriedBelow.add(err);
+}
+
+/** True when a lower layer already spent its attempts on this error. */
+export function wasRetried(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && retriedBelow.has(err);
+}
 
 /** Delay before attempt `attempt + 1` (attempt counts from 1). */
 export function backoffDelay(policy: RetryPolicy, attempt: number, err?: unknown, random = Math.random): number {
@@ -22,6 +50,10 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, err?: unknown
   return Math.round(ceiling / 4 + random() * (ceiling * 0.75));
 }
 
+/**
+ * Run `fn` until it succeeds, fails with an error `isRetryable()` refuses or a lower layer already
+ * retried, or runs out of attempts. Whatever it throws is marked as retried, for the layers above.
+ */
 export async function withRetry<T>(
   policy: RetryPolicy,
   fn: (attempt: number) => Promise<T>,
@@ -32,7 +64,10 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= policy.attempts || !isRetryable(err) || signal?.aborted) throw err;
+      if (attempt >= policy.attempts || !isRetryable(err) || wasRetried(err) || signal?.aborted) {
+        markRetried(err);
+        throw err;
+      }
       const delay = backoffDelay(policy, attempt, err);
       onRetry?.(err, attempt, delay);
       await sleep(delay, undefined, signal ? { signal } : undefined);

@@ -1,13 +1,15 @@
 // The HTTP layer of one registry host: base URL, auth, retries and error mapping, wrapped around every
 // request the client makes (ggcr's transport stack: the read and write code never sees a 401).
 import type { Dispatcher } from 'undici';
+import { remoteText } from '../text.js';
 import type { Logger } from 'pino';
-import { AuthError, MigrateError, NetworkError, errorMessage } from '../errors.js';
+import { AuthError, MigrateError, NetworkError, RequestTimeoutError, errorMessage } from '../errors.js';
 import { type Credentials, HostAuth, type ScopeRequest } from './auth.js';
 import type { RealmTrust } from './realm.js';
 import { parseChallenges, pickChallenge } from './challenge.js';
 import { registryErrorFrom } from './response.js';
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
+import { HTTP_RETRY, type RetryPolicy, withRetry } from './retry.js';
+import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
 import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
@@ -27,6 +29,8 @@ export interface SendRequest {
   /** For messages: "manifest GET library/alpine:3". */
   what: string;
   signal?: AbortSignal;
+  /** One attempt only, even when replayable (best-effort cleanup such as cancelling a session). */
+  once?: boolean;
 }
 
 export interface TransportOptions {
@@ -37,16 +41,21 @@ export interface TransportOptions {
   credentials?: Credentials;
   dispatcher: Dispatcher;
   retry?: RetryPolicy;
+  /** Seconds: the base of every request's overall deadline (see deadline.ts). */
+  timeout?: number;
   logger?: Logger;
   /** Which token realms may receive the credentials (realm.ts); default: this host's domain over HTTPS. */
   realm?: RealmTrust;
 }
+
+const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
 
 export class RegistryTransport {
   readonly host: string;
   readonly auth: HostAuth;
   readonly dispatcher: Dispatcher;
   private readonly retry: RetryPolicy;
+  private readonly timeoutMs: number;
   private readonly logger: Logger | undefined;
   private readonly httpsBase: URL;
   private readonly httpBase: URL;
@@ -62,7 +71,8 @@ export class RegistryTransport {
     this.fallback = opts.insecure ? schemeChoiceFor(opts.dispatcher) : undefined;
     this.dispatcher = opts.dispatcher;
     this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials, undefined, opts.realm ?? { hosts: [opts.host], insecure: opts.insecure });
-    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.retry = opts.retry ?? HTTP_RETRY;
+    this.timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
     this.logger = opts.logger;
   }
 
@@ -79,11 +89,12 @@ export class RegistryTransport {
   }
 
   /**
-   * Send with auth and, when the body can be sent again, retries with backoff. Streamed bodies get
-   * exactly one attempt: the caller (the copier) retries the whole blob instead.
+   * Send with auth and, for an idempotent method whose body can be sent again, retries with backoff
+   * (the budget in retry.ts). A streamed body or a POST gets exactly one attempt here: the blob
+   * layer retries the whole transfer instead.
    */
   async send(req: SendRequest): Promise<Dispatcher.ResponseData> {
-    if (!isReplayable(req.body)) return this.attempt(req);
+    if (req.once || !IDEMPOTENT.has(req.method) || !isReplayable(req.body)) return this.attempt(req);
     return withRetry(
       this.retry,
       () => this.attempt(req),
@@ -146,23 +157,32 @@ export class RegistryTransport {
   private async dispatch(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     this.requests++;
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
+    const expired = (s: number) => new RequestTimeoutError(url.host, req.what, s);
+    const deadline = new RequestDeadline(this.timeoutMs, expired, req.signal, declaredLength(headers['content-length']));
+    let res: Dispatcher.ResponseData;
     try {
-      return await this.dispatcher.request({
+      res = await this.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: req.method,
         headers,
         body: (req.body ?? null) as Dispatcher.DispatchOptions['body'],
-        signal: req.signal,
+        signal: deadline.signal,
         // undici closes the connection after every HEAD by default (undici #258: servers that send
         // a body anyway). Registries do not, and a no-op sync is mostly HEADs: keep them alive.
         ...(req.method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (err) {
-      // Our own errors (e.g. a digest mismatch raised by a streamed body) pass through unchanged.
+      deadline.clear();
+      // Our own errors (a digest mismatch raised by a streamed body, the deadline) pass through.
       if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
+    // A download's deadline grows with its size; it ends when the body is read, dumped or destroyed.
+    if (req.method !== 'HEAD') deadline.extend(declaredLength(res.headers['content-length']));
+    if (res.body.destroyed) deadline.clear();
+    else res.body.once('close', () => deadline.clear());
+    return res;
   }
 }
 
@@ -171,6 +191,11 @@ function withScheme(url: URL, scheme: Scheme): URL {
   const out = new URL(url);
   out.protocol = scheme;
   return out;
+}
+
+function declaredLength(value: string | string[] | undefined): number | undefined {
+  const n = Number(Array.isArray(value) ? value[0] : value);
+  return value === undefined || !Number.isFinite(n) ? undefined : n;
 }
 
 /** A body that can be sent again (none, or bytes in memory); a stream is consumed by one attempt. */
@@ -197,7 +222,8 @@ export function networkReason(err: unknown): string {
       const message = e.message ?? e.cause?.message ?? String(err);
       // undici's ProxyAgent, when the proxy answers CONNECT with anything but 200 (407: it wants credentials).
       const proxy = /^Proxy response \((\d+)\) !== 200/.exec(message) ?? /^Proxy Authentication Required \((\d+)\)/.exec(message);
-      return proxy ? `the proxy refused the tunnel (HTTP ${proxy[1]})` : message;
+      // OpenSSL's messages end in a newline: keep the error on one line.
+      return proxy ? `the proxy refused the tunnel (HTTP ${proxy[1]})` : remoteText(message);
     }
   }
 }

@@ -4,7 +4,7 @@
 // for these two pieces (`Object.assign(Dispatcher.prototype, api)`), on the pinned undici 7.30.2.
 // The proxy agents are loaded only when a proxy is configured.
 import { createRequire } from 'node:module';
-import type { Agent as UndiciAgent, Dispatcher as UndiciDispatcher, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent } from 'undici';
+import type { Agent as UndiciAgent, Pool as UndiciPool, Dispatcher as UndiciDispatcher, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent } from 'undici';
 import type { buildConnector as buildConnectorType } from 'undici';
 
 const require = createRequire(import.meta.url);
@@ -47,3 +47,5 @@ export function createDispatcher(
   const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
   return new EnvHttpProxyAgent({ ...agentOptions, connect, requestTls: tls, ...proxy } as UndiciEnvHttpProxyAgent.Options);
 }
+
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool;

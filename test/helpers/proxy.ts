@@ -18,9 +18,19 @@ export interface ProxyHandle {
   requests: SeenRequest[];
   /** Requests that reached the redirect target ("object storage") on the other origin. */
   offOrigin: SeenRequest[];
+  /** TCP connections to the proxy: accepted in all, open now, and the most open at once. */
+  sockets: { accepted: number; open: number; peak: number };
   stop(): Promise<void>;
 }
-export interface ProxyOptions { corruptBlobs?: boolean; redirectBlobs?: boolean; schema1For?: string }
+export interface ProxyOptions {
+  corruptBlobs?: boolean;
+  redirectBlobs?: boolean;
+  schema1For?: string;
+  /** Answer 503 (without asking the registry) to every request whose "METHOD path" matches. */
+  always503?: RegExp;
+  /** Send blob GET bodies `bytes` at a time every `everyMs`: a trickling server that is never idle long. */
+  trickleBlobs?: { bytes: number; everyMs: number };
+}
 
 const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})(?:\?.*)?$/;
 const MANIFEST = /^\/v2\/(.+)\/manifests\/([^?]+)/;
@@ -37,6 +47,22 @@ function corrupter(length: number | undefined): Transform {
       }
       seen += chunk.length;
       cb(null, chunk);
+    },
+  });
+}
+
+/** Re-sends the body in small pieces, one every `everyMs`, until the client goes away. */
+function trickler(bytes: number, everyMs: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let at = 0;
+      const next = (): void => {
+        if (this.destroyed) return;
+        if (at >= chunk.length) return cb();
+        this.push(chunk.subarray(at, (at += bytes)));
+        setTimeout(next, everyMs);
+      };
+      next();
     },
   });
 }
@@ -74,6 +100,14 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = req.url ?? '/';
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
+    if (opts.always503?.test(`${req.method} ${path}`)) {
+      // Like a registry behind an overloaded load balancer: distribution's UNAVAILABLE body.
+      const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'service unavailable' }] });
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     const blob = req.method === 'GET' ? BLOB_GET.exec(path) : null;
     const manifest = MANIFEST.exec(path);
     const schema1 = opts.schema1For !== undefined && manifest?.[1] === opts.schema1For
@@ -105,8 +139,10 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
       }
       res.writeHead(status, ur.headers);
       const corrupt = blob && status === 200 && opts.corruptBlobs;
+      const trickle = blob && status === 200 && opts.trickleBlobs;
       const len = Number(ur.headers['content-length']) || undefined;
-      (corrupt ? pipeline(ur, corrupter(len), res) : pipeline(ur, res)).catch(() => res.destroy());
+      const through = corrupt ? corrupter(len) : trickle ? trickler(trickle.bytes, trickle.everyMs) : undefined;
+      (through ? pipeline(ur, through, res) : pipeline(ur, res)).catch(() => res.destroy());
     });
     up.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
@@ -146,6 +182,12 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
   };
 
   const proxy = createServer(onRequest);
+  const sockets = { accepted: 0, open: 0, peak: 0 };
+  proxy.on('connection', (socket) => {
+    sockets.accepted++;
+    sockets.peak = Math.max(sockets.peak, ++sockets.open);
+    socket.once('close', () => sockets.open--);
+  });
   const storage = createServer(onStorage);
   const storage6 = createServer(onStorage);
   const port = await listen(proxy, '127.0.0.1');
@@ -165,5 +207,5 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
     })));
   };
   const untrack = track({ stop, stopSync: () => servers.forEach((s) => s.close()) });
-  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, stop };
+  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, sockets, stop };
 }
