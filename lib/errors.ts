@@ -256,6 +256,8 @@ export class DestinationConflictError extends MigrateError {
     readonly destination: string,
     readonly claims: readonly { source: string; origin?: string }[],
   ) {
+    // In rule order whatever order the listings finished in, so the message is the same every run.
+    claims = [...claims].sort((a, b) => (a.origin ?? '').localeCompare(b.origin ?? '', undefined, { numeric: true }) || a.source.localeCompare(b.source));
     const who = claims.map((c) => `${c.source}${c.origin ? ` (${c.origin})` : ''}`).join(' and ');
     super(ErrorCode.DESTINATION_CONFLICT, `destination ${destination} is claimed by ${claims.length} different sources: ${who}; give them different destinations`);
   }

@@ -22,7 +22,7 @@ const OPTIONS = {
   arch: { spec: { type: 'string' }, usage: '--arch ARCH', help: 'keep only these architectures (comma list)' },
   'dry-run': { spec: { type: 'boolean' }, usage: '--dry-run', help: 'only print the plan' },
   report: { spec: { type: 'string' }, usage: '--report FILE', help: 'write a JSON report: per image source, destination, digest, status, bytes, duration, error' },
-  dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file (default: ${DEFAULT_DLQ_PATH})` },
+  dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file; the digest memo digests.jsonl lives beside it (default: ${DEFAULT_DLQ_PATH})` },
   json: { spec: { type: 'boolean' }, usage: '--json', help: 'one JSON object per line on stdout (the summary goes to stderr)' },
   timeout: { spec: { type: 'string' }, usage: '--timeout SECONDS', help: 'longest a single registry request may take (1-86400; default: defaults.timeout)' },
   'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
@@ -73,7 +73,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   verify: {
     usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'compare source and destination digests of every planned image (HEAD requests); exit 1 if any differ',
-    options: [...INPUTS, 'proc', 'os', 'arch', 'json', 'timeout', ...COMMON],
+    // --dlq: verify reads the digest memo kept beside the DLQ (state/digest-memo-file.ts).
+    options: [...INPUTS, 'proc', 'os', 'arch', 'json', 'dlq', 'timeout', ...COMMON],
     args: 0,
   },
   replay: {

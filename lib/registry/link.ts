@@ -41,7 +41,9 @@ export class PageGuard {
 
   /** Call before fetching each page. */
   visit(url: URL): void {
-    const key = url.href;
+    // Without the scheme: an insecure registry's first page may be named https:// before it turns
+    // out to speak plain HTTP, and its Links then come back as http:// (the same page).
+    const key = url.host + url.pathname + url.search;
     if (this.seen.has(key)) {
       throw new PaginationError(this.host, this.what, `the Link header loops back to page ${[...this.seen].indexOf(key) + 1} after ${this.seen.size} pages`);
     }

@@ -62,6 +62,9 @@ export async function sendFollowing(
   const expect = [...req.expect, ...REDIRECTS];
   let url = transport.url(req.url);
   let res = await transport.send({ ...req, url, expect });
+  // An insecure registry may have just turned out to speak plain HTTP: judge hops from where the
+  // request really went, or its own same-origin redirects look like downgrades.
+  url = transport.url(url);
   for (let hop = 0; REDIRECTS.includes(res.statusCode) && !req.expect.includes(res.statusCode); hop++) {
     await res.body.dump();
     if (hop >= MAX_HOPS) throw new ProtocolError(`${req.what}: more than ${MAX_HOPS} redirects from ${transport.host}`);
@@ -70,6 +73,7 @@ export async function sendFollowing(
     url = next;
     if (url.origin === transport.base.origin) {
       res = await transport.send({ ...req, url, expect });
+      url = transport.url(url);
       continue;
     }
     try {

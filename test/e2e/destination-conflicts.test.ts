@@ -65,12 +65,13 @@ rules:
       assert.ok(l.reason.message.includes(`destination ${dst.host}/listed/app:1.0`), l.reason.message);
       assert.match(l.reason.message, /team-a\/app:1\.0 \(.*listed\.yaml: rules\[0\]\) and .*team-b\/app:1\.0 \(.*listed\.yaml: rules\[1\]\)/);
     }
-    assert.match(r.stderr, /failed: .*team-a\/app:1\.0 -> .*listed\/app:1\.0: destination .* is claimed by 2 different sources/);
+    assert.match(r.stdout, /SWRM_DESTINATION_CONFLICT x 2/);
+    assert.match(r.stdout, /team-.\/app:1\.0 -> .*listed\/app:1\.0: destination .* is claimed by 2 different sources/);
 
     const plan = await runCli(['plan', '--config', file]);
     assert.equal(plan.code, 1);
     assert.match(plan.stderr, /conflict: .*team-b\/app:1\.0 -> .*listed\/app:1\.0/);
-    assert.match(plan.stderr, /plan: 3 image\(s\), 2 held back by destination conflicts/);
+    assert.match(plan.stdout, /plan: 3 image\(s\), 2 held back by destination conflicts/);
 
     const replay = await runCli(['replay', '--config', file, '--dlq', dlq]);
     assert.equal(replay.code, 1, replay.stderr);

@@ -98,7 +98,7 @@ rules:
     const vmark = src.mark();
     const v = await runCli(['verify', '--config', config, '--dlq', dlq]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    assert.match(v.stderr, /verify: 3 image\(s\): 3 match, 0 missing, 0 different/);
+    assert.match(v.stdout, /verify: 3 image\(s\): 3 match, 0 missing, 0 different/);
     assert.deepEqual(await sourceManifestGets(vmark), [], 'verify reads the memo too');
   });
 
