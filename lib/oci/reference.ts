@@ -33,6 +33,15 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /**
+ * The tag grammar of the distribution spec (`[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`). Tags read from a
+ * registry are checked with it before they become part of a reference: a listed `x@sha256:...`
+ * would otherwise re-parse as a digest pin.
+ */
+export function isValidTag(tag: string): boolean {
+  return tag.length <= TAG_MAX && TAG.test(tag);
+}
+
+/**
  * Parse a pull-style reference, defaulting the tag to `latest` when neither a tag nor a digest is
  * given (docker's TagNameOnly). `alpine` -> docker.io/library/alpine:latest.
  */

@@ -1,6 +1,7 @@
 // Tag selection for rules that list a repository: include / exclude regexes, then "latest N".
 // Registries return tags with no date, so "latest" means last in version order: tags are compared
 // piecewise, digits as numbers (so 1.10 > 1.9 and v2 > v1), the rest as text.
+import { isValidTag } from '../oci/reference.js';
 import type { TagFilter } from '../config/types.js';
 
 const PIECES = /(\d+)|(\D+)/g;
@@ -28,16 +29,8 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-// The tag grammar of the distribution spec ("<reference> as a tag MUST be at most 128 characters
-// in length and MUST match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"). A tag list is the registry's word,
-// not ours: a listed `x@sha256:...` must never become part of a reference (where it would re-parse
-// as a digest pin), so tags outside the grammar are dropped before anything else sees them.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-export function isValidTag(tag: string): boolean {
-  return TAG.test(tag);
-}
-
+// A tag list is the registry's word, not ours: tags outside the grammar are dropped before
+// anything else sees them, whichever lister produced them (isValidTag, oci/reference.ts).
 /** Listed tags that are not tags (reported once, then skipped). */
 export function invalidTags(tags: readonly string[]): string[] {
   return [...new Set(tags.filter((t) => !isValidTag(t)))];

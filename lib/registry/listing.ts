@@ -4,6 +4,8 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { PaginationError, ProtocolError } from '../errors.js';
+import { isValidTag } from '../oci/reference.js';
+import { remoteText } from '../text.js';
 import type { ScopeRequest } from './auth.js';
 import { bodyError } from './body.js';
 import { MAX_ENTRIES, PageGuard, nextLink } from './link.js';
@@ -11,8 +13,6 @@ import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.
 import { MAX_LIST_BODY, readBodyLimited } from './response.js';
 import type { RegistryTransport } from './transport.js';
 
-/** Tag grammar of the distribution spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** Repository name grammar: path components joined by `/`, at most 255 characters in all. */
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
@@ -27,11 +27,16 @@ export interface ListPage {
   kept: string[];
   /** Entries that were not strings or not valid names. */
   dropped: number;
+  /** The first few of them, made printable, for the warning. */
+  samples: string[];
 }
+
+/** Invalid entries named in the warning; the rest are only counted. */
+const MAX_SAMPLES = 10;
 
 export function isValidListEntry(field: 'tags' | 'repositories', value: unknown): value is string {
   if (typeof value !== 'string') return false;
-  return field === 'tags' ? TAG.test(value) : value.length <= 255 && REPOSITORY.test(value);
+  return field === 'tags' ? isValidTag(value) : value.length <= 255 && REPOSITORY.test(value);
 }
 
 /** Parse a page body. Throws SyntaxError for JSON that does not parse (a truncated body, usually). */
@@ -40,11 +45,15 @@ export function listEntries(body: Buffer, field: 'tags' | 'repositories', what: 
   if (typeof json !== 'object' || json === null) throw new ProtocolError(`${what}: the answer is not a JSON object`);
   const list = (json as Record<string, unknown>)[field];
   // distribution answers `"tags": null` for a repository whose tags were all deleted.
-  if (list == null) return { kept: [], dropped: 0 };
+  if (list == null) return { kept: [], dropped: 0, samples: [] };
   if (!Array.isArray(list)) throw new ProtocolError(`${what}: "${field}" is not a list`);
   const kept: string[] = [];
-  for (const item of list) if (isValidListEntry(field, item)) kept.push(item);
-  return { kept, dropped: list.length - kept.length };
+  const samples: string[] = [];
+  for (const item of list) {
+    if (isValidListEntry(field, item)) kept.push(item);
+    else if (samples.length < MAX_SAMPLES) samples.push(remoteText(typeof item === 'string' ? item : JSON.stringify(item) ?? String(item), 80));
+  }
+  return { kept, dropped: list.length - kept.length, samples };
 }
 
 /**
@@ -64,6 +73,7 @@ export async function listAll(
   const out: string[] = [];
   const guard = new PageGuard(host, what);
   let dropped = 0;
+  const samples: string[] = [];
   let url: URL | undefined = transport.url(first);
   while (url) {
     guard.visit(url);
@@ -78,12 +88,13 @@ export async function listAll(
       throw bodyError(err, host);
     }
     dropped += entries.dropped;
+    for (const x of entries.samples) if (samples.length < MAX_SAMPLES) samples.push(x);
     for (const item of entries.kept) out.push(item);
     if (out.length > MAX_ENTRIES) throw new PaginationError(host, what, `more than ${MAX_ENTRIES} entries`);
     url = nextPage(page.res.headers.link, page.url, host, what);
     if (url) checkSameOrigin(host, transport.base, url, 'the Link header');
   }
-  if (dropped) ctx.logger?.warn({ host, dropped }, `${what}: ignored ${dropped} entries that are not valid names`);
+  if (dropped) ctx.logger?.warn({ host, dropped, entries: samples }, `${what}: ignored ${dropped} entries that are not valid names`);
   return out;
 }
 

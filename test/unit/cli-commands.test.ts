@@ -18,7 +18,7 @@ describe('command line', () => {
 
   test('each command takes its own flags, wherever the command name is', () => {
     refused(['plan', '--config', 'c', '--report', 'r'], /^plan: Unknown option '--report'/);
-    refused(['verify', '--config', 'c', '--dlq', 'd'], /^verify: Unknown option '--dlq'/);
+    refused(['verify', '--config', 'c', '--report', 'r'], /^verify: Unknown option '--report'/);
     refused(['replay', '--auth', 'a', '--os', 'linux'], /^replay: Unknown option '--os'/);
     refused(['demo', '--config', 'c'], /^demo: Unknown option '--config'/);
     assert.equal(parseCommandLine(['--config', 'c.yaml', 'sync', '--dry-run']).command, 'sync');

@@ -45,13 +45,16 @@ describe('remoteText', () => {
 describe('listing pages', () => {
   test('entries that are not valid tags or repository names are dropped', () => {
     const page = listEntries(Buffer.from(JSON.stringify({ tags: ['v1', 'bad\u001b[2J', 'x'.repeat(129), 7, '-lead', 'ok_1.2-rc'] })), 'tags', 'tag list a');
-    assert.deepEqual(page, { kept: ['v1', 'ok_1.2-rc'], dropped: 4 });
+    assert.deepEqual(page.kept, ['v1', 'ok_1.2-rc']);
+    assert.equal(page.dropped, 4);
+    assert.deepEqual([page.samples[0], page.samples[2], page.samples[3]], ['bad [2J', '7', '-lead']);
+    assert.ok(page.samples[1]!.length <= 81, 'a long entry is cut in the warning');
     assert.equal(isValidListEntry('repositories', 'library/alpine'), true);
     assert.equal(isValidListEntry('repositories', 'Library/alpine'), false);
     assert.equal(isValidListEntry('repositories', 'a//b'), false);
   });
   test('null tags is an empty list; a non-list is a protocol error', () => {
-    assert.deepEqual(listEntries(Buffer.from('{"name":"a","tags":null}'), 'tags', 'tag list a'), { kept: [], dropped: 0 });
+    assert.deepEqual(listEntries(Buffer.from('{"name":"a","tags":null}'), 'tags', 'tag list a'), { kept: [], dropped: 0, samples: [] });
     assert.throws(() => listEntries(Buffer.from('{"tags":"v1"}'), 'tags', 'tag list a'), /"tags" is not a list/);
   });
 });

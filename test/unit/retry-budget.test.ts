@@ -47,7 +47,8 @@ describe('the HTTP layer retries only what it can replay', () => {
   for (const [method, reqBody, once, expected] of cases) {
     test(`${method}${reqBody && !(reqBody instanceof Uint8Array) ? ' (streamed)' : ''}${once ? ' (once)' : ''}: ${expected} attempt(s) against a 503`, async () => {
       const { dispatcher, calls } = answering(503);
-      const t = new RegistryTransport({ host: '127.0.0.1:1', insecure: true, dispatcher, retry: fast });
+      // Not insecure: an insecure registry's first streamed request adds a scheme probe (insecure-fallback.ts).
+      const t = new RegistryTransport({ host: '127.0.0.1:1', dispatcher, retry: fast });
       const err = await t.send({ method, url: '/v2/r/x', body: reqBody, expect: [200], what: 'x', once }).catch((e: unknown) => e);
       assert.ok(err instanceof RegistryError && err.status === 503);
       assert.equal(calls.length, expected);
