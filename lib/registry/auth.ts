@@ -2,13 +2,14 @@
 // A host's challenge is learnt from its first 401 and remembered, so later requests for other scopes
 // fetch their token up front instead of paying one more 401 each.
 import type { Dispatcher } from 'undici';
-import { AuthError, MigrateError, NetworkError, RegistryError, UntrustedRealmError, errorMessage } from '../errors.js';
+import { AuthError, MigrateError, NetworkError, RegistryError, RequestTimeoutError, UntrustedRealmError, errorMessage } from '../errors.js';
 import { remoteText } from '../text.js';
 import { type Challenge, repositoryScope } from './challenge.js';
 import { redactUrl } from './location.js';
 import { type RealmTrust, realmRefusal } from './realm.js';
 import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
 import { tlsFailure } from './tls-errors.js';
+import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
 
 export interface Credentials {
   username: string;
@@ -47,6 +48,8 @@ export class HostAuth {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pending = new Map<string, Promise<string>>();
   tokenRequests = 0;
+  /** Overall deadline of a token request, in ms (the transport sets its `timeout`). */
+  timeoutMs = DEFAULT_TIMEOUT_S * 1000;
 
   constructor(
     private readonly host: string,
@@ -109,6 +112,17 @@ export class HostAuth {
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.credentials) headers.authorization = basicHeader(this.credentials);
+    // The token server gets the same overall deadline as the registry's own requests (deadline.ts):
+    // a realm that trickles its answer must not hold every copy waiting for this token.
+    const deadline = new RequestDeadline(this.timeoutMs, (sec) => new RequestTimeoutError(url.host, 'token request', sec));
+    try {
+      return await this.tokenFrom(url, headers, key, deadline.signal);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  private async tokenFrom(url: URL, headers: Record<string, string>, key: string, signal: AbortSignal): Promise<string> {
     let res: Dispatcher.ResponseData;
     try {
       this.tokenRequests++;
@@ -117,8 +131,10 @@ export class HostAuth {
         path: url.pathname + url.search,
         method: 'GET',
         headers,
+        signal,
       });
     } catch (err) {
+      if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, errorMessage(err), { cause: err });
     }
     if (res.statusCode === 401 || res.statusCode === 403) {

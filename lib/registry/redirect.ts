@@ -8,7 +8,8 @@
 //     a Bearer header, and the token is not theirs to see.
 // Upload `Location`s and `Link`s are not redirects: they must stay on the registry's origin.
 import type { Dispatcher } from 'undici';
-import { NetworkError, ProtocolError, UnsafeRedirectError } from '../errors.js';
+import { MigrateError, NetworkError, ProtocolError, RequestTimeoutError, UnsafeRedirectError } from '../errors.js';
+import { RequestDeadline } from './deadline.js';
 import { isLinkLocalOrMetadata } from './address.js';
 import { redactUrl, resolveLocation } from './location.js';
 import { registryErrorFrom } from './response.js';
@@ -76,11 +77,19 @@ export async function sendFollowing(
       url = transport.url(url);
       continue;
     }
+    // Object storage gets the registry's overall deadline too, grown by the body it declares.
+    const target = url;
+    const deadline = new RequestDeadline(transport.timeoutMs, (sec) => new RequestTimeoutError(target.host, req.what, sec), req.signal);
     try {
-      res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: req.signal });
+      res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: deadline.signal });
     } catch (err) {
+      deadline.clear();
+      if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
+    if (req.method !== 'HEAD') deadline.extend(Number(res.headers['content-length'] ?? NaN));
+    if (res.body.destroyed) deadline.clear();
+    else res.body.once('close', () => deadline.clear());
     if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
   }
   return { res, url };

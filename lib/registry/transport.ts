@@ -55,7 +55,8 @@ export class RegistryTransport {
   readonly auth: HostAuth;
   readonly dispatcher: Dispatcher;
   private readonly retry: RetryPolicy;
-  private readonly timeoutMs: number;
+  /** Overall deadline base of a request, in ms (deadline.ts). */
+  readonly timeoutMs: number;
   private readonly logger: Logger | undefined;
   private readonly httpsBase: URL;
   private readonly httpBase: URL;
@@ -73,6 +74,7 @@ export class RegistryTransport {
     this.auth = new HostAuth(opts.host, opts.dispatcher, opts.credentials, undefined, opts.realm ?? { hosts: [opts.host], insecure: opts.insecure });
     this.retry = opts.retry ?? HTTP_RETRY;
     this.timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
+    this.auth.timeoutMs = this.timeoutMs;
     this.logger = opts.logger;
   }
 

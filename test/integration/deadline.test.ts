@@ -97,4 +97,53 @@ describe('request deadline', () => {
     }
     await sleep(0);
   });
+
+  // A registry that wants a token from a trickling realm on its own host: the token request goes
+  // around the transport (auth.ts), and still ends.
+  function gatekeeper(realmHost: () => string): Server {
+    return createServer((req, res) => {
+      if (req.url?.startsWith('/token')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(' ')), 100);
+        req.on('close', () => clearInterval(timer));
+        return;
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${realmHost()}/token",service="t"`, 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    });
+  }
+
+  test('a token realm that trickles its answer ends at the deadline', async () => {
+    let host = '';
+    const server = gatekeeper(() => host);
+    servers.push(server);
+    host = await listen(server);
+    const p = pool();
+    const started = performance.now();
+    try {
+      const err = await p.client(host, 'r/a', 'source').manifestHead('r/a', 'v1').catch((e: unknown) => e);
+      assert.ok(err instanceof RequestTimeoutError, String(err));
+      assert.match(err.message, new RegExp(`^token request on ${host} took longer than 1 s`));
+      assert.ok(performance.now() - started < 4000, `took ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('a blob redirected to another origin that trickles ends at the deadline', async () => {
+    const redirector = createServer((_req, res) => res.writeHead(307, { location: `http://${slow}/object` }).end());
+    servers.push(redirector);
+    const host = await listen(redirector);
+    const p = pool();
+    const started = performance.now();
+    try {
+      const blob = await p.client(host, 'r/a', 'source').blobGet('r/a', sha256(small));
+      const err = await drain(blob.body).catch((e: unknown) => e);
+      assert.ok(err instanceof RequestTimeoutError, String(err));
+      assert.match(err.message, new RegExp(`on ${slow} took longer than 1 s`));
+      assert.ok(performance.now() - started < 4000, `took ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await p.close();
+    }
+  });
 });
