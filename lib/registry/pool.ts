@@ -4,6 +4,7 @@ import type { Agent, Dispatcher } from 'undici';
 import { createDispatcher, Pool, proxySettings, type ProxySettings } from './undici-agent.js';
 import { DEFAULT_TIMEOUT_S } from './deadline.js';
 import { tlsConnectOptions, tlsConnector, tlsProfileKey } from './tls.js';
+import { guardedLookup, type LookupFunction } from './lookup.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
@@ -48,6 +49,8 @@ export interface PoolOptions {
   timeout?: number;
   /** Connections at most per origin, where the registry sets none (`defaults.connections`). */
   connections?: number;
+  /** The resolver under the link-local guard (tests give a fake one); default: node's dns.lookup. */
+  dnsLookup?: LookupFunction;
 }
 
 /**
@@ -77,6 +80,8 @@ export class ClientPool {
   private readonly proxy: ProxySettings | undefined;
   /** Per-registry `connections`, by API host (the origin's host). */
   private readonly hostConnections = new Map<string, number>();
+  /** Host names whose registry entry has `allowLinkLocal`. */
+  private readonly linkLocalHosts = new Set<string>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -100,7 +105,10 @@ export class ClientPool {
       const options = this.agentOptions();
       const tls = tlsConnectOptions(registry, access, undefined, this.opts.env ?? process.env);
       // undici builds its own connector only when given none: pass the connect timeout on.
-      const connect = tlsConnector({ timeout: options.connectTimeout, ...tls });
+      // The DNS half of the link-local refusal: a name that resolves to 169.254.x.x or a metadata
+      // address is refused at connect time, unless a registry on that host allows it (lookup.ts).
+      const lookup = guardedLookup((host) => this.linkLocalHosts.has(host), this.opts.dnsLookup);
+      const connect = tlsConnector({ timeout: options.connectTimeout, ...tls, lookup } as Parameters<typeof tlsConnector>[0]);
       dispatcher = createDispatcher(options, tls, connect, this.proxy);
       this.dispatchers.set(key, dispatcher);
     }
@@ -121,6 +129,7 @@ export class ClientPool {
       const endpoint = registryEndpointHost(registry);
       // The first namespace's setting wins: connections are shared by the whole origin.
       if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
+      if (access.allowLinkLocal) this.linkLocalHosts.add(new URL(`https://${endpoint}`).hostname);
       client = new UndiciRegistryClient({
         registry,
         endpoint,

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { UnsafeRedirectError } from '../../lib/errors.js';
 import { guardedLookup, type LookupFunction } from '../../lib/registry/lookup.js';
 import { Agent } from '../../lib/registry/undici-agent.js';
+import { ClientPool } from '../../lib/registry/pool.js';
 
 const zone: Record<string, string> = { 'metadata.evil.test': '169.254.169.254', 'fine.test': '127.0.0.1' };
 const fake: LookupFunction = (hostname, options, callback) => {
@@ -37,5 +38,19 @@ describe('guarded lookup under undici', () => {
     const ok = await agent.request({ origin: `http://fine.test:${port}`, path: '/', method: 'GET' });
     assert.equal(await ok.body.text(), 'ok');
     assert.equal(connections, 1);
+  });
+
+  test('the client pool connects through the guard', async () => {
+    let connections = 0;
+    const server = createServer((_req, res) => res.end('{}')).on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    after(() => server.close());
+    const port = (server.address() as AddressInfo).port;
+    const pool = new ClientPool({ resolve: () => ({}), dnsLookup: fake, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+    after(() => pool.close());
+    const err = await pool.client(`metadata.evil.test:${port}`, 'r/a', 'source').manifestHead('r/a', 'v1').catch((e: unknown) => e);
+    assert.ok(err instanceof UnsafeRedirectError, String(err));
+    assert.match(err.message, /resolves to a link-local or cloud metadata address/);
+    assert.equal(connections, 0);
   });
 });
