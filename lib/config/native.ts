@@ -36,8 +36,8 @@ const defaultsSchema = z.strictObject({
   platforms: z.array(z.string().regex(PLATFORM, PLATFORM_HINT)).min(1).optional(),
   /** Seconds a request may take in all (connect, headers and body), not only between two bytes. */
   timeout: count(1, 86_400).optional(),
-  /** Connections at most per registry origin. */
-  connections: count(1, 1024).optional(),
+  /** Connections at most per registry origin; 2 at least: a transfer within one registry holds two. */
+  connections: count(2, 1024).optional(),
 });
 
 const registrySchema = z.strictObject({
@@ -46,7 +46,7 @@ const registrySchema = z.strictObject({
   dockerConfig: z.union([z.boolean(), z.string().min(1)], { error: 'expected true or the path of a docker config.json' }).optional(),
   insecure: z.boolean().optional(),
   concurrency: count(1, 256).optional(),
-  connections: count(1, 1024).optional(),
+  connections: count(2, 1024).optional(),
   caFile: z.string().min(1).optional(),
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),

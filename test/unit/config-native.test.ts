@@ -102,6 +102,35 @@ describe('native config', () => {
     assert.deepEqual(cfg.registries, []);
   });
 
+  test('TLS files, token realms and connection caps; one connection cannot carry a copy within a registry', () => {
+    const cfg = parseNativeConfig(
+      {
+        version: 1,
+        defaults: { timeout: 30, connections: 8 },
+        registries: { 'h.io': { caFile: 'certs/ca.pem', certFile: '/abs/c.pem', keyFile: 'k.pem', tokenRealms: ['https://auth.x.io/t'], allowLinkLocal: true, connections: 4 } },
+        rules: [{ source: 'h.io/a/b:1', destination: 'r.io/m' }],
+      },
+      'conf/sync.yaml',
+      {},
+    );
+    assert.deepEqual(cfg.registries[0]?.access, {
+      caFile: 'conf/certs/ca.pem',
+      certFile: '/abs/c.pem',
+      keyFile: 'conf/k.pem',
+      tokenRealms: ['https://auth.x.io/t'],
+      allowLinkLocal: true,
+      connections: 4,
+    });
+    assert.equal(cfg.defaults.timeout, 30);
+    const problems = problemsOf(() =>
+      parseNativeConfig({ version: 1, defaults: { connections: 1 }, registries: { 'h.io': { connections: 1 }, 'k.io': { certFile: 'c.pem' } }, rules: [{ source: 'h.io/a/b:1', destination: 'r.io/m' }] }, 'sync.yaml', {}),
+    );
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.ok(problems.some((p) => /defaults\.connections: expected a whole number from 2 to 1024/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /registries\.h\.io\.connections: expected a whole number from 2/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /registries\.k\.io: certFile without keyFile: give both for mutual TLS/.test(p)), problems.join('\n'));
+  });
+
   test('every problem is listed, each with file and path', () => {
     const problems = problemsOf(() =>
       parseNativeConfig(
