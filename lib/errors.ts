@@ -1,6 +1,7 @@
 // One error module for the whole tool: every error we raise on purpose carries a stable `code`
 // (model: undici's UND_ERR_* codes), and `isRetryable()` is the single retry decision used by the
 // HTTP layer, the copier and the queue workers alike.
+import { printable } from './text.js';
 
 export const ErrorCode = {
   INVALID_REFERENCE: 'SWRM_INVALID_REFERENCE',
@@ -263,16 +264,6 @@ export class DestinationConflictError extends MigrateError {
   }
 }
 
-/**
- * Untrusted text inside a one-line message: control and line-separator characters escaped, cut
- * after `max` characters, so an error is never split over lines or megabytes long.
- */
-export function printable(text: string, max = 512): string {
-  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /** A token realm we will not send credentials to (issue 6, item 3). Names the realm, never a query. */
 export class UntrustedRealmError extends MigrateError {

@@ -23,3 +23,17 @@ export function isPrintable(text: string): boolean {
   CONTROL.lastIndex = 0;
   return !CONTROL.test(text);
 }
+
+/**
+ * Untrusted text inside a one-line message, kept recognisable: control, line-separator and bidi
+ * characters are escaped (`\n`, `\u001b`) rather than blanked, and the text is cut after `max`
+ * characters, so an error is never split over lines or megabytes long. For the user's own input
+ * (a reference, a config key), where seeing exactly what was typed helps; `remoteText` is for text
+ * a registry sent.
+ */
+export function printable(text: string, max = 512): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return cut.replace(CONTROL, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

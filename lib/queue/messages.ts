@@ -1,7 +1,8 @@
 // Queue messages, one zod schema per kind, versioned. A message names images and where they go;
 // it never carries credentials (each worker resolves those from its own config).
 import { z } from 'zod';
-import { InvalidMessageError, printable } from '../errors.js';
+import { InvalidMessageError } from '../errors.js';
+import { printable } from '../text.js';
 import { maskSecretText } from '../secrets.js';
 
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);

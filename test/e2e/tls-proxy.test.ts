@@ -60,7 +60,7 @@ rules:
     const auth = writeAuthFile([src]);
     const r = await runCli(['copy', `${src.host}/app/web:v1`, `${dst.host}/other/web`, '--auth', auth], NO_ENV_PROXY);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `swr-migrate: TLS certificate of ${dst.host} is not trusted (unknown issuer): give its CA as caFile, or set insecure: true to skip verification\n`);
+    assert.equal(r.stderr, `swr-migrate: TLS certificate of ${dst.host} is not trusted (unknown issuer): give its CA as caFile, or set insecure: true to skip verification [SWRM_TLS]\n`);
   });
 
   test('sync without the CA, or with a caFile that is not there: the DLQ says SWRM_TLS and why', async () => {
