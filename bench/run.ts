@@ -24,12 +24,16 @@ const ROOT_CACHE = '/var/lib/containers';
 
 interface Options {
   proc: number | undefined;
+  /** --delay MS: put every workload behind the delay proxies (as `wan` is). */
+  delayMs: number | undefined;
   sweep: SweepPoint[] | undefined;
   repeat: number;
 }
 
-async function runWorkload(wl: Workload, tools: Tool[], tmp: string, opts: Options): Promise<WorkloadResult> {
-  console.log(`\n(${wl.id}) ${wl.title}`);
+async function runWorkload(workload: Workload, tools: Tool[], tmp: string, opts: Options): Promise<WorkloadResult> {
+  const wl = opts.delayMs === undefined ? workload : { ...workload, wanDelayMs: opts.delayMs };
+  const behind = wl.wanDelayMs && wl.wanDelayMs !== workload.wanDelayMs ? ` [behind ${wl.wanDelayMs} ms each-way delay proxies]` : '';
+  console.log(`\n(${wl.id}) ${wl.title}${behind}`);
   const registry = await startRegistry();
   let src: Endpoint | undefined;
   try {
@@ -67,7 +71,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' }, json: { type: 'string' }, proc: { type: 'string' }, tools: { type: 'string' }, help: { type: 'boolean' },
-      sweep: { type: 'string', multiple: true }, repeat: { type: 'string' },
+      sweep: { type: 'string', multiple: true }, repeat: { type: 'string' }, delay: { type: 'string' },
     },
   });
   const ids = WORKLOADS.map((w) => w.id);
@@ -79,6 +83,7 @@ async function main(): Promise<number> {
       `--sweep: the engine driver, cold, at every combination of ${SWEEP_AXES.join(', ')} (connections: per origin, "unlimited" = no cap;\n` +
       '         proc: images at once); with --sweep, the tools run only when --tools is given\n' +
       '--repeat N: runs of each sweep point (default 1)\n' +
+      '--delay MS: put every selected workload behind delay proxies adding MS each way (wan: 20)\n' +
       'env BENCH_NODE_ARGS: node flags for the ours child (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");\n' +
       'env BENCH_OURS_ARGS: more flags for `swr-migrate sync` (e.g. "--log-level debug");\n' +
       'env BENCH_SKOPEO: the skopeo binary (default: skopeo on PATH; skipped when it does not run)');
@@ -87,6 +92,11 @@ async function main(): Promise<number> {
   const proc = values.proc === undefined ? undefined : Number(values.proc);
   if (proc !== undefined && !(Number.isInteger(proc) && proc >= 1 && proc <= 256)) {
     console.error(`--proc must be a whole number from 1 to 256, got "${values.proc}"`);
+    return 2;
+  }
+  const delayMs = values.delay === undefined ? undefined : Number(values.delay);
+  if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 1000)) {
+    console.error(`--delay must be whole milliseconds from 0 to 1000, got "${values.delay}"`);
     return 2;
   }
   const sweep = values.sweep ? parseSweep(values.sweep) : undefined;
@@ -129,7 +139,7 @@ async function main(): Promise<number> {
 
   const results: WorkloadResult[] = [];
   try {
-    for (const wl of selected) results.push(await runWorkload(wl, tools, tmp, { proc, sweep, repeat }));
+    for (const wl of selected) results.push(await runWorkload(wl, tools, tmp, { proc, delayMs, sweep, repeat }));
   } finally {
     await stopAll();
   }
@@ -138,7 +148,7 @@ async function main(): Promise<number> {
   if (values.json) {
     const meta = {
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, memBytes: totalmem(),
-      skopeo: skopeo ?? null, skopeoArgs: skopeo ? SKOPEO_ARGS : null, procOverride: proc ?? null, repeat: sweep ? repeat : null,
+      skopeo: skopeo ?? null, skopeoArgs: skopeo ? SKOPEO_ARGS : null, procOverride: proc ?? null, delayMs: delayMs ?? null, repeat: sweep ? repeat : null,
     };
     writeFileSync(values.json, `${JSON.stringify(jsonReport(results, meta), null, 2)}\n`);
     console.log(`\nfigures written to ${values.json}`);
