@@ -53,8 +53,8 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
     out.push(`(${r.workload.id}) ${r.workload.title}: ${r.seeded.images.length} images${indexes ? ` (${indexes} multi-platform)` : ''}, ${r.seeded.blobs} blobs, ` +
       `${mib(r.seeded.bytes)} MiB at the source (seeded in ${secs(r.seedMs)} s)`);
   }
-  if (!skopeo) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
-  out.push('', table(header, rows), '');
+  if (!skopeo && all.length) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
+  if (rows.length) out.push('', table(header, rows), '');
   for (const m of all) {
     const who = `${m.workload}/${m.tool}/${m.phase}`;
     if (m.sync) {
@@ -79,9 +79,10 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
     if (m.error) out.push(`  ${who} error: ${m.error}`);
   }
   for (const r of results) if (r.sweep?.length) out.push('', formatSweep(r.workload.id, r.sweep));
-  out.push('', 'targets:');
+  // A sweep-only run measured none of the targets: do not list them all as n/a.
+  if (all.length) out.push('', 'targets:');
   for (const r of results) {
-    for (const t of r.targets) out.push(`  [${t.ok === undefined ? 'n/a ' : t.ok ? 'PASS' : 'MISS'}] ${t.label}: ${t.value}`);
+    if (r.measurements.length) for (const t of r.targets) out.push(`  [${t.ok === undefined ? 'n/a ' : t.ok ? 'PASS' : 'MISS'}] ${t.label}: ${t.value}`);
   }
   return out.join('\n');
 }

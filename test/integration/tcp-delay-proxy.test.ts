@@ -49,7 +49,7 @@ function roundTrip(s: Socket, data: Buffer): Promise<{ ms: number; got: Buffer }
   });
 }
 
-describe('tcp delay proxy', () => {
+describe('tcp delay proxy', { timeout: 20_000 }, () => {
   after(stopAll);
 
   it('adds a round trip per exchange, and one more for a new connection (the handshake)', async () => {
