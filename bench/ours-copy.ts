@@ -10,6 +10,7 @@ import { addCounters, createCopyContext, emptyCounters } from '../lib/copy/conte
 import { mapLimit } from '../lib/copy/limiter.js';
 import { parseReference, parseRepositoryReference } from '../lib/oci/reference.js';
 import { ClientPool } from '../lib/registry/pool.js';
+import { Agent } from '../lib/registry/undici-agent.js';
 import type { RegistryStats } from '../lib/registry/types.js';
 
 export interface OursJob {
@@ -19,6 +20,11 @@ export interface OursJob {
   concurrency?: number;
   /** Blob transfers at once across the run; default the library's (8). */
   transfers?: number;
+  /**
+   * Connections per origin in the bench's own undici Agent (0: no cap); default: the pool's own
+   * Agent, with whatever cap the library chose.
+   */
+  connections?: number;
   /** Registries to reach over plain HTTP (the loopback registries of the bench). */
   insecure: string[];
 }
@@ -67,7 +73,12 @@ async function main(): Promise<number> {
   const job = JSON.parse(process.argv[2] ?? '') as OursJob;
   const started = performance.now();
   const insecure = new Set(job.insecure);
-  const pool = new ClientPool({ resolve: (registry) => ({ insecure: insecure.has(registry) }) });
+  // Same timeouts as the pool's default Agent; only the per-origin cap differs.
+  const dispatcher = job.connections === undefined ? undefined : new Agent({
+    ...(job.connections > 0 ? { connections: job.connections } : {}),
+    keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connectTimeout: 15_000, headersTimeout: 120_000, bodyTimeout: 120_000,
+  });
+  const pool = new ClientPool({ resolve: (registry) => ({ insecure: insecure.has(registry) }), dispatcher });
   const ctx = createCopyContext(job.transfers ? { transfers: job.transfers } : {});
   const totals = emptyCounters();
   let ok = 0;
@@ -93,6 +104,7 @@ async function main(): Promise<number> {
     });
   } finally {
     await pool.close();
+    await dispatcher?.close();
   }
   const copyMs = performance.now() - started;
   clearInterval(sampler);

@@ -2,6 +2,7 @@
 // into the --json document. Formatting only: every figure is computed in run.ts / workloads.ts.
 import type { SeededSet } from './seed.js';
 import { MiB } from './seed.js';
+import { type SweepRun, formatSweep, pointLabel } from './sweep.js';
 import { type Measurement, type TargetCheck, type Workload, rssGrowth } from './workloads.js';
 
 export interface WorkloadResult {
@@ -10,6 +11,8 @@ export interface WorkloadResult {
   seedMs: number;
   measurements: Measurement[];
   targets: TargetCheck[];
+  /** --sweep: the engine driver's cold runs over a grid of limits. */
+  sweep?: SweepRun[];
 }
 
 const mib = (n: number): string => `${(n / MiB).toFixed(1)}`;
@@ -50,8 +53,8 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
     out.push(`(${r.workload.id}) ${r.workload.title}: ${r.seeded.images.length} images${indexes ? ` (${indexes} multi-platform)` : ''}, ${r.seeded.blobs} blobs, ` +
       `${mib(r.seeded.bytes)} MiB at the source (seeded in ${secs(r.seedMs)} s)`);
   }
-  if (!skopeo) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
-  out.push('', table(header, rows), '');
+  if (!skopeo && all.length) out.push('skopeo: not installed, skipped (ratios and skopeo targets are n/a)');
+  if (rows.length) out.push('', table(header, rows), '');
   for (const m of all) {
     const who = `${m.workload}/${m.tool}/${m.phase}`;
     if (m.sync) {
@@ -71,12 +74,15 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
         `at peak RSS: heap ${mib(p.heapUsed)}/${mib(p.heapTotal)} MiB, external ${mib(p.external)} MiB (array buffers ${mib(p.arrayBuffers)} MiB)`);
     }
     const methods = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
-    out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}`);
+    const conns = m.connections ? `; TCP connections opened: src ${m.connections.src}, dst ${m.connections.dst}` : '';
+    out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}${conns}`);
     if (m.error) out.push(`  ${who} error: ${m.error}`);
   }
-  out.push('', 'targets:');
+  for (const r of results) if (r.sweep?.length) out.push('', formatSweep(r.workload.id, r.sweep));
+  // A sweep-only run measured none of the targets: do not list them all as n/a.
+  if (all.length) out.push('', 'targets:');
   for (const r of results) {
-    for (const t of r.targets) out.push(`  [${t.ok === undefined ? 'n/a ' : t.ok ? 'PASS' : 'MISS'}] ${t.label}: ${t.value}`);
+    if (r.measurements.length) for (const t of r.targets) out.push(`  [${t.ok === undefined ? 'n/a ' : t.ok ? 'PASS' : 'MISS'}] ${t.label}: ${t.value}`);
   }
   return out.join('\n');
 }
@@ -90,6 +96,7 @@ export function jsonReport(results: WorkloadResult[], meta: Record<string, unkno
       seed: { ...r.workload.seed, images: r.seeded.images.length, blobs: r.seeded.blobs, bytes: r.seeded.bytes, ms: r.seedMs },
       measurements: r.measurements.map((m) => ({ ...m, rssGrowth: rssGrowth(m) })),
       targets: r.targets,
+      sweep: r.sweep?.map((x) => ({ point: x.point, label: pointLabel(x.point), repeat: x.repeat, ...x.m, rssGrowth: rssGrowth(x.m) })),
     })),
   };
 }

@@ -1,0 +1,95 @@
+// One measured run of one tool: the child process timed from the outside, plus the requests it
+// caused, counted from the registries' access logs (and, behind the WAN proxy, the connections
+// it opened), so that no tool's own bookkeeping is trusted for the comparison.
+import { getManifest } from '../test/helpers/push.js';
+import type { AccessLogEntry, RegistryHandle } from '../test/helpers/registry.js';
+import { type DelayProxyHandle, startDelayProxy } from '../test/helpers/tcp-delay-proxy.js';
+import { runMeasured } from './child.js';
+import { type ToolCommand, readSyncReport } from './commands.js';
+import type { OursReport } from './ours-copy.js';
+import { destinationPath, pool } from './seed.js';
+import type { Measurement, Phase, RunContext, Tool, Workload } from './workloads.js';
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH']);
+
+/** A registry as the tools reach it: directly, or through a delay proxy (the `wan` workload). */
+export interface Endpoint {
+  registry: RegistryHandle;
+  /** host:port the tools are given. */
+  host: string;
+  proxy?: DelayProxyHandle;
+  stop(): Promise<void>;
+}
+
+/** The registry itself, or a delay proxy in front of it when the workload is a WAN one. */
+export async function openEndpoint(registry: RegistryHandle, wl: Workload): Promise<Endpoint> {
+  if (!wl.wanDelayMs) return { registry, host: registry.host, stop: () => registry.stop() };
+  const proxy = await startDelayProxy(registry.host, { delayMs: wl.wanDelayMs });
+  return {
+    registry, host: proxy.host, proxy,
+    stop: async () => {
+      await proxy.stop();
+      await registry.stop();
+    },
+  };
+}
+
+/** Does the destination hold every image under the source's manifest digest? (direct, not delayed) */
+async function verify(dst: RegistryHandle, run: RunContext): Promise<boolean> {
+  const same = await pool(run.images, 8, async (img) => {
+    const d = destinationPath(run.prefix, img);
+    return (await getManifest(dst, d.repository, d.tag))?.digest === img.digest;
+  });
+  return same.every(Boolean);
+}
+
+function countBy(log: AccessLogEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of log) out[e.method] = (out[e.method] ?? 0) + 1;
+  return out;
+}
+
+export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunContext, cmd: ToolCommand, src: Endpoint, dst: Endpoint): Promise<Measurement> {
+  // Flush dirty pages first: otherwise the kernel writes back the seed (or the previous run's
+  // copy) while this run goes, and whichever tool runs first after seeding pays for it (about
+  // 1 s of 7 on workload a). Then quiet logs, so the marks separate the runs' requests.
+  await runMeasured('sync', []).catch(() => undefined);
+  await Promise.all([src.registry.settle(), dst.registry.settle()]);
+  const marks = [src.registry.mark(), dst.registry.mark()] as const;
+  const conns = [src.proxy?.connections() ?? 0, dst.proxy?.connections() ?? 0] as const;
+  const r = await runMeasured(cmd.command, cmd.args, cmd.env);
+  await Promise.all([src.registry.settle(), dst.registry.settle()]);
+  const srcLog = src.registry.requestsSince(marks[0]);
+  const dstLog = dst.registry.requestsSince(marks[1]);
+  const m: Measurement = {
+    workload: wl.id, tool, phase, ok: r.code === 0, wallMs: r.wallMs, cpuMs: r.cpuMs, peakRss: r.peakRss,
+    srcRequests: srcLog.length,
+    dstRequests: dstLog.length,
+    dstWrites: dstLog.filter((e) => WRITES.has(e.method)).length,
+    byMethod: { src: countBy(srcLog), dst: countBy(dstLog) },
+  };
+  if (src.proxy && dst.proxy) m.connections = { src: src.proxy.connections() - conns[0], dst: dst.proxy.connections() - conns[1] };
+  if (cmd.output === 'engine') {
+    try {
+      m.ours = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as OursReport;
+      if (m.ours.errors.length) m.error = m.ours.errors.join('; ');
+    } catch {
+      m.ok = false;
+    }
+  } else if (cmd.output === 'sync') {
+    m.sync = readSyncReport(cmd.report!);
+    if (!m.sync) m.ok = false;
+    else if (m.sync.errors.length) m.error = m.sync.errors.join('; ');
+  }
+  if (!m.ok) m.error ??= `exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  // After the logs were read: the verification's own GETs are not counted against the tool.
+  if (phase === 'cold' && m.ok) m.verified = await verify(dst.registry, run);
+  return m;
+}
+
+/** The one-line progress note printed after each run. */
+export function describeRun(label: string, m: Measurement): string {
+  const conns = m.connections ? `, connections src ${m.connections.src} dst ${m.connections.dst}` : '';
+  return `  ${label}: ${(m.wallMs / 1000).toFixed(2)} s, src ${m.srcRequests} req, dst ${m.dstRequests} req ` +
+    `(${m.dstWrites} writes)${conns}${m.ok ? '' : ` FAILED: ${m.error}`}${m.verified === false ? ' DIGESTS DIFFER' : ''}`;
+}
