@@ -59,9 +59,17 @@ export interface CopyContextOptions {
  * Blob HEADs and mounts in flight per registry. Without a bound a 100-layer image asks for 100 at
  * once, times 16 copiers (issue 6, item 8). Each is one round trip, so over a WAN more of them
  * overlap more; 32 is half the connections per origin (registry/pool.ts), which leaves the other
- * half for the 8 transfers and the copiers' manifest requests.
+ * half for the transfers and the copiers' manifest requests.
  */
 const DEFAULT_CHECKS = 32;
+
+/**
+ * Blob transfers at once in a run. 8 was tuned on loopback, where it is as good as 16-64; behind
+ * 40 ms round trips (`npm run bench -- --only wan --sweep transfers=8,16,32,64`) 8 was about 25%
+ * slower than 16, and 1.7x slower at 100 ms. 16 keeps (a) on loopback within noise and stays
+ * below the 64 connections per origin with the 32 checks.
+ */
+const DEFAULT_TRANSFERS = 16;
 
 /**
  * Transfers at once on a registry with `connections` per origin: at most half of them. A transfer
@@ -88,8 +96,7 @@ export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
   const limited = Object.keys(opts.registryConcurrency ?? {}).length + Object.keys(opts.registryConnections ?? {}).length > 0 || opts.connections !== undefined;
   return {
     ledger: new BlobLedger(),
-    // 8 measured best on workload (a): 2 -> 7.0 s, 4 -> 6.0 s, 8 -> 5.3 s, 16 -> 5.8 s.
-    transfers: new Limiter(opts.transfers ?? 8),
+    transfers: new Limiter(opts.transfers ?? DEFAULT_TRANSFERS),
     registryLimiter: limited ? registryLimiter : undefined,
     checks: (registry) => {
       let l = checks.get(registry);

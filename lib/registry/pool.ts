@@ -56,7 +56,7 @@ export interface PoolOptions {
 /**
  * Connections per origin by default (issue 6, item 8). Without a cap undici opens one per request
  * in flight: a 100-layer image times 16 copiers opened over 100 to one registry. 64 stays above what
- * the copy engine has in flight per registry (8 transfers, 32 blob checks, one manifest request
+ * the copy engine has in flight per registry (16 transfers, 32 blob checks, one manifest request
  * per copier, 16 by default), so the cap bounds bursts without queueing normal work.
  */
 export const DEFAULT_CONNECTIONS = 64;
