@@ -141,6 +141,11 @@ export class EmbeddedQueue implements WorkQueue {
   }
 
   /** Resolves once idle() is true (immediately if it already is): `sync` waits for the drain. */
+  async drained(): Promise<boolean> {
+    const c = await this.counts();
+    return c.visible + c.inFlight + c.delayed === 0;
+  }
+
   onIdle(): Promise<void> {
     if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));

@@ -45,6 +45,30 @@ export interface WorkQueue {
   /** Straight to the dead-letter queue with a reason (a permanent failure); `body` replaces the stored body (masked). */
   deadLetter(message: QueueMessage, reason: FailureReason, body?: string): Promise<void>;
   counts(): Promise<QueueCounts>;
+  /**
+   * True when nothing is visible, in flight or delayed. On SQS the counts are approximate (they may
+   * lag by a minute): an adapter decides how many consecutive empty readings it takes.
+   */
+  drained(): Promise<boolean>;
+}
+
+/** A move of dead letters back onto their queue (SQS StartMessageMoveTask). */
+export interface RedriveStatus {
+  /** SQS task states: RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED. */
+  status: string;
+  moved: number;
+  /** Messages to move when the task started, where known. */
+  toMove?: number;
+  failureReason?: string;
+}
+
+/**
+ * An optional ability of a dead-letter store (regclient style: small extra interfaces): one that
+ * can move its letters back itself, as SQS redrives a DLQ, instead of list + resend + remove.
+ */
+export interface Redrivable {
+  redrive(): Promise<RedriveStatus>;
+  redriveStatus(): Promise<RedriveStatus | undefined>;
 }
 
 /** Where dead letters live: a JSON-lines file for the embedded queue, the DLQ for SQS. */
