@@ -3,6 +3,8 @@
 // AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL) with dummy credentials: no request leaves loopback.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { loadConfig } from '../../lib/config/load.js';
 import { awsSecretStore, cachedSecretStore, processSecretStore } from '../../lib/config/secret-store.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -112,5 +114,29 @@ describe('secret references through the AWS SDK', () => {
     } finally {
       process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = aws.url;
     }
+  });
+
+  test('the SDK clients are imported only when a config uses a reference', async () => {
+    // A resolve hook in a fresh process reports every @aws-sdk/* import; the CLI path without a
+    // reference must not pay for loading the SDK.
+    const hook = `let port; export function initialize(d) { port = d.port }
+export async function resolve(s, c, next) { if (s.startsWith('@aws-sdk/')) port.postMessage(s); return next(s, c) }`;
+    const script = `import { register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const { port1, port2 } = new MessageChannel();
+const seen = new Set();
+port1.on('message', (m) => seen.add(m));
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}), { data: { port: port2 }, transferList: [port2] });
+const { loadConfig } = await import(${JSON.stringify(new URL('../../lib/config/load.js', import.meta.url).href)});
+await loadConfig({ config: process.argv[1] });
+await new Promise((r) => setTimeout(r, 200));
+port1.close();
+console.log(JSON.stringify([...seen]));`;
+    const imports = async (file: string): Promise<string[]> => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, file], { env: { ...process.env } });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as string[];
+    };
+    assert.deepEqual(await imports(configFile('  quay.io:\n    username: robot\n    password: literal')), []);
+    assert.ok((await imports(configFile('  quay.io:\n    username: robot\n    password: ${secretsmanager:plain}'))).includes('@aws-sdk/client-secrets-manager'));
   });
 });
