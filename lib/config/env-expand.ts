@@ -1,21 +1,16 @@
 // Environment expansion for credentials, so secrets need not sit in config files.
 // - image-syncer auth files: `$VAR` and `${VAR}`, as image-syncer does it (os.ExpandEnv);
-// - the native config: only `${env:VAR}`, so a password that happens to contain `$` stays literal.
+// - the native config: only `${env:VAR}`, so a password that happens to contain `$` stays literal;
+//   it is parsed with the secret references in secret-refs.ts.
 // Unlike os.ExpandEnv, a variable that is not set is an error naming it and where it was used,
 // instead of silently becoming an empty password.
 import { ConfigError } from '../errors.js';
 
 const DOLLAR = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
-const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** image-syncer style. `where` is `FILE: path`; the error reads `FILE: path: environment variable X is not set`. */
 export function expandEnv(value: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
   return expand(value, DOLLAR, where, env);
-}
-
-/** Native-config style: `${env:VAR}` only. */
-export function expandEnvRefs(value: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
-  return expand(value, ENV_REF, where, env);
 }
 
 function expand(value: string, pattern: RegExp, where: string, env: NodeJS.ProcessEnv): string {

@@ -5,6 +5,7 @@ import { loadAuthFile, resolverFromEntries } from './auth-file.js';
 import { loadImageSyncerConfig } from './image-syncer.js';
 import { loadNativeConfig } from './native.js';
 import { PLATFORM, PLATFORM_HINT } from './rule-parts.js';
+import type { SecretStore } from './secret-store.js';
 import { DEFAULTS, type LoadedConfig } from './types.js';
 
 export interface LoadOptions {
@@ -16,6 +17,8 @@ export interface LoadOptions {
   /** false for replay: the work comes from the DLQ, so only credentials are needed (--config
    *  without rules, or --auth alone). */
   requireRules?: boolean;
+  /** Where `${secretsmanager:}` / `${ssm:}` references are read; default: AWS, cached per process. */
+  secretStore?: SecretStore;
 }
 
 export async function loadConfig(opts: LoadOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
@@ -24,8 +27,13 @@ export async function loadConfig(opts: LoadOptions, env: NodeJS.ProcessEnv = pro
       `give either --config or --images (with optional --auth), not both: --config ${opts.config} already holds the rules and the credentials`,
     );
   }
+  // SWRM_CONFIG names the config bundled with a Lambda function (issue 7 item 4); flags win over it.
+  if (opts.config === undefined && opts.images === undefined && opts.auth === undefined && env.SWRM_CONFIG) {
+    return loadConfig({ ...opts, config: env.SWRM_CONFIG }, env);
+  }
   if (opts.config !== undefined) {
-    const loaded = await loadNativeConfig(opts.config, env, { requireRules: opts.requireRules ?? true });
+    const native = { requireRules: opts.requireRules ?? true, ...(opts.secretStore ? { secretStore: opts.secretStore } : {}) };
+    const loaded = await loadNativeConfig(opts.config, env, native);
     const bad = (opts.platforms ?? []).filter((pl) => !PLATFORM.test(pl));
     if (bad.length) throw new ConfigError('invalid --os/--arch', bad.map((pl) => `--os/--arch: "${pl}": ${PLATFORM_HINT}`));
     if (opts.platforms?.length) loaded.defaults = { ...loaded.defaults, platforms: [...new Set(opts.platforms)] };

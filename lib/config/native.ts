@@ -7,10 +7,12 @@ import { parseRepositoryReference, type ImageReference } from '../oci/reference.
 import type { RegistryAccess } from '../registry/pool.js';
 import { normalisePrefix, readStructuredFile, resolverFromEntries } from './auth-file.js';
 import { dockerConfigCredentials, dockerConfigPath, type DockerConfigCache } from './docker-config.js';
-import { expandEnvRefs } from './env-expand.js';
+import { literalOf, parseCredential } from './secret-refs.js';
+import { resolveSecretSlots, type SecretSlot } from './secret-resolve.js';
+import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
 import { DEFAULTS, type LoadedConfig, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
-import { formatZodIssues } from './zod-issues.js';
+import { formatPath, formatZodIssues } from './zod-issues.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
 
@@ -76,10 +78,16 @@ const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'ob
 /** `requireRules: false` (replay): only defaults and registries matter; rules are not read at all. */
 export interface NativeOptions {
   requireRules?: boolean;
+  /** Where `${secretsmanager:}` / `${ssm:}` values come from; default: AWS, cached per process. */
+  secretStore?: SecretStore;
 }
 
 export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): Promise<LoadedConfig> {
-  return parseNativeConfig(await readStructuredFile(file), file, env, opts);
+  const loaded = parseNativeConfig(await readStructuredFile(file), file, env, opts);
+  // The secrets are fetched only once the whole file is known to be valid: a typo costs no AWS call.
+  if (loaded.secrets) await resolveSecretSlots(loaded.secrets, file, opts.secretStore);
+  delete loaded.secrets;
+  return loaded;
 }
 
 export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): LoadedConfig {
@@ -104,7 +112,8 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   if (parsedDefaults.success) Object.assign(defaults, parsedDefaults.data);
   else p.add(...formatZodIssues(parsedDefaults.error, file, ['defaults']));
 
-  const registries = parseRegistries(doc.registries, file, env, p);
+  const secrets: SecretSlot[] = [];
+  const registries = parseRegistries(doc.registries, file, env, p, secrets);
 
   const rules: SyncRule[] = [];
   if (opts.requireRules === false) {
@@ -116,10 +125,10 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   });
 
   p.throwIfAny(message);
-  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules };
+  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules, ...(secrets.length ? { secrets } : {}) };
 }
 
-function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: Problems): RegistrySettings[] {
+function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: Problems, secrets: SecretSlot[]): RegistrySettings[] {
   if (raw === undefined || raw === null) return [];
   if (!isMapping(raw)) {
     p.at(['registries'], 'expected a mapping of registry[/namespace] to its settings');
@@ -165,13 +174,13 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
       if (e.username === undefined || e.password === undefined) {
         p.at(path, `${e.username === undefined ? 'password without username' : 'username without password'}: give both`);
       } else {
-        try {
-          const username = expandEnvRefs(e.username, `${file}: registries.${key}.username`, env);
-          const password = expandEnvRefs(e.password, `${file}: registries.${key}.password`, env);
-          access.credentials = { username, password };
-        } catch (err) {
-          p.addError(err);
-        }
+        const username = parseCredential(e.username, env);
+        const password = parseCredential(e.password, env);
+        for (const line of username.problems) p.at([...path, 'username'], line);
+        for (const line of password.problems) p.at([...path, 'password'], line);
+        const [user, pass] = [literalOf(username.template), literalOf(password.template)];
+        if (user !== undefined && pass !== undefined) access.credentials = { username: user, password: pass };
+        else secrets.push({ where: `${file}: ${formatPath(path)}`, access, username: username.template, password: password.template });
       }
     } else if (e.dockerConfig) {
       const creds = dockerConfigCredentials(prefix, dockerConfigPath(e.dockerConfig, file, env), cache);

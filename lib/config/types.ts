@@ -1,6 +1,7 @@
 // What every config source (the native file, image-syncer's --auth + --images) is normalised to.
 // The planner and the copiers only ever see this.
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
+import type { SecretSlot } from './secret-resolve.js';
 
 export interface TagFilter {
   include?: RegExp[];
@@ -58,6 +59,9 @@ export interface LoadedConfig {
   registries: RegistrySettings[];
   resolve: AccessResolver;
   rules: SyncRule[];
+  /** Credentials still to fetch from Secrets Manager / SSM (native config). Set only by parseNativeConfig:
+   *  loadNativeConfig resolves them into each registry's access and removes the field. */
+  secrets?: SecretSlot[];
 }
 
 // 16 copiers: each image is a chain of 6-8 dependent round trips, so over real network latency more

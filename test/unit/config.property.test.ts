@@ -56,8 +56,8 @@ const { value } = fc.letrec<{ value: unknown }>((tie) => ({
 const field = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, value);
 const registryEntry = fc.record(
   {
-    username: field(fc.constantFrom('u', '${env:USER_NAME}', '${env:NOPE}')),
-    password: field(fc.constantFrom('p', '${env:PASS}', '')),
+    username: field(fc.constantFrom('u', '${env:USER_NAME}', '${env:NOPE}', '${secretsmanager:prod/q#username}', '${ssm:x y}')),
+    password: field(fc.constantFrom('p', '${env:PASS}', '', '${secretsmanager:prod/q}', '${ssm:/a/b}', '${secretmanager:q}', '${X}')),
     dockerConfig: field(fc.constantFrom(true, false, join(nowhere, 'config.json'))),
     insecure: field(fc.boolean()),
     concurrency: field(fc.integer({ min: 0, max: 300 })),
