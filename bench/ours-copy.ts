@@ -54,9 +54,9 @@ export interface OursReport {
   cpuSystemMs: number;
 }
 
-// Imports are evaluated before this line, so this is the idle process: Node + the library loaded.
 // The CLI entry turns on the streaming scavenges (copy/memory.ts); so does this one, to measure the same engine.
 enableStreamGc();
+// Imports are evaluated before this line, so this is the idle process: Node + the library loaded.
 const startupMs = performance.now();
 let atPeak = process.memoryUsage();
 const baselineRss = atPeak.rss;

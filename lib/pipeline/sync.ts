@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
-import { createCopyContext } from '../copy/context.js';
+import { type CopyContext, createCopyContext } from '../copy/context.js';
 import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
@@ -118,6 +118,22 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   });
 }
 
+/**
+ * The client pool and copy context a config asks for (connection caps, per-registry transfer
+ * limits). One per run for `sync`; one per warm container for the Lambda copier (lib/lambda).
+ */
+export function createCopyRuntime(config: LoadedConfig, opts: { logger?: Logger; signal?: AbortSignal; onBytes?: (n: number) => void } = {}): { pool: ClientPool; ctx: CopyContext } {
+  const { logger } = opts;
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
+  const registryConcurrency: Record<string, number> = {};
+  const registryConnections: Record<string, number> = {};
+  for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
+  for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
+  const connections = config.defaults.connections;
+  const ctx = createCopyContext({ ...opts, registryConcurrency, registryConnections, connections });
+  return { pool, ctx };
+}
+
 /** Run the given message bodies (dead letters being replayed) through the same copiers. */
 export function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
   return runPipeline(opts, async (ctx) => {
@@ -151,18 +167,12 @@ interface FeedContext {
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
   const { config, logger, signal } = opts;
-  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
-  const registryConcurrency: Record<string, number> = {};
-  const registryConnections: Record<string, number> = {};
-  for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
-  for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
-  const connections = config.defaults.connections;
   let bytes = 0;
   const onBytes = (n: number) => {
     bytes += n;
     opts.onBytes?.(n);
   };
-  const ctx = createCopyContext({ logger, signal, onBytes, registryConcurrency, registryConnections, connections });
+  const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes });
   const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
   const outcomes: ImageOutcome[] = [];
