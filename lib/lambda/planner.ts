@@ -64,7 +64,7 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
   if (!opts.config.defaults.overlap) {
     const why = inProgress(await opts.queue.counts());
     if (why) {
-      const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, sent: 0, durationMs: now() - started };
+      const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, sent: 0, durationMs: Math.round(now() - started) };
       opts.logger?.warn(summary, `planner skipped: ${why}`);
       return summary;
     }
