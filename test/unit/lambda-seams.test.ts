@@ -139,6 +139,22 @@ describe('replay on a Redrivable DLQ', () => {
   });
 });
 
+describe('replay of a dead letter stored twice', () => {
+  test('a crash between the DLQ send and the delete leaves two letters: replay runs the body once and keeps one', async () => {
+    // Same body twice, as the SQS adapter may leave it; an invalid body fails again, without a registry.
+    const dlq = new InMemoryDeadLetterStore();
+    const letter = { body: '{"v":2}', receiveCount: 1, reason: { code: 'SWRM_INVALID_MESSAGE', message: 'x' }, at: new Date(0).toISOString() };
+    await dlq.add({ ...letter, id: 'a' });
+    await dlq.add({ ...letter, id: 'b' });
+    const run = await runReplay({ config, proc: 2, retries: 0, dlq });
+    assert.equal(run.letters, 2);
+    assert.equal(run.outcomes.length, 1, 'the body ran once');
+    const left = await dlq.list();
+    assert.equal(left.length, 1, 'the duplicate did not survive the replay');
+    assert.ok(!['a', 'b'].includes(left[0]!.id));
+  });
+});
+
 describe('records and imports', () => {
   test('an SQS record maps onto a QueueMessage; a missing receive count is a first delivery', () => {
     const m = messageFromRecord(sqsRecord({ id: 'id-1', body: 'b', receiptHandle: 'rh', receiveCount: 4 }));
