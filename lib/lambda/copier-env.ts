@@ -8,6 +8,7 @@ import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import type { ImageOutcome } from '../pipeline/copier.js';
 import type { CopierEnv } from './copier-batch.js';
 
 export interface CopierEnvOptions {
@@ -16,6 +17,8 @@ export interface CopierEnvOptions {
   maxReceiveCount: number;
   logger?: Logger;
   marginMs?: number;
+  /** Default: one info line per settled image (CloudWatch Logs is where a Lambda's results go). */
+  onOutcome?: (o: ImageOutcome) => void;
 }
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
@@ -26,6 +29,13 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     runtime,
     logger: opts.logger,
     ...(opts.marginMs !== undefined ? { marginMs: opts.marginMs } : {}),
+    onOutcome: opts.onOutcome ?? ((o) => logOutcome(opts.logger, o)),
     close: () => pool.close(),
   };
+}
+
+function logOutcome(logger: Logger | undefined, o: ImageOutcome): void {
+  if (!logger || o.status === 'retrying') return; // retries are logged by the copier itself
+  const { source, destination, status, digest, bytes, attempt } = o;
+  logger.info({ source, destination, status, digest, bytes, attempt, durationMs: Math.round(o.durationMs), code: o.error?.code }, `image ${status}`);
 }
