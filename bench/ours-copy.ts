@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { copyImage } from '../lib/copy/copy-image.js';
 import { addCounters, createCopyContext, emptyCounters } from '../lib/copy/context.js';
+import { enableStreamGc } from '../lib/copy/memory.js';
 import { mapLimit } from '../lib/copy/limiter.js';
 import { parseReference, parseRepositoryReference } from '../lib/oci/reference.js';
 import { ClientPool } from '../lib/registry/pool.js';
@@ -53,6 +54,8 @@ export interface OursReport {
   cpuSystemMs: number;
 }
 
+// The CLI entry turns on the streaming scavenges (copy/memory.ts); so does this one, to measure the same engine.
+enableStreamGc();
 // Imports are evaluated before this line, so this is the idle process: Node + the library loaded.
 const startupMs = performance.now();
 let atPeak = process.memoryUsage();

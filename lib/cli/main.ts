@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import type { LevelWithSilent } from 'pino';
+import { enableStreamGc } from '../copy/memory.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { PipelineFlags } from './pipeline-commands.js';
@@ -16,6 +17,8 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 // every run (measured). The baseline compiler is fast enough for a parser that only frames bytes.
 // Set before the first dynamic import below loads undici.
 setFlagsFromString('--liftoff-only');
+// Scavenges while streaming keep RSS flat (copy/memory.ts); a V8 flag, so the entry point sets it.
+enableStreamGc();
 
 // `swr-migrate plan | head`: the reader left. Like a Unix filter killed by SIGPIPE, stop quietly
 // (Node ignores SIGPIPE, so without this the write error surfaces as an unhandled 'error' event and

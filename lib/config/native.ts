@@ -40,6 +40,8 @@ const defaultsSchema = z.strictObject({
   timeout: count(1, 86_400).optional(),
   /** Connections at most per registry origin; 2 at least: a transfer within one registry holds two. */
   connections: count(2, 1024).optional(),
+  /** Scheduled planner (Lambda): plan even while the previous run's messages are still queued. */
+  overlap: z.boolean().optional(),
 });
 
 const registrySchema = z.strictObject({

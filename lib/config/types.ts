@@ -42,6 +42,8 @@ export interface SyncDefaults {
   timeout?: number;
   /** Connections at most per registry origin; undefined: the built-in default. */
   connections?: number;
+  /** Scheduled planner: run even when the previous run is still in progress (default: skip). */
+  overlap?: boolean;
 }
 
 export interface RegistrySettings {

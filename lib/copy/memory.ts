@@ -8,19 +8,24 @@ import { runInNewContext } from 'node:vm';
 
 type Gc = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
-function obtainGc(): Gc | undefined {
-  const existing = (globalThis as { gc?: Gc }).gc;
-  if (existing) return existing;
+let gc: Gc | undefined = (globalThis as { gc?: Gc }).gc;
+
+/**
+ * Turn the scavenges on. It sets a V8 flag, which is process state: only a program's entry point
+ * calls it (the CLI, a Lambda handler), never a library module at import (issue 7). Without it,
+ * `gc` is used only if the process was started with --expose-gc.
+ */
+export function enableStreamGc(): void {
+  if (gc) return;
   try {
     // The documented way to reach `gc` without a command-line flag: expose it to a new context.
     setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as Gc;
+    gc = runInNewContext('gc') as Gc;
   } catch {
-    return undefined;
+    gc = undefined;
   }
 }
 
-const gc = obtainGc();
 const EVERY_BYTES = 8 * 1024 * 1024;
 let sinceLast = 0;
 

@@ -1,7 +1,8 @@
-// A copier worker: takes one queue message and settles it. Success: ack. A passing failure:
-// release with backoff until maxReceiveCount. A permanent one (manifest or repository unknown,
-// denied, an invalid message): straight to the DLQ with the error's code. Nothing a message
-// contains can crash the worker.
+// A copier worker, in two halves. `processMessage` decides: it copies (or expands) one queue message
+// and says how to settle it (ack, retry after a backoff, dead-letter with a reason, or leave it when
+// interrupted), without touching the queue. `settleOnQueue` carries that out on any WorkQueue: the
+// embedded queue, or SQS from the Lambda handler (lib/lambda/copier-batch.ts), which reports retries
+// as batch item failures as well. Nothing a message contains can crash the worker.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { copyImage } from '../copy/copy-image.js';
@@ -31,30 +32,59 @@ export interface ImageOutcome {
   durationMs: number;
   attempt: number;
   error?: FailureReason;
+  /** Copy messages an expand-repository message fanned out into. */
+  expandedInto?: number;
 }
 
-export interface CopierDeps {
-  queue: WorkQueue;
+/** How a processed message is to be settled on its queue. */
+export type Settlement =
+  | { action: 'ack' }
+  /** SQS ChangeMessageVisibility to the backoff; a batch item failure in Lambda. */
+  | { action: 'retry'; delayMs: number }
+  /** Straight to the DLQ; `body` (masked) replaces an invalid message's body. */
+  | { action: 'dead-letter'; reason: FailureReason; body?: string }
+  /** Interrupted: leave the message as it is, so it comes back (or the caller saves it). */
+  | { action: 'leave' };
+
+export interface Processed {
+  /** Undefined when interrupted (no verdict on the image). */
+  outcome?: ImageOutcome;
+  settlement: Settlement;
+}
+
+/** What processing a message needs: the copy engine and, for expand-repository, a way to enqueue. */
+export interface ProcessDeps {
   pool: ClientPool;
   ctx: CopyContext;
-  /** Deliveries before a failing message goes to the DLQ (retries + 1). */
+  /** Deliveries before a failing message goes to the DLQ (retries + 1, or the RedrivePolicy's). */
   maxReceiveCount: number;
   list: TagLister;
+  /** Enqueue the copy messages an expand-repository message expands into. */
+  send: (bodies: string[]) => Promise<void>;
   logger?: Logger;
+  /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
+  memo?: DigestMemo;
+}
+
+export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
+  queue: WorkQueue;
   signal?: AbortSignal;
   onOutcome?: (o: ImageOutcome) => void;
   /** Tasks added by expanding a repository. */
   onPlanned?: (count: number) => void;
-  /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
-  memo?: DigestMemo;
 }
 
 /** Backoff between deliveries of a failing message: 1 s, 2 s, 4 s ... capped at 60 s. */
 const MESSAGE_BACKOFF = { attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 60_000 };
 
-export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promise<void> {
+/** Copy or expand one message; the only queue call is the expansion's `send`. */
+export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<Processed> {
   const started = performance.now();
   const base = { body: msg.body, attempt: msg.receiveCount, bytes: 0 };
+  // The message's own signal (a Lambda deadline) joins the run's: either one stops the transfers.
+  const runSignal = deps.ctx.signal;
+  const stop = signal && runSignal && signal !== runSignal ? AbortSignal.any([signal, runSignal]) : (signal ?? runSignal);
+  const ctx = stop === runSignal ? deps.ctx : { ...deps.ctx, signal: stop };
   let kind: ImageOutcome['kind'] = 'invalid';
   let source = '';
   let destination = '';
@@ -64,41 +94,57 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
     source = body.source;
     if (body.kind === 'copy-image') {
       destination = body.destination;
-      const outcome = await copyOne(body, deps);
-      await deps.queue.ack(msg);
-      deps.onOutcome?.({ ...base, kind, source, ...outcome, durationMs: performance.now() - started });
-    } else {
-      destination = body.destinations.join(', ');
-      const count = await expandOne(body, deps);
-      await deps.queue.ack(msg);
-      deps.onPlanned?.(count);
-      deps.onOutcome?.({ ...base, kind, source, destination, status: 'expanded', durationMs: performance.now() - started });
+      const outcome = await copyOne(body, deps, ctx);
+      return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
+    destination = body.destinations.join(', ');
+    const count = await expandOne(body, deps, stop);
+    const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: count, durationMs: performance.now() - started };
+    return { settlement: { action: 'ack' }, outcome };
   } catch (err) {
-    // Interrupted: leave the message as it is; the caller keeps it replayable.
-    if (deps.signal?.aborted) return;
+    if (stop?.aborted) return { settlement: { action: 'leave' } };
     const error: FailureReason = { code: failureCode(err), message: errorMessage(err) };
     const log = deps.logger?.child({ messageId: msg.id, source, destination });
     const outcome = { ...base, kind, source, destination, error, durationMs: performance.now() - started };
     if (isRetryable(err) && msg.receiveCount < deps.maxReceiveCount) {
-      const delay = backoffDelay(MESSAGE_BACKOFF, msg.receiveCount, err);
-      log?.warn({ err: error.message, attempt: msg.receiveCount, delayMs: delay }, 'image failed, will retry');
-      await deps.queue.release(msg, delay);
-      deps.onOutcome?.({ ...outcome, status: 'retrying' });
-    } else {
-      log?.error({ err: error.message, code: error.code, attempt: msg.receiveCount }, 'image failed, sent to the DLQ');
-      // A body that failed to decode may be anything a producer sent, secrets included (issue 6).
-      await deps.queue.deadLetter(msg, error, kind === 'invalid' ? maskBody(msg.body) : undefined);
-      deps.onOutcome?.({ ...outcome, status: 'failed' });
+      const delayMs = backoffDelay(MESSAGE_BACKOFF, msg.receiveCount, err);
+      log?.warn({ err: error.message, attempt: msg.receiveCount, delayMs }, 'image failed, will retry');
+      return { settlement: { action: 'retry', delayMs }, outcome: { ...outcome, status: 'retrying' } };
     }
+    log?.error({ err: error.message, code: error.code, attempt: msg.receiveCount }, 'image failed, sent to the DLQ');
+    // A body that failed to decode may be anything a producer sent, secrets included (issue 6).
+    const settlement: Settlement = { action: 'dead-letter', reason: error, ...(kind === 'invalid' ? { body: maskBody(msg.body) } : {}) };
+    return { settlement, outcome: { ...outcome, status: 'failed' } };
   }
 }
 
-async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
+/** Carry out a settlement on any WorkQueue (embedded or SQS). */
+export async function settleOnQueue(queue: WorkQueue, msg: QueueMessage, s: Settlement): Promise<void> {
+  switch (s.action) {
+    case 'ack':
+      return queue.ack(msg);
+    case 'retry':
+      return queue.release(msg, s.delayMs);
+    case 'dead-letter':
+      return queue.deadLetter(msg, s.reason, s.body);
+    case 'leave':
+      return;
+  }
+}
+
+/** Process and settle on `deps.queue`: the embedded pipeline's copier step. */
+export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promise<void> {
+  const { outcome, settlement } = await processMessage(msg, { ...deps, send: (bodies) => deps.queue.send(bodies) }, deps.signal);
+  await settleOnQueue(deps.queue, msg, settlement);
+  if (outcome?.expandedInto !== undefined) deps.onPlanned?.(outcome.expandedInto);
+  if (outcome) deps.onOutcome?.(outcome);
+}
+
+async function copyOne(m: CopyImageMessage, deps: ProcessDeps, ctx: CopyContext): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
   const src = parseReference(m.source);
   const dst = parseReference(m.destination);
   const result = await copyImage(
-    deps.ctx,
+    ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
     { platforms: m.platforms, memo: deps.memo },
@@ -113,13 +159,13 @@ async function copyOne(m: CopyImageMessage, deps: CopierDeps): Promise<Pick<Imag
   };
 }
 
-async function expandOne(m: ExpandRepositoryMessage, deps: CopierDeps): Promise<number> {
+async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
   const rule = ruleFromExpand(m);
-  const tags = await deps.list(rule.source.registry, rule.source.repository, deps.signal);
+  const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
   const invalid = invalidTags(tags);
   if (invalid.length) deps.logger?.warn({ source: m.source, origin: rule.origin, tags: invalid }, 'skipped listed tags that are not valid tags');
   const messages = copyMessagesFor(rule, selectTags(tags, rule.filter), m.platforms);
-  await deps.queue.send(messages.map(encodeMessage));
+  await deps.send(messages.map(encodeMessage));
   return messages.length;
 }
 

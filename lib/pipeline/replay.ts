@@ -1,7 +1,7 @@
 // `replay`: run the DLQ's messages again and remove those that now succeed. A letter that fails
 // again is replaced by a fresh one (new reason, new count) so the DLQ always says why it is there.
 // New letters are written before old ones are removed: a crash in between duplicates, never loses.
-import type { DeadLetter } from '../queue/types.js';
+import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from '../queue/types.js';
 import type { ImageOutcome } from './copier.js';
 import { type PipelineOptions, type PipelineRun, runMessages } from './sync.js';
 
@@ -13,7 +13,31 @@ export interface ReplayRun extends PipelineRun {
   remaining: number;
 }
 
+export function isRedrivable(store: DeadLetterStore): store is DeadLetterStore & Redrivable {
+  const s = store as Partial<Redrivable>;
+  return typeof s.redrive === 'function' && typeof s.redriveStatus === 'function';
+}
+
+/** Start a redrive (or join the running one) and poll its status until it is no longer RUNNING. */
+export async function redriveAndWait(dlq: Redrivable, opts: { pollMs?: number; signal?: AbortSignal } = {}): Promise<RedriveStatus> {
+  const current = await dlq.redriveStatus();
+  let status = current?.status === 'RUNNING' ? current : await dlq.redrive();
+  while (status.status === 'RUNNING' && !opts.signal?.aborted) {
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    status = (await dlq.redriveStatus()) ?? status;
+  }
+  return status;
+}
+
 export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
+  // An SQS DLQ moves its letters back itself (StartMessageMoveTask); the copiers then drain the
+  // queue. Duplicate letters become duplicate copy messages, which copy idempotently.
+  if (isRedrivable(opts.dlq) && opts.queue) {
+    const moved = await redriveAndWait(opts.dlq, { signal: opts.signal });
+    const run = await runMessages(opts, []);
+    const failed = run.outcomes.filter((o) => o.status === 'failed').length;
+    return { ...run, letters: moved.moved, recovered: run.outcomes.filter((o) => o.status !== 'failed' && o.kind !== 'expand-repository').length, remaining: failed };
+  }
   const letters = await opts.dlq.list();
   if (letters.length === 0) {
     return { outcomes: [], planned: 0, interrupted: false, leftOver: 0, unfinished: [], bytes: 0, lost: 0, requests: {}, letters: 0, recovered: 0, remaining: 0 };

@@ -4,13 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
-import { createCopyContext } from '../copy/context.js';
+import { type CopyContext, createCopyContext } from '../copy/context.js';
 import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
-import type { DeadLetter, DeadLetterStore } from '../queue/types.js';
+import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
@@ -23,6 +23,13 @@ export interface PipelineOptions {
   /** Extra deliveries of a failing image before the DLQ. */
   retries: number;
   dlq: DeadLetterStore;
+  /**
+   * The work queue; default: an embedded one over `dlq`. Another queue (SQS) keeps its own DLQ, and
+   * on an interrupt its unfinished messages simply stay on it (nothing is copied to `dlq`).
+   */
+  queue?: WorkQueue;
+  /** Between two "drained" readings of a non-embedded queue (default 1 s). */
+  drainPollMs?: number;
   /** Filtered digests from earlier runs; without it a platform-filtered re-run GETs each source index. */
   memo?: DigestMemo;
   logger?: Logger;
@@ -111,6 +118,22 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   });
 }
 
+/**
+ * The client pool and copy context a config asks for (connection caps, per-registry transfer
+ * limits). One per run for `sync`; one per warm container for the Lambda copier (lib/lambda).
+ */
+export function createCopyRuntime(config: LoadedConfig, opts: { logger?: Logger; signal?: AbortSignal; onBytes?: (n: number) => void } = {}): { pool: ClientPool; ctx: CopyContext } {
+  const { logger } = opts;
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
+  const registryConcurrency: Record<string, number> = {};
+  const registryConnections: Record<string, number> = {};
+  for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
+  for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
+  const connections = config.defaults.connections;
+  const ctx = createCopyContext({ ...opts, registryConcurrency, registryConnections, connections });
+  return { pool, ctx };
+}
+
 /** Run the given message bodies (dead letters being replayed) through the same copiers. */
 export function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
   return runPipeline(opts, async (ctx) => {
@@ -133,7 +156,7 @@ async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body:
 }
 
 interface FeedContext {
-  queue: EmbeddedQueue;
+  queue: WorkQueue;
   list: TagLister;
   planned(n: number): void;
   outcome(o: ImageOutcome): void;
@@ -144,19 +167,13 @@ interface FeedContext {
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
   const { config, logger, signal } = opts;
-  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
-  const registryConcurrency: Record<string, number> = {};
-  const registryConnections: Record<string, number> = {};
-  for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
-  for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
-  const connections = config.defaults.connections;
   let bytes = 0;
   const onBytes = (n: number) => {
     bytes += n;
     opts.onBytes?.(n);
   };
-  const ctx = createCopyContext({ logger, signal, onBytes, registryConcurrency, registryConnections, connections });
-  const queue = new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
+  const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes });
+  const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
   const outcomes: ImageOutcome[] = [];
   let planned = 0;
@@ -181,7 +198,9 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
   const fed = feed({ queue, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
-  fed.then(() => queue.onIdle(), () => undefined).finally(() => done.abort());
+  // The drain poll also stops on Ctrl-C, and once both sides settled (a broken queue).
+  const stopPoll = signal ? AbortSignal.any([done.signal, signal]) : done.signal;
+  fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
     { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo },
@@ -189,12 +208,13 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   );
   // Wait for both, whatever happens to one, before closing the connections they use.
   const settled = await Promise.allSettled([fed, copiers]);
+  done.abort();
   await pool.close().catch(() => undefined);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
 
   // Ctrl-C, or a broken queue: whatever was not finished stays replayable.
   let leftOver = 0;
-  if (signal?.aborted || failure) {
+  if ((signal?.aborted || failure) && queue instanceof EmbeddedQueue) {
     const at = new Date().toISOString();
     for (const m of queue.remaining()) {
       leftOver++;
@@ -211,4 +231,27 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   }
   if (failure) throw failure.reason;
   return { outcomes, planned, interrupted: signal?.aborted ?? false, leftOver, unfinished, bytes, lost, requests: pool.stats() };
+}
+
+/**
+ * Resolves when the queue has drained. The embedded queue says so the moment it happens (`onIdle`:
+ * the no-op bench run would pay any poll interval in full); another queue is asked every `pollMs`,
+ * and it takes two empty readings in a row, because SQS's counts are approximate and lag.
+ */
+export async function untilDrained(queue: WorkQueue, pollMs: number, stop?: AbortSignal): Promise<void> {
+  if (queue instanceof EmbeddedQueue) return queue.onIdle();
+  let empty = 0;
+  while (!stop?.aborted) {
+    empty = (await queue.drained()) ? empty + 1 : 0;
+    if (empty >= 2) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pollMs);
+      function done() {
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', done);
+        resolve();
+      }
+      stop?.addEventListener('abort', done, { once: true });
+    });
+  }
 }

@@ -1,0 +1,42 @@
+// What the handlers read from their environment: the queue URL, the config path and the delivery
+// budget. Secrets never come from here (issue 7: a secret is never an environment variable);
+// the config names them and lib/config resolves them.
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** QUEUE_URL: the work queue (its DLQ is found from its RedrivePolicy by the SQS adapter). */
+export function queueUrlFrom(env: Env): string {
+  const url = env.QUEUE_URL?.trim();
+  if (!url) throw new ConfigError('QUEUE_URL is not set: the handler needs the URL of its SQS work queue');
+  return url;
+}
+
+/** SWRM_CONFIG, else the config.yaml bundled next to the handler at deploy time. */
+export function configPathFrom(env: Env, handlerDir: string): string {
+  return env.SWRM_CONFIG?.trim() || join(handlerDir, 'config.yaml');
+}
+
+/**
+ * Deliveries before the copier dead-letters a failing image itself, with its reason: the queue's
+ * RedrivePolicy.maxReceiveCount (MAX_RECEIVE_COUNT, set by the deployment), else retries + 1.
+ * Dead-lettering on the last delivery keeps the reason; SQS's own move would drop it.
+ */
+export function maxReceiveCountFrom(env: Env, config: LoadedConfig): number {
+  const raw = env.MAX_RECEIVE_COUNT?.trim();
+  if (!raw) return config.defaults.retries + 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ConfigError(`MAX_RECEIVE_COUNT must be a whole number from 1 to 1000, got "${raw}"`);
+  return n;
+}
+
+/** LOG_LEVEL for the handlers' pino logger; default info. */
+export function logLevelFrom(env: Env): 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' {
+  const level = env.LOG_LEVEL?.trim() || 'info';
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  const found = levels.find((l) => l === level);
+  if (!found) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}, got "${level}"`);
+  return found;
+}

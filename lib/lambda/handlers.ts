@@ -1,0 +1,88 @@
+// The three handlers, built from an environment and a queue factory. functions/*.ts only pass
+// process.env, their directory and the SQS factory (queue-factory.ts); tests pass an embedded
+// queue. Everything a handler does is here, so a test can call it the way Lambda does.
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/types.js';
+import { errorMessage, failureCode } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { DeadLetterStore, Redrivable, WorkQueue } from '../queue/types.js';
+import { createCopierEnv } from './copier-env.js';
+import { copierHandler } from './copier-handler.js';
+import { type Env, configPathFrom, logLevelFrom, maxReceiveCountFrom, queueUrlFrom } from './env.js';
+import { type PlanSummary, runScheduledPlan } from './planner.js';
+import { type ReplayResult, startReplay } from './replay.js';
+
+/** Builds the queue ports for a queue URL (SQS in functions/, the embedded queue in tests). */
+export interface QueueFactory {
+  workQueue(queueUrl: string): WorkQueue;
+  /** The queue's DLQ (SQS: found from its RedrivePolicy; none is an error naming the queue). */
+  deadLetters(queueUrl: string): Promise<DeadLetterStore & Redrivable>;
+}
+
+export interface HandlerSetup {
+  env: Env;
+  /** Where the handler's bundle lives: a bundled config.yaml is looked for here. */
+  handlerDir: string;
+  queues: QueueFactory;
+  logger?: Logger;
+  /** Config loader (default: lib/config, which resolves the credentials it names). */
+  load?: (path: string) => Promise<LoadedConfig>;
+}
+
+function logger(setup: HandlerSetup): Logger {
+  return setup.logger ?? createLogger(logLevelFrom(setup.env));
+}
+
+const loadDefault = (path: string) => loadConfig({ config: path });
+
+/** One line for a failure that stops a handler (bad config, missing QUEUE_URL), then rethrow. */
+function fatal(log: Logger, what: string, err: unknown): never {
+  log.fatal({ code: failureCode(err) }, `${what}: ${errorMessage(err)}`);
+  throw err;
+}
+
+export function copierFromEnv(setup: HandlerSetup) {
+  const log = logger(setup);
+  return copierHandler(
+    async () => {
+      const queueUrl = queueUrlFrom(setup.env);
+      const config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
+      return createCopierEnv({ config, queue: setup.queues.workQueue(queueUrl), maxReceiveCount: maxReceiveCountFrom(setup.env, config), logger: log });
+    },
+    { logger: log },
+  );
+}
+
+/** The scheduled planner: the config is read on every run, so a redeployed config applies at once. */
+export function plannerFromEnv(setup: HandlerSetup) {
+  const log = logger(setup);
+  return middy<unknown, PlanSummary, Error, Context>().handler(async () => {
+    let queue: WorkQueue;
+    let config: LoadedConfig;
+    try {
+      queue = setup.queues.workQueue(queueUrlFrom(setup.env));
+      config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
+    } catch (err) {
+      fatal(log, 'planner cannot start', err);
+    }
+    return runScheduledPlan({ config, queue, logger: log });
+  });
+}
+
+/** Replay: move the DLQ back onto the queue (StartMessageMoveTask) and report the task. */
+export function replayFromEnv(setup: HandlerSetup) {
+  const log = logger(setup);
+  return middy<unknown, ReplayResult, Error, Context>().handler(async () => {
+    let dlq: DeadLetterStore & Redrivable;
+    try {
+      dlq = await setup.queues.deadLetters(queueUrlFrom(setup.env));
+    } catch (err) {
+      fatal(log, 'replay cannot start', err);
+    }
+    return startReplay(dlq, log);
+  });
+}
+

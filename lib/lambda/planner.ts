@@ -1,0 +1,79 @@
+// The scheduled planner. It must fit Lambda's 15 minutes for any size of source, so it lists
+// nothing: it fans out in two levels. Exact tags and digests become copy-image messages at once;
+// each repository whose tags must be listed becomes one expand-repository message, which a copier
+// lists and expands into its copy messages (pipeline/copier.ts). A run that finds the previous one
+// still queued is skipped, unless the config says `defaults.overlap: true`.
+import type { Logger } from 'pino';
+import type { LoadedConfig, SyncRule } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { findConflicts } from '../plan/conflicts.js';
+import { copyMessagesFor, expandMessageFor } from '../plan/planner.js';
+import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import type { QueueCounts, WorkQueue } from '../queue/types.js';
+
+export interface PlanSummary {
+  /** Why the run did nothing (the previous one is still in progress). */
+  skipped?: string;
+  /** Copy messages for exact tags and digests: images planned. */
+  images: number;
+  /** Expand messages: repositories a copier will list. */
+  repositories: number;
+  sent: number;
+  durationMs: number;
+}
+
+/** Every message a scheduled run sends, without a single registry request. */
+export function planTwoLevel(rules: readonly SyncRule[], platforms?: string[]): { copies: CopyImageMessage[]; expands: ExpandRepositoryMessage[] } {
+  const copies: CopyImageMessage[] = [];
+  const expands: ExpandRepositoryMessage[] = [];
+  const seen = new Set<string>();
+  for (const rule of rules) {
+    if (!rule.tags && !rule.digest) {
+      expands.push(expandMessageFor(rule, platforms));
+      continue;
+    }
+    for (const m of copyMessagesFor(rule, rule.tags ?? [], platforms)) {
+      const key = `${m.source}\u0000${m.destination}`;
+      if (!seen.has(key)) copies.push(m);
+      seen.add(key);
+    }
+  }
+  // As in `sync` (plan/planner.ts): two exact sources for one destination never race.
+  const conflicts = findConflicts(copies);
+  if (conflicts.length) throw new ConfigError(`${conflicts.length} destination(s) claimed by more than one source`, conflicts.map((e) => e.message));
+  return { copies, expands };
+}
+
+/** Still in progress: anything visible, in flight (being copied, or held back for a retry) or delayed. */
+export function inProgress(c: QueueCounts): string | undefined {
+  const total = c.visible + c.inFlight + c.delayed;
+  if (total === 0) return undefined;
+  return `the previous run is still in progress (${c.visible} visible, ${c.inFlight} in flight, ${c.delayed} delayed); set defaults.overlap: true to plan anyway`;
+}
+
+export interface ScheduledPlanOptions {
+  config: LoadedConfig;
+  queue: WorkQueue;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<PlanSummary> {
+  const now = opts.now ?? (() => performance.now());
+  const started = now();
+  if (!opts.config.defaults.overlap) {
+    const why = inProgress(await opts.queue.counts());
+    if (why) {
+      const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, sent: 0, durationMs: Math.round(now() - started) };
+      opts.logger?.warn(summary, `planner skipped: ${why}`);
+      return summary;
+    }
+  }
+  const { copies, expands } = planTwoLevel(opts.config.rules, opts.config.defaults.platforms);
+  // Copy messages first: copiers start on them while others expand the repositories.
+  const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage)];
+  await opts.queue.send(bodies);
+  const summary: PlanSummary = { images: copies.length, repositories: expands.length, sent: bodies.length, durationMs: Math.round(now() - started) };
+  opts.logger?.info(summary, `planned ${summary.images} image(s) and ${summary.repositories} repository listing(s); ${summary.sent} message(s) sent`);
+  return summary;
+}
