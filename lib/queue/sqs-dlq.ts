@@ -3,6 +3,7 @@
 // reason attributes), and our copiers send permanent failures there with the reason attached.
 // Replay is SQS's own redrive (StartMessageMoveTask), not list + resend + remove.
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -26,6 +27,8 @@ import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from './t
 export const DLQ_ATTR = { code: 'swrm-code', message: 'swrm-message', at: 'swrm-at', receiveCount: 'swrm-receive-count', id: 'swrm-id' } as const;
 /** The reason's message is cut to this many characters (attributes count against 256 KiB). */
 const MAX_REASON = 1000;
+/** How long list() hides a page of letters while it reads the next (they are unhidden after). */
+const LIST_HIDE_S = 30;
 
 export interface DeadLetterGroup {
   code: string;
@@ -111,36 +114,49 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
   }
 
   /**
-   * Peek at up to `max` letters without consuming them: received with VisibilityTimeout 0, so
-   * they stay visible (to a redrive or another reader). Reading stops when a receive brings
-   * nothing new, so a DLQ larger than `max` gives its first `max` (for `status`).
+   * Peek at up to `max` letters without consuming them. A receive with VisibilityTimeout 0 would
+   * hand back the same first 10 every time (seen on local-aws-sqs; SQS may do the same), so each
+   * page is hidden for `LIST_HIDE_S` while the next is read, and every letter seen is made visible
+   * again (ChangeMessageVisibilityBatch 0) before returning. A crash in between hides them for at
+   * most that long. A DLQ larger than `max` gives its first `max` (for `status`).
    */
   async list(max = 1000): Promise<DeadLetter[]> {
     const seen = new Map<string, DeadLetter>();
-    let idle = 0;
-    while (seen.size < max && idle < 2) {
-      const res = await sqsCall(this.dlqUrl, 'ReceiveMessage', () =>
-        this.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.dlqUrl,
-            MaxNumberOfMessages: SQS_MAX_BATCH,
-            VisibilityTimeout: 0,
-            WaitTimeSeconds: 0,
-            MessageAttributeNames: ['All'],
-            AttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'] as unknown as QueueAttributeName[],
-            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-          }),
-        ),
-      );
-      const before = seen.size;
-      for (const m of res.Messages ?? []) {
-        if (!m.MessageId || !m.ReceiptHandle || seen.size >= max) continue;
-        this.handles.set(m.MessageId, m.ReceiptHandle);
-        if (!seen.has(m.MessageId)) seen.set(m.MessageId, this.toLetter(m));
+    try {
+      while (seen.size < max) {
+        const res = await sqsCall(this.dlqUrl, 'ReceiveMessage', () =>
+          this.client.send(
+            new ReceiveMessageCommand({
+              QueueUrl: this.dlqUrl,
+              MaxNumberOfMessages: Math.min(SQS_MAX_BATCH, max - seen.size),
+              VisibilityTimeout: LIST_HIDE_S,
+              WaitTimeSeconds: 0,
+              MessageAttributeNames: ['All'],
+              AttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'] as unknown as QueueAttributeName[],
+              MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+            }),
+          ),
+        );
+        const before = seen.size;
+        for (const m of res.Messages ?? []) {
+          if (!m.MessageId || !m.ReceiptHandle) continue;
+          this.handles.set(m.MessageId, m.ReceiptHandle);
+          if (!seen.has(m.MessageId)) seen.set(m.MessageId, this.toLetter(m));
+        }
+        if (seen.size === before) break;
       }
-      idle = seen.size === before ? idle + 1 : 0;
+    } finally {
+      await this.unhide([...seen.keys()]);
     }
     return [...seen.values()];
+  }
+
+  /** Make listed letters visible again at once; their receipt handles stay valid for remove(). */
+  private async unhide(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += SQS_MAX_BATCH) {
+      const entries = ids.slice(i, i + SQS_MAX_BATCH).map((id, j) => ({ Id: String(j), ReceiptHandle: this.handles.get(id)!, VisibilityTimeout: 0 }));
+      await sqsCall(this.dlqUrl, 'ChangeMessageVisibilityBatch', () => this.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.dlqUrl, Entries: entries })));
+    }
   }
 
   /** Delete letters listed by list() (ids without a known receipt handle are skipped). */

@@ -173,6 +173,32 @@ describe('SqsWorkQueue delivery', () => {
     assert.ok(!Number.isNaN(Date.parse(letter!.at)));
   });
 
+  test('one message twice in one response (local-aws-sqs, short visibility) is delivered once, with the later handle', async () => {
+    const q = await pair();
+    q.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const res = (await next(args)) as { output: { Messages?: { MessageId?: string; ReceiptHandle?: string }[] } };
+        const first = res.output.Messages?.[0];
+        if (context.commandName === 'ReceiveMessageCommand' && first) res.output.Messages!.push({ ...first, ReceiptHandle: 'later-handle' });
+        return res as never;
+      },
+      { step: 'initialize', name: 'repeatMessage' },
+    );
+    await q.queue.send(['x']);
+    const got = await q.queue.receive(10, 0);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.receiptHandle, 'later-handle');
+  });
+
+  test('drained() needs every reading empty: a message sent between readings makes it false', async () => {
+    const q = await pair();
+    const queue = new SqsWorkQueue({ queueUrl: q.queueUrl, client: q.client, drainedReadings: 2, drainedIntervalMs: 400 });
+    assert.equal(await queue.drained(), true);
+    const verdict = queue.drained();
+    setTimeout(() => void queue.send(['late']), 100);
+    assert.equal(await verdict, false);
+  });
+
   test('an aborted long poll returns nothing at once', async () => {
     const q = await pair();
     const ac = new AbortController();
@@ -232,6 +258,18 @@ describe('SqsDeadLetterStore', () => {
     assert.equal(done.moved, 3);
     assert.deepEqual(await dlq.list(), []);
     assert.deepEqual((await drain(q.queue)).sort(), ['a', 'b', 'c']);
+  });
+
+  test('list() pages past 10 letters and leaves them all visible (a redrive moves all 25 at once)', async () => {
+    const q = await pair();
+    const dlq = await q.queue.deadLetters();
+    for (let i = 0; i < 25; i++) await dlq.add({ id: `x${i}`, body: `b${i}`, receiveCount: 1, reason: { code: `C${i % 3}`, message: 'm' }, at: new Date().toISOString() });
+    assert.equal((await dlq.list()).length, 25);
+    assert.deepEqual((await dlq.reasons()).map((r) => [r.code, r.count]), [['C0', 9], ['C1', 8], ['C2', 8]]);
+    assert.equal((await dlq.list(12)).length, 12);
+    const done = await dlq.redriveAndWait(10_000, 100);
+    assert.equal(done.moved, 25);
+    assert.equal((await drain(q.queue)).length, 25);
   });
 
   test('remove() deletes listed letters by receipt handle', async () => {
