@@ -173,6 +173,16 @@ describe('SqsWorkQueue delivery', () => {
     assert.ok(!Number.isNaN(Date.parse(letter!.at)));
   });
 
+  test('deadLetter masks a secret in the stored body (a foreign producer\'s message)', async () => {
+    const q = await pair();
+    await q.queue.send(['{"kind":"x","password":"hunter2"}']);
+    const [m] = await q.queue.receive(1, 0);
+    await q.queue.deadLetter(m!, { code: 'SWRM_INVALID_MESSAGE', message: 'invalid message' });
+    const [letter] = await (await q.queue.deadLetters()).list();
+    assert.ok(!letter!.body.includes('hunter2'), letter!.body);
+    assert.match(letter!.body, /"kind":"x"/);
+  });
+
   test('one message twice in one response (local-aws-sqs, short visibility) is delivered once, with the later handle', async () => {
     const q = await pair();
     q.client.middlewareStack.add(
