@@ -20,7 +20,7 @@ import { ErrorCode, QueueError } from '../errors.js';
 import { maskBody, maskSecretText } from '../secrets.js';
 import { printable } from '../text.js';
 import { MAX_RECEIVES_CODE } from './embedded.js';
-import { isStaleHandle, parseQueueArn, SQS_MAX_BATCH, sqsCall, sqsText } from './sqs-client.js';
+import { isStaleHandle, parseQueueArn, SQS_MAX_BATCH, SQS_MAX_BYTES, sqsCall, sqsText } from './sqs-client.js';
 import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from './types.js';
 
 /** Message attribute names of a dead letter (the reason travels beside the body, not inside it). */
@@ -101,6 +101,7 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
   async add(letter: DeadLetter): Promise<void> {
     const str = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
     // Masked again here whoever calls: a secret must never reach a queue message (issue 6).
+    const body = maskBody(letter.body);
     const attributes: Record<string, MessageAttributeValue> = {
       [DLQ_ATTR.code]: str(printable(letter.reason.code, 100) || 'SWRM_INTERNAL'),
       [DLQ_ATTR.message]: str(maskSecretText(printable(letter.reason.message, MAX_REASON)) || '-'),
@@ -108,9 +109,16 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
       [DLQ_ATTR.receiveCount]: { DataType: 'Number', StringValue: String(letter.receiveCount) },
       [DLQ_ATTR.id]: str(letter.id),
     };
-    await sqsCall(this.dlqUrl, 'SendMessage', () =>
-      this.client.send(new SendMessageCommand({ QueueUrl: this.dlqUrl, MessageBody: maskBody(letter.body), MessageAttributes: attributes })),
-    );
+    // SQS's 256 KiB counts the attributes' names, types and values too: a body near the limit
+    // (it fitted the work queue alone) gets a shorter reason message instead of being refused.
+    const over = Buffer.byteLength(body) + attributeBytes(attributes) - SQS_MAX_BYTES;
+    if (over > 0) {
+      const msg = attributes[DLQ_ATTR.message]!.StringValue!;
+      const room = Buffer.byteLength(msg) - over;
+      if (room < 1) throw new QueueError(this.dlqUrl, `dead letter ${printable(letter.id, 100)} does not fit the 256 KiB of ${this.dlqUrl} with its reason`);
+      attributes[DLQ_ATTR.message] = str(Buffer.from(msg).subarray(0, room).toString('utf8').replace(/\uFFFD$/, '') || '-');
+    }
+    await sqsCall(this.dlqUrl, 'SendMessage', () => this.client.send(new SendMessageCommand({ QueueUrl: this.dlqUrl, MessageBody: body, MessageAttributes: attributes })));
   }
 
   /**
@@ -239,4 +247,11 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
       at: attr(DLQ_ATTR.at) ?? (Number.isFinite(sent) ? new Date(sent).toISOString() : new Date(0).toISOString()),
     };
   }
+}
+
+/** An attribute's share of the message size: name, data type and value, in UTF-8 bytes (SQS docs). */
+export function attributeBytes(attributes: Record<string, MessageAttributeValue>): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(attributes)) n += Buffer.byteLength(name) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
+  return n;
 }

@@ -173,6 +173,20 @@ describe('SqsWorkQueue delivery', () => {
     assert.ok(!Number.isNaN(Date.parse(letter!.at)));
   });
 
+  test('a body near 256 KiB still fits the DLQ: the reason message is cut so body + attributes fit', async () => {
+    const q = await pair();
+    // JSON of short strings: maskBody keeps it byte for byte (it cuts single strings over 16 KiB).
+    const head = JSON.stringify({ v: 1, pad: Array.from({ length: 261 }, () => 'z'.repeat(998)) });
+    const body = head.slice(0, -2) + ',"' + 'y'.repeat(256 * 1024 - 300 - head.length - 3) + '"]}';
+    assert.equal(Buffer.byteLength(body), 256 * 1024 - 300);
+    await q.queue.send([body]);
+    const [m] = await q.queue.receive(1, 0);
+    await q.queue.deadLetter(m!, { code: 'SWRM_PROTOCOL', message: 'w'.repeat(900) });
+    const [letter] = await (await q.queue.deadLetters()).list();
+    assert.equal(letter!.body, body);
+    assert.ok(letter!.reason.message.length < 300 && letter!.reason.message.length > 0, String(letter!.reason.message.length));
+  });
+
   test('deadLetter masks a secret in the stored body (a foreign producer\'s message)', async () => {
     const q = await pair();
     await q.queue.send(['{"kind":"x","password":"hunter2"}']);
