@@ -33,15 +33,27 @@ async function pair(options: { maxReceiveCount?: number; visibilityTimeoutS?: nu
   return { ...p, client, queue, calls };
 }
 
-/** Every body on the queue, received and deleted (VisibilityTimeout 30 s: no repeats). */
+/**
+ * Every body on the queue, received and deleted (VisibilityTimeout 30 s: no repeats). It stops on
+ * the counts, not on the first empty receive: a receive with WaitTimeSeconds 0 may come back
+ * empty while messages remain (SQS samples servers; a loaded stand-in can be late too).
+ */
 async function drain(queue: SqsWorkQueue): Promise<string[]> {
   const out: string[] = [];
-  for (;;) {
+  for (let empty = 0; empty < 50; ) {
     const got = await queue.receive(10, 0);
-    if (!got.length) return out;
-    out.push(...got.map((m) => m.body));
-    await queue.ackMany(got);
+    if (got.length) {
+      empty = 0;
+      out.push(...got.map((m) => m.body));
+      await queue.ackMany(got);
+      continue;
+    }
+    const c = await queue.counts();
+    if (c.visible + c.inFlight + c.delayed === 0) return out;
+    empty++;
+    await new Promise((r) => setTimeout(r, 20));
   }
+  throw new Error(`queue did not drain: ${out.length} received, counts ${JSON.stringify(await queue.counts())}`);
 }
 
 /** Entries whose body matches `fail` are taken out of the request and reported in Failed[]. */
@@ -71,6 +83,7 @@ describe('SqsWorkQueue.send', () => {
     assert.equal(q.calls.get('SendMessageBatchCommand'), 103);
     assert.equal((await q.queue.counts()).visible, 1025);
     const bodies = await drain(q.queue);
+    assert.equal(bodies.length, 1025, `received ${bodies.length}`);
     assert.equal(new Set(bodies).size, 1025);
     assert.ok(await q.queue.drained());
   });
