@@ -37,6 +37,10 @@ export const ErrorCode = {
   TLS: 'SWRM_TLS',
   /** A DLQ or state file that another process holds, or that cannot be locked. */
   LOCKED: 'SWRM_LOCKED',
+  /** An SQS queue refused a request for good: missing queue, access denied, a rejected entry. */
+  QUEUE: 'SWRM_QUEUE',
+  /** An SQS queue without a RedrivePolicy, so there is no DLQ to dead-letter into or replay from. */
+  NO_DLQ: 'SWRM_NO_DLQ',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -342,5 +346,21 @@ export class RequestTimeoutError extends MigrateError {
     seconds: number,
   ) {
     super(ErrorCode.TIMEOUT, `${what} on ${host} took longer than ${seconds} s (its deadline); raise --timeout if the link is that slow`);
+  }
+}
+
+/**
+ * An SQS request that retrying will not fix (queue does not exist, access denied, an entry SQS
+ * rejected as the sender's fault, a body too large). Passing SQS failures (throttling, 5xx, the
+ * network) are NetworkErrors instead, so `isRetryable` needs no SQS case. Names the queue URL.
+ */
+export class QueueError extends MigrateError {
+  constructor(
+    readonly queueUrl: string,
+    message: string,
+    code: typeof ErrorCode.QUEUE | typeof ErrorCode.NO_DLQ = ErrorCode.QUEUE,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
   }
 }
