@@ -1,8 +1,6 @@
 // The one place that builds the SQS adapter for the handlers (functions/*.ts). One SqsWorkQueue
 // per queue URL per container, so a warm container keeps its SQS client and connections.
 import type { QueueFactory } from './handlers.js';
-// @ts-ignore -- SqsWorkQueue (lib/queue/sqs-queue.ts) comes from the SQS adapter's branch; once
-// merged this line type-checks and the directive must go (it hides nothing else).
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 
 const queues = new Map<string, SqsWorkQueue>();
