@@ -1,0 +1,41 @@
+// Values serverless.yml derives from its parameters (osls `${file(./infra/derived.cjs):name}`),
+// because CloudFormation has no arithmetic. Resolved offline, while packaging.
+'use strict';
+const { existsSync, statSync } = require('node:fs');
+const { isAbsolute, relative, resolve, sep } = require('node:path');
+
+const DEFAULT_COPIER_TIMEOUT = 900;
+
+async function copierTimeout({ resolveVariable }) {
+  const raw = await resolveVariable(`param:copierTimeout, '${DEFAULT_COPIER_TIMEOUT}'`);
+  const s = Number(raw);
+  // Lambda's limit is 900 s (15 minutes).
+  if (!Number.isInteger(s) || s < 30 || s > 900) throw new Error(`param copierTimeout must be whole seconds from 30 to 900, not "${raw}"`);
+  return s;
+}
+
+// The config file bundled beside each handler (issue 7, item 4). serverless-esbuild copies
+// package.patterns paths as they are, relative to this directory, so the file must lie inside it;
+// Lambda runs with the task root (the zip's root) as its working directory, so the same relative
+// path is SWRM_CONFIG. A missing file fails the packaging here instead of the copier's cold start.
+async function config({ resolveVariable, serviceDir }) {
+  const raw = String(await resolveVariable("param:config, 'config.yaml'"));
+  const root = serviceDir || process.cwd();
+  const path = resolve(root, raw);
+  const rel = relative(root, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new Error(`param config ${raw} lies outside ${root}: copy it into the project directory (it is bundled as is)`);
+  }
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new Error(`param config ${raw}: no such file (give --param="config=./sync.yaml")`);
+  }
+  return rel.split(sep).join('/');
+}
+
+module.exports = {
+  config,
+  copierTimeout,
+  // AWS (Lambda with SQS): a queue's visibility timeout should be at least 6x the function's
+  // timeout, or a batch still being retried by Lambda becomes visible to another copier.
+  queueVisibilityTimeout: async (ctx) => 6 * (await copierTimeout(ctx)),
+};
