@@ -32,8 +32,22 @@ async function config({ resolveVariable, serviceDir }) {
   return rel.split(sep).join('/');
 }
 
+// Parameters arrive as strings from --param; raw CloudFormation properties (RedrivePolicy, the
+// alarm) would keep them as strings, so the numeric ones are checked and converted here.
+function intParam(name, fallback, min, max, why) {
+  return async ({ resolveVariable }) => {
+    const raw = await resolveVariable(`param:${name}, '${fallback}'`);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`param ${name} must be a whole number from ${min} to ${max} (${why}), not "${raw}"`);
+    return n;
+  };
+}
+
 module.exports = {
   config,
+  maxReceiveCount: intParam('maxReceiveCount', 5, 1, 1000, 'SQS RedrivePolicy'),
+  maximumConcurrency: intParam('maximumConcurrency', 5, 2, 1000, 'SQS event source ScalingConfig'),
+  dlqAlarmThreshold: intParam('dlqAlarmThreshold', 1, 1, 1000000, 'messages in the DLQ'),
   copierTimeout,
   // AWS (Lambda with SQS): a queue's visibility timeout should be at least 6x the function's
   // timeout, or a batch still being retried by Lambda becomes visible to another copier.
