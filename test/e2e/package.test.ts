@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -140,6 +140,25 @@ describe('npm run package: the template', () => {
     // Every function has its own role from the template, not a shared or external one.
     const roles = new Set(resourcesOf(pkg.template, 'AWS::Lambda::Function').map(([, f]) => target(f.Properties.Role)));
     assert.equal(roles.size, 3);
+  });
+
+  test('the deployer policy (infra/deployer-policy.json) covers every kind of resource, names only swr-migrate-*', () => {
+    const policy = JSON.parse(readFileSync(join(projectRoot, 'infra', 'deployer-policy.json'), 'utf8')) as Json;
+    const all = policy.Statement as Json[];
+    const actions = all.flatMap((s) => [s.Action].flat() as string[]);
+    assert.ok(!actions.some((a) => a.includes('*')), 'no wildcard action');
+    for (const s of all) {
+      const resources = [s.Resource].flat() as string[];
+      // Only actions IAM cannot scope to a resource get "*", and event source mappings only by function.
+      if (resources.includes('*')) assert.ok(s.Sid === 'TemplateCheck' || (s.Sid === 'EventSourceMappings' && s.Condition), JSON.stringify(s));
+      else for (const r of resources) assert.match(r, /swr-migrate-\*/, r);
+    }
+    const services = new Set(actions.map((a) => a.split(':')[0]));
+    const prefix: Record<string, string> = { SQS: 'sqs', Lambda: 'lambda', IAM: 'iam', Logs: 'logs', Events: 'events', CloudWatch: 'cloudwatch', S3: 's3' };
+    for (const [id, r] of Object.entries(pkg.template.Resources as Json) as [string, Json][]) {
+      const service = prefix[String(r.Type).split('::')[1]!];
+      assert.ok(service && services.has(service), `${id} (${r.Type}) needs ${service ?? 'an unknown service'}`);
+    }
   });
 
   test('an alarm watches the DLQ depth', () => {
