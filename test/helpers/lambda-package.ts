@@ -90,6 +90,10 @@ const [file, event] = [process.argv[1], JSON.parse(process.argv[2])];
 const t0 = performance.now();
 const mod = await import(file);
 const importMs = performance.now() - t0;
+if (event === null) {
+  process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs, result: null }) + '\\n');
+  process.exit(0);
+}
 const context = { awsRequestId: 'req-1', functionName: 'copier', callbackWaitsForEmptyEventLoop: true,
   getRemainingTimeInMillis: () => 60000 };
 const result = await mod.handler(event, context);
@@ -97,7 +101,7 @@ process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs, result }) + '\\
 process.exit(0);
 `;
 
-/** Invoke `<dir>/<module>.mjs`'s handler with `event` in a fresh `node`, cwd = dir. */
+/** Invoke `<dir>/<module>.mjs`'s handler with `event` in a fresh `node`, cwd = dir (null: only import it). */
 export async function runBundle(dir: string, handler: string, event: unknown, env: NodeJS.ProcessEnv): Promise<BundleRun> {
   const file = join(dir, `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`);
   const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', RUNNER, file, JSON.stringify(event)], {
