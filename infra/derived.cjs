@@ -5,12 +5,21 @@ const { existsSync, statSync } = require('node:fs');
 const { isAbsolute, relative, resolve, sep } = require('node:path');
 
 const DEFAULT_COPIER_TIMEOUT = 900;
+// The project directory (serverless.yml's), whatever the working directory.
+const SERVICE_DIR = resolve(__dirname, '..');
+
+// osls prints a rejection's stack; a refusal is one line with its stable code, naming the parameter.
+function refuse(message) {
+  const err = new Error(`${message} [SWRM_CONFIG]`);
+  err.stack = err.message;
+  throw err;
+}
 
 async function copierTimeout({ resolveVariable }) {
   const raw = await resolveVariable(`param:copierTimeout, '${DEFAULT_COPIER_TIMEOUT}'`);
   const s = Number(raw);
   // Lambda's limit is 900 s (15 minutes).
-  if (!Number.isInteger(s) || s < 30 || s > 900) throw new Error(`param copierTimeout must be whole seconds from 30 to 900, not "${raw}"`);
+  if (!Number.isInteger(s) || s < 30 || s > 900) refuse(`param copierTimeout must be whole seconds from 30 to 900, not "${raw}"`);
   return s;
 }
 
@@ -18,16 +27,16 @@ async function copierTimeout({ resolveVariable }) {
 // package.patterns paths as they are, relative to this directory, so the file must lie inside it;
 // Lambda runs with the task root (the zip's root) as its working directory, so the same relative
 // path is SWRM_CONFIG. A missing file fails the packaging here instead of the copier's cold start.
-async function config({ resolveVariable, serviceDir }) {
+async function config({ resolveVariable }) {
   const raw = String(await resolveVariable("param:config, 'config.yaml'"));
-  const root = serviceDir || process.cwd();
+  const root = SERVICE_DIR;
   const path = resolve(root, raw);
   const rel = relative(root, path);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new Error(`param config ${raw} lies outside ${root}: copy it into the project directory (it is bundled as is)`);
+    refuse(`param config ${raw} lies outside ${root}: copy it into the project directory (it is bundled as is)`);
   }
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new Error(`param config ${raw}: no such file (give --param="config=./sync.yaml")`);
+    refuse(`param config ${raw}: no such file (give --param="config=./sync.yaml")`);
   }
   return rel.split(sep).join('/');
 }
@@ -38,7 +47,7 @@ function intParam(name, fallback, min, max, why) {
   return async ({ resolveVariable }) => {
     const raw = await resolveVariable(`param:${name}, '${fallback}'`);
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`param ${name} must be a whole number from ${min} to ${max} (${why}), not "${raw}"`);
+    if (!Number.isInteger(n) || n < min || n > max) refuse(`param ${name} must be a whole number from ${min} to ${max} (${why}), not "${raw}"`);
     return n;
   };
 }
