@@ -252,13 +252,15 @@ describe('npm run package: the copier bundle runs', () => {
     const mjs = statSync(join(dir, `${copier.Properties.Handler.replace(/\.handler$/, '')}.mjs`)).size;
     // Cold start, module part: five more fresh processes that only import the handler (the machine
     // is shared, so the median, not one sample).
-    const samples = [res.importMs];
-    for (let i = 0; i < 5; i++) samples.push((await runBundle(dir, copier.Properties.Handler, null, env)).importMs);
-    samples.sort((a, b) => a - b);
-    const median = samples[Math.floor(samples.length / 2)]!;
+    const runs = [res];
+    for (let i = 0; i < 5; i++) runs.push(await runBundle(dir, copier.Properties.Handler, null, env));
+    const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const samples = runs.map((r) => r.importMs).sort((a, b) => a - b);
+    const median = mid(samples);
+    const cpuMedian = mid(runs.map((r) => r.importCpuMs));
     t.diagnostic(
       `copier.zip ${(zipBytes / 1024).toFixed(0)} KiB, bundle ${(mjs / 1024).toFixed(0)} KiB; ` +
-        `cold import median ${median.toFixed(0)} ms (min ${samples[0]!.toFixed(0)}, max ${samples.at(-1)!.toFixed(0)}, n=${samples.length})`,
+        `cold import median ${median.toFixed(0)} ms wall (min ${samples[0]!.toFixed(0)}, max ${samples.at(-1)!.toFixed(0)}, n=${samples.length}), ${cpuMedian.toFixed(0)} ms CPU`,
     );
     // Target 300 ms (issue 7); the bound here is loose so a busy shared machine does not flake it.
     assert.ok(median < 1500, `cold import took ${median.toFixed(0)} ms`);
