@@ -8,6 +8,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 if [ "${1:-test}" = test ]; then
   command -v htpasswd >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
+  command -v unzip >/dev/null || need+=(unzip)        # test/e2e/package.test.ts unzips the copier artifact
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then

@@ -1,0 +1,68 @@
+// The migration's figures as CloudWatch Embedded Metric Format (EMF) log lines. Lambda ships stdout
+// to CloudWatch Logs, which extracts the metrics from the `_aws` block: no PutMetricData calls, no
+// permissions, no latency on the copier's path. The dashboard in infra/dashboard.yml reads exactly
+// these names, so both sides import them from here (the template repeats them: keep them in step).
+// EMF specification: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+
+export const METRIC_NAMESPACE = 'swr-migrate';
+/** The one dimension; its value tells deployments (stacks) apart. */
+export const METRIC_DIMENSION = 'Service';
+
+export const MetricName = {
+  ImagesCopied: 'ImagesCopied',
+  ImagesSkipped: 'ImagesSkipped',
+  ImagesFailed: 'ImagesFailed',
+  BytesCopied: 'BytesCopied',
+} as const;
+
+/** What one invocation (or one record) did. */
+export interface MigrationCounts {
+  copied: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface EmfOptions {
+  /** The `Service` dimension's value; serverless.yml sets SWRM_METRICS_SERVICE to the stack's name. */
+  service: string;
+  /** Milliseconds since the epoch; CloudWatch files the values under this minute. */
+  timestamp?: number;
+}
+
+/** The dimension value a handler should use: the deployment's, or the namespace when run elsewhere. */
+export function metricService(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SWRM_METRICS_SERVICE || METRIC_NAMESPACE;
+}
+
+/**
+ * One EMF JSON line (no newline) for these counts. Write it to stdout as its own line. Negative or
+ * non-finite counts are a bug upstream; they are clamped to 0 so one bad figure cannot make
+ * CloudWatch drop the whole line (it rejects non-numeric metric values).
+ */
+export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
+  const value = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+  const record = {
+    _aws: {
+      Timestamp: opts.timestamp ?? Date.now(),
+      CloudWatchMetrics: [
+        {
+          Namespace: METRIC_NAMESPACE,
+          Dimensions: [[METRIC_DIMENSION]],
+          Metrics: [
+            { Name: MetricName.ImagesCopied, Unit: 'Count' },
+            { Name: MetricName.ImagesSkipped, Unit: 'Count' },
+            { Name: MetricName.ImagesFailed, Unit: 'Count' },
+            { Name: MetricName.BytesCopied, Unit: 'Bytes' },
+          ],
+        },
+      ],
+    },
+    [METRIC_DIMENSION]: opts.service,
+    [MetricName.ImagesCopied]: value(counts.copied),
+    [MetricName.ImagesSkipped]: value(counts.skipped),
+    [MetricName.ImagesFailed]: value(counts.failed),
+    [MetricName.BytesCopied]: value(counts.bytes),
+  };
+  return JSON.stringify(record);
+}
