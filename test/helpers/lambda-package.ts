@@ -14,8 +14,6 @@ const run = promisify(execFile);
 /** The project directory (dist/test/helpers -> ../../..). */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-// Until the real handlers are merged, the stand-ins under test/fixtures are packaged instead.
-export const functionsDir = existsSync(join(projectRoot, 'functions', 'copier.ts')) ? 'functions' : 'test/fixtures/functions';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -49,7 +47,7 @@ export async function packageService(out: string, params: Record<string, string>
   const isolated = await unshareWorks();
   const [cmd, argv] = isolated ? ['unshare', ['-rn', 'npm', ...args]] : ['npm', args];
   const t0 = performance.now();
-  await run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv({ SWRM_FUNCTIONS_DIR: functionsDir }), timeout: 120_000, maxBuffer: 1 << 24 });
+  await run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv(), timeout: 120_000, maxBuffer: 1 << 24 });
   const ms = performance.now() - t0;
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Json;
   return { dir: out, template, offline: isolated ? 'no network (unshare -rn)' : 'no credentials only', ms };
