@@ -4,7 +4,7 @@
 // the nodejs22.x runtime does: the unzipped artifact is the working directory and the handler
 // module is imported from the path the template names.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
