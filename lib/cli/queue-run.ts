@@ -2,16 +2,18 @@
 // call the Lambda copier handler with SQS-shaped events (lambda/local-workers.ts), and the outcomes
 // feed the same progress display and summary as the embedded `sync`.
 import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { ErrorCode, UsageError, errorMessage, failureCode } from '../errors.js';
 import { copierHandler } from '../lambda/copier-handler.js';
-import { runLocalWorkers } from '../lambda/local-workers.js';
+import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, type Unfinished } from '../pipeline/sync.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
+import { sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
 import type { Progress } from './progress.js';
@@ -93,9 +95,12 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     check();
   };
   const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount, memo: new InMemoryDigestMemo(), logger };
-  const handler = copierHandler(async () => ({ queue, runtime, logger, onOutcome }), { logger });
+  // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
+  const held = new HeldMessages();
+  const handler = copierHandler(async () => ({ queue: held.wrap(queue), runtime, logger, onOutcome }), { logger });
   const stop = AbortSignal.any([done.signal, signal]);
-  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop });
+  const visibilityMs = await queueVisibilityMs(queue);
+  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs });
 
   const feed = opts.plan ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished) : Promise.resolve();
   const watch = feed.then(async () => {
@@ -173,4 +178,13 @@ async function untilDrainedOrStopped(queue: SqsWorkQueue, stop: AbortSignal): Pr
       stop.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
   }
+}
+
+/** The queue's VisibilityTimeout (what a receive hides a message for), for the workers' heartbeat. */
+async function queueVisibilityMs(queue: SqsWorkQueue): Promise<number | undefined> {
+  const res = await sqsCall(queue.queueUrl, 'GetQueueAttributes', () =>
+    queue.client.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['VisibilityTimeout'] })),
+  );
+  const s = Number(res.Attributes?.VisibilityTimeout);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
 }

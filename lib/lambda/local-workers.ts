@@ -22,7 +22,53 @@ export interface LocalWorkersOptions {
   queueArn?: string;
   /** What getRemainingTimeInMillis starts from. Default 24 h: a local worker has no Lambda deadline. */
   remainingMs?: number;
+  /**
+   * The queue's visibility timeout. While the handler holds a message, its visibility is extended
+   * to this every half of it, so a copy longer than the timeout (the reason to run `work` on EC2)
+   * is not handed to a second copier meanwhile. Needs `held`. Default: no heartbeat.
+   */
+  visibilityMs?: number;
+  /** The messages the handler holds, told apart from those it settled (see HeldMessages). */
+  held?: HeldMessages;
   stop: AbortSignal;
+}
+
+/**
+ * Which received messages the handler has not settled yet. The handler settles through `wrap()`'s
+ * queue, so a message it acked, released for a retry or dead-lettered is no longer extended: the
+ * heartbeat never overrides a retry's backoff visibility.
+ */
+export class HeldMessages {
+  private readonly held = new Map<string, QueueMessage>();
+
+  hold(messages: readonly QueueMessage[]): void {
+    for (const m of messages) this.held.set(m.receiptHandle, m);
+  }
+
+  drop(messages: readonly QueueMessage[]): void {
+    for (const m of messages) this.held.delete(m.receiptHandle);
+  }
+
+  /** Those of `messages` still held. */
+  of(messages: readonly QueueMessage[]): QueueMessage[] {
+    return messages.filter((m) => this.held.has(m.receiptHandle));
+  }
+
+  wrap(queue: WorkQueue): WorkQueue {
+    const settle = <T>(m: QueueMessage, call: () => Promise<T>) => {
+      this.held.delete(m.receiptHandle);
+      return call();
+    };
+    return {
+      send: (bodies) => queue.send(bodies),
+      receive: (max, waitMs, signal) => queue.receive(max, waitMs, signal),
+      ack: (m) => settle(m, () => queue.ack(m)),
+      release: (m, delayMs) => settle(m, () => queue.release(m, delayMs)),
+      deadLetter: (m, reason, body) => settle(m, () => queue.deadLetter(m, reason, body)),
+      counts: () => queue.counts(),
+      drained: () => queue.drained(),
+    };
+  }
 }
 
 /** A Lambda-like context: only the deadline matters to the copier handler. */
@@ -61,9 +107,27 @@ export function recordFor(msg: QueueMessage, queueArn = 'arn:aws:sqs:local:00000
 }
 
 /** One batch: handler, then delete what it did not report as failed. Returns the ids that came back. */
-export async function runBatch(opts: Pick<LocalWorkersOptions, 'queue' | 'handler' | 'queueArn' | 'remainingMs'>, messages: QueueMessage[]): Promise<Set<string>> {
+export async function runBatch(
+  opts: Pick<LocalWorkersOptions, 'queue' | 'handler' | 'queueArn' | 'remainingMs' | 'visibilityMs' | 'held'>,
+  messages: QueueMessage[],
+): Promise<Set<string>> {
   const event: SQSEvent = { Records: messages.map((m) => recordFor(m, opts.queueArn)) };
-  const res = await opts.handler(event, localContext(opts.remainingMs ?? 24 * 3600_000));
+  const { held, visibilityMs } = opts;
+  let beat: NodeJS.Timeout | undefined;
+  if (held && visibilityMs && visibilityMs >= 2000) {
+    held.hold(messages);
+    beat = setInterval(() => {
+      for (const m of held.of(messages)) opts.queue.release(m, visibilityMs).catch(() => undefined);
+    }, visibilityMs / 2);
+    beat.unref();
+  }
+  let res;
+  try {
+    res = await opts.handler(event, localContext(opts.remainingMs ?? 24 * 3600_000));
+  } finally {
+    if (beat) clearInterval(beat);
+    held?.drop(messages);
+  }
   const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
   const succeeded = messages.filter((m) => !failed.has(m.id));
   // The handler acks what it copied already; the mapping's delete is then a no-op on SQS (a stale
