@@ -4,11 +4,14 @@
 // moves it back; work copies it once it exists; plan --enqueue only enqueues; bad input is one line.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
-import { type CliResult, runCli } from '../helpers/run-cli.js';
+import { CLI, type CliResult, runCli } from '../helpers/run-cli.js';
+import { startProxy } from '../helpers/proxy.js';
+import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 import { startAwsSecretsServer } from '../helpers/aws-secrets-server.js';
@@ -104,6 +107,46 @@ ${rules}`,
     assert.equal((await getManifest(dst, 'mirror/ghost', 'v1'))?.digest, ghost.digest);
     const again = await cli(['replay', '--queue-url', q.queueUrl]);
     assert.match(again.stdout, /has no messages; nothing to do/);
+  });
+
+  test('Ctrl-C: the messages being copied go back on the queue at once, nothing in the DLQ; work finishes them', async () => {
+    const layer = randomLayer(1024 * 1024);
+    for (const tag of ['v1', 'v2']) await pushImage(src, 'slow/img', tag, { format: 'oci', layers: [layer, randomLayer(5_000)] });
+    // Blob bodies trickle (64 KiB every 100 ms: about 1.6 s a layer), so the copies are still running.
+    const slow = await startProxy(src, { trickleBlobs: { bytes: 64 * 1024, everyMs: 100 } });
+    const q = await sqs.createQueuePair('cli-sigint', { visibilityTimeoutS: 60 });
+    const queue = new SqsWorkQueue({ queueUrl: q.queueUrl, client: sqs.client, drainedReadings: 1 });
+    const file = writeFile(
+      dir,
+      'slow.yaml',
+      `version: 1
+registries:
+  "${slow.host}": { insecure: true }
+  "${dst.host}": { insecure: true }
+rules:
+  - source: ${slow.host}/slow/img
+    destination: ${dst.host}/slowmirror
+`,
+    );
+    const child = spawn(process.execPath, [CLI, 'sync', '--config', file, '--queue-url', q.queueUrl, '--proc', '2'], { env: { ...process.env, ...awsEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    for (let i = 0; i < 100 && (await queue.counts()).inFlight < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await queue.counts()).inFlight, 2, 'both copies started');
+    child.kill('SIGINT');
+    assert.equal(await closed, 130, stderr);
+    assert.match(stdout, /interrupted: unfinished messages stay on .*work --queue-url/);
+    // Visible again at once (not after the 60 s visibility timeout), and not dead-lettered.
+    assert.deepEqual(await queue.counts(), { visible: 2, inFlight: 0, delayed: 0 });
+    assert.match((await cli(['status', '--queue-url', q.queueUrl])).stdout, /-dlq: 0 message\(s\)/);
+    const work = await cli(['work', '--config', file, '--queue-url', q.queueUrl, '--until-empty']);
+    assert.equal(work.code, 0, work.stderr);
+    assert.match(work.stdout, /^work: 2 image\(s\): 2 copied/m);
+    for (const tag of ['v1', 'v2']) assert.ok(await getManifest(dst, 'slowmirror/img', tag), tag);
+    await slow.stop();
   });
 
   test('plan --enqueue only enqueues; a second sync finds every image present', async () => {
