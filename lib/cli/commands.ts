@@ -26,6 +26,9 @@ const OPTIONS = {
   json: { spec: { type: 'boolean' }, usage: '--json', help: 'one JSON object per line on stdout (the summary goes to stderr)' },
   timeout: { spec: { type: 'string' }, usage: '--timeout SECONDS', help: 'longest a single registry request may take (1-86400; default: defaults.timeout)' },
   'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
+  'queue-url': { spec: { type: 'string' }, usage: '--queue-url URL', help: 'an SQS work queue with a RedrivePolicy (its DLQ); AWS_REGION, AWS_ENDPOINT_URL_SQS and the SDK credential chain apply' },
+  enqueue: { spec: { type: 'boolean' }, usage: '--enqueue', help: 'send the planned messages to --queue-url (copiers do the rest)' },
+  'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
   help: { spec: { type: 'boolean', short: 'h' }, usage: '-h, --help', help: 'this help' },
 } as const satisfies Record<string, OptionDoc>;
 
@@ -61,14 +64,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
   sync: {
     usage: 'swr-migrate sync (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'plan, then copy every image with N copiers until done; failures go to the DLQ',
-    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'dry-run', 'report', 'dlq', 'timeout', ...COMMON],
+    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', ...COMMON],
     args: 0,
+    notes: 'With --queue-url the messages go to SQS and --proc local workers run the Lambda copier handler on them until this run is settled; failures go to the queue\'s DLQ.',
   },
   plan: {
     usage: 'swr-migrate plan (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'print the images a sync would copy, then a summary',
-    options: [...INPUTS, 'os', 'arch', 'json', 'timeout', ...COMMON],
+    options: [...INPUTS, 'os', 'arch', 'json', 'timeout', 'enqueue', 'queue-url', ...COMMON],
     args: 0,
+    notes: 'With --enqueue --queue-url the planned messages are sent to the SQS queue, and nothing is copied.',
   },
   verify: {
     usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',
@@ -80,9 +85,24 @@ export const COMMANDS: Record<string, CommandSpec> = {
   replay: {
     usage: 'swr-migrate replay (--config FILE | --auth FILE) [options]',
     summary: 'run the DLQ again; remove what now succeeds, keep what fails with the new reason',
-    options: [...INPUTS, 'proc', 'retries', 'report', 'dlq', 'timeout', ...COMMON],
+    options: [...INPUTS, 'proc', 'retries', 'report', 'dlq', 'timeout', 'queue-url', ...COMMON],
     args: 0,
-    notes: 'Only credentials are needed: the rules of a --config are not used, and --images is optional.',
+    notes:
+      'Only credentials are needed: the rules of a --config are not used, and --images is optional.\n' +
+      'With --queue-url: no inputs; SQS moves the DLQ back onto the queue (StartMessageMoveTask) and replay waits for the move.',
+  },
+  work: {
+    usage: 'swr-migrate work --queue-url URL (--config FILE | --auth FILE) [options]',
+    summary: 'run --proc copiers on an SQS queue (the Lambda copier handler, locally): EC2, a container, any machine',
+    options: [...INPUTS, 'proc', 'retries', 'report', 'timeout', 'queue-url', 'until-empty', ...COMMON],
+    args: 0,
+    notes: 'Only credentials are needed, as for replay. Without --until-empty it runs until SIGINT or SIGTERM; unfinished messages go back to the queue.',
+  },
+  status: {
+    usage: 'swr-migrate status --queue-url URL [--json]',
+    summary: "print an SQS queue's visible, in-flight and DLQ counts, and the DLQ's reasons by code (not consumed)",
+    options: ['queue-url', 'json', ...COMMON],
+    args: 0,
   },
   demo: {
     usage: 'swr-migrate demo',

@@ -51,6 +51,8 @@ function secretName(id: string): string {
 }
 
 export async function startAwsSecretsServer(opts: { secrets?: Record<string, string>; parameters?: Record<string, string> } = {}): Promise<AwsSecretsHandle> {
+  // The pinned SDK warns on Node 20 (several lines on stderr) when the first client is made.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const secrets = new Map(Object.entries(opts.secrets ?? {}));
   const parameters = new Map(Object.entries(opts.parameters ?? {}));
   const calls: AwsSecretsHandle['calls'] = [];

@@ -34,6 +34,8 @@ export function setDummyAwsEnv(): void {
   process.env.AWS_ACCESS_KEY_ID ??= 'test-access-key';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret-key';
   process.env.AWS_REGION ??= 'us-east-1';
+  // The pinned SDK warns on Node 20 (several lines on stderr) when the first client is made.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
 export async function startSqsServer(): Promise<SqsServerHandle> {

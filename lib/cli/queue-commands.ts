@@ -1,0 +1,148 @@
+// The commands against a real SQS queue (issue 7 item 7): `sync --queue-url`, `plan --enqueue
+// --queue-url`, `work --queue-url [--until-empty]`, `replay --queue-url` and `status --queue-url`.
+// The queue's DLQ is its RedrivePolicy target, found before anything is sent.
+import { randomUUID } from 'node:crypto';
+import { UsageError, errorMessage, failureCode } from '../errors.js';
+import { redriveAndWait } from '../pipeline/replay.js';
+import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { encodeMessage } from '../queue/messages.js';
+import { SqsWorkQueue } from '../queue/sqs-queue.js';
+import { ClientPool } from '../registry/pool.js';
+import { ExitCode } from './errors.js';
+import { type CommandEnv, loadInputs, type PipelineFlags } from './pipeline-commands.js';
+import { Progress } from './progress.js';
+import { openQueue, type QueueRun, queueUrlFlag, runOnQueue } from './queue-run.js';
+import { summarise, summaryLines, writeReport } from './report.js';
+
+export interface QueueFlags extends PipelineFlags {
+  'queue-url'?: string;
+  enqueue?: boolean;
+  'until-empty'?: boolean;
+}
+
+/** `sync --queue-url` (plan, enqueue, work until this run is settled) and `work --queue-url`. */
+export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what: 'sync' | 'work'): Promise<number> {
+  const queueUrl = queueUrlFlag(flags['queue-url'], what);
+  const inputs = await loadInputs(flags, what === 'sync');
+  const { queue, dlq } = await openQueue(queueUrl);
+  const startedAt = new Date();
+  const started = performance.now();
+  const progress = new Progress(env.stderr);
+  let run: QueueRun;
+  try {
+    run = await runOnQueue({
+      ...inputs,
+      queue,
+      dlq,
+      plan: what === 'sync',
+      untilEmpty: what === 'sync' || Boolean(flags['until-empty']),
+      logger: env.logger,
+      signal: env.signal,
+      progress,
+    });
+  } finally {
+    progress.stop();
+  }
+  const ms = performance.now() - started;
+  const summary = summarise(run, ms);
+  const lines = summaryLines(summary, dlq.dlqUrl).map((l) =>
+    // The embedded wording names `replay` on a file; here the letters are on the DLQ queue.
+    l.startsWith('failures are in ') ? `failures are in the DLQ ${dlq.dlqUrl}; fix the cause, then run 'swr-migrate replay --queue-url ${queueUrl}'` : l,
+  );
+  const kept = lines.filter((l) => !l.startsWith('interrupted: '));
+  if (run.interrupted) kept.push(`interrupted: unfinished messages stay on ${queueUrl}; 'swr-migrate work --queue-url ${queueUrl} --until-empty' finishes them`);
+  if (run.foreign) kept.push(`also settled ${run.foreign} message(s) of other runs found on the queue`);
+  const [first, ...rest] = kept;
+  env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
+  if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);
+  if (run.interrupted) return ExitCode.INTERRUPTED;
+  return summary.failed + summary.rules.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
+}
+
+/** `plan --enqueue --queue-url`: plan as `sync` does and only enqueue; copiers (Lambda, `work`) do the rest. */
+export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
+  if (!flags.enqueue) throw new UsageError('plan takes --queue-url only with --enqueue (plan --enqueue --queue-url URL)');
+  const queueUrl = queueUrlFlag(flags['queue-url'], 'plan --enqueue');
+  const { config } = await loadInputs(flags);
+  const { queue, dlq } = await openQueue(queueUrl);
+  const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
+  let sent = 0;
+  let failed = 0;
+  const letter = (body: string, code: string, message: string) =>
+    dlq.add({ id: randomUUID(), body, receiveCount: 1, reason: { code, message }, at: new Date().toISOString() });
+  try {
+    await runPlanner(
+      config.rules,
+      poolTagLister(pool),
+      {
+        tasks: async (ms) => {
+          await queue.send(ms.map(encodeMessage));
+          sent += ms.length;
+          for (const m of ms) env.stdout.write(flags.json ? `${encodeMessage(m)}\n` : `${m.source} -> ${m.destination}\n`);
+        },
+        ruleFailed: async (m, err) => {
+          failed++;
+          env.stderr.write(`cannot list tags of ${m.source} (${m.origin ?? 'rule'}): ${errorMessage(err)}\n`);
+          await letter(encodeMessage(m), failureCode(err), errorMessage(err));
+        },
+        conflict: async (m, err) => {
+          failed++;
+          env.stderr.write(`conflict: ${m.source} -> ${m.destination}: ${err.message}\n`);
+          await letter(encodeMessage(m), err.code, err.message);
+        },
+      },
+      { platforms: config.defaults.platforms, signal: env.signal },
+    );
+  } finally {
+    await pool.close();
+  }
+  (flags.json ? env.stderr : env.stdout).write(`plan: ${sent} message(s) enqueued on ${queueUrl}${failed ? `, ${failed} sent to the DLQ ${dlq.dlqUrl}` : ''}\n`);
+  if (env.signal.aborted) return ExitCode.INTERRUPTED;
+  return failed ? ExitCode.FAILED : ExitCode.OK;
+}
+
+/** `replay --queue-url`: SQS's own redrive (StartMessageMoveTask) from the DLQ, waited for. */
+export async function replayQueueCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
+  const queueUrl = queueUrlFlag(flags['queue-url'], 'replay');
+  const { queue, dlq } = await openQueue(queueUrl);
+  const waiting = await new SqsWorkQueue({ queueUrl: dlq.dlqUrl, client: queue.client }).counts();
+  const running = (await dlq.redriveStatus())?.status === 'RUNNING';
+  if (!running && waiting.visible + waiting.inFlight + waiting.delayed === 0) {
+    env.stdout.write(`replay: the DLQ ${dlq.dlqUrl} has no messages; nothing to do\n`);
+    return ExitCode.OK;
+  }
+  const status = await redriveAndWait(dlq, { signal: env.signal });
+  if (env.signal.aborted) {
+    env.stdout.write(`replay: stopped waiting; the move task goes on (${status.moved} moved so far)\n`);
+    return ExitCode.INTERRUPTED;
+  }
+  const of = status.toMove !== undefined ? ` of ${status.toMove}` : '';
+  env.stdout.write(`replay: moved ${status.moved}${of} message(s) from ${dlq.dlqUrl} back to ${queueUrl} (${status.status})\n`);
+  if (status.status !== 'COMPLETED') {
+    env.stderr.write(`swr-migrate: the DLQ move task of ${dlq.dlqUrl} ended ${status.status}${status.failureReason ? `: ${status.failureReason}` : ''} [SWRM_QUEUE]\n`);
+    return ExitCode.FAILED;
+  }
+  return ExitCode.OK;
+}
+
+/** `status --queue-url`: the queue's and the DLQ's counts, and the DLQ's reasons by code (not consumed). */
+export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
+  const queueUrl = queueUrlFlag(flags['queue-url'], 'status');
+  const { queue, dlq } = await openQueue(queueUrl);
+  const counts = await queue.counts();
+  const dlqCounts = await new SqsWorkQueue({ queueUrl: dlq.dlqUrl, client: queue.client }).counts();
+  const reasons = await dlq.reasons();
+  const redrive = await dlq.redriveStatus();
+  if (flags.json) {
+    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, reasons }, ...(redrive ? { redrive } : {}) })}\n`);
+    return ExitCode.OK;
+  }
+  const lines = [
+    `queue ${queueUrl}: ${counts.visible} visible, ${counts.inFlight} in flight, ${counts.delayed} delayed`,
+    `DLQ ${dlq.dlqUrl}: ${dlqCounts.visible + dlqCounts.inFlight + dlqCounts.delayed} message(s)${dlqCounts.inFlight ? ` (${dlqCounts.inFlight} in flight)` : ''}`,
+    ...reasons.map((r) => `  ${r.code} x ${r.count}: e.g. ${r.example}`),
+  ];
+  if (redrive?.status === 'RUNNING') lines.push(`a DLQ move is running: ${redrive.moved} moved${redrive.toMove !== undefined ? ` of ${redrive.toMove}` : ''}`);
+  env.stdout.write(`${lines.join('\n')}\n`);
+  return ExitCode.OK;
+}

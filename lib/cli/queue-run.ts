@@ -1,0 +1,190 @@
+// The CLI's copiers against a real SQS queue (`sync --queue-url`, `work --queue-url`): local workers
+// call the Lambda copier handler with SQS-shaped events (lambda/local-workers.ts), and the outcomes
+// feed the same progress display and summary as the embedded `sync`.
+import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/types.js';
+import { ErrorCode, UsageError, errorMessage, failureCode } from '../errors.js';
+import { copierHandler } from '../lambda/copier-handler.js';
+import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
+import type { ImageOutcome } from '../pipeline/copier.js';
+import { createCopyRuntime, type PipelineRun, type Unfinished } from '../pipeline/sync.js';
+import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { encodeMessage } from '../queue/messages.js';
+import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
+import { sqsCall } from '../queue/sqs-client.js';
+import { SqsWorkQueue } from '../queue/sqs-queue.js';
+import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import type { Progress } from './progress.js';
+
+/** `--queue-url`: an http(s) URL (SQS's, or a stand-in's); anything else is a usage error. */
+export function queueUrlFlag(value: string | undefined, command: string): string {
+  if (!value) throw new UsageError(`${command} needs --queue-url URL (the SQS work queue)`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--queue-url must be an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), got "${value.slice(0, 200)}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--queue-url must be an http(s) URL, got "${value.slice(0, 200)}"`);
+  return value;
+}
+
+/** The queue and its DLQ. A missing queue (SWRM_QUEUE) or one without a RedrivePolicy (SWRM_NO_DLQ) fails here, naming it. */
+export async function openQueue(queueUrl: string): Promise<{ queue: SqsWorkQueue; dlq: SqsDeadLetterStore }> {
+  const queue = new SqsWorkQueue({ queueUrl });
+  return { queue, dlq: await queue.deadLetters() };
+}
+
+export interface QueueRunOptions {
+  config: LoadedConfig;
+  proc: number;
+  retries: number;
+  queue: SqsWorkQueue;
+  dlq: SqsDeadLetterStore;
+  /** Plan and enqueue first (`sync`); without it, only work (`work`). */
+  plan: boolean;
+  /** Stop when the queue reads drained (`sync`, `work --until-empty`); otherwise only a signal stops. */
+  untilEmpty: boolean;
+  logger: Logger;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface QueueRun extends PipelineRun {
+  /** Messages of other runs (or other producers) that these workers settled too. */
+  foreign: number;
+}
+
+export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
+  const { config, logger, signal, progress, queue, dlq } = opts;
+  let bytes = 0;
+  const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes: (n) => ((bytes += n), progress.moved(n)) });
+  // Dead-lettered by us on the last delivery, so the letter keeps its reason; SQS's own move after
+  // the RedrivePolicy's maxReceiveCount would drop it. Never more deliveries than that policy allows.
+  const maxReceiveCount = Math.min(opts.retries + 1, dlq.maxReceiveCount || Infinity);
+  const outcomes: ImageOutcome[] = [];
+  const unfinished: Unfinished[] = [];
+  // This run's bodies not yet settled (a multiset: SQS delivers at least once, a body may come twice).
+  const pending = new Map<string, number>();
+  let planned = 0;
+  let foreign = 0;
+  let fed = !opts.plan;
+  const done = new AbortController();
+  const check = () => {
+    if (opts.plan && fed && pending.size === 0) done.abort();
+  };
+  const expect = (bodies: string[]) => {
+    for (const b of bodies) pending.set(b, (pending.get(b) ?? 0) + 1);
+    planned += bodies.length;
+    progress.planned(bodies.length);
+  };
+  const onOutcome = (o: ImageOutcome) => {
+    if (o.status === 'retrying') return;
+    const left = pending.get(o.body);
+    if (opts.plan && left === undefined) {
+      foreign++;
+      return;
+    }
+    if (left !== undefined) left > 1 ? pending.set(o.body, left - 1) : pending.delete(o.body);
+    outcomes.push(o);
+    // `work` knows no total in advance: each settled message counts as planned when it settles.
+    if (!opts.plan) progress.planned(1);
+    progress.outcome(o);
+    check();
+  };
+  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount, memo: new InMemoryDigestMemo(), logger };
+  // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
+  const held = new HeldMessages();
+  const handler = copierHandler(async () => ({ queue: held.wrap(queue), runtime, logger, onOutcome }), { logger });
+  const stop = AbortSignal.any([done.signal, signal]);
+  const visibilityMs = await queueVisibilityMs(queue);
+  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs });
+
+  const feed = opts.plan ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished) : Promise.resolve();
+  const watch = feed.then(async () => {
+    fed = true;
+    check();
+    if (opts.untilEmpty) await untilDrainedOrStopped(queue, stop);
+    done.abort();
+  });
+  watch.catch(() => done.abort());
+  const settled = await Promise.allSettled([feed, workers, watch]);
+  done.abort();
+  await pool.close().catch(() => undefined);
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  // On a signal, this run's unsettled messages simply stay on the queue (the handler made the
+  // ones it was copying visible again): nothing is lost, and any copier picks them up.
+  for (const [body, n] of signal.aborted ? pending : []) for (let i = 0; i < n; i++) unfinished.push({ body, started: false });
+  return { outcomes, planned, interrupted: signal.aborted, leftOver: 0, unfinished, bytes, lost: 0, requests: pool.stats(), foreign };
+}
+
+/** The embedded sync's planner, sending to SQS; rules that cannot be listed go to the DLQ. */
+async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => void, failed: (o: ImageOutcome) => void, unfinished: Unfinished[]): Promise<void> {
+  const { config, queue, dlq, signal, logger } = opts;
+  const { pool } = createCopyRuntime(config, { logger, signal });
+  const letter = (body: string, reason: { code: string; message: string }) =>
+    dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+  try {
+    await runPlanner(
+      config.rules,
+      poolTagLister(pool),
+      {
+        tasks: async (messages) => {
+          const bodies = messages.map(encodeMessage);
+          expect(bodies);
+          await queue.send(bodies);
+        },
+        ruleFailed: async (m, err) => {
+          const body = encodeMessage(m);
+          if (signal.aborted && failureCode(err) === ErrorCode.INTERRUPTED) {
+            await letter(body, { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' });
+            unfinished.push({ body, started: false });
+            return;
+          }
+          const reason = { code: failureCode(err), message: errorMessage(err) };
+          logger.error({ source: m.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
+          await letter(body, reason);
+          failed({ body, kind: 'expand-repository', source: m.source, destination: m.destinations.join(', '), status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
+        },
+        conflict: async (m, err) => {
+          const body = encodeMessage(m);
+          const reason = { code: err.code, message: err.message };
+          await letter(body, reason);
+          failed({ body, kind: 'copy-image', source: m.source, destination: m.destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
+        },
+      },
+      {
+        platforms: config.defaults.platforms,
+        signal,
+        onInvalidTags: (source, tags, origin) => logger.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+      },
+    );
+  } finally {
+    await pool.close().catch(() => undefined);
+  }
+}
+
+/** Two drained() answers in a row (each is several readings: SQS's counts lag), polled every second. */
+async function untilDrainedOrStopped(queue: SqsWorkQueue, stop: AbortSignal): Promise<void> {
+  let empty = 0;
+  while (!stop.aborted) {
+    empty = (await queue.drained()) ? empty + 1 : 0;
+    if (empty >= 2) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      stop.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+  }
+}
+
+/** The queue's VisibilityTimeout (what a receive hides a message for), for the workers' heartbeat. */
+async function queueVisibilityMs(queue: SqsWorkQueue): Promise<number | undefined> {
+  const res = await sqsCall(queue.queueUrl, 'GetQueueAttributes', () =>
+    queue.client.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['VisibilityTimeout'] })),
+  );
+  const s = Number(res.Attributes?.VisibilityTimeout);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
+}
