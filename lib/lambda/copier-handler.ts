@@ -8,10 +8,25 @@ import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from 'pino';
 import { errorMessage, failureCode } from '../errors.js';
+import type { ImageOutcome } from '../pipeline/copier.js';
 import { type CopierEnv, RecordBackError, processRecords } from './copier-batch.js';
+import { type MigrationCounts, emfLine } from './metrics.js';
 
 export interface CopierHandlerOptions {
   logger?: Logger;
+  /**
+   * Where one CloudWatch EMF line per invocation goes (images copied, skipped, failed, bytes): the
+   * dashboard's figures, extracted from the logs with no API call. Lambda ships stdout to CloudWatch.
+   */
+  metrics?: { service: string; write(line: string): void };
+}
+
+/** An invocation's figures, counted from the outcomes its records settled with. */
+function tally(counts: MigrationCounts, o: ImageOutcome): void {
+  if (o.status === 'copied') counts.copied++;
+  else if (o.status === 'skipped') counts.skipped++;
+  else if (o.status === 'failed') counts.failed++;
+  counts.bytes += o.bytes;
 }
 
 export function copierHandler(load: () => Promise<CopierEnv>, opts: CopierHandlerOptions = {}) {
@@ -24,8 +39,19 @@ export function copierHandler(load: () => Promise<CopierEnv>, opts: CopierHandle
     });
     return env;
   };
-  const inner = async (event: SQSEvent, context: Context): Promise<PromiseSettledResult<void>[]> =>
-    processRecords(event.Records ?? [], await environment(), context.getRemainingTimeInMillis());
+  const inner = async (event: SQSEvent, context: Context): Promise<PromiseSettledResult<void>[]> => {
+    const base = await environment();
+    const counts: MigrationCounts = { copied: 0, skipped: 0, failed: 0, bytes: 0 };
+    const onOutcome = (o: ImageOutcome) => {
+      tally(counts, o);
+      base.onOutcome?.(o);
+    };
+    try {
+      return await processRecords(event.Records ?? [], { ...base, onOutcome }, context.getRemainingTimeInMillis());
+    } finally {
+      opts.metrics?.write(`${emfLine(counts, { service: opts.metrics.service })}\n`);
+    }
+  };
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(
       sqsPartialBatchFailure({

@@ -10,6 +10,7 @@ import { errorMessage, failureCode } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { DeadLetterStore, Redrivable, WorkQueue } from '../queue/types.js';
 import { createCopierEnv } from './copier-env.js';
+import { metricService } from './metrics.js';
 import { copierHandler } from './copier-handler.js';
 import { type Env, configPathFrom, logLevelFrom, maxReceiveCountFrom, queueUrlFrom } from './env.js';
 import { type PlanSummary, runScheduledPlan } from './planner.js';
@@ -30,6 +31,8 @@ export interface HandlerSetup {
   logger?: Logger;
   /** Config loader (default: lib/config, which resolves the credentials it names). */
   load?: (path: string) => Promise<LoadedConfig>;
+  /** Where the copier's EMF metric lines go (default: stdout, which Lambda ships to CloudWatch). */
+  writeMetrics?: (line: string) => void;
 }
 
 function logger(setup: HandlerSetup): Logger {
@@ -52,7 +55,7 @@ export function copierFromEnv(setup: HandlerSetup) {
       const config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
       return createCopierEnv({ config, queue: setup.queues.workQueue(queueUrl), maxReceiveCount: maxReceiveCountFrom(setup.env, config), logger: log });
     },
-    { logger: log },
+    { logger: log, metrics: { service: metricService(setup.env), write: setup.writeMetrics ?? ((line) => process.stdout.write(line)) } },
   );
 }
 

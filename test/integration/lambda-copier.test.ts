@@ -23,6 +23,7 @@ const config: LoadedConfig = { source: 'test', defaults: { ...DEFAULTS, retries:
 const copy = (src: string, dst: string) => encodeMessage({ v: 1, kind: 'copy-image', source: src, destination: dst });
 
 function setup(maxReceiveCount = 3) {
+  const metrics: string[] = [];
   const dlq = new InMemoryDeadLetterStore();
   const queue = new EmbeddedQueue({ visibilityTimeoutMs: 60_000, maxReceiveCount, dlq });
   let loads = 0;
@@ -32,7 +33,7 @@ function setup(maxReceiveCount = 3) {
     const env = createCopierEnv({ config, queue, maxReceiveCount, marginMs: MARGIN });
     envs.push(env);
     return env;
-  });
+  }, { metrics: { service: 'swr-migrate-test', write: (line) => metrics.push(line) } });
   const invoke = async (bodies: string[], remainingMs = 60_000): Promise<{ res: SQSBatchResponse; ids: string[] }> => {
     await queue.send(bodies);
     const msgs = await queue.receive(bodies.length, 0);
@@ -40,7 +41,7 @@ function setup(maxReceiveCount = 3) {
     const res = (await handler(sqsEvent(msgs), lambdaContext(remainingMs))) as SQSBatchResponse;
     return { res, ids: msgs.map((m) => m.id) };
   };
-  return { dlq, queue, handler, invoke, loads: () => loads, close: () => Promise.all(envs.map((e) => e.close())) };
+  return { dlq, queue, handler, invoke, metrics, loads: () => loads, close: () => Promise.all(envs.map((e) => e.close())) };
 }
 
 describe('copier handler (middy, SQS events, real registries)', () => {
@@ -72,6 +73,14 @@ describe('copier handler (middy, SQS events, real registries)', () => {
     assert.equal((await getManifest(dst, 'batch/one', 'v1'))?.digest, one.digest);
     assert.ok(await getManifest(dst, 'batch/one', 'v2'));
     assert.ok(t.queue.idle(), 'every record was acked');
+    // One EMF line per invocation, with the figures the dashboard plots (lambda/metrics.ts).
+    assert.equal(t.metrics.length, 1);
+    const emf = JSON.parse(t.metrics[0]!) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } };
+    assert.equal(emf._aws.CloudWatchMetrics[0]?.Namespace, 'swr-migrate');
+    assert.equal(emf.Service, 'swr-migrate-test');
+    assert.equal(emf.ImagesCopied, 2);
+    assert.equal(emf.ImagesFailed, 0);
+    assert.ok((emf.BytesCopied as number) > 50_000, `bytes ${String(emf.BytesCopied)}`);
     await t.close();
   });
 
@@ -86,6 +95,8 @@ describe('copier handler (middy, SQS events, real registries)', () => {
     assert.ok(letters.every((l) => l.receiveCount === 1), 'dead-lettered on the first delivery');
     assert.ok(!JSON.stringify(letters).includes('hunter2-canary'), 'an invalid body is stored masked');
     assert.ok(t.queue.idle());
+    // Every dead letter counts on the dashboard, invalid bodies too: each is work that did not happen.
+    assert.equal((JSON.parse(t.metrics[0]!) as { ImagesFailed: number }).ImagesFailed, 4);
     await t.close();
   });
 
