@@ -5,7 +5,7 @@ import { ErrorCode, MigrateError } from '../errors.js';
 
 export class SwrNameError extends MigrateError {
   constructor(readonly offending: string, readonly rule: string) {
-    super(ErrorCode.SWR_NAME, `SWR name "${name}": ${rule}`);
+    super(ErrorCode.SWR_NAME, `SWR name "${offending}": ${rule}`);
   }
 }
 
