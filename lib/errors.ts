@@ -41,6 +41,10 @@ export const ErrorCode = {
   QUEUE: 'SWRM_QUEUE',
   /** An SQS queue without a RedrivePolicy, so there is no DLQ to dead-letter into or replay from. */
   NO_DLQ: 'SWRM_NO_DLQ',
+  /** An SWR organization or repository name that breaks SWR's naming rules. */
+  SWR_NAME: 'SWRM_SWR_NAME',
+  /** An SWR management API refusal (quota, exists, owned by another user, auth, busy). */
+  SWR_API: 'SWRM_SWR_API',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -202,6 +206,8 @@ export function isRetryable(err: unknown): boolean {
     return err.errors.some((e) => RETRYABLE_REGISTRY_CODES.has(e.code));
   }
   if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) return true;
+  // SWR management API: busy / throttled codes and 429/503 (lib/swr/errors.ts decides which).
+  if (err instanceof MigrateError && err.code === ErrorCode.SWR_API) return (err as MigrateError & { retryable?: boolean }).retryable === true;
   return false;
 }
 

@@ -13,6 +13,7 @@ import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
 import { DEFAULTS, type LoadedConfig, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
 import { formatPath, formatZodIssues } from './zod-issues.js';
+import { attachSwrKeys, swrAccessOf, swrFields } from '../swr/config.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
 
@@ -56,6 +57,7 @@ const registrySchema = z.strictObject({
   keyFile: z.string().min(1).optional(),
   tokenRealms: z.array(z.string().min(1)).optional(),
   allowLinkLocal: z.boolean().optional(),
+  ...swrFields, // type, edition, accessKey, secretKey, project, managementEndpoint, pushConcurrency, pushRate
 });
 
 const ruleSchema = z.strictObject({
@@ -169,8 +171,19 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
       const v = e[k];
       if (v !== undefined) access[k] = posix.isAbsolute(v) ? v : posix.join(posix.dirname(file), v);
     }
+    const swr = swrAccessOf(prefix.split('/')[0]!, e, (k, why) => p.at(k ? [...path, k] : path, why));
+    if (swr) access.swr = swr;
     const inline = e.username !== undefined || e.password !== undefined;
-    if (inline && e.dockerConfig) {
+    if (swr && e.accessKey !== undefined && e.secretKey !== undefined && !inline && !e.dockerConfig && swr.project !== undefined) {
+      // Long-term login `<project>@<AK>` / hmac(SK, AK), derived once the keys are known (lib/swr/login.ts).
+      const ak = parseCredential(e.accessKey, env);
+      const sk = parseCredential(e.secretKey, env);
+      for (const line of ak.problems) p.at([...path, 'accessKey'], line);
+      for (const line of sk.problems) p.at([...path, 'secretKey'], line);
+      const [a, s] = [literalOf(ak.template), literalOf(sk.template)];
+      if (a !== undefined && s !== undefined) access.credentials = attachSwrKeys(swr, a, s);
+      else secrets.push({ where: `${file}: ${formatPath(path)}`, access, username: ak.template, password: sk.template, swrKeys: true });
+    } else if (inline && e.dockerConfig) {
       p.at(path, 'username/password and dockerConfig are mutually exclusive: give one way to find the credentials');
     } else if (inline) {
       if (e.username === undefined || e.password === undefined) {

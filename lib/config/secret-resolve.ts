@@ -5,6 +5,7 @@
 import { ConfigError } from '../errors.js';
 import type { RegistryAccess } from '../registry/pool.js';
 import type { CredentialTemplate, SecretRef } from './secret-refs.js';
+import { attachSwrKeys } from '../swr/config.js';
 import { processSecretStore, SecretLookupError, type SecretStore } from './secret-store.js';
 
 /** A registry whose credentials wait for secrets; `where` is `FILE: registries.HOST` for messages. */
@@ -13,6 +14,8 @@ export interface SecretSlot {
   access: RegistryAccess;
   username: CredentialTemplate;
   password: CredentialTemplate;
+  /** username/password hold an SWR accessKey/secretKey: derive the login from them (access.swr). */
+  swrKeys?: boolean;
 }
 
 const fetchKey = (ref: SecretRef): string => (ref.kind === 'ssm' ? `ssm\0${ref.name}` : `secretsmanager\0${ref.id}`);
@@ -74,9 +77,11 @@ export async function resolveSecretSlots(slots: SecretSlot[], file: string, stor
     return ok ? out : undefined;
   };
   for (const slot of slots) {
-    const username = await render(slot.username, `${slot.where}.username`);
-    const password = await render(slot.password, `${slot.where}.password`);
-    if (username !== undefined && password !== undefined) slot.access.credentials = { username, password };
+    const username = await render(slot.username, `${slot.where}.${slot.swrKeys ? 'accessKey' : 'username'}`);
+    const password = await render(slot.password, `${slot.where}.${slot.swrKeys ? 'secretKey' : 'password'}`);
+    if (username !== undefined && password !== undefined) {
+      slot.access.credentials = slot.swrKeys && slot.access.swr ? attachSwrKeys(slot.access.swr, username, password) : { username, password };
+    }
   }
   if (problems.length) throw new ConfigError(`cannot resolve the secrets of ${file}`, problems);
 }

@@ -8,6 +8,7 @@ import { guardedLookup, type LookupFunction } from './lookup.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
+import type { SwrAccess } from '../swr/config.js';
 import { UndiciRegistryClient } from './client.js';
 import type { RetryPolicy } from './retry.js';
 import type { RegistryClient, RegistryStats } from './types.js';
@@ -30,6 +31,8 @@ export interface RegistryAccess {
   allowLinkLocal?: boolean;
   /** Connections at most per origin of this registry. */
   connections?: number;
+  /** Set when the registry is Huawei SWR (lib/swr/config.ts): edition, region, endpoints, push budget, keys. */
+  swr?: SwrAccess;
 }
 
 /** Finds credentials and transport settings for a repository (longest-prefix match, see auth-file). */
