@@ -26,6 +26,8 @@ export type CreateResult = 'created' | 'exists' | 'quota';
 export const ORG_EXISTS = 'SVCSTG.SWR.4090060';
 export const ORG_QUOTA = 'SVCSTG.SWR.4000097';
 const MAX_BODY = 4 * 1024 * 1024;
+/** Retryable SWR codes (also in errors.ts RETRYABLE_REGISTRY_CODES): system busy, throttled. */
+const BUSY_CODES = new Set(['SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.SWR.4031042']);
 
 /** Can this `auth` level push? 3 (write) and 7 (manage) can; 1 (read) cannot. */
 export function canPush(auth: number): boolean {
@@ -128,7 +130,10 @@ export class SwrManagementClient {
     }
     const text = await res.body.text();
     if (text.length > MAX_BODY) throw new RegistryError(`${this.host}: response over ${MAX_BODY} bytes`, res.statusCode, this.host);
-    if (!ok.includes(res.statusCode)) {
+    // A busy/throttled code can come with a status the caller expects (400 on POST): still retry it.
+    // POST create is safe to repeat: a lost 201 turns into 409 + GET, which reports it present.
+    const busy = res.statusCode >= 400 && parseSwrErrorBody(text).some((e) => BUSY_CODES.has(e.code));
+    if (!ok.includes(res.statusCode) || busy) {
       throw this.failure(res.statusCode, parseSwrErrorBody(text), parseRetryAfter(res.headers['retry-after'] as string | undefined));
     }
     const range = res.headers['content-range'];

@@ -80,6 +80,9 @@ test('system busy and throttling codes, 429 and 503 are retried; other 4xx are n
   const err = await c.namespaceList().then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof RegistryError && err.hasCode('SVCSTG.SWR.4031042') && isRetryable(err));
   assert.equal(api.requests.length - before, 3, 'the attempt budget is kept');
+  // System busy with the 400 status POST create otherwise expects for quota: still retried.
+  api.faults.push({ status: 400, code: 'SVCSTG.SWR.4090023' });
+  assert.equal(await c.namespaceCreate('after-busy'), 'created');
   api.faults.push({ status: 400, code: 'SVCSTG.SWR.4001028' });
   const bad = await c.namespaceList().then(() => undefined, (e: unknown) => e);
   assert.ok(bad instanceof RegistryError && !isRetryable(bad));
