@@ -45,6 +45,10 @@ export const ErrorCode = {
   SWR_NAME: 'SWRM_SWR_NAME',
   /** An SWR management API refusal (quota, exists, owned by another user, auth, busy). */
   SWR_API: 'SWRM_SWR_API',
+  /** Creating the SWR organizations a plan needs would exceed the account's organization quota. */
+  SWR_ORG_QUOTA: 'SWRM_SWR_ORG_QUOTA',
+  /** An SWR organization exists (names are unique per region) but this account cannot push to it. */
+  SWR_ORG_NO_PUSH: 'SWRM_SWR_ORG_NO_PUSH',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -191,7 +195,9 @@ export class InvalidMessageError extends MigrateError {
 /** Registry error codes that describe a passing condition, not a wrong request. */
 // MANIFEST_BLOB_UNKNOWN at the destination means this run's idea of what is there was wrong (a blob
 // removed meanwhile); the copy heals its ledger, and a retry uploads it again.
-const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN']);
+const RETRYABLE_REGISTRY_CODES = new Set(['TOOMANYREQUESTS', 'BLOB_UPLOAD_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN',
+  // SWR management API: system busy, and the two throttling codes (sent with 4xx statuses).
+  'SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.SWR.4031042']);
 
 /**
  * The single retry decision. Retry: network failures, 408, 429, 5xx, and a digest mismatch
@@ -368,5 +374,16 @@ export class QueueError extends MigrateError {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
+  }
+}
+
+/** SWR organization problems a user must resolve: quota exhausted, or an org owned by someone else. */
+export class SwrOrgError extends MigrateError {
+  constructor(
+    code: typeof ErrorCode.SWR_ORG_QUOTA | typeof ErrorCode.SWR_ORG_NO_PUSH,
+    message: string,
+    readonly orgs: string[],
+  ) {
+    super(code, message);
   }
 }

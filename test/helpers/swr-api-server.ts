@@ -1,0 +1,121 @@
+// A stand-in for the SWR management API (swr-api.<region>.myhuaweicloud.com) on 127.0.0.1, following
+// the documented API: namespaces create/get/list (409 SVCSTG.SWR.4090060, 400 SVCSTG.SWR.4000097),
+// project quotas, and GET /v2/manage/repos with offset/limit and Content-Range. Like the API gateway
+// it recomputes the SDK-HMAC-SHA256 signature from the request and answers 401 with an APIGW body
+// when it does not match or X-Sdk-Date is more than 15 minutes off.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_SKEW_MS, canonicalRequest, parseAuthorization, parseSdkDate, signature, stringToSign } from '../../lib/swr/signer.js';
+import { track } from './cleanup.js';
+
+/** Organizations, shared with the registry stand-in. `auth`: 7 manage, 3 write, 1 read; 0 = invisible to us. */
+export interface SwrOrg { auth: number; mine: boolean }
+export interface SwrState {
+  orgs: Map<string, SwrOrg>;
+  quotaLimit: number;
+  repos: Array<{ name: string; namespace: string; tags: string[] }>;
+}
+export interface SwrApiHandle {
+  url: string;
+  state: SwrState;
+  requests: Array<{ method: string; path: string }>;
+  /** Answer the next requests with these faults (status, errorCode) before serving normally. */
+  faults: Array<{ status: number; code: string }>;
+  stop(): Promise<void>;
+}
+export interface SwrApiOptions {
+  ak?: string; sk?: string; token?: string; projectId?: string;
+  /** Whether GET .../quotas answers (some regions answer 404). */
+  quotas?: boolean;
+  now?: () => number;
+  state?: SwrState;
+}
+
+export function swrState(quotaLimit = 5): SwrState {
+  return { orgs: new Map(), quotaLimit, repos: [] };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandle> {
+  const ak = opts.ak ?? 'AKTEST', sk = opts.sk ?? 'SKTEST', projectId = opts.projectId ?? 'proj1';
+  const state = opts.state ?? swrState();
+  const now = opts.now ?? Date.now;
+  const requests: SwrApiHandle['requests'] = [];
+  const faults: SwrApiHandle['faults'] = [];
+
+  const authorized = (req: IncomingMessage, body: Buffer): { code: string; msg: string } | undefined => {
+    if (opts.token && req.headers['x-auth-token'] === opts.token) return undefined;
+    const parsed = parseAuthorization(String(req.headers.authorization ?? ''));
+    const date = String(req.headers['x-sdk-date'] ?? '');
+    if (!parsed || parsed.access !== ak) return { code: 'APIGW.0301', msg: 'Incorrect IAM authentication information: verify aksk signature fail' };
+    const at = parseSdkDate(date);
+    if (at === undefined || Math.abs(now() - at) > MAX_SKEW_MS) return { code: 'APIGW.0303', msg: 'Incorrect app authentication information: signature expired' };
+    const headers: Record<string, string> = {};
+    for (const h of parsed.signedHeaders) headers[h] = String(req.headers[h] ?? '');
+    const expected = signature(sk, stringToSign(canonicalRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body }, parsed.signedHeaders), date));
+    return expected === parsed.signature ? undefined : { code: 'APIGW.0301', msg: 'Incorrect IAM authentication information: verify aksk signature fail' };
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search });
+    const denied = authorized(req, body);
+    if (denied) return send(res, 401, { error_code: denied.code, error_msg: denied.msg, request_id: 'r1' });
+    const fault = faults.shift();
+    if (fault) return send(res, fault.status, [{ errorCode: fault.code, errorMessage: 'injected' }]);
+    const p = url.pathname;
+    if (req.method === 'POST' && p === '/v2/manage/namespaces') {
+      const name = (JSON.parse(body.toString() || '{}') as { namespace?: string }).namespace ?? '';
+      if (!/^[a-z][a-z0-9._-]{0,63}$/.test(name)) return send(res, 400, [{ errorCode: 'SVCSTG.SWR.4001028', errorMessage: 'Invalid namespace name' }]);
+      if (state.orgs.has(name)) return send(res, 409, [{ errorCode: 'SVCSTG.SWR.4090060', errorMessage: 'Namespace already exists' }]);
+      const used = [...state.orgs.values()].filter((o) => o.mine).length;
+      if (used >= state.quotaLimit) return send(res, 400, [{ errorCode: 'SVCSTG.SWR.4000097', errorMessage: 'The number of namespaces exceeds the quota' }]);
+      state.orgs.set(name, { auth: 7, mine: true });
+      res.writeHead(201, { 'content-length': '0' }).end();
+      return;
+    }
+    const one = /^\/v2\/manage\/namespaces\/([^/]+)$/.exec(p);
+    if (req.method === 'GET' && one) {
+      const name = decodeURIComponent(one[1]!);
+      const org = state.orgs.get(name);
+      if (!org || org.auth === 0) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040005', errorMessage: 'Namespace not found' }]);
+      return send(res, 200, { name, auth: org.auth, repo_count: state.repos.filter((r) => r.namespace === name).length });
+    }
+    if (req.method === 'GET' && p === '/v2/manage/namespaces') {
+      const namespaces = [...state.orgs].filter(([, o]) => o.auth > 0).map(([name, o]) => ({ name, auth: o.auth }));
+      return send(res, 200, { namespaces });
+    }
+    if (req.method === 'GET' && p === `/v2/manage/projects/${projectId}/quotas`) {
+      if (opts.quotas === false) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' }]);
+      const used = [...state.orgs.values()].filter((o) => o.mine).length;
+      return send(res, 200, { quotas: [{ quota_key: 'namespace', quota_limit: state.quotaLimit, used }] });
+    }
+    if (req.method === 'GET' && p === '/v2/manage/repos') {
+      const ns = url.searchParams.get('namespace');
+      const offset = Number(url.searchParams.get('offset') ?? 0), limit = Math.min(Number(url.searchParams.get('limit') ?? 100), 1000);
+      const all = state.repos.filter((r) => !ns || r.namespace === ns);
+      const page = all.slice(offset, offset + limit).map((r) => ({ ...r, num_images: r.tags.length, path: `swr.local/${r.namespace}/${r.name}` }));
+      return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${all.length}` });
+    }
+    send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' }]);
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const stop = async (): Promise<void> => {
+    untrack();
+    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  };
+  const untrack = track({ stop, stopSync: () => server.close() });
+  return { url: `http://127.0.0.1:${port}`, state, requests, faults, stop };
+}
