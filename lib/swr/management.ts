@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici';
 import { AuthError, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../errors.js';
 import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/retry.js';
 import { MAX_SKEW_MS, signRequest, type AkSk } from './signer.js';
+import { parseSwrErrorBody } from './errors.js';
 
 export type SwrApiAuth = { kind: 'aksk'; key: AkSk } | { kind: 'token'; token: string };
 export interface ManagementOptions {
@@ -32,24 +33,6 @@ const BUSY_CODES = new Set(['SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.
 /** Can this `auth` level push? 3 (write) and 7 (manage) can; 1 (read) cannot. */
 export function canPush(auth: number): boolean {
   return auth >= 3;
-}
-
-// Minimal private error-body parsing (the SWR error module of another slice replaces it): SWR
-// answers `[{errorCode, errorMessage}]`, `{errorCode, errorMessage}`, or `{errors:[{errorCode|code}]}`
-// (APIGW: `{error_code, error_msg}`).
-export function parseSwrErrorBody(text: string): RegistryErrorEntry[] {
-  let body: unknown;
-  try { body = JSON.parse(text); } catch { return []; }
-  const list = Array.isArray(body) ? body
-    : body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors) ? (body as { errors: unknown[] }).errors
-    : [body];
-  return list.flatMap((e) => {
-    if (!e || typeof e !== 'object') return [];
-    const o = e as Record<string, unknown>;
-    const code = o.errorCode ?? o.error_code ?? o.code;
-    const message = o.errorMessage ?? o.error_msg ?? o.message;
-    return typeof code === 'string' ? [{ code, ...(typeof message === 'string' ? { message: message.slice(0, 200) } : {}) }] : [];
-  });
 }
 
 export class SwrManagementClient {
