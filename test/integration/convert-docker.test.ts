@@ -8,6 +8,7 @@ import { createCopyContext } from '../../lib/copy/context.js';
 import { parseReference, parseRepositoryReference } from '../../lib/oci/reference.js';
 import { ClientPool } from '../../lib/registry/pool.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
+import { runCli, writeAuthFile } from '../helpers/run-cli.js';
 import { MT, getManifest, listTags, pushBlob, pushIndex, pushImage, pushManifest, randomLayer, sha256 } from '../helpers/push.js';
 
 const fastRetry = { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 };
@@ -86,5 +87,18 @@ describe('copy --format docker', () => {
       e.code === 'SWRM_UNSUPPORTED' && e.message.includes('conv/zstd:v1') && /zstd layer/.test(e.message));
     assert.deepEqual(await listTags(dst, 'conv/zstd').catch(() => []), []);
     assert.ok(sha256(bytes));
+  });
+
+  test('the CLI: copy --format docker stores a Docker manifest; a bad --format is a usage error', async () => {
+    const pushed = await pushImage(src, 'conv/cli', 'v1', { format: 'oci', layers: [randomLayer(800)] });
+    const auth = writeAuthFile([src, dst]);
+    const r = await runCli(['copy', `${src.host}/conv/cli:v1`, `${dst.host}/conv/cli`, '--auth', auth, '--format', 'docker']);
+    assert.equal(r.code, 0, r.stderr);
+    const stored = await getManifest(dst, 'conv/cli', 'v1');
+    assert.equal(stored?.mediaType, MT.dockerManifest);
+    assert.notEqual(stored?.digest, pushed.digest);
+    const bad = await runCli(['copy', `${src.host}/conv/cli:v1`, `${dst.host}/conv/cli2`, '--auth', auth, '--format', 'oci']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--format must be docker or keep/);
   });
 });
