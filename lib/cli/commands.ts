@@ -24,6 +24,7 @@ const OPTIONS = {
   report: { spec: { type: 'string' }, usage: '--report FILE', help: 'write a JSON report: per image source, destination, digest, status, bytes, duration, error' },
   dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file; the digest memo digests.jsonl lives beside it (default: ${DEFAULT_DLQ_PATH})` },
   json: { spec: { type: 'boolean' }, usage: '--json', help: 'one JSON object per line on stdout (the summary goes to stderr)' },
+  format: { spec: { type: 'string' }, usage: '--format docker|keep', help: 'docker: convert OCI manifests to Docker media types (blob digests kept); keep (default): push as is' },
   timeout: { spec: { type: 'string' }, usage: '--timeout SECONDS', help: 'longest a single registry request may take (1-86400; default: defaults.timeout)' },
   'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
   'queue-url': { spec: { type: 'string' }, usage: '--queue-url URL', help: 'an SQS work queue with a RedrivePolicy (its DLQ); AWS_REGION, AWS_ENDPOINT_URL_SQS and the SDK credential chain apply' },
@@ -58,7 +59,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   copy: {
     usage: 'swr-migrate copy SRC DST [options]',
     summary: 'copy one image with all its platforms (a DST without a tag keeps the source tag)',
-    options: ['auth', 'timeout', ...COMMON],
+    options: ['auth', 'timeout', 'format', ...COMMON],
     args: 2,
   },
   sync: {

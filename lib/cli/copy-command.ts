@@ -14,6 +14,8 @@ export interface CopyCommandOptions {
   authFile?: string;
   /** --timeout SECONDS: longest one registry request may take (the pipeline's defaults.timeout). */
   timeout?: number;
+  /** --format: `docker` converts OCI manifests to Docker media types (lib/copy/transform-docker.ts). */
+  format?: string;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -22,6 +24,9 @@ export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult>
   const src = parseReference(opts.source);
   const dst = parseRepositoryReference(opts.destination);
   if (dst.digest) throw new UsageError(`the destination names a digest (${opts.destination}); give a tag or none (keeps the source's)`);
+  if (opts.format !== undefined && opts.format !== 'docker' && opts.format !== 'keep') {
+    throw new UsageError(`--format must be docker or keep, not "${opts.format}"`);
+  }
   const entries = opts.authFile ? await loadAuthFile(opts.authFile) : [];
   const pool = new ClientPool({ resolve: resolverFromEntries(entries), logger: opts.logger, timeout: opts.timeout });
   try {
@@ -30,6 +35,7 @@ export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult>
       ctx,
       { client: pool.client(src.registry, src.repository, 'source'), ref: src },
       { client: pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
+      { format: opts.format === 'docker' ? 'docker' : 'keep' },
     );
   } finally {
     await pool.close();

@@ -93,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
           destination: args[1]!,
           authFile: values.auth as string | undefined,
           timeout: timeoutFlag(values.timeout as string | undefined),
+          format: values.format as string | undefined,
           logger,
           signal: abort.signal,
         });

@@ -12,6 +12,7 @@ import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
+import { type Prepared, dockerPrepare } from './transform-docker.js';
 
 export interface ImageEndpoint {
   client: RegistryClient;
@@ -37,6 +38,8 @@ export interface CopyOptions {
   platforms?: readonly string[];
   /** Filtered digests pushed before (source digest -> pushed digest), so a no-op re-run needs no GET. */
   memo?: DigestMemo;
+  /** `docker`: convert OCI manifests to Docker schema 2 (lib/copy/transform-docker.ts). */
+  format?: 'keep' | 'docker';
 }
 
 /**
@@ -74,7 +77,8 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // With a platform filter what we push is not the source's digest. The memo says which digest a
   // previous run pushed for this source digest; a digest-pinned source needs it before the
   // destination HEAD, as a digest destination is named by what was pushed.
-  const transform = opts.platforms?.length ? platformTransform(opts.platforms) : undefined;
+  const transforms = [opts.platforms?.length ? platformTransform(opts.platforms) : undefined, opts.format === 'docker' ? 'format=docker' : undefined];
+  const transform = transforms.filter((t) => t !== undefined).join(';') || undefined;
   const recall = (digest: string) => (transform && opts.memo ? opts.memo.get(digest, transform) : Promise.resolve(undefined));
   let known: MemoEntry | undefined = src.ref.digest ? await recall(src.ref.digest) : undefined;
 
@@ -123,6 +127,13 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
       manifest = parseManifest(data.bytes, manifest.mediaType);
     }
   }
+  let children: Prepared[] = [];
+  if (opts.format === 'docker') {
+    const from: BlobEndpoint = { client: src.client, repository: srcRepo };
+    const prepared = await dockerPrepare(from, { data, manifest }, formatReference(src.ref), ctx.signal);
+    if (prepared.conversion) conversion = conversion ? `${conversion}; ${prepared.conversion}` : prepared.conversion;
+    ({ data, manifest, children } = prepared);
+  }
   // A digest destination is named by what is pushed (never by a memo entry that proved wrong).
   if (isDigest(dstTarget)) dstTarget = data.digest;
   // Remember the outcome of the filter (the same digest when it dropped nothing) before pushing: it
@@ -136,7 +147,15 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   }
   const from: BlobEndpoint = { client: src.client, repository: srcRepo };
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
-  await manifestContentCopy(ctx, from, to, manifest, counters);
+  if (children.length) {
+    // Converted children first (their blobs, then their manifests), then the list naming them.
+    await mapLimit(children, ctx.childConcurrency, async (c) => {
+      await manifestContentCopy(ctx, from, to, c.manifest, counters);
+      await manifestCommit(ctx, to, c.data.digest, c.data, c.manifest, counters);
+    }, ctx.abort);
+  } else {
+    await manifestContentCopy(ctx, from, to, manifest, counters);
+  }
   await manifestCommit(ctx, to, dstTarget, data, manifest, counters);
   return result('copied', data.digest, manifest.mediaType, conversion);
 }
