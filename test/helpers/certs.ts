@@ -2,6 +2,7 @@
 // localhost, and a client certificate for mutual TLS, all made with openssl (as token-server.ts
 // does). A second, unrelated CA signs a "stranger" client certificate the registry must refuse.
 // EC P-256 keys: generating them is instant, where RSA costs up to a second on a busy machine.
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,8 +44,10 @@ async function makeLeaf(dir: string, name: string, ca: { cert: string; key: stri
   const extFile = join(dir, `${name}.ext`);
   writeFileSync(extFile, `${ext}\n`);
   await run('openssl', ['req', ...EC, '-subj', `/CN=${name}`, '-keyout', key, '-out', csr]);
+  // A random serial per certificate: -CAcreateserial shares one ca.srl file, and certificates issued
+  // at once race on it (openssl then fails reading a half-written serial: "a2i_ASN1_INTEGER:short line").
   await run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2',
+    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '2',
     '-extfile', extFile, '-out', cert,
   ]);
   return { cert, key };
