@@ -56,3 +56,21 @@ export async function stopAllTracked(): Promise<void> {
     live.delete(s);
   }
 }
+
+/**
+ * Listen on a free 127.0.0.1 port and track the server, so stopAll closes it (connections too).
+ * The stand-ins' common start-up: returns the port and an idempotent stop.
+ */
+export async function listenTracked(server: import('node:http').Server): Promise<{ port: number; stop: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const stop = async (): Promise<void> => {
+    untrack();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  };
+  const untrack = track({ stop, stopSync: () => server.close() });
+  return { port, stop };
+}

@@ -4,9 +4,8 @@
 // it recomputes the SDK-HMAC-SHA256 signature from the request and answers 401 with an APIGW body
 // when it does not match or X-Sdk-Date is more than 15 minutes off.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { MAX_SKEW_MS, canonicalRequest, parseAuthorization, parseSdkDate, signature, stringToSign } from '../../lib/swr/signer.js';
-import { track } from './cleanup.js';
+import { listenTracked } from './cleanup.js';
 
 /** Organizations, shared with the registry stand-in. `auth`: 7 manage, 3 write, 1 read; 0 = invisible to us. */
 export interface SwrOrg { auth: number; mine: boolean }
@@ -110,12 +109,6 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const stop = async (): Promise<void> => {
-    untrack();
-    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-  };
-  const untrack = track({ stop, stopSync: () => server.close() });
+  const { port, stop } = await listenTracked(server);
   return { url: `http://127.0.0.1:${port}`, state, requests, faults, stop };
 }

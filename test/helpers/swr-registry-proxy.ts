@@ -6,9 +6,8 @@
 //   - pushes into an organization (first path component) the API stand-in does not have are
 //     refused with 401 DENIED, as SWR's token endpoint does for a missing organization.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { track } from './cleanup.js';
+import { listenTracked } from './cleanup.js';
 import type { RegistryHandle } from './registry.js';
 import type { SwrState } from './swr-api-server.js';
 
@@ -88,13 +87,7 @@ export async function startSwrRegistryProxy(target: RegistryHandle, opts: SwrReg
   };
 
   const server = createServer(onRequest);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const stop = async (): Promise<void> => {
-    untrack();
-    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-  };
-  const untrack = track({ stop, stopSync: () => server.close() });
+  const { port, stop } = await listenTracked(server);
   Object.assign(handle, { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, stop });
   return handle;
 }
