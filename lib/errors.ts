@@ -49,6 +49,8 @@ export const ErrorCode = {
   SWR_ORG_QUOTA: 'SWRM_SWR_ORG_QUOTA',
   /** An SWR organization exists (names are unique per region) but this account cannot push to it. */
   SWR_ORG_NO_PUSH: 'SWRM_SWR_ORG_NO_PUSH',
+  /** An image that cannot be converted to the destination's format (zstd layer, artifact, referrer). */
+  UNCONVERTIBLE: 'SWRM_UNCONVERTIBLE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -216,6 +218,19 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof MigrateError && err.code === ErrorCode.SWR_API) return (err as MigrateError & { retryable?: boolean }).retryable === true;
   return false;
 }
+
+/**
+ * A registry saying "not now" (429, 503, SWR's busy and throttled codes): under a push budget
+ * (lib/registry/push-budget.ts) these are waited out with backoff and never spend an attempt.
+ */
+export function isBusy(err: unknown): boolean {
+  if (err instanceof RegistryError) return err.status === 429 || err.status === 503 || err.errors.some((e) => BUSY_CODES.has(e.code));
+  if (err instanceof MigrateError && err.code === ErrorCode.SWR_API) return (err as MigrateError & { retryable?: boolean }).retryable === true;
+  return false;
+}
+
+/** SWR's "system busy" and throttling codes (lib/swr/errors.ts, REFERENCE.md section 2). */
+export const BUSY_CODES: ReadonlySet<string> = new Set(['TOOMANYREQUESTS', 'SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.SWR.4031042']);
 
 /** How long the registry asked us to wait, if it said so. */
 export function retryAfterMs(err: unknown): number | undefined {

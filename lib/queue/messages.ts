@@ -6,6 +6,8 @@ import { printable } from '../text.js';
 import { maskSecretText } from '../secrets.js';
 
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
+/** `docker`: convert OCI media types to Docker's; `keep`: push as is. Absent: the destination decides (SWR Basic converts). */
+const format = z.enum(['docker', 'keep']);
 
 /** Copy one image (all its platforms, or those listed) from source to destination. */
 export const copyImageMessage = z.strictObject({
@@ -16,6 +18,7 @@ export const copyImageMessage = z.strictObject({
   /** A full reference with a tag, or with a digest (pushed by digest). */
   destination: z.string().min(1).max(1024),
   platforms: z.array(platform).optional(),
+  format: format.optional(),
   /** The rule it came from, for reports. */
   origin: z.string().max(1024).optional(),
 });
@@ -38,6 +41,7 @@ export const expandRepositoryMessage = z.strictObject({
     })
     .optional(),
   platforms: z.array(platform).optional(),
+  format: format.optional(),
   origin: z.string().max(1024).optional(),
 });
 

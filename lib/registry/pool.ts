@@ -151,6 +151,11 @@ export class ClientPool {
     return client;
   }
 
+  /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */
+  access(registry: string, repository: string): RegistryAccess {
+    return this.opts.resolve(registry, repository);
+  }
+
   /** Requests per registry host, for reports and benchmarks. */
   stats(): Record<string, RegistryStats> {
     const out: Record<string, RegistryStats> = {};

@@ -10,6 +10,8 @@ import { swrLongTermLogin } from './login.js';
 export const SWR_PUSH_DEFAULTS = { pushConcurrency: 20, pushRate: 20 } as const;
 
 export interface SwrAccess extends SwrTarget {
+  /** IAM project ID for the quota API; without it the quota pre-check relies on the create answer. */
+  projectId?: string;
   pushConcurrency: number;
   /** Push requests per second at most, per tenant. */
   pushRate: number;
@@ -31,6 +33,8 @@ export const swrFields = {
   accessKey: z.string().min(1).optional(),
   secretKey: z.string().min(1).optional(),
   project: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'expected an IAM project name such as cn-north-4 or cn-north-4_dev' }).optional(),
+  /** The IAM project ID (32 hex), for the quota API (GET /v2/manage/projects/{project_id}/quotas). */
+  projectId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: 'expected the IAM project ID (console: My Credentials > Projects)' }).optional(),
   managementEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://swr-api.cn-north-4.myhuaweicloud.com' }).optional(),
   pushConcurrency: int(1, 256).optional(),
   pushRate: z.number({ error: 'expected a number of push requests per second above 0' }).positive({ error: 'expected a number of push requests per second above 0' }).max(10_000).optional(),
@@ -38,7 +42,7 @@ export const swrFields = {
 
 type SwrEntry = { [K in keyof typeof swrFields]?: z.infer<(typeof swrFields)[K]> } & { username?: string; password?: string; dockerConfig?: unknown };
 
-const SWR_ONLY = ['edition', 'accessKey', 'secretKey', 'project', 'managementEndpoint', 'pushConcurrency', 'pushRate'] as const;
+const SWR_ONLY = ['edition', 'accessKey', 'secretKey', 'project', 'projectId', 'managementEndpoint', 'pushConcurrency', 'pushRate'] as const;
 
 /**
  * The SwrAccess of an entry for `host`, or undefined for a non-SWR registry; `problem(key, reason)`
@@ -61,7 +65,7 @@ export function swrAccessOf(host: string, e: SwrEntry, problem: (key: string, re
   } else if (keyed && target.project === undefined) {
     problem('', `project is needed to derive the login for ${host} (its host names no region): add project: <region id>`);
   }
-  return { ...target, pushConcurrency: e.pushConcurrency ?? SWR_PUSH_DEFAULTS.pushConcurrency, pushRate: e.pushRate ?? SWR_PUSH_DEFAULTS.pushRate };
+  return { ...target, ...(e.projectId !== undefined ? { projectId: e.projectId } : {}), pushConcurrency: e.pushConcurrency ?? SWR_PUSH_DEFAULTS.pushConcurrency, pushRate: e.pushRate ?? SWR_PUSH_DEFAULTS.pushRate };
 }
 
 /** The long-term login for resolved keys; also keeps the keys (non-enumerable) for the management API. */
