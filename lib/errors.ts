@@ -169,6 +169,14 @@ export class UnsupportedError extends MigrateError {
   }
 }
 
+/** Content the destination's format cannot represent (issue 8): zstd or uncompressed OCI layers,
+ *  artifacts, referrers, nested indexes. Permanent: the same bytes always give the same refusal. */
+export class UnconvertibleError extends MigrateError {
+  constructor(message: string) {
+    super(ErrorCode.UNCONVERTIBLE, message);
+  }
+}
+
 export class ManifestInvalidError extends MigrateError {
   constructor(message: string) {
     super(ErrorCode.MANIFEST_INVALID, message);

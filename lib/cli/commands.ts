@@ -24,7 +24,7 @@ const OPTIONS = {
   report: { spec: { type: 'string' }, usage: '--report FILE', help: 'write a JSON report: per image source, destination, digest, status, bytes, duration, error' },
   dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file; the digest memo digests.jsonl lives beside it (default: ${DEFAULT_DLQ_PATH})` },
   json: { spec: { type: 'boolean' }, usage: '--json', help: 'one JSON object per line on stdout (the summary goes to stderr)' },
-  format: { spec: { type: 'string' }, usage: '--format docker|keep', help: 'docker: convert OCI manifests to Docker media types (blob digests kept); keep (default): push as is' },
+  format: { spec: { type: 'string' }, usage: '--format docker|keep', help: 'docker: convert OCI manifests to Docker media types (blob digests kept); keep: push as is (default: SWR Basic destinations convert, others keep)' },
   timeout: { spec: { type: 'string' }, usage: '--timeout SECONDS', help: 'longest a single registry request may take (1-86400; default: defaults.timeout)' },
   'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
   'queue-url': { spec: { type: 'string' }, usage: '--queue-url URL', help: 'an SQS work queue with a RedrivePolicy (its DLQ); AWS_REGION, AWS_ENDPOINT_URL_SQS and the SDK credential chain apply' },
@@ -65,14 +65,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
   sync: {
     usage: 'swr-migrate sync (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'plan, then copy every image with N copiers until done; failures go to the DLQ',
-    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', ...COMMON],
+    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'format', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', ...COMMON],
     args: 0,
     notes: 'With --queue-url the messages go to SQS and --proc local workers run the Lambda copier handler on them until this run is settled; failures go to the queue\'s DLQ.',
   },
   plan: {
     usage: 'swr-migrate plan (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'print the images a sync would copy, then a summary',
-    options: [...INPUTS, 'os', 'arch', 'json', 'timeout', 'enqueue', 'queue-url', ...COMMON],
+    options: [...INPUTS, 'os', 'arch', 'format', 'json', 'timeout', 'enqueue', 'queue-url', ...COMMON],
     args: 0,
     notes: 'With --enqueue --queue-url the planned messages are sent to the SQS queue, and nothing is copied.',
   },
@@ -80,7 +80,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'compare source and destination digests of every planned image (HEAD requests); exit 1 if any differ',
     // --dlq: verify reads the digest memo kept beside the DLQ (state/digest-memo-file.ts).
-    options: [...INPUTS, 'proc', 'os', 'arch', 'json', 'dlq', 'timeout', ...COMMON],
+    options: [...INPUTS, 'proc', 'os', 'arch', 'format', 'json', 'dlq', 'timeout', ...COMMON],
     args: 0,
   },
   replay: {

@@ -5,6 +5,8 @@ import { UsageError } from '../errors.js';
 import { copyImage, type CopyResult } from '../copy/copy-image.js';
 import { createCopyContext } from '../copy/context.js';
 import { parseReference, parseRepositoryReference } from '../oci/reference.js';
+import { resolveFormat } from '../copy/transforms.js';
+import { formatFlag } from './pipeline-commands.js';
 import { ClientPool } from '../registry/pool.js';
 import { formatBytes, formatDuration } from './format.js';
 
@@ -24,9 +26,7 @@ export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult>
   const src = parseReference(opts.source);
   const dst = parseRepositoryReference(opts.destination);
   if (dst.digest) throw new UsageError(`the destination names a digest (${opts.destination}); give a tag or none (keeps the source's)`);
-  if (opts.format !== undefined && opts.format !== 'docker' && opts.format !== 'keep') {
-    throw new UsageError(`--format must be docker or keep, not "${opts.format}"`);
-  }
+  const format = formatFlag(opts.format);
   const entries = opts.authFile ? await loadAuthFile(opts.authFile) : [];
   const pool = new ClientPool({ resolve: resolverFromEntries(entries), logger: opts.logger, timeout: opts.timeout });
   try {
@@ -35,7 +35,8 @@ export async function copyCommand(opts: CopyCommandOptions): Promise<CopyResult>
       ctx,
       { client: pool.client(src.registry, src.repository, 'source'), ref: src },
       { client: pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-      { format: opts.format === 'docker' ? 'docker' : 'keep' },
+      // No --format: the destination decides (SWR Basic gets Docker media types).
+      { format: resolveFormat(format, pool.access(dst.registry, dst.repository)) },
     );
   } finally {
     await pool.close();

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { Format } from '../copy/transforms.js';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
 import { UsageError, errorMessage } from '../errors.js';
@@ -32,6 +33,7 @@ export interface PipelineFlags {
   json?: boolean;
   'dry-run'?: boolean;
   timeout?: string;
+  format?: string;
 }
 
 export interface CommandEnv {
@@ -49,6 +51,13 @@ function intFlag(value: string | undefined, name: string, min: number, max: numb
 }
 
 /** `--timeout SECONDS`: the same bounds as the config's defaults.timeout. */
+/** `--format docker|keep`; undefined when not given. */
+export function formatFlag(value: string | undefined): Format | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'docker' && value !== 'keep') throw new UsageError(`--format must be docker (convert OCI media types to Docker's) or keep (push as is), not "${value}"`);
+  return value;
+}
+
 export function timeoutFlag(value: string | undefined): number | undefined {
   return intFlag(value, 'timeout', 1, 86_400);
 }
@@ -70,6 +79,12 @@ export async function loadInputs(flags: PipelineFlags, requireRules = true): Pro
   const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms, requireRules });
   if (platforms) config.defaults.platforms = platforms;
   if (timeout !== undefined) config.defaults.timeout = timeout;
+  const format = formatFlag(flags.format);
+  if (format) {
+    // The flag is this run's decision: it wins over defaults.format and each rule's own format.
+    config.defaults.format = format;
+    for (const r of config.rules) r.format = format;
+  }
   return { config, proc: proc ?? config.defaults.concurrency, retries: retries ?? config.defaults.retries };
 }
 

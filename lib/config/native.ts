@@ -13,6 +13,8 @@ import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
 import { DEFAULTS, type LoadedConfig, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
 import { formatPath, formatZodIssues } from './zod-issues.js';
+import type { Format } from '../copy/transforms.js';
+import { TEMPLATE_FIELDS, applyTemplate, unknownTemplateFields } from '../plan/mapping.js';
 import { attachSwrKeys, swrAccessOf, swrFields } from '../swr/config.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
@@ -33,6 +35,8 @@ const topSchema = z.strictObject({
   rules: z.unknown().optional(),
 });
 
+const FORMAT_HINT = 'expected docker (convert OCI media types to Docker\'s) or keep (push as is); unset, SWR Basic destinations convert';
+
 const defaultsSchema = z.strictObject({
   concurrency: count(1, 256).optional(),
   retries: count(0, 20).optional(),
@@ -43,6 +47,7 @@ const defaultsSchema = z.strictObject({
   connections: count(2, 1024).optional(),
   /** Scheduled planner (Lambda): plan even while the previous run's messages are still queued. */
   overlap: z.boolean().optional(),
+  format: z.enum(['docker', 'keep'], { error: FORMAT_HINT }).optional(),
 });
 
 const registrySchema = z.strictObject({
@@ -67,7 +72,10 @@ const ruleSchema = z.strictObject({
   }),
   tags: z.unknown().optional(),
   name: z.string().min(1).optional(),
-  mapping: z.enum(['basename', 'path']).optional(),
+  mapping: z.enum(['basename', 'path'], { error: 'expected basename (the last path component) or path (the whole source path)' }).optional(),
+  /** Destination repository below each destination, e.g. `{namespace}-{name}` (lib/plan/mapping.ts). */
+  template: z.string().min(1).optional(),
+  format: z.enum(['docker', 'keep'], { error: FORMAT_HINT }).optional(),
 });
 
 const exactTagsSchema = z.array(z.string().regex(TAG, 'not a valid tag (letters, digits, "_", "." and "-", at most 128)')).min(1);
@@ -124,7 +132,7 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
     // replay: the DLQ holds the work; rules may be absent, or stale
   } else if (!Array.isArray(doc.rules) || doc.rules.length === 0) p.at(['rules'], 'expected a non-empty list of rules');
   else doc.rules.forEach((r, i) => {
-    const rule = parseRule(r, i, file, p);
+    const rule = parseRule(r, i, file, p, defaults.format);
     if (rule) rules.push(rule);
   });
 
@@ -220,7 +228,7 @@ function registryPrefix(key: string): string | undefined {
   }
 }
 
-function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule | undefined {
+function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFormat?: Format): SyncRule | undefined {
   const path = ['rules', i];
   let parsed = ruleSchema.safeParse(raw);
   if (!parsed.success) {
@@ -240,6 +248,8 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule
     p.at([...path, 'source'], reason(err));
   }
   const rule: SyncRule = { origin: `${file}: rules[${i}]`, source: { registry: '', repository: '' }, destinations: [] };
+  const format = r.format ?? defaultFormat;
+  if (format) rule.format = format;
   if (src) {
     rule.source = { registry: src.registry, repository: src.repository };
     // `repo:tag@digest`: the digest pins the content, the tag names it at the destination.
@@ -263,6 +273,12 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule
     }
   }
 
+  const naming = [r.name !== undefined ? 'name' : '', r.mapping !== undefined ? 'mapping' : '', r.template !== undefined ? 'template' : ''].filter(Boolean);
+  if (naming.length > 1) p.at(path, `${naming.join(' and ')} are mutually exclusive: give one way to name the destination repository`);
+  if (r.template !== undefined) {
+    const unknown = unknownTemplateFields(r.template);
+    if (unknown.length) p.at([...path, 'template'], `unknown placeholder(s) ${unknown.map((f) => `{${f}}`).join(', ')}; use ${TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`);
+  }
   if (r.name !== undefined && !REPO_PATH.test(r.name)) {
     p.at([...path, 'name'], 'expected a repository name such as "etcd" or "tools/etcd" (lowercase a-z, 0-9, separators ".", "_", "__", "-")');
   }
@@ -276,7 +292,8 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems): SyncRule
       return;
     }
     if (!src) return;
-    const suffix = r.name ?? (r.mapping === 'path' ? src.repository : posix.basename(src.repository));
+    const suffix = r.name
+      ?? (r.template !== undefined ? applyTemplate(r.template, src.registry, src.repository) : r.mapping === 'path' ? src.repository : posix.basename(src.repository));
     try {
       // Parsed whole, so `docker.io` + `alpine` gets docker's `library/` like any other reference.
       const ref = parseRepositoryReference(`${d}/${suffix}`);

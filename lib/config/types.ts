@@ -2,6 +2,7 @@
 // The planner and the copiers only ever see this.
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
 import type { SecretSlot } from './secret-resolve.js';
+import type { Format } from '../copy/transforms.js';
 
 export interface TagFilter {
   include?: RegExp[];
@@ -29,6 +30,8 @@ export interface SyncRule {
   /** When neither tags nor digest: list the repository's tags and keep those that pass. */
   filter?: TagFilter;
   destinations: RuleDestination[];
+  /** Media types at the destination: the rule's `format`, else `defaults.format`, else the destination decides. */
+  format?: Format;
 }
 
 export interface SyncDefaults {
@@ -42,6 +45,8 @@ export interface SyncDefaults {
   timeout?: number;
   /** Connections at most per registry origin; undefined: the built-in default. */
   connections?: number;
+  /** `docker`: convert OCI to Docker media types for every destination; `keep`: never. Unset: SWR Basic converts. */
+  format?: Format;
   /** Scheduled planner: run even when the previous run is still in progress (default: skip). */
   overlap?: boolean;
 }

@@ -6,13 +6,12 @@ import { ManifestInvalidError, RegistryError } from '../errors.js';
 import { type Descriptor, type ParsedManifest, blobDescriptors, parseManifest, refuseSchema1 } from '../oci/manifest.js';
 import { type ImageReference, formatReference } from '../oci/reference.js';
 import { isDigest } from '../oci/digest.js';
-import { filterDetail, filterIndex, platformTransform } from '../oci/platform-filter.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
-import { type Prepared, dockerPrepare } from './transform-docker.js';
+import { type Format, applyTransforms, transformKey, transformsFor } from './transforms.js';
 
 export interface ImageEndpoint {
   client: RegistryClient;
@@ -27,7 +26,7 @@ export interface CopyResult {
   /** `skipped`: the destination already had this digest under the tag. */
   status: 'copied' | 'skipped';
   counters: CopyCounters;
-  /** Set when the manifest had to be converted (platform filter): the source's own digest. */
+  /** Set when the manifest was converted (platform filter, Docker format): the source's own digest. */
   sourceDigest?: string;
   /** What was converted, for reports. */
   conversion?: string;
@@ -38,8 +37,8 @@ export interface CopyOptions {
   platforms?: readonly string[];
   /** Filtered digests pushed before (source digest -> pushed digest), so a no-op re-run needs no GET. */
   memo?: DigestMemo;
-  /** `docker`: convert OCI manifests to Docker schema 2 (lib/copy/transform-docker.ts). */
-  format?: 'keep' | 'docker';
+  /** `docker`: convert OCI manifests to Docker schema 2 (transform-docker.ts); see resolveFormat. */
+  format?: Format;
 }
 
 /**
@@ -74,11 +73,11 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   const srcRepo = src.ref.repository;
   const dstRepo = dst.ref.repository;
 
-  // With a platform filter what we push is not the source's digest. The memo says which digest a
-  // previous run pushed for this source digest; a digest-pinned source needs it before the
-  // destination HEAD, as a digest destination is named by what was pushed.
-  const transforms = [opts.platforms?.length ? platformTransform(opts.platforms) : undefined, opts.format === 'docker' ? 'format=docker' : undefined];
-  const transform = transforms.filter((t) => t !== undefined).join(';') || undefined;
+  // With a transform (platform filter, Docker format) what we push is not the source's digest. The
+  // memo says which digest a previous run pushed for this source digest; a digest-pinned source
+  // needs it before the destination HEAD, as a digest destination is named by what was pushed.
+  const steps = transformsFor(opts);
+  const transform = transformKey(steps);
   const recall = (digest: string) => (transform && opts.memo ? opts.memo.get(digest, transform) : Promise.resolve(undefined));
   let known: MemoEntry | undefined = src.ref.digest ? await recall(src.ref.digest) : undefined;
 
@@ -110,46 +109,33 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   }
   known ??= await recall(srcInfo.digest);
   if (dstInfo && known && dstInfo.digest === known.digest) {
-    // The destination holds what the filter made of this very source digest: nothing to GET.
-    ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (filtered)');
+    // The destination holds what the transforms made of this very source digest: nothing to GET.
+    ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (transformed)');
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
   }
 
-  let data = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
-  let manifest = parseManifest(data.bytes, data.mediaType);
-  let conversion: string | undefined;
-  if (manifest.kind === 'index' && opts.platforms?.length) {
-    const filtered = filterIndex(data.bytes, manifest.manifests, opts.platforms);
-    if (filtered) {
-      // A conversion the user asked for: the index digest changes, the children's do not.
-      conversion = filterDetail(filtered);
-      data = { ...data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
-      manifest = parseManifest(data.bytes, manifest.mediaType);
-    }
-  }
-  let children: Prepared[] = [];
-  if (opts.format === 'docker') {
-    const from: BlobEndpoint = { client: src.client, repository: srcRepo };
-    const prepared = await dockerPrepare(from, { data, manifest }, formatReference(src.ref), ctx.signal);
-    if (prepared.conversion) conversion = conversion ? `${conversion}; ${prepared.conversion}` : prepared.conversion;
-    ({ data, manifest, children } = prepared);
-  }
+  const from: BlobEndpoint = { client: src.client, repository: srcRepo };
+  const fetched = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
+  const top = { data: fetched, manifest: parseManifest(fetched.bytes, fetched.mediaType) };
+  // Every child is converted before anything is pushed: a refusal leaves the destination untouched.
+  const { data, manifest, children, conversion } = await applyTransforms(steps, from, top, formatReference(src.ref), ctx.signal);
   // A digest destination is named by what is pushed (never by a memo entry that proved wrong).
   if (isDigest(dstTarget)) dstTarget = data.digest;
-  // Remember the outcome of the filter (the same digest when it dropped nothing) before pushing: it
-  // is a fact about the source, true whether or not this push succeeds.
+  // Remember the outcome of the transforms (the same digest when they changed nothing) before
+  // pushing: it is a fact about the source, true whether or not this push succeeds.
   if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });
-  if (conversion && dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
+  if (dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
   if (data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
     const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);
     if (there?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
   }
-  const from: BlobEndpoint = { client: src.client, repository: srcRepo };
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
   if (children.length) {
-    // Converted children first (their blobs, then their manifests), then the list naming them.
+    // Converted children first (their blobs, then their manifests), then the list naming them. A
+    // child already there (an earlier run, a sibling tag) brings its blobs with it.
     await mapLimit(children, ctx.childConcurrency, async (c) => {
+      if (await to.client.manifestHead(to.repository, c.data.digest, ctx.signal)) return;
       await manifestContentCopy(ctx, from, to, c.manifest, counters);
       await manifestCommit(ctx, to, c.data.digest, c.data, c.manifest, counters);
     }, ctx.abort);

@@ -1,23 +1,14 @@
-// The Docker-format transform of the copy engine (issue 8, item 5): converts a fetched OCI manifest,
-// or an OCI index and every one of its children, before anything is pushed ("never push half an
-// index": a child that cannot be converted refuses the whole image while nothing is written yet).
-// Children return their new descriptors, so the parent list is rewritten with their new digests.
+// The Docker-format step of the copy engine's transform seam (transforms.ts; issue 8, item 5):
+// converts a fetched OCI manifest, or an OCI index and every one of its children, before anything
+// is pushed ("never push half an index": a child that cannot be converted refuses the whole image
+// while nothing is written yet). Children return their new descriptors, so the parent list is
+// rewritten with their new digests.
+import { UnconvertibleError } from '../errors.js';
 import { convertImageManifest, convertIndex, isDockerMediaType, isUnknownPlatform } from '../oci/convert.js';
-import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
+import { parseManifest } from '../oci/manifest.js';
 import type { ManifestData } from '../registry/types.js';
 import type { BlobEndpoint } from './blob-copy.js';
-
-export interface Prepared {
-  data: ManifestData;
-  manifest: ParsedManifest;
-}
-
-export interface DockerPrepared extends Prepared {
-  /** Converted children of an index, to push (blobs, then manifest) before the list. */
-  children: Prepared[];
-  /** For reports; undefined when the source was Docker-typed already (pushed byte-exact). */
-  conversion?: string;
-}
+import type { Prepared, Transformed } from './transforms.js';
 
 function converted(c: { bytes: Uint8Array; digest: string; mediaType: string }): Prepared {
   const bytes = Buffer.from(c.bytes);
@@ -29,12 +20,7 @@ function json(data: ManifestData): Record<string, never> {
   return JSON.parse(data.bytes.toString('utf8')) as Record<string, never>;
 }
 
-export async function dockerPrepare(
-  from: BlobEndpoint,
-  top: Prepared,
-  image: string,
-  signal: AbortSignal | undefined,
-): Promise<DockerPrepared> {
+export async function dockerPrepare(from: BlobEndpoint, top: Prepared, image: string, signal: AbortSignal | undefined): Promise<Transformed> {
   if (isDockerMediaType(top.manifest.mediaType)) return { ...top, children: [] };
   if (top.manifest.kind === 'image') return { ...converted(convertImageManifest(json(top.data), image)), children: [], conversion: 'format=docker' };
   const children: Prepared[] = [];
@@ -43,7 +29,8 @@ export async function dockerPrepare(
     if (isUnknownPlatform(child as never)) continue;
     const data = await from.client.manifestGet(from.repository, child.digest, signal);
     const manifest = parseManifest(data.bytes, data.mediaType);
-    if (manifest.kind !== 'image') throw new Error(`${image}: nested index ${child.digest} is not supported for format docker`);
+    // A Docker manifest list cannot hold another list (schema 2 spec): nothing to map it to.
+    if (manifest.kind !== 'image') throw new UnconvertibleError(`${image}: cannot convert to Docker media types: child ${child.digest} is itself an index (nested indexes have no Docker form)`);
     const prepared = isDockerMediaType(manifest.mediaType)
       ? { data, manifest }
       : converted(convertImageManifest(json(data), `${image} (child ${child.digest})`));

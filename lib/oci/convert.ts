@@ -3,7 +3,7 @@
 // refuse OCI types on push. Pure: the copy engine fetches, converts every child, then pushes.
 //
 // Blob bytes and digests never change: only the manifest JSON is rewritten. Anything schema 2 cannot
-// represent is refused (UnsupportedError naming the image and the reason), never silently dropped,
+// represent is refused (UnconvertibleError, SWRM_UNCONVERTIBLE naming the image and the reason), never silently dropped,
 // except `unknown/unknown` attestation entries of an index, which Docker lists cannot carry and
 // which are returned in `dropped` so the run can report them.
 //
@@ -13,7 +13,7 @@
 // keys of a descriptor in the order mediaType, digest, size, urls, annotations, platform, then the
 // rest sorted; nested objects of unknown shape have their keys sorted. Unknown fields are kept.
 
-import { UnsupportedError } from '../errors.js';
+import { UnconvertibleError } from '../errors.js';
 import { sha256Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 
@@ -67,7 +67,7 @@ function encode(m: JsonObject, mediaType: string): Converted {
 }
 
 function refuse(image: string, reason: string): never {
-  throw new UnsupportedError(`${image}: cannot convert to Docker media types: ${reason}`);
+  throw new UnconvertibleError(`${image}: cannot convert to Docker media types: ${reason}`);
 }
 
 function asObject(v: Json | undefined): JsonObject | undefined {
@@ -147,11 +147,4 @@ export function convertIndex(
     k === 'manifests' ? kept : sortedValue(v),
   );
   return { ...encode(out, MediaType.DOCKER_MANIFEST_LIST), dropped };
-}
-
-/** The digest memo's transform key for a conversion (lib/state/digest-memo.ts). */
-export function formatTransform(format: 'keep' | 'docker', platforms?: string): string | undefined {
-  const parts = [platforms !== undefined ? `platforms=${platforms}` : undefined, format === 'docker' ? 'format=docker' : undefined];
-  const key = parts.filter((p) => p !== undefined).join(';');
-  return key === '' ? undefined : key;
 }

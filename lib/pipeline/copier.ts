@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { copyImage } from '../copy/copy-image.js';
+import { resolveFormat } from '../copy/transforms.js';
 import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
@@ -147,7 +148,7 @@ async function copyOne(m: CopyImageMessage, deps: ProcessDeps, ctx: CopyContext)
     ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-    { platforms: m.platforms, memo: deps.memo },
+    { platforms: m.platforms, memo: deps.memo, format: resolveFormat(m.format, deps.pool.access(dst.registry, dst.repository)) },
   );
   return {
     status: result.status,

@@ -1,17 +1,18 @@
 // `verify`: for every planned image, compare the source's digest with the destination's, by HEAD
-// on both sides (cheap, and not counted against Docker Hub's pull limit). With a platform filter
-// the expected digest is that of the filtered index: the digest memo knows it when a sync pushed
-// it; only without a memo entry is the source manifest fetched (and the answer remembered).
+// on both sides (cheap, and not counted against Docker Hub's pull limit). With a transform (platform
+// filter, Docker format) the expected digest is that of the converted manifest: the digest memo
+// knows it when a sync pushed it; only without a memo entry is the source manifest fetched and
+// converted again (deterministic: the same bytes), and the answer remembered.
 import type { LoadedConfig } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
 import { errorMessage } from '../errors.js';
 import { parseManifest } from '../oci/manifest.js';
-import { filterDetail, filterIndex, platformTransform } from '../oci/platform-filter.js';
 import { parseReference } from '../oci/reference.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import type { CopyImageMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
-import type { RegistryClient } from '../registry/types.js';
+import type { BlobEndpoint } from '../copy/blob-copy.js';
+import { type TransformStep, applyTransforms, resolveFormat, transformKey, transformsFor } from '../copy/transforms.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import type { Logger } from 'pino';
 
@@ -60,7 +61,9 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
     const d = parseReference(t.destination);
     const src = pool.client(s.registry, s.repository, 'source');
     const dst = pool.client(d.registry, d.repository, 'source');
-    // A digest destination was pushed under the digest it ended up with (the filtered one), so it
+    // The same chain a copy applies (platform filter, Docker format for SWR Basic or --format docker).
+    const steps = transformsFor({ platforms: t.platforms, format: resolveFormat(t.format, pool.access(d.registry, d.repository)) });
+    // A digest destination was pushed under the digest it ended up with (the converted one), so it
     // can only be looked up once that is known.
     const [si, tagged] = await Promise.all([
       s.digest ? Promise.resolve({ digest: s.digest }) : src.manifestHead(s.repository, s.tag!, signal),
@@ -69,9 +72,9 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
     if (!si) return { ...line, status: 'source-missing' };
     let expected = si.digest;
     let di = tagged;
-    if (t.platforms?.length && !(tagged && tagged.digest === expected)) {
+    if (steps.length && !(tagged && tagged.digest === expected)) {
       const look = async (trustMemo: boolean) => {
-        const found = await filteredDigest(src, s.repository, si.digest, t.platforms!, memo, trustMemo, signal);
+        const found = await transformedDigest({ client: src, repository: s.repository }, t.source, si.digest, steps, memo, trustMemo, signal);
         expected = found.digest;
         if (d.digest) di = await dst.manifestHead(d.repository, expected, signal);
         return found.fromMemo;
@@ -88,22 +91,21 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
   }
 }
 
-/** What the platform filter makes of this source digest: from the memo, else by GET (then remembered). */
-async function filteredDigest(
-  src: RegistryClient,
-  repository: string,
+/** What the transforms make of this source digest: from the memo, else by GET (then remembered). */
+async function transformedDigest(
+  from: BlobEndpoint,
+  image: string,
   digest: string,
-  platforms: readonly string[],
+  steps: readonly TransformStep[],
   memo: DigestMemo | undefined,
   trustMemo: boolean,
   signal?: AbortSignal,
 ): Promise<{ digest: string; fromMemo: boolean }> {
-  const transform = platformTransform(platforms);
-  const known = trustMemo ? await memo?.get(digest, transform) : undefined;
+  const key = transformKey(steps)!;
+  const known = trustMemo ? await memo?.get(digest, key) : undefined;
   if (known) return { digest: known.digest, fromMemo: true };
-  const data = await src.manifestGet(repository, digest, signal);
-  const m = parseManifest(data.bytes, data.mediaType);
-  const filtered = m.kind === 'index' ? filterIndex(data.bytes, m.manifests, platforms) : undefined;
-  await memo?.put(digest, transform, filtered ? { digest: filtered.digest, detail: filterDetail(filtered) } : { digest });
-  return { digest: filtered?.digest ?? digest, fromMemo: false };
+  const data = await from.client.manifestGet(from.repository, digest, signal);
+  const out = await applyTransforms(steps, from, { data, manifest: parseManifest(data.bytes, data.mediaType) }, image, signal);
+  await memo?.put(digest, key, { digest: out.data.digest, ...(out.conversion ? { detail: out.conversion } : {}) });
+  return { digest: out.data.digest, fromMemo: false };
 }

@@ -112,7 +112,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
   const push = (source: string, destination: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -135,6 +135,7 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
     destinations: rule.destinations.map((d) => `${d.registry}/${d.repository}`),
     ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
     ...(platforms?.length ? { platforms } : {}),
+    ...(rule.format ? { format: rule.format } : {}),
     origin: rule.origin,
   };
 }
@@ -165,5 +166,6 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
         }
       : undefined,
     destinations,
+    ...(m.format ? { format: m.format } : {}),
   };
 }

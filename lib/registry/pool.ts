@@ -8,7 +8,7 @@ import { guardedLookup, type LookupFunction } from './lookup.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
-import type { SwrAccess } from '../swr/config.js';
+import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
 import { UndiciRegistryClient } from './client.js';
 import type { RetryPolicy } from './retry.js';
 import type { RegistryClient, RegistryStats } from './types.js';
@@ -123,7 +123,7 @@ export class ClientPool {
    * `registry/namespace` keys), so clients are keyed by the credentials that apply, not just the host.
    */
   client(registry: string, repository: string, role: Role): RegistryClient {
-    const access = this.opts.resolve(registry, repository);
+    const access = this.access(registry, repository);
     // Realm trust and link-local permission change what a client may do: part of its identity too.
     const trust = `${(access.tokenRealms ?? []).join(' ')}|${access.allowLinkLocal ? 1 : 0}`;
     const key = [registry, role, tlsProfileKey(access), trust, access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
@@ -153,7 +153,11 @@ export class ClientPool {
 
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */
   access(registry: string, repository: string): RegistryAccess {
-    return this.opts.resolve(registry, repository);
+    const access = this.opts.resolve(registry, repository);
+    if (access.swr) return access;
+    // SWR by its host, when the settings came from where `type: swr` cannot be said (auth files).
+    const swr = swrAccessForHost(registry);
+    return swr ? { ...access, swr } : access;
   }
 
   /** Requests per registry host, for reports and benchmarks. */

@@ -73,3 +73,13 @@ export function attachSwrKeys(swr: SwrAccess, accessKey: string, secretKey: stri
   Object.defineProperty(swr, 'keys', { value: { accessKey, secretKey }, enumerable: false });
   return swrLongTermLogin(swr.project!, accessKey, secretKey);
 }
+
+/**
+ * The SwrAccess of a registry found by its host alone (an auth file, `copy` without a config, an
+ * image-syncer config): an `swr.<region>.myhuaweicloud.com` host is SWR Basic with the default
+ * push budget. undefined for other hosts.
+ */
+export function swrAccessForHost(host: string): SwrAccess | undefined {
+  const target = detectSwr(host);
+  return target ? { ...target, ...SWR_PUSH_DEFAULTS } : undefined;
+}

@@ -2,6 +2,7 @@
 // SVCSTG.SWR.4001028/4001029 or a 401 DENIED token on a missing organization), and the mapping of
 // source repositories into SWR's few organizations (default quota: 5 per account).
 import { ErrorCode, MigrateError } from '../errors.js';
+import { applyTemplate } from '../plan/mapping.js';
 
 export class SwrNameError extends MigrateError {
   constructor(readonly offending: string, readonly rule: string) {
@@ -59,21 +60,11 @@ export type SwrMapping =
 
 /**
  * Maps a source repository path (e.g. `bitnami/redis`, `library/nginx`) to an SWR path and checks
- * it. `{namespace}` is everything before the last `/` (empty for a single component), `{name}` the
- * last component, `{path}` the whole; a template that leaves an empty `{namespace}` drops the
- * separator next to it (`{namespace}-{name}` on `nginx` gives `nginx`).
+ * it; the template's fields are those of lib/plan/mapping.ts (`{namespace}`, `{name}`, `{path}`).
  */
 export function mapToSwr(source: string, mapping: SwrMapping): string {
-  const cut = source.lastIndexOf('/');
-  const namespace = cut < 0 ? '' : source.slice(0, cut);
-  const name = source.slice(cut + 1);
-  let repo: string;
-  if (mapping.kind === 'nest') repo = source;
-  else {
-    const t = namespace === '' ? mapping.template.replace(/\{namespace\}[._/-]?|[._/-]?\{namespace\}/, '') : mapping.template;
-    repo = t.replaceAll('{namespace}', namespace).replaceAll('{name}', name).replaceAll('{path}', source);
-  }
-  const out = `${mapping.organization}/${repo.toLowerCase()}`;
+  const repo = mapping.kind === 'nest' ? source.toLowerCase() : applyTemplate(mapping.template, '', source);
+  const out = `${mapping.organization}/${repo}`;
   assertSwrPath(out);
   return out;
 }

@@ -13,7 +13,7 @@ import type { RegistryClient } from '../../lib/registry/types.js';
 
 function fakePool(manifestHead: RegistryClient['manifestHead']): ClientPool {
   const client = { registry: 'r.io', manifestHead } as unknown as RegistryClient;
-  return { client: () => client } as unknown as ClientPool;
+  return { client: () => client, access: () => ({}) } as unknown as ClientPool;
 }
 
 async function setup(manifestHead: RegistryClient['manifestHead'], maxReceiveCount = 3) {

@@ -29,7 +29,7 @@ const copyBody = encodeMessage({ v: 1, kind: 'copy-image', source: 'r.io/a/b:1',
 
 function deps(manifestHead: RegistryClient['manifestHead'], sent: string[][] = [], tags: string[] = []): ProcessDeps {
   const client = { registry: 'r.io', manifestHead } as unknown as RegistryClient;
-  return { pool: { client: () => client } as unknown as ClientPool, ctx: createCopyContext(), maxReceiveCount: 3, list: async () => tags, send: async (b) => void sent.push(b) };
+  return { pool: { client: () => client, access: () => ({}) } as unknown as ClientPool, ctx: createCopyContext(), maxReceiveCount: 3, list: async () => tags, send: async (b) => void sent.push(b) };
 }
 
 /** A WorkQueue that is not an EmbeddedQueue (so runPipeline must use drained()), counting readings. */

@@ -2,7 +2,8 @@
 // determinism and attestation dropping. No network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { convertImageManifest, convertIndex, formatTransform, isDockerMediaType } from '../../lib/oci/convert.js';
+import { resolveFormat, transformKey, transformsFor } from '../../lib/copy/transforms.js';
+import { convertImageManifest, convertIndex, isDockerMediaType } from '../../lib/oci/convert.js';
 import { MediaType } from '../../lib/oci/media-types.js';
 import { sha256Digest } from '../../lib/oci/digest.js';
 
@@ -58,7 +59,7 @@ test('refusals name the image and the reason', () => {
   for (const [m, re] of cases) {
     assert.throws(
       () => convertImageManifest(m as never, IMG),
-      (e: Error & { code?: string }) => e.code === 'SWRM_UNSUPPORTED' && e.message.includes(IMG) && re.test(e.message),
+      (e: Error & { code?: string }) => e.code === 'SWRM_UNCONVERTIBLE' && e.message.includes(IMG) && re.test(e.message),
     );
   }
 });
@@ -97,7 +98,11 @@ test('an index child that was not converted, or an artifact index, is refused (n
 test('helpers: Docker types are recognised; the memo transform key is stable', () => {
   assert.ok(isDockerMediaType(MediaType.DOCKER_MANIFEST_LIST));
   assert.ok(!isDockerMediaType(MediaType.OCI_INDEX));
-  assert.equal(formatTransform('docker'), 'format=docker');
-  assert.equal(formatTransform('docker', 'linux/amd64'), 'platforms=linux/amd64;format=docker');
-  assert.equal(formatTransform('keep'), undefined);
+  assert.equal(transformKey(transformsFor({ format: 'docker' })), 'format=docker');
+  assert.equal(transformKey(transformsFor({ format: 'docker', platforms: ['linux/arm64', 'linux/amd64'] })), 'platforms=linux/amd64,linux/arm64;format=docker');
+  assert.equal(transformKey(transformsFor({ format: 'keep' })), undefined);
+  assert.equal(resolveFormat(undefined, { swr: { convertToDocker: true } as never }), 'docker');
+  assert.equal(resolveFormat(undefined, { swr: { convertToDocker: false } as never }), 'keep');
+  assert.equal(resolveFormat('keep', { swr: { convertToDocker: true } as never }), 'keep');
+  assert.equal(resolveFormat(undefined, {}), 'keep');
 });
