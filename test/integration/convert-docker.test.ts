@@ -89,6 +89,18 @@ describe('copy --format docker', () => {
     assert.ok(sha256(bytes));
   });
 
+  test('a nested index (an index whose child is an index) is refused as unconvertible, nothing pushed', async () => {
+    const inner = await pushIndex(src, 'conv/nested', undefined, { format: 'oci', platforms: [{ os: 'linux', architecture: 'amd64' }] });
+    const bytes = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: MT.ociIndex,
+      manifests: [{ mediaType: MT.ociIndex, digest: inner.digest, size: inner.bytes.length }],
+    }));
+    await pushManifest(src, 'conv/nested', 'v1', bytes, MT.ociIndex);
+    await assert.rejects(copy(`${src.host}/conv/nested:v1`, `${dst.host}/conv/nested`), (e: Error & { code?: string }) =>
+      e.code === 'SWRM_UNCONVERTIBLE' && e.message.includes('conv/nested:v1') && /nested indexes have no Docker form/.test(e.message));
+    assert.deepEqual(await listTags(dst, 'conv/nested').catch(() => []), []);
+  });
+
   test('the CLI: copy --format docker stores a Docker manifest; a bad --format is a usage error', async () => {
     const pushed = await pushImage(src, 'conv/cli', 'v1', { format: 'oci', layers: [randomLayer(800)] });
     const auth = writeAuthFile([src, dst]);
