@@ -14,6 +14,7 @@ import { encodeMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import { runReplay } from '../pipeline/replay.js';
 import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/sync.js';
+import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { runVerify } from '../pipeline/verify.js';
 import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
 import { ExitCode } from './errors.js';
@@ -181,6 +182,8 @@ async function assertWritable(file: string, flag: string): Promise<void> {
 
 export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?: LoadedConfig): Promise<number> {
   const config = loaded ?? (await loadInputs(flags)).config;
+  // Names and quota only: a dry run creates no organization.
+  await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger: env.logger, mode: 'check' });
   const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   let tasks = 0;
   let failures = 0;

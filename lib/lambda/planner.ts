@@ -10,6 +10,7 @@ import { findConflicts } from '../plan/conflicts.js';
 import { copyMessagesFor, expandMessageFor } from '../plan/planner.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
 import type { QueueCounts, WorkQueue } from '../queue/types.js';
+import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 
 export interface PlanSummary {
   /** Why the run did nothing (the previous one is still in progress). */
@@ -70,6 +71,8 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
     }
   }
   const { copies, expands } = planTwoLevel(opts.config.rules, opts.config.defaults.platforms);
+  // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
+  await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
   const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage)];
   await opts.queue.send(bodies);

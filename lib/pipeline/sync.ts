@@ -14,6 +14,7 @@ import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
+import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
 
 export interface PipelineOptions {
@@ -75,6 +76,8 @@ const lostToStderr = (body: string, err: unknown) =>
 const VISIBILITY_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
+  // SWR names, organizations and quota, before the planner sends anything (lib/swr/preflight.ts).
+  await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
     await runPlanner(
       opts.config.rules,
@@ -135,7 +138,8 @@ export function createCopyRuntime(config: LoadedConfig, opts: { logger?: Logger;
 }
 
 /** Run the given message bodies (dead letters being replayed) through the same copiers. */
-export function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
+export async function runMessages(opts: PipelineOptions, bodies: string[]): Promise<PipelineRun> {
+  await swrPreflight(messageDestinations(bodies), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
     ctx.planned(bodies.length);
     // Conflicting letters replayed together would race just as they would have in the sync.

@@ -50,6 +50,11 @@ export class HostAuth {
   tokenRequests = 0;
   /** Overall deadline of a token request, in ms (the transport sets its `timeout`). */
   timeoutMs = DEFAULT_TIMEOUT_S * 1000;
+  /**
+   * The error for a token request refused (401/403) for these scopes, when the registry knows
+   * better than "bad credentials" (SWR: a missing organization, lib/swr/refusal.ts). Set by the pool.
+   */
+  explainRefusal?: (scopes: readonly string[], status: number) => Error | undefined;
 
   constructor(
     private readonly host: string,
@@ -139,7 +144,8 @@ export class HostAuth {
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
-      throw new AuthError(this.host, res.statusCode, 'the token server refused the credentials');
+      const scopes = url.searchParams.getAll('scope');
+      throw this.explainRefusal?.(scopes, res.statusCode) ?? new AuthError(this.host, res.statusCode, 'the token server refused the credentials');
     }
     if (res.statusCode !== 200) {
       const errors = await readErrorBody(res);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
+import { explainSwrRefusals, tokenRefusalExplainer } from '../swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
 import type { RetryPolicy } from './retry.js';
 import type { RegistryClient, RegistryStats } from './types.js';
@@ -146,6 +147,11 @@ export class ClientPool {
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
       });
+      // SWR answers a push into a missing organization with 401, like a wrong password: say which.
+      if (role === 'destination' && access.swr) {
+        client.transport.auth.explainRefusal = tokenRefusalExplainer(registry, access.swr);
+        explainSwrRefusals(client, registry, access.swr);
+      }
       this.clients.set(key, client);
     }
     return client;

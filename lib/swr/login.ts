@@ -18,8 +18,8 @@ export function swrLongTermLogin(project: string, accessKey: string, secretKey: 
  * SWR's token challenge names the repository with an EMPTY action list (`repository:ns/repo:`), so a
  * client that echoes the challenge's scope gets a token with no rights. Fill it with the actions we
  * need: `pull` for sources, `pull,push` for destinations. Other scopes pass through unchanged.
- * Hook (next session): where lib/registry/challenge.ts / auth.ts build the token request's `scope`
- * parameter for an SWR registry (detectSwr), map each scope through this function.
+ * swr-migrate itself never echoes a challenge's scope (auth.ts builds it from the client's actions,
+ * test/integration/swr-token-refusal.test.ts); this is for scopes taken from elsewhere.
  */
 export function swrScope(scope: string, push = true): string {
   const m = /^(repository(?:\([^)]*\))?):(.+):([^:]*)$/.exec(scope);

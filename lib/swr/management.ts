@@ -2,10 +2,11 @@
 // Reference", huaweicloud-sdk-go-v3 services/swr/v2): organizations (namespaces), quotas and
 // repository listing. Auth is AK/SK signing (signer.ts) or an IAM token in X-Auth-Token.
 import { request, type Dispatcher } from 'undici';
-import { AuthError, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../errors.js';
+import { BUSY_CODES, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../errors.js';
 import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/retry.js';
 import { MAX_SKEW_MS, signRequest, type AkSk } from './signer.js';
 import { parseSwrErrorBody } from './errors.js';
+import { SwrAuthError } from './refusal.js';
 
 export type SwrApiAuth = { kind: 'aksk'; key: AkSk } | { kind: 'token'; token: string };
 export interface ManagementOptions {
@@ -27,8 +28,6 @@ export type CreateResult = 'created' | 'exists' | 'quota';
 export const ORG_EXISTS = 'SVCSTG.SWR.4090060';
 export const ORG_QUOTA = 'SVCSTG.SWR.4000097';
 const MAX_BODY = 4 * 1024 * 1024;
-/** Retryable SWR codes (also in errors.ts RETRYABLE_REGISTRY_CODES): system busy, throttled. */
-const BUSY_CODES = new Set(['SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.SWR.4031042']);
 
 /** Can this `auth` level push? 3 (write) and 7 (manage) can; 1 (read) cannot. */
 export function canPush(auth: number): boolean {
@@ -126,12 +125,16 @@ export class SwrManagementClient {
   private failure(status: number, errs: RegistryErrorEntry[], retryAfter: number | undefined): Error {
     const code = errs[0]?.code;
     if (status === 401) {
-      // APIGW.0301/0303 etc.: the gateway refused the signature or token. With AK/SK the usual cause
-      // besides a wrong key is a clock more than 15 minutes off the gateway's (X-Sdk-Date check).
-      const hint = this.opts.auth.kind === 'aksk'
-        ? `signature rejected${code ? ` (${code})` : ''}; check the AK/SK and this machine's clock (must be within ${MAX_SKEW_MS / 60_000} minutes of UTC)`
-        : `IAM token rejected${code ? ` (${code})` : ''}; it may have expired`;
-      return new AuthError(this.host, 401, hint);
+      // APIGW.0301: the gateway recomputed another signature (wrong AK/SK); APIGW.0303: X-Sdk-Date
+      // is more than 15 minutes off the gateway's clock. Say the likely cause first; the SK is never
+      // part of the message (only the host and the gateway's code).
+      const minutes = MAX_SKEW_MS / 60_000;
+      const hint = this.opts.auth.kind === 'token'
+        ? `IAM token rejected${code ? ` (${code})` : ''}; it may have expired: get a new one`
+        : code === 'APIGW.0303'
+          ? `request signature expired (${code}): this machine's clock is more than ${minutes} minutes off UTC; fix the clock (NTP) and retry`
+          : `signature rejected${code ? ` (${code})` : ''}: check accessKey/secretKey, and this machine's clock (must be within ${minutes} minutes of UTC)`;
+      return new SwrAuthError(this.host, 401, `SWR management API ${this.host} refused the request: ${hint}`);
     }
     const msg = `${this.host}: SWR management API answered ${status}${code ? ` ${code}` : ''}${errs[0]?.message ? `: ${errs[0].message}` : ''}`;
     return new RegistryError(msg, status, this.host, errs, retryAfter);
