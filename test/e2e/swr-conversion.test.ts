@@ -13,7 +13,7 @@ import { MT, type PushedManifest, blobExists, deleteManifest, getManifest, pushB
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
-import { swrState } from '../helpers/swr-api-server.js';
+import { type SwrApiHandle, type SwrState, startSwrApi, swrState } from '../helpers/swr-api-server.js';
 
 interface Report {
   summary: { copied: number; skipped: number; failed: number };
@@ -32,11 +32,14 @@ describe('sync into SWR Basic converts OCI to Docker media types', () => {
   let legacy: PushedManifest;
   let config: string;
   let dlq: string;
+  let state: SwrState;
+  let api: SwrApiHandle;
 
   before(async () => {
     [src, back, plain] = await Promise.all([startRegistry({ auth: 'none' }), startRegistry({ auth: 'none', deleteEnabled: true }), startRegistry({ auth: 'none' })]);
-    const state = swrState();
-    state.orgs.set('team', { auth: 7, mine: true });
+    // The organization does not exist yet: the sync creates it through the management API stand-in.
+    state = swrState();
+    api = await startSwrApi({ ak: 'AKCONV', sk: 'SKCONV', projectId: 'p1', state });
     swr = await startSwrRegistryProxy(back, { state });
     dir = tempDir();
     const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }];
@@ -47,7 +50,7 @@ describe('sync into SWR Basic converts OCI to Docker media types', () => {
 defaults: { concurrency: 4 }
 registries:
   "${src.host}": { insecure: true }
-  "${swr.host}": { type: swr, insecure: true }
+  "${swr.host}": { type: swr, insecure: true, accessKey: AKCONV, secretKey: SKCONV, project: cn-north-4, projectId: p1, managementEndpoint: "${api.url}" }
 rules:
   - { source: "${src.host}/apps/web", tags: [v1], destination: "${swr.host}/team", mapping: path }
   - { source: "${src.host}/apps/api:v1", destination: "${swr.host}/team", template: "{namespace}-{name}" }
@@ -68,9 +71,11 @@ rules:
     return { ...m, json: JSON.parse(m.bytes.toString()) as Json & { manifests?: { digest: string; mediaType: string; platform: { architecture: string; os: string; variant?: string } }[] } };
   };
 
-  test('first sync: Docker types only, blob digests equal, every platform, attestations dropped and reported', async () => {
+  test('first sync: creates the organization; Docker types only, blob digests equal, every platform, attestations dropped and reported', async () => {
     const r = await sync('first');
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(state.orgs.get('team')?.mine, true, 'the missing organization was created');
+    assert.equal(api.requests.filter((q) => q.method === 'POST').length, 1, 'one create for the one organization');
     assert.equal(swr.refused.oci, 0, 'no OCI manifest reached SWR');
     assert.deepEqual(r.report.summary, { ...r.report.summary, copied: 3, failed: 0 });
 
@@ -93,9 +98,9 @@ rules:
     assert.equal(web.digest, list.digest, 'and the converted one');
     assert.match(web.conversion ?? '', /format=docker; dropped 3 unknown\/unknown attestation/);
 
-    const api = await manifestJson(back, 'team/apps-api', 'v1');
-    assert.equal(api.mediaType, MT.dockerManifest, 'the template mapped apps/api to team/apps-api');
-    assert.deepEqual(api.json.layers.map((l) => l.digest), single.blobs.slice(1).map((b) => b.digest));
+    const apiImage = await manifestJson(back, 'team/apps-api', 'v1');
+    assert.equal(apiImage.mediaType, MT.dockerManifest, 'the template mapped apps/api to team/apps-api');
+    assert.deepEqual(apiImage.json.layers.map((l) => l.digest), single.blobs.slice(1).map((b) => b.digest));
 
     const old = await getManifest(back, 'team/apps/legacy', 'v1');
     assert.equal(old?.digest, legacy.digest, 'a Docker-typed source keeps its digest (pushed byte-exact)');
