@@ -16,6 +16,11 @@ export interface ToolCommand {
   /** engine: the last stdout line is an OursReport; sync: `report` is the CLI's --report file. */
   output: 'engine' | 'sync' | 'none';
   report?: string;
+  /**
+   * The tool converts OCI manifests to Docker types (SWR Basic, or --format docker): the digests
+   * differ from the source's by design, so "verified" means converted (measure.ts).
+   */
+  converts?: boolean;
 }
 
 const OURS_COPY = fileURLToPath(new URL('./ours-copy.js', import.meta.url));
@@ -37,7 +42,9 @@ export const repositories = (run: RunContext): string[] => [...new Set(run.image
 export function toolCommand(tool: Tool, run: RunContext, phase: Phase): ToolCommand {
   if (tool === 'skopeo') return skopeoCommand(run);
   // ours-swr: the same sync, told the destination is SWR Basic (which makes it convert to Docker types).
-  if (tool === 'ours-swr') return syncCommand(run, phase, tool, { type: 'swr' });
+  if (tool === 'ours-swr') return { ...syncCommand(run, phase, tool, { type: 'swr' }), converts: true };
+  // ours-docker: converted as well, into a plain registry: the conversion's cost without the stand-in's hop.
+  if (tool === 'ours-docker') return { ...syncCommand(run, phase, tool, {}, ['--format', 'docker']), converts: true };
   return tool === 'ours' && run.ours === 'sync' ? syncCommand(run, phase, tool) : engineCommand(run);
 }
 
@@ -57,7 +64,7 @@ export function engineCommand(run: RunContext, extra: Partial<OursJob> = {}): To
  * The state directory (the DLQ's, which also holds the digest memo) is one per workload and tool,
  * kept across its phases as a user's is across re-runs: the converted no-op relies on the memo.
  */
-export function syncCommand(run: RunContext, phase: Phase, tool: Tool = 'ours', dstEntry: Record<string, unknown> = {}): ToolCommand {
+export function syncCommand(run: RunContext, phase: Phase, tool: Tool = 'ours', dstEntry: Record<string, unknown> = {}, extra: string[] = []): ToolCommand {
   const config = {
     version: 1,
     defaults: { concurrency: 16, retries: 2 },
@@ -69,7 +76,7 @@ export function syncCommand(run: RunContext, phase: Phase, tool: Tool = 'ours', 
   const base = join(state, `sync-${phase}`);
   writeFileSync(`${base}.yaml`, stringify(config));
   const report = `${base}.report.json`;
-  const args = [...nodeArgs(), CLI, 'sync', '--config', `${base}.yaml`, '--proc', String(run.proc), '--dlq', `${base}.dlq.jsonl`, '--report', report];
+  const args = [...nodeArgs(), CLI, 'sync', '--config', `${base}.yaml`, '--proc', String(run.proc), '--dlq', `${base}.dlq.jsonl`, '--report', report, ...extra];
   // BENCH_OURS_ARGS: more CLI flags, e.g. "--log-level debug" (stderr keeps only its tail).
   args.push(...(process.env.BENCH_OURS_ARGS ?? '').split(' ').filter(Boolean));
   return { command: process.execPath, args, output: 'sync', report };

@@ -11,11 +11,6 @@ import type { Tool } from './workloads.js';
 export interface Front {
   /** host:port the tool is given. */
   host: string;
-  /**
-   * The destination rewrites manifests (SWR Basic converts OCI to Docker types, lib/copy/transforms.ts):
-   * its digests differ from the source's by design, so "verified" means converted (see measure.ts).
-   */
-  converts: boolean;
   /** Manifest PUTs the stand-in refused because they were OCI-typed (SWR's 400 MANIFEST_INVALID). */
   refusedOci(): number;
   stop(): Promise<void>;
@@ -29,7 +24,7 @@ async function swrBasic(registry: RegistryHandle, prefix: string): Promise<Front
   // SWR organizations are the first path component; without it every push is 401 DENIED.
   state.orgs.set(prefix.split('/')[0]!, { auth: 7, mine: true });
   const proxy = await startSwrRegistryProxy(registry, { state });
-  return { host: proxy.host, converts: true, refusedOci: () => proxy.refused.oci, stop: () => proxy.stop() };
+  return { host: proxy.host, refusedOci: () => proxy.refused.oci, stop: () => proxy.stop() };
 }
 
 const FRONTS: Partial<Record<Tool, FrontFactory>> = { 'ours-swr': swrBasic };

@@ -45,12 +45,12 @@ const DOCKER_TYPES = new Set<string>([MT.dockerManifest, MT.dockerList]);
 
 /**
  * Does the destination hold every image under the source's manifest digest? (direct, not delayed)
- * Behind a converting front the digest differs from the source's by design: then every image must
+ * When the tool converts (ToolCommand.converts) the digest differs from the source's by design: then every image must
  * have the digest the sync report names, a Docker media type, and every child of a list must be a
  * Docker manifest too (fetched, not just as the list names it).
  */
-async function verify(dst: Endpoint, run: RunContext, report: string | undefined): Promise<boolean> {
-  const converted = dst.front?.converts ? (report ? reportDigests(report) : new Map<string, string>()) : undefined;
+async function verify(dst: Endpoint, run: RunContext, cmd: ToolCommand): Promise<boolean> {
+  const converted = cmd.converts ? (cmd.report ? reportDigests(cmd.report) : new Map<string, string>()) : undefined;
   const same = await pool(run.images, 8, async (img) => {
     const d = destinationPath(run.prefix, img);
     const got = await getManifest(dst.registry, d.repository, d.tag);
@@ -107,7 +107,7 @@ export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunCo
   }
   if (!m.ok) m.error ??= `exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   // After the logs were read: the verification's own GETs are not counted against the tool.
-  if (phase === 'cold' && m.ok) m.verified = await verify(dst, run, cmd.report);
+  if (phase === 'cold' && m.ok) m.verified = await verify(dst, run, cmd);
   return m;
 }
 
