@@ -79,7 +79,9 @@ export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunCo
   const marks = [src.registry.mark(), dst.registry.mark()] as const;
   const conns = [src.proxy?.connections() ?? 0, dst.proxy?.connections() ?? 0] as const;
   const refused0 = dst.front?.refusedOci() ?? 0;
+  const cpu0 = process.cpuUsage();
   const r = await runMeasured(cmd.command, cmd.args, cmd.env);
+  const cpu = process.cpuUsage(cpu0);
   await Promise.all([src.registry.settle(), dst.registry.settle()]);
   const srcLog = src.registry.requestsSince(marks[0]);
   const dstLog = dst.registry.requestsSince(marks[1]);
@@ -91,7 +93,11 @@ export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunCo
     dstWrites: dstLog.filter((e) => WRITES.has(e.method)).length,
     byMethod: { src: countBy(srcLog), dst: countBy(dstLog) },
   };
-  if (dst.front) m.refusedOci = dst.front.refusedOci() - refused0;
+  if (dst.front) {
+    m.refusedOci = dst.front.refusedOci() - refused0;
+    // The stand-in runs in this process: its CPU competes with the tool and the registries for the cores.
+    m.frontCpuMs = (cpu.user + cpu.system) / 1000;
+  }
   if (src.proxy && dst.proxy) m.connections = { src: src.proxy.connections() - conns[0], dst: dst.proxy.connections() - conns[1] };
   if (cmd.output === 'engine') {
     try {

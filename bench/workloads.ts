@@ -50,6 +50,8 @@ export interface Measurement {
   verified?: boolean;
   /** Behind the SWR stand-in: OCI manifest PUTs it refused during the run. */
   refusedOci?: number;
+  /** Behind a stand-in (fronts.ts): CPU the bench process (which runs it) spent during the run. */
+  frontCpuMs?: number;
   /** Behind the WAN proxy: TCP connections the tool opened to each side. */
   connections?: { src: number; dst: number };
   /** Engine driver runs: what the child reported about itself (RSS over its idle baseline, counters). */
