@@ -1,7 +1,7 @@
 // How each tool is invoked for one run (workload x tool x phase), and how its own account of the
 // run is read back. Every tool gets the same work: all tags of every seeded repository, copied to
 // DST/<prefix>/<basename>:<tag> (the only layout skopeo sync can produce from a host:port source).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -16,6 +16,11 @@ export interface ToolCommand {
   /** engine: the last stdout line is an OursReport; sync: `report` is the CLI's --report file. */
   output: 'engine' | 'sync' | 'none';
   report?: string;
+  /**
+   * The tool converts OCI manifests to Docker types (SWR Basic, or --format docker): the digests
+   * differ from the source's by design, so "verified" means converted (measure.ts).
+   */
+  converts?: boolean;
 }
 
 const OURS_COPY = fileURLToPath(new URL('./ours-copy.js', import.meta.url));
@@ -36,7 +41,11 @@ export const repositories = (run: RunContext): string[] => [...new Set(run.image
 
 export function toolCommand(tool: Tool, run: RunContext, phase: Phase): ToolCommand {
   if (tool === 'skopeo') return skopeoCommand(run);
-  return tool === 'ours' && run.ours === 'sync' ? syncCommand(run, phase) : engineCommand(run);
+  // ours-swr: the same sync, told the destination is SWR Basic (which makes it convert to Docker types).
+  if (tool === 'ours-swr') return { ...syncCommand(run, phase, tool, { type: 'swr' }), converts: true };
+  // ours-docker: converted as well, into a plain registry: the conversion's cost without the stand-in's hop.
+  if (tool === 'ours-docker') return { ...syncCommand(run, phase, tool, {}, ['--format', 'docker']), converts: true };
+  return tool === 'ours' && run.ours === 'sync' ? syncCommand(run, phase, tool) : engineCommand(run);
 }
 
 /** The engine driver (ours-copy.js): every image at once through copyImage, no planner or queue. */
@@ -52,18 +61,22 @@ export function engineCommand(run: RunContext, extra: Partial<OursJob> = {}): To
 /**
  * What users run: `swr-migrate sync --config` with a native config of one rule per repository and
  * no tags (= all tags: one tag-list request per repository), --proc copiers, a fresh DLQ per run.
+ * The state directory (the DLQ's, which also holds the digest memo) is one per workload and tool,
+ * kept across its phases as a user's is across re-runs: the converted no-op relies on the memo.
  */
-export function syncCommand(run: RunContext, phase: Phase): ToolCommand {
+export function syncCommand(run: RunContext, phase: Phase, tool: Tool = 'ours', dstEntry: Record<string, unknown> = {}, extra: string[] = []): ToolCommand {
   const config = {
     version: 1,
     defaults: { concurrency: 16, retries: 2 },
-    registries: { [run.srcHost]: { insecure: true }, [run.dstHost]: { insecure: true } },
+    registries: { [run.srcHost]: { insecure: true }, [run.dstHost]: { ...dstEntry, insecure: true } },
     rules: repositories(run).map((repo) => ({ source: `${run.srcHost}/${repo}`, destination: `${run.dstHost}/${run.prefix}` })),
   };
-  const base = join(run.tmp, `${run.workload}-sync-${phase}`);
+  const state = join(run.tmp, `${run.workload}-${tool}`);
+  mkdirSync(state, { recursive: true });
+  const base = join(state, `sync-${phase}`);
   writeFileSync(`${base}.yaml`, stringify(config));
   const report = `${base}.report.json`;
-  const args = [...nodeArgs(), CLI, 'sync', '--config', `${base}.yaml`, '--proc', String(run.proc), '--dlq', `${base}.dlq.jsonl`, '--report', report];
+  const args = [...nodeArgs(), CLI, 'sync', '--config', `${base}.yaml`, '--proc', String(run.proc), '--dlq', `${base}.dlq.jsonl`, '--report', report, ...extra];
   // BENCH_OURS_ARGS: more CLI flags, e.g. "--log-level debug" (stderr keeps only its tail).
   args.push(...(process.env.BENCH_OURS_ARGS ?? '').split(' ').filter(Boolean));
   return { command: process.execPath, args, output: 'sync', report };
@@ -84,7 +97,13 @@ export function skopeoCommand(run: RunContext): ToolCommand {
 
 interface ReportFile {
   summary: { images: number; copied: number; skipped: number; failed: number; bytes: number; durationMs: number };
-  images: { source: string; status: string; durationMs: number; error?: { message: string } }[];
+  images: { source: string; destination: string; status: string; durationMs: number; digest?: string; error?: { message: string } }[];
+}
+
+/** destination ref -> the manifest digest the CLI's --report says it stored there (converted, when it converted). */
+export function reportDigests(file: string): Map<string, string> {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as ReportFile;
+  return new Map(r.images.flatMap((i) => (i.digest ? [[i.destination, i.digest] as [string, string]] : [])));
 }
 
 /** The CLI's --report file, boiled down; undefined when it was not written (the run crashed). */

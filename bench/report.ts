@@ -75,7 +75,8 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
     }
     const methods = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
     const conns = m.connections ? `; TCP connections opened: src ${m.connections.src}, dst ${m.connections.dst}` : '';
-    out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'}; dst ${methods(m.byMethod.dst) || 'none'}${conns}`);
+    const refused = m.refusedOci === undefined ? '' : `; OCI manifest PUTs refused by the SWR stand-in: ${m.refusedOci}, its CPU ${secs(m.frontCpuMs ?? 0)} s`;
+    out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'} (manifest GETs ${m.srcManifestGets}); dst ${methods(m.byMethod.dst) || 'none'}${conns}${refused}`);
     if (m.error) out.push(`  ${who} error: ${m.error}`);
   }
   for (const r of results) if (r.sweep?.length) out.push('', formatSweep(r.workload.id, r.sweep));

@@ -12,6 +12,7 @@ import { track } from '../test/helpers/cleanup.js';
 import { startRegistry, stopAll } from '../test/helpers/registry.js';
 import { available } from './child.js';
 import { SKOPEO, SKOPEO_ARGS, toolCommand } from './commands.js';
+import { openFront } from './fronts.js';
 import { type Endpoint, describeRun, measure, openEndpoint } from './measure.js';
 import { type WorkloadResult, formatReport, jsonReport } from './report.js';
 import { MiB, seedImageSet } from './seed.js';
@@ -46,7 +47,9 @@ async function runWorkload(workload: Workload, tools: Tool[], tmp: string, opts:
     const base = { workload: wl.id, srcHost: src.host, prefix: PREFIX, images: seeded.images, tmp, ours: wl.ours, proc: opts.proc ?? wl.proc ?? 16 };
     const measurements: Measurement[] = [];
     for (const tool of wl.tools.filter((t) => tools.includes(t))) {
-      const dst = await openEndpoint(await startRegistry(), wl); // fresh per tool: both start from the same empty registry
+      // Fresh per tool: all start from the same empty registry (some behind a stand-in, fronts.ts).
+      const fresh = await startRegistry();
+      const dst = await openEndpoint(fresh, wl, await openFront(tool, fresh, PREFIX));
       try {
         const run: RunContext = { ...base, dstHost: dst.host };
         for (const phase of wl.phases) {
@@ -75,7 +78,7 @@ async function main(): Promise<number> {
     },
   });
   const ids = WORKLOADS.map((w) => w.id);
-  const allTools: Tool[] = ['ours', 'ours-engine', 'skopeo'];
+  const allTools: Tool[] = ['ours', 'ours-engine', 'ours-swr', 'ours-docker', 'skopeo'];
   if (values.help) {
     console.log(`usage: npm run bench -- [--only ${ids.join('|')}[,...]] [--tools ${allTools.join('|')}[,...]] [--proc N] [--json FILE]\n` +
       '         [--sweep AXIS=N,N... [--sweep ...]] [--repeat N]\n' +

@@ -26,6 +26,12 @@ export interface ImageSetSpec {
   indexEvery?: number;
   /** Images pushed at once: the registry hashes what it receives, so for big layers past ~4 this only queues. */
   concurrency?: number;
+  /**
+   * oci: every image is OCI-typed (single manifests, indexes and their children), so that a
+   * destination that converts to Docker types (SWR Basic) has work on every image. Default:
+   * Docker single images, indexes alternately Docker and OCI (see indexEvery).
+   */
+  format?: 'oci';
 }
 
 export interface SourceImage {
@@ -88,8 +94,8 @@ export async function seedImageSet(reg: RegistryHandle, spec: ImageSetSpec): Pro
   const wanted = spec.repos.flatMap((repository) => spec.tags.map((tag) => ({ repository, tag })));
   const images = await pool(wanted.map((w, i) => ({ ...w, i })), concurrency, async ({ repository, tag, i }): Promise<SourceImage> => {
     const every = spec.indexEvery;
-    if (!every || i % every !== every - 1) return { repository, tag, digest: (await image(repository, tag, 'docker')).digest };
-    const format = Math.floor(i / every) % 2 === 0 ? 'docker' : 'oci';
+    if (!every || i % every !== every - 1) return { repository, tag, digest: (await image(repository, tag, spec.format ?? 'docker')).digest };
+    const format = spec.format ?? (Math.floor(i / every) % 2 === 0 ? 'docker' : 'oci');
     const children = await Promise.all(PLATFORMS.map((p) => image(repository, undefined, format, p)));
     return { repository, tag, digest: await pushIndexOf(reg, repository, tag, format, children), children: children.length };
   });

@@ -8,9 +8,11 @@ import type { Summary } from '../lib/cli/report.js';
 /**
  * ours: what users run (`swr-migrate sync --config`), or the engine driver where the workload
  * says so; ours-engine: the engine driver (copyImage on every image at once, no planner, no
- * queue), as a reference for what the CLI's pipeline costs on top of it.
+ * queue), as a reference for what the CLI's pipeline costs on top of it; ours-swr: the CLI's sync
+ * into the SWR Basic stand-in (fronts.ts), which makes it convert OCI manifests to Docker types;
+ * ours-docker: `sync --format docker` into a plain registry (the conversion without the stand-in).
  */
-export type Tool = 'ours' | 'ours-engine' | 'skopeo';
+export type Tool = 'ours' | 'ours-engine' | 'ours-swr' | 'ours-docker' | 'skopeo';
 /** cold: into an empty destination; noop: the same copy again, everything already there. */
 export type Phase = 'cold' | 'noop';
 
@@ -35,12 +37,21 @@ export interface Measurement {
   /** Requests in the registries' access logs during the run. */
   srcRequests: number;
   dstRequests: number;
+  /** GETs of manifests at the source (Docker Hub counts these against its pull limit). */
+  srcManifestGets: number;
   /** POST + PUT + PATCH at the destination: anything that writes. */
   dstWrites: number;
   /** Requests by method, e.g. { HEAD: 20, GET: 20 }, per side. */
   byMethod: { src: Record<string, number>; dst: Record<string, number> };
-  /** Cold runs: every destination manifest has the source's digest. */
+  /**
+   * Cold runs: every destination manifest has the source's digest; for a converting tool
+   * (ToolCommand.converts), the digest the sync report names and Docker media types (children included).
+   */
   verified?: boolean;
+  /** Behind the SWR stand-in: OCI manifest PUTs it refused during the run. */
+  refusedOci?: number;
+  /** Behind a stand-in (fronts.ts): CPU the bench process (which runs it) spent during the run. */
+  frontCpuMs?: number;
   /** Behind the WAN proxy: TCP connections the tool opened to each side. */
   connections?: { src: number; dst: number };
   /** Engine driver runs: what the child reported about itself (RSS over its idle baseline, counters). */
@@ -101,15 +112,30 @@ function check(label: string, m: Measurement | undefined, value: (m: Measurement
   return { label, value: `${Number.isInteger(v) ? v : v.toFixed(1)}${unit}`, ok: strict ? v < limit : v <= limit };
 }
 
-function ratioCheck(label: string, ours: Measurement | undefined, skopeo: Measurement | undefined, limit: number): TargetCheck {
-  if (!usable(ours) || !usable(skopeo)) return { label, value: skopeo ? 'n/a' : 'skopeo skipped', ok: undefined };
-  const r = ours.wallMs / skopeo.wallMs;
+/** a's wall time over b's (by default skopeo's, which may be missing). */
+function ratioCheck(label: string, a: Measurement | undefined, b: Measurement | undefined, limit: number, missing = 'skopeo skipped'): TargetCheck {
+  if (!usable(a) || !usable(b)) return { label, value: b ? 'n/a' : missing, ok: undefined };
+  const r = a.wallMs / b.wallMs;
   return { label, value: `${r.toFixed(2)}x`, ok: r <= limit };
+}
+
+const ratioOf = (a: Measurement | undefined, b: Measurement | undefined): string => (usable(a) && usable(b) ? `${(a.wallMs / b.wallMs).toFixed(2)}x` : 'n/a');
+
+function perImageCheck(label: string, m: Measurement | undefined, limit: number): TargetCheck {
+  if (!usable(m)) return { label, value: 'n/a', ok: undefined };
+  return { label, value: `${perImage(m).toFixed(2)} (${total(m)} / ${m.sync?.images})`, ok: perImage(m) <= limit };
+}
+
+/** Behind the SWR stand-in: nothing OCI-typed was refused, and verify found only Docker types. */
+function dockerOnly(label: string, m: Measurement | undefined): TargetCheck {
+  if (!usable(m) || m.refusedOci === undefined || m.verified === undefined) return { label, value: 'n/a', ok: undefined };
+  return { label, value: `refused ${m.refusedOci}, ${m.verified ? 'all Docker-typed' : 'NOT all Docker-typed with the reported digests'}`, ok: m.refusedOci === 0 && m.verified };
 }
 
 const range = (n: number, f: (i: number) => string): string[] => Array.from({ length: n }, (_, i) => f(i));
 
 const total = (m: Measurement): number => m.srcRequests + m.dstRequests;
+const perImage = (m: Measurement): number => total(m) / (m.sync?.images || 1);
 const skopeoSays = (m: Measurement | undefined, f: (m: Measurement) => number): string => (usable(m) ? String(f(m)) : 'n/a');
 
 const MANY_SMALL: ImageSetSpec = {
@@ -121,6 +147,8 @@ const MANY_SMALL: ImageSetSpec = {
   indexEvery: 5,
   concurrency: 16,
 };
+
+const SWR: ImageSetSpec = { ...MANY_SMALL, format: 'oci' };
 
 export const WORKLOADS: Workload[] = [
   {
@@ -193,6 +221,30 @@ export const WORKLOADS: Workload[] = [
       ratioCheck('(wan) cold: ours wall <= 0.33x skopeo (many-small\'s limit)', get('ours', 'cold'), get('skopeo', 'cold'), 0.33),
       ratioCheck('(wan) no-op: ours wall <= 0.25x skopeo (many-small\'s limit)', get('ours', 'noop'), get('skopeo', 'noop'), 0.25),
       check('(wan) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
+    ],
+  },
+  {
+    id: 'swr',
+    title: 'many-small\'s shape, every image OCI (40 of them indexes): unconverted into a plain registry vs converted into the SWR Basic stand-in',
+    seed: SWR,
+    // ours: into a plain registry, format keep (byte-exact); ours-swr: into the SWR Basic stand-in,
+    // converted to Docker types; ours-docker: converted into a plain registry, to tell the
+    // conversion's cost from the stand-in's (an extra HTTP hop in the bench's own process).
+    tools: ['ours', 'ours-swr', 'ours-docker'],
+    phases: ['cold', 'noop'],
+    ours: 'sync',
+    proc: 16,
+    targets: (get) => [
+      ratioCheck(`(swr) cold: converted wall <= 1.2x unconverted (--format docker without the stand-in: ${ratioOf(get('ours-docker', 'cold'), get('ours', 'cold'))})`,
+        get('ours-swr', 'cold'), get('ours', 'cold'), 1.2, 'n/a'),
+      // Both halves of "stored only Docker types": the stand-in refused no OCI PUT (so none was
+      // retried into a pass), and every stored manifest and list child is Docker-typed (verified).
+      dockerOnly('(swr) cold: converted stored only Docker types (OCI PUTs refused = 0, every manifest Docker-typed)', get('ours-swr', 'cold')),
+      check('(swr) no-op: converted uploads nothing (dst POST/PUT/PATCH = 0)', get('ours-swr', 'noop'), (m) => m.dstWrites, 0),
+      check('(swr) no-op: converted source manifest GETs = 0', get('ours-swr', 'noop'), (m) => m.srcManifestGets, 0),
+      // Not from the issue, which asks only for the figure: the e2e test's bound (test/e2e/swr-conversion.test.ts).
+      perImageCheck(`(swr) no-op: converted registry requests per image src+dst <= 3 (unconverted: ${usable(get('ours', 'noop')) ? perImage(get('ours', 'noop')!).toFixed(2) : 'n/a'})`,
+        get('ours-swr', 'noop'), 3),
     ],
   },
 ];
