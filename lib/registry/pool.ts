@@ -10,7 +10,8 @@ import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
 import type { SwrAccess } from '../swr/config.js';
 import { UndiciRegistryClient } from './client.js';
-import type { RetryPolicy } from './retry.js';
+import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
+import { PushBudget, pushTenant } from './push-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -85,6 +86,8 @@ export class ClientPool {
   private readonly hostConnections = new Map<string, number>();
   /** Host names whose registry entry has `allowLinkLocal`. */
   private readonly linkLocalHosts = new Set<string>();
+  /** SWR push budgets by tenant (push-budget.ts), shared by every destination client of the tenant. */
+  private readonly budgets = new Map<string, PushBudget>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -133,6 +136,7 @@ export class ClientPool {
       // The first namespace's setting wins: connections are shared by the whole origin.
       if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
       if (access.allowLinkLocal) this.linkLocalHosts.add(new URL(`https://${endpoint}`).hostname);
+      const swrPush = role === 'destination' && access.swr !== undefined;
       client = new UndiciRegistryClient({
         registry,
         endpoint,
@@ -142,13 +146,30 @@ export class ClientPool {
         allowLinkLocal: access.allowLinkLocal,
         dispatcher: this.dispatcherFor(registry, access),
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
-        retry: this.opts.retry,
+        // SWR answers 503 when the tenant is over its push limits: wait that out (retry.ts).
+        retry: swrPush ? busyTolerant(this.opts.retry ?? HTTP_RETRY) : this.opts.retry,
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
+        pushBudget: swrPush ? this.pushBudget(endpoint, access) : undefined,
       });
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /**
+   * The push budget of an SWR destination's tenant. Entries of one tenant (namespaces, or the same
+   * login on several entries) share it, with the smallest pushConcurrency and pushRate any of them
+   * gives (PushBudget.tighten): the limit is the tenant's, so the strictest setting is the safe one.
+   * An entry counts from its first client on; entries are resolved lazily, as repositories are.
+   */
+  private pushBudget(endpoint: string, access: RegistryAccess): PushBudget {
+    const { pushConcurrency, pushRate } = access.swr!;
+    const tenant = pushTenant(access.credentials?.username, endpoint);
+    let budget = this.budgets.get(tenant);
+    if (budget) budget.tighten(pushConcurrency, pushRate);
+    else this.budgets.set(tenant, (budget = new PushBudget(tenant, pushConcurrency, pushRate)));
+    return budget;
   }
 
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */
