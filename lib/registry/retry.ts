@@ -95,7 +95,7 @@ export async function withRetry<T>(
     } catch (err) {
       if (policy.busyMaxMs !== undefined && isBusy(err) && !wasRetried(err) && !signal?.aborted) {
         const delay = busyDelay(policy, ++busyCount, err);
-        if (busyWaited + delay <= policy.busyMaxMs) {
+        if (busyWaited + delay < policy.busyMaxMs) {
           busyWaited += delay;
           onRetry?.(err, attempt, delay);
           await sleep(delay, undefined, signal ? { signal } : undefined);
