@@ -165,6 +165,11 @@ async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoi
     }
   } finally {
     const body = source.status === 'fulfilled' ? source.value.body : undefined;
-    if (body && !body.destroyed) body.destroy();
+    if (body && !body.destroyed) {
+      // Not read (the POST failed): undici's body then errors with "Request aborted" on destroy,
+      // which nobody listens to any more, an uncaught exception. The failure is already thrown.
+      body.on('error', () => {});
+      body.destroy();
+    }
   }
 }

@@ -130,13 +130,16 @@ export class ClientPool {
     // Realm trust and link-local permission change what a client may do: part of its identity too.
     const trust = `${(access.tokenRealms ?? []).join(' ')}|${access.allowLinkLocal ? 1 : 0}`;
     const key = [registry, role, tlsProfileKey(access), trust, access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
+    const endpoint = registryEndpointHost(registry);
+    const swrPush = role === 'destination' && access.swr !== undefined;
+    // Looked up (and tightened) on every call: namespaces of one tenant may share a client, yet
+    // each entry's limits must count.
+    const pushBudget = swrPush ? this.pushBudget(endpoint, access) : undefined;
     let client = this.clients.get(key);
     if (!client) {
-      const endpoint = registryEndpointHost(registry);
       // The first namespace's setting wins: connections are shared by the whole origin.
       if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
       if (access.allowLinkLocal) this.linkLocalHosts.add(new URL(`https://${endpoint}`).hostname);
-      const swrPush = role === 'destination' && access.swr !== undefined;
       client = new UndiciRegistryClient({
         registry,
         endpoint,
@@ -150,7 +153,7 @@ export class ClientPool {
         retry: swrPush ? busyTolerant(this.opts.retry ?? HTTP_RETRY) : this.opts.retry,
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
-        pushBudget: swrPush ? this.pushBudget(endpoint, access) : undefined,
+        pushBudget,
       });
       this.clients.set(key, client);
     }

@@ -8,6 +8,8 @@ import { NetworkError, RegistryError } from '../../lib/errors.js';
 import { type Clock, PushBudget, pushTenant } from '../../lib/registry/push-budget.js';
 import { BUSY_MAX_DELAY_MS, busyDelay, busyTolerant, markRetried, withRetry } from '../../lib/registry/retry.js';
 import { RegistryTransport } from '../../lib/registry/transport.js';
+import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
+import type { SwrAccess } from '../../lib/swr/config.js';
 
 /** Time moves only when the test says so; sleepers wake in order of their deadline. */
 class FakeClock implements Clock {
@@ -209,5 +211,41 @@ describe('the transport takes a push-rate token for every send of a push request
     const t = new RegistryTransport({ host: 'swr.test', dispatcher, pushBudget: budget });
     await t.send({ method: 'GET', url: '/v2/', expect: [200], what: 'ping' });
     assert.equal(budget.stats().tokens, 0);
+  });
+});
+
+describe('ClientPool: one push budget per SWR tenant', () => {
+  const swr = (pushConcurrency: number, pushRate: number): SwrAccess => ({ edition: 'basic', convertToDocker: true, pushConcurrency, pushRate });
+  const login = (username: string) => ({ username, password: 'pw' });
+
+  test('namespaces of one tenant share one budget with the smallest limits; other tenants and sources get none of it', async () => {
+    const table: Record<string, RegistryAccess> = {
+      'a': { credentials: login('p@AK1'), swr: swr(8, 20) },
+      'b': { credentials: login('p@AK1'), swr: swr(3, 30) },
+      'c': { credentials: login('p@AK2'), swr: swr(5, 5) },
+      'd': { insecure: true },
+    };
+    const pool = new ClientPool({ resolve: (_r, repo) => table[repo.split('/')[0]!]! });
+    const host = 'swr.cn-north-4.myhuaweicloud.com';
+    const a = pool.client(host, 'a/x', 'destination');
+    const b = pool.client(host, 'b/x', 'destination');
+    const c = pool.client(host, 'c/x', 'destination');
+    assert.ok(a.pushBudget && a.pushBudget === b.pushBudget, 'one tenant, one budget (and here one client)');
+    assert.equal(a.pushBudget.concurrency, 3);
+    assert.equal(a.pushBudget.rate, 20);
+    assert.equal(a.pushBudget.tenant, 'user:p@AK1');
+    assert.notEqual(c.pushBudget, a.pushBudget);
+    assert.equal(c.pushBudget?.concurrency, 5);
+    assert.equal(pool.client(host, 'a/x', 'source').pushBudget, undefined, 'pulls are not limited');
+    assert.equal(pool.client('127.0.0.1:5000', 'd/x', 'destination').pushBudget, undefined, 'not SWR');
+    await pool.close();
+  });
+
+  test('without a login the tenant is the registry host', async () => {
+    const pool = new ClientPool({ resolve: () => ({ insecure: true, swr: swr(2, 4) }) });
+    const one = pool.client('127.0.0.1:5000', 'org/a', 'destination');
+    assert.equal(one.pushBudget?.tenant, 'host:127.0.0.1:5000');
+    assert.notEqual(pool.client('127.0.0.1:5001', 'org/a', 'destination').pushBudget, one.pushBudget);
+    await pool.close();
   });
 });
