@@ -35,11 +35,15 @@ export class PushBudget {
   private tokens = 0;
   private readonly waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   /**
-   * The earliest time the next token may be handed out (GCRA, "virtual scheduling"): each token
-   * moves it by 1/rate. Burst 1: within any second no more than `rate` tokens start, give or take
-   * one for timer lateness, which is what a per-second limit on the registry side sees.
+   * The earliest time the next token may be handed out. Tokens are handed out in turn, each one
+   * 1/rate after the previous one was actually handed out (not after when it was due): a timer
+   * that fires late then cannot bunch the next ones up, so within any second no more than `rate`
+   * push requests start, which is what a per-second limit on the registry side sees. No burst:
+   * idle time does not bank tokens.
    */
   private nextAt = -Infinity;
+  /** The last token's turn; the next caller waits behind it. Never rejects. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     readonly tenant: string,
@@ -81,15 +85,19 @@ export class PushBudget {
     }
   }
 
-  /** Wait for one push-request token. */
-  async token(signal?: AbortSignal): Promise<void> {
-    const now = this.clock.now();
-    const at = Math.max(now, this.nextAt);
-    // Reserved before waiting, so concurrent callers queue behind each other; an aborted wait
-    // leaves its reservation unused, which only errs on the side of fewer requests.
-    this.nextAt = at + this.interval;
-    if (at > now) await this.clock.sleep(at - now, signal);
-    this.tokens++;
+  /** Wait for one push-request token (in turn, FIFO). */
+  token(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const turn = this.tail.then(async () => {
+      const wait = this.nextAt - this.clock.now();
+      // No signal here: the turns are a chain and must go on; an aborted caller leaves below,
+      // and its token goes unused, which only errs on the side of fewer requests.
+      if (wait > 0) await this.clock.sleep(wait);
+      this.nextAt = this.clock.now() + this.interval;
+      this.tokens++;
+    });
+    this.tail = turn;
+    return signal ? untilAborted(turn, signal) : turn;
   }
 
   stats(): PushBudgetStats {
@@ -133,6 +141,18 @@ export class PushBudget {
       this.waiting.shift()!.resolve();
     }
   }
+}
+
+/** `p`, or the signal's reason as soon as it aborts. */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 function check(concurrency: number, rate: number): void {

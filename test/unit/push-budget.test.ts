@@ -249,3 +249,20 @@ describe('ClientPool: one push budget per SWR tenant', () => {
     await pool.close();
   });
 });
+
+describe('the Lambda copier honours the budget', () => {
+  test('its runtime (createCopyRuntime, one per warm container) gives SWR destinations the configured budget', async () => {
+    const { parseNativeConfig } = await import('../../lib/config/native.js');
+    const { createCopierEnv } = await import('../../lib/lambda/copier-env.js');
+    const config = parseNativeConfig({
+      version: 1,
+      registries: { '127.0.0.1:5000': { type: 'swr', insecure: true, pushConcurrency: 4, pushRate: 8 } },
+      rules: [{ source: 'quay.io/a/b:1', destination: '127.0.0.1:5000/org' }],
+    }, 'lambda.yaml', {});
+    const env = createCopierEnv({ config, queue: {} as never, maxReceiveCount: 3 });
+    const budget = env.runtime.pool.client('127.0.0.1:5000', 'org/b', 'destination').pushBudget;
+    assert.equal(budget?.concurrency, 4);
+    assert.equal(budget?.rate, 8);
+    await env.close();
+  });
+});
