@@ -10,6 +10,10 @@ import { BUSY_MAX_DELAY_MS, busyDelay, busyTolerant, markRetried, withRetry } fr
 import { RegistryTransport } from '../../lib/registry/transport.js';
 import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
 import type { SwrAccess } from '../../lib/swr/config.js';
+import { blobCopy } from '../../lib/copy/blob-copy.js';
+import { createCopyContext, emptyCounters } from '../../lib/copy/context.js';
+import type { RegistryClient } from '../../lib/registry/types.js';
+import { sha256 } from '../helpers/push.js';
 
 /** Time moves only when the test says so; sleepers wake in order of their deadline. */
 class FakeClock implements Clock {
@@ -264,5 +268,60 @@ describe('the Lambda copier honours the budget', () => {
     assert.equal(budget?.concurrency, 4);
     assert.equal(budget?.rate, 8);
     await env.close();
+  });
+});
+
+describe('the blob layer towards a budgeted destination', () => {
+  // A fake port: the source serves the blob; the destination's PUT and POST can be scripted busy.
+  function endpoints(script: { putBusy?: number; postBusy?: number; budget?: PushBudget }) {
+    const log: string[] = [];
+    const bytes = Buffer.from('layer bytes');
+    let sessions = 0;
+    let puts = 0;
+    let posts = 0;
+    let inSlot = 0;
+    const src = { registry: 'src.test', blobGet: async () => ({ body: Readable.from([bytes]), size: bytes.length }) } as unknown as RegistryClient;
+    const budget = script.budget;
+    const held = () => (budget ? budget.stats().active : 0);
+    const dst = {
+      registry: 'swr.test',
+      pushBudget: budget,
+      blobHead: async () => (log.push('HEAD'), undefined),
+      blobUploadStart: async () => {
+        inSlot = Math.max(inSlot, held());
+        log.push('POST');
+        if (posts++ < (script.postBusy ?? 0)) throw busy();
+        return new URL(`http://swr.test/upload/${++sessions}`);
+      },
+      blobUploadFinish: async (_r: string, url: URL, _d: string, _s: number, stream: AsyncIterable<Uint8Array>) => {
+        log.push(`PUT ${url.pathname}`);
+        for await (const _ of stream) void _;
+        if (puts++ < (script.putBusy ?? 0)) throw busy();
+      },
+      blobUploadCancel: async (_r: string, url: URL) => void log.push(`DELETE ${url.pathname} (slot ${held()})`),
+    } as unknown as RegistryClient;
+    const desc = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.length };
+    return { log, desc, src: { client: src, repository: 'a' }, dst: { client: dst, repository: 'b' }, inSlot: () => inSlot };
+  }
+  const ctx = () => createCopyContext({ blobRetry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+
+  test('a streamed PUT answered 503 opens a fresh session and retries, spending no attempt, inside the slot', async () => {
+    const budget = new PushBudget('t', 1, 1000);
+    const e = endpoints({ putBusy: 2, postBusy: 1, budget });
+    assert.equal(await blobCopy(ctx(), e.src, e.dst, e.desc, emptyCounters()), 'uploaded');
+    assert.deepEqual(e.log, [
+      'HEAD', 'POST',
+      'POST', 'PUT /upload/1', 'DELETE /upload/1 (slot 1)',
+      'POST', 'PUT /upload/2', 'DELETE /upload/2 (slot 1)',
+      'POST', 'PUT /upload/3',
+    ]);
+    assert.equal(e.inSlot(), 1, 'every session opened while holding the slot');
+    assert.deepEqual(budget.stats(), { active: 0, peak: 1, tokens: 0 });
+  });
+
+  test('without a push budget a busy PUT spends the attempt as before', async () => {
+    const e = endpoints({ putBusy: 1 });
+    await assert.rejects(blobCopy(ctx(), e.src, e.dst, e.desc, emptyCounters()), /busy/);
+    assert.equal(e.log.filter((l) => l.startsWith('PUT')).length, 1);
   });
 });
