@@ -1,9 +1,11 @@
 // One blob from source to destination, cheapest path first (distribution spec, "Pushing Blobs"):
 // known to this run -> nothing; known in a sibling repo -> mount; HEAD 200 -> nothing; else a
 // streamed upload (POST, then one PUT with Content-Length: 2 requests, where PATCH-based tools use 3).
+// An SWR destination has a push budget (registry/push-budget.ts): a layer-push slot is held around
+// each mount and each upload session, and busy answers (503) are waited out, not counted.
 import type { Descriptor } from '../oci/manifest.js';
 import type { RegistryClient } from '../registry/types.js';
-import { withRetry } from '../registry/retry.js';
+import { busyTolerant, type RetryPolicy, withRetry } from '../registry/retry.js';
 import { errorMessage } from '../errors.js';
 import type { CopyContext, CopyCounters } from './context.js';
 import { verifiedStream } from './verified-stream.js';
@@ -50,9 +52,12 @@ async function blobPlace(
   const placed = await ctx.checks(dst.client.registry).run(async (): Promise<BlobOutcome | undefined> => {
     if (sibling) {
       // Skip the HEAD: a mount answers 201 whether the blob was in the repo already or not.
-      const mount = await dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal);
+      const mount = await pushSlot(ctx, dst, () => withBusyRetry(ctx, dst, () => dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal)));
       if (mount.mounted) return 'mounted';
-      session.url = mount.uploadUrl;
+      // A declined mount opened a session. Under a push budget it must not outlive this slot
+      // (SWR counts open pushes); the transfer opens its own under its slot.
+      if (dst.client.pushBudget) await dst.client.blobUploadCancel(dst.repository, mount.uploadUrl);
+      else session.url = mount.uploadUrl;
       return undefined;
     }
     return (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined ? 'present' : undefined;
@@ -67,16 +72,26 @@ async function blobPlace(
     ctx.logger?.debug({ digest: desc.digest, repository: dst.repository }, 'blob already present');
     return placed;
   }
+  const budgeted = dst.client.pushBudget !== undefined;
   try {
-    await transferSlot(ctx, src, dst, () =>
-      withRetry(
-        ctx.blobRetry,
-        () => blobTransfer(ctx, src, dst, desc, session),
-        (err, attempt, delayMs) =>
-          ctx.logger?.warn({ digest: desc.digest, attempt, delayMs, err: errorMessage(err) }, 'blob transfer failed, retrying'),
-        ctx.signal,
-      ),
-    );
+    await transferSlot(ctx, src, dst, async () => {
+      try {
+        await withRetry(
+          blobPolicy(ctx, dst),
+          () => blobTransfer(ctx, src, dst, desc, session),
+          (err, attempt, delayMs) =>
+            ctx.logger?.warn({ digest: desc.digest, attempt, delayMs, err: errorMessage(err) }, 'blob transfer failed, retrying'),
+          ctx.signal,
+        );
+      } finally {
+        // Under a push budget an unused session is cancelled before the slot is released.
+        if (budgeted && session.url) {
+          const url = session.url;
+          session.url = undefined;
+          await dst.client.blobUploadCancel(dst.repository, url);
+        }
+      }
+    });
   } finally {
     // A session that will not complete would linger on the registry until it purges it (the
     // spec's `DELETE <location>`).
@@ -100,8 +115,26 @@ interface UploadSession {
 function transferSlot<T>(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, fn: () => Promise<T>): Promise<T> {
   const registries = [...new Set([src.client.registry, dst.client.registry])].sort();
   const limiters = [ctx.transfers, ...registries.map((r) => ctx.registryLimiter?.(r))].filter((l) => l !== undefined);
-  const acquire = (i: number): Promise<T> => (i === limiters.length ? fn() : limiters[i]!.run(() => acquire(i + 1)));
+  // The push budget last: whoever holds it waits for nothing else, so no cycle can form.
+  const acquire = (i: number): Promise<T> => (i === limiters.length ? pushSlot(ctx, dst, fn) : limiters[i]!.run(() => acquire(i + 1)));
   return acquire(0);
+}
+
+/** Hold the destination tenant's layer-push slot, when it has a push budget (SWR). */
+function pushSlot<T>(ctx: CopyContext, dst: BlobEndpoint, fn: () => Promise<T>): Promise<T> {
+  const budget = dst.client.pushBudget;
+  return budget ? budget.slot(fn, ctx.signal) : fn();
+}
+
+/** The blob retry policy; towards a budgeted destination busy answers spend no attempt (retry.ts). */
+function blobPolicy(ctx: CopyContext, dst: BlobEndpoint): RetryPolicy {
+  return dst.client.pushBudget ? busyTolerant(ctx.blobRetry) : ctx.blobRetry;
+}
+
+/** Only busy answers retried (a mount's POST is not replayable by the HTTP layer); as is elsewhere. */
+function withBusyRetry<T>(ctx: CopyContext, dst: BlobEndpoint, fn: () => Promise<T>): Promise<T> {
+  if (!dst.client.pushBudget) return fn();
+  return withRetry(busyTolerant({ ...ctx.blobRetry, attempts: 1 }), fn, undefined, ctx.signal);
 }
 
 /**
@@ -125,11 +158,18 @@ async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoi
     try {
       await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
     } catch (err) {
-      void dst.client.blobUploadCancel(dst.repository, url.value);
+      // Under a push budget, awaited: the session must be gone before the slot is (SWR counts it).
+      const cancelled = dst.client.blobUploadCancel(dst.repository, url.value);
+      if (dst.client.pushBudget) await cancelled;
       throw err;
     }
   } finally {
     const body = source.status === 'fulfilled' ? source.value.body : undefined;
-    if (body && !body.destroyed) body.destroy();
+    if (body && !body.destroyed) {
+      // Not read (the POST failed): undici's body then errors with "Request aborted" on destroy,
+      // which nobody listens to any more, an uncaught exception. The failure is already thrown.
+      body.on('error', () => {});
+      body.destroy();
+    }
   }
 }

@@ -14,6 +14,7 @@ import { resolveLocation, uploadCompleteUrl } from './location.js';
 import { type ListingContext, listAll } from './listing.js';
 import { headerValue, readBodyLimited } from './response.js';
 import type { RetryPolicy } from './retry.js';
+import type { PushBudget } from './push-budget.js';
 import { RegistryTransport } from './transport.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
@@ -36,6 +37,8 @@ export interface ClientOptions {
   tokenRealms?: readonly string[];
   /** Let redirects and realms reach link-local and cloud metadata addresses. */
   allowLinkLocal?: boolean;
+  /** The tenant's push budget (SWR destinations): rate tokens here, layer-push slots in blob-copy. */
+  pushBudget?: PushBudget;
 }
 
 const PULL = ['pull'] as const;
@@ -43,6 +46,7 @@ const PULL = ['pull'] as const;
 export class UndiciRegistryClient implements RegistryClient {
   readonly registry: string;
   readonly transport: RegistryTransport;
+  readonly pushBudget: PushBudget | undefined;
   private readonly actions: readonly string[];
   private readonly logger: Logger | undefined;
   private readonly redirects: RedirectPolicy;
@@ -52,6 +56,7 @@ export class UndiciRegistryClient implements RegistryClient {
     this.actions = opts.actions ?? PULL;
     this.logger = opts.logger;
     this.redirects = { allowLinkLocal: opts.allowLinkLocal };
+    this.pushBudget = opts.pushBudget;
     const host = opts.endpoint ?? opts.registry;
     this.transport = new RegistryTransport({
       host,
@@ -61,6 +66,7 @@ export class UndiciRegistryClient implements RegistryClient {
       retry: opts.retry,
       timeout: opts.timeout,
       logger: opts.logger,
+      pushBudget: opts.pushBudget,
       realm: {
         hosts: host === opts.registry ? [host] : [host, opts.registry],
         insecure: opts.insecure,
@@ -148,6 +154,7 @@ export class UndiciRegistryClient implements RegistryClient {
       scope: this.scope(repository),
       expect: [200, 201, 202],
       what: `manifest PUT ${repository}:${reference}`,
+      push: true,
       signal,
     });
     await res.body.dump();
@@ -208,6 +215,7 @@ export class UndiciRegistryClient implements RegistryClient {
         scope: { repository, actions: this.actions, extra: [{ repository: fromRepository, actions: PULL }] },
         expect: [201, 202],
         what: `blob mount ${fromRepository} -> ${repository}`,
+        push: true,
         signal,
       });
       await res.body.dump();
@@ -232,6 +240,7 @@ export class UndiciRegistryClient implements RegistryClient {
       scope: this.scope(repository),
       expect: [202],
       what: `blob upload start ${repository}`,
+      push: true,
       signal,
     });
     await res.body.dump();
@@ -254,6 +263,7 @@ export class UndiciRegistryClient implements RegistryClient {
       scope: this.scope(repository),
       expect: [201, 204],
       what: `blob upload ${repository}@${digest}`,
+      push: true,
       signal,
     });
     await res.body.dump();

@@ -11,7 +11,8 @@ import type { Credentials } from './auth.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
 import { explainSwrRefusals, tokenRefusalExplainer } from '../swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
-import type { RetryPolicy } from './retry.js';
+import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
+import { PushBudget, pushTenant } from './push-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -86,6 +87,8 @@ export class ClientPool {
   private readonly hostConnections = new Map<string, number>();
   /** Host names whose registry entry has `allowLinkLocal`. */
   private readonly linkLocalHosts = new Set<string>();
+  /** SWR push budgets by tenant (push-budget.ts), shared by every destination client of the tenant. */
+  private readonly budgets = new Map<string, PushBudget>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -128,9 +131,13 @@ export class ClientPool {
     // Realm trust and link-local permission change what a client may do: part of its identity too.
     const trust = `${(access.tokenRealms ?? []).join(' ')}|${access.allowLinkLocal ? 1 : 0}`;
     const key = [registry, role, tlsProfileKey(access), trust, access.credentials?.username ?? '', access.credentials?.password ?? ''].join('\u0000');
+    const endpoint = registryEndpointHost(registry);
+    const swrPush = role === 'destination' && access.swr !== undefined;
+    // Looked up (and tightened) on every call: namespaces of one tenant may share a client, yet
+    // each entry's limits must count.
+    const pushBudget = swrPush ? this.pushBudget(endpoint, access) : undefined;
     let client = this.clients.get(key);
     if (!client) {
-      const endpoint = registryEndpointHost(registry);
       // The first namespace's setting wins: connections are shared by the whole origin.
       if (access.connections && !this.hostConnections.has(endpoint)) this.hostConnections.set(endpoint, access.connections);
       if (access.allowLinkLocal) this.linkLocalHosts.add(new URL(`https://${endpoint}`).hostname);
@@ -143,9 +150,11 @@ export class ClientPool {
         allowLinkLocal: access.allowLinkLocal,
         dispatcher: this.dispatcherFor(registry, access),
         actions: role === 'destination' ? ['pull', 'push'] : ['pull'],
-        retry: this.opts.retry,
+        // SWR answers 503 when the tenant is over its push limits: wait that out (retry.ts).
+        retry: swrPush ? busyTolerant(this.opts.retry ?? HTTP_RETRY) : this.opts.retry,
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
+        pushBudget,
       });
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
@@ -155,6 +164,21 @@ export class ClientPool {
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /**
+   * The push budget of an SWR destination's tenant. Entries of one tenant (namespaces, or the same
+   * login on several entries) share it, with the smallest pushConcurrency and pushRate any of them
+   * gives (PushBudget.tighten): the limit is the tenant's, so the strictest setting is the safe one.
+   * An entry counts from its first client on; entries are resolved lazily, as repositories are.
+   */
+  private pushBudget(endpoint: string, access: RegistryAccess): PushBudget {
+    const { pushConcurrency, pushRate } = access.swr!;
+    const tenant = pushTenant(access.credentials?.username, endpoint);
+    let budget = this.budgets.get(tenant);
+    if (budget) budget.tighten(pushConcurrency, pushRate);
+    else this.budgets.set(tenant, (budget = new PushBudget(tenant, pushConcurrency, pushRate)));
+    return budget;
   }
 
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */

@@ -13,6 +13,7 @@ import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
 import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
+import type { PushBudget } from './push-budget.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -31,6 +32,8 @@ export interface SendRequest {
   signal?: AbortSignal;
   /** One attempt only, even when replayable (best-effort cleanup such as cancelling a session). */
   once?: boolean;
+  /** A push request (upload POST/PUT, mount POST, manifest PUT): each send takes a push-rate token. */
+  push?: boolean;
 }
 
 export interface TransportOptions {
@@ -46,6 +49,8 @@ export interface TransportOptions {
   logger?: Logger;
   /** Which token realms may receive the credentials (realm.ts); default: this host's domain over HTTPS. */
   realm?: RealmTrust;
+  /** The tenant's push budget (SWR): every send of a `push` request waits for a rate token first. */
+  pushBudget?: PushBudget;
 }
 
 const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -62,6 +67,7 @@ export class RegistryTransport {
   private readonly httpBase: URL;
   /** For an insecure registry: whether it speaks HTTPS or plain HTTP, learnt by the first request. */
   private readonly fallback: SchemeChoice | undefined;
+  private readonly pushBudget: PushBudget | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
 
@@ -76,6 +82,7 @@ export class RegistryTransport {
     this.timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
     this.auth.timeoutMs = this.timeoutMs;
     this.logger = opts.logger;
+    this.pushBudget = opts.pushBudget;
   }
 
   /** The registry's origin: HTTPS, or plain HTTP once an insecure registry turned out to speak it. */
@@ -157,6 +164,9 @@ export class RegistryTransport {
   }
 
   private async dispatch(url: URL, req: SendRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    // Every send counts against SWR's push requests/s, re-sends after a 401 or a busy answer too.
+    // Waited for before the deadline starts: queueing for a token is not the registry being slow.
+    if (req.push && this.pushBudget) await this.pushBudget.token(req.signal);
     this.requests++;
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
     const expired = (s: number) => new RequestTimeoutError(url.host, req.what, s);

@@ -1,6 +1,7 @@
 // The registry port (in the spirit of regclient's scheme.API): what the copy engine and the planner
 // need from a registry, nothing about HTTP. The undici implementation is `client.ts`.
 import type { Readable } from 'node:stream';
+import type { PushBudget } from './push-budget.js';
 
 export interface ManifestInfo {
   digest: string;
@@ -29,6 +30,12 @@ export interface RegistryStats {
 export interface RegistryClient {
   /** The registry as named in references (`docker.io`, `host:5000`). */
   readonly registry: string;
+  /**
+   * Set on destination clients of SWR registries (registry/pool.ts): the tenant's push budget,
+   * shared by every client of that tenant. The client takes its rate tokens; the copy engine holds
+   * a layer-push slot around each upload session and mount (copy/blob-copy.ts).
+   */
+  readonly pushBudget?: PushBudget;
   ping(signal?: AbortSignal): Promise<void>;
   /** undefined when the manifest does not exist. */
   manifestHead(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestInfo | undefined>;
