@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
-import { explainSwrRefusals, tokenRefusalExplainer } from '../swr/refusal.js';
+import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
 import { PushBudget, pushTenant } from './push-budget.js';
@@ -159,7 +159,7 @@ export class ClientPool {
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
         client.transport.auth.explainRefusal = tokenRefusalExplainer(registry, access.swr);
-        explainSwrRefusals(client, registry, access.swr);
+        client.transport.explainRefusal = registryRefusalExplainer(registry, access.swr);
       }
       this.clients.set(key, client);
     }

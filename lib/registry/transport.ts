@@ -70,6 +70,11 @@ export class RegistryTransport {
   private readonly pushBudget: PushBudget | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
+  /**
+   * Rewrites a 401/403 the registry itself answered into what it means on this kind of registry
+   * (SWR: a push into a missing organization, lib/swr/refusal.ts); the transport stays generic.
+   */
+  explainRefusal?: (err: AuthError, req: { method: Method; repository?: string; type?: string }) => Error | undefined;
 
   constructor(opts: TransportOptions) {
     this.host = opts.host;
@@ -140,15 +145,19 @@ export class RegistryTransport {
           this.auth.invalidate(req.scope);
           throw new AuthError(this.host, 401, 'token expired during an upload', true);
         }
-        throw new AuthError(this.host, 401, insufficient);
+        throw this.refusal(new AuthError(this.host, 401, insufficient), req);
       }
       if (res.statusCode === 403 && !req.expect.includes(403)) {
         const err = await registryErrorFrom(res, this.host, req.what);
-        throw new AuthError(this.host, 403, err.registryCode ?? 'access denied');
+        throw this.refusal(new AuthError(this.host, 403, err.registryCode ?? 'access denied'), req);
       }
       if (req.expect.includes(res.statusCode)) return res;
       throw await registryErrorFrom(res, this.host, req.what);
     }
+  }
+
+  private refusal(err: AuthError, req: SendRequest): Error {
+    return this.explainRefusal?.(err, { method: req.method, repository: req.scope?.repository, type: req.scope?.type }) ?? err;
   }
 
   /** Sends over the scheme this registry speaks, finding it out first for an insecure one. */

@@ -55,33 +55,19 @@ export function tokenRefusalExplainer(host: string, swr: SwrAccess): (scopes: re
   };
 }
 
-const WRITES = new Set(['manifestPut', 'manifestDelete', 'blobMount', 'blobUploadStart', 'blobUploadFinish']);
-const READS = new Set(['ping', 'manifestHead', 'manifestGet', 'blobHead', 'blobGet', 'tagList', 'catalog']);
-
-/** Explain a registry-level 401/403 (not the token server's: that one is explained by HostAuth). */
-export function explainRegistryRefusal(err: unknown, host: string, swr: SwrAccess, method: string, repository: unknown): unknown {
-  if (!(err instanceof AuthError) || err instanceof SwrAuthError || err.expired) return err;
-  if (WRITES.has(method) && typeof repository === 'string') return pushRefusal(err.host, err.status, swr, repository);
-  if (READS.has(method) && derived(swr)) return loginRefusal(err.host, err.status, swr);
-  return err;
-}
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * Wrap the promise-returning methods of a destination client so that a 401/403 is explained the
- * SWR way. Own properties shadow the prototype's, so the client keeps its class and identity.
+ * The transport's `explainRefusal` for an SWR destination: a registry-level 401/403 (the token
+ * server's is explained by HostAuth). A write names the organization; a read with a derived login
+ * points at the keys. Anything else keeps the generic message.
  */
-export function explainSwrRefusals<C extends object>(client: C, host: string, swr: SwrAccess): C {
-  const target = client as unknown as Record<string, unknown>;
-  for (const method of [...WRITES, ...READS]) {
-    const original = target[method];
-    if (typeof original !== 'function') continue;
-    target[method] = (...args: unknown[]) => {
-      const out = (original as (...a: unknown[]) => unknown).apply(client, args);
-      if (!(out instanceof Promise)) return out;
-      return out.catch((err: unknown) => {
-        throw explainRegistryRefusal(err, host, swr, method, method === 'ping' || method === 'catalog' ? undefined : args[0]);
-      });
-    };
-  }
-  return client;
+export function registryRefusalExplainer(host: string, swr: SwrAccess) {
+  return (err: AuthError, req: { method: string; repository?: string; type?: string }): Error | undefined => {
+    if (err instanceof SwrAuthError || err.expired) return undefined;
+    const repository = req.type === undefined || req.type === 'repository' ? req.repository : undefined;
+    if (WRITES.has(req.method) && repository !== undefined) return pushRefusal(err.host, err.status, swr, repository);
+    if (derived(swr)) return loginRefusal(err.host, err.status, swr);
+    return undefined;
+  };
 }
