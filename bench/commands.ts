@@ -42,7 +42,11 @@ export const repositories = (run: RunContext): string[] => [...new Set(run.image
 export function toolCommand(tool: Tool, run: RunContext, phase: Phase): ToolCommand {
   if (tool === 'skopeo') return skopeoCommand(run);
   // ours-swr: the same sync, told the destination is SWR Basic (which makes it convert to Docker types).
-  if (tool === 'ours-swr') return { ...syncCommand(run, phase, tool, { type: 'swr' }), converts: true };
+  // The push budget's default rate (20 requests/s, SWR's documented tenant limit) would pace both
+  // SWR runs to ~90 s here (1,771 upload POSTs and PUTs) and hide the conversion's cost: lift it.
+  if (tool === 'ours-swr') return { ...syncCommand(run, phase, tool, { type: 'swr', pushRate: 10_000 }), converts: true };
+  // ours-swr-ee: the same stand-in accepting OCI, told it is SWR EE: no conversion, the same hop.
+  if (tool === 'ours-swr-ee') return syncCommand(run, phase, tool, { type: 'swr', edition: 'enterprise', pushRate: 10_000 });
   // ours-docker: converted as well, into a plain registry: the conversion's cost without the stand-in's hop.
   if (tool === 'ours-docker') return { ...syncCommand(run, phase, tool, {}, ['--format', 'docker']), converts: true };
   return tool === 'ours' && run.ours === 'sync' ? syncCommand(run, phase, tool) : engineCommand(run);

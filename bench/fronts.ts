@@ -18,16 +18,22 @@ export interface Front {
 
 type FrontFactory = (registry: RegistryHandle, prefix: string) => Promise<Front>;
 
-/** The SWR Basic stand-in; the bench's destination namespace is an organization the account owns. */
-async function swrBasic(registry: RegistryHandle, prefix: string): Promise<Front> {
-  const state = swrState();
-  // SWR organizations are the first path component; without it every push is 401 DENIED.
-  state.orgs.set(prefix.split('/')[0]!, { auth: 7, mine: true });
-  const proxy = await startSwrRegistryProxy(registry, { state });
-  return { host: proxy.host, refusedOci: () => proxy.refused.oci, stop: () => proxy.stop() };
+/**
+ * The SWR stand-in; the bench's destination namespace is an organization the account owns. Basic
+ * refuses OCI manifests; EE (`acceptOci`) takes them, which makes it the unconverted baseline
+ * behind the very same hop, so a comparison of the two measures the conversion alone.
+ */
+function swrFront(acceptOci: boolean): FrontFactory {
+  return async (registry, prefix) => {
+    const state = swrState();
+    // SWR organizations are the first path component; without it every push is 401 DENIED.
+    state.orgs.set(prefix.split('/')[0]!, { auth: 7, mine: true });
+    const proxy = await startSwrRegistryProxy(registry, { state, acceptOci });
+    return { host: proxy.host, refusedOci: () => proxy.refused.oci, stop: () => proxy.stop() };
+  };
 }
 
-const FRONTS: Partial<Record<Tool, FrontFactory>> = { 'ours-swr': swrBasic };
+const FRONTS: Partial<Record<Tool, FrontFactory>> = { 'ours-swr': swrFront(false), 'ours-swr-ee': swrFront(true) };
 
 /** The stand-in a tool's destination sits behind, or undefined: the registry itself. */
 export function openFront(tool: Tool, registry: RegistryHandle, prefix: string): Promise<Front> | undefined {

@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     },
   });
   const ids = WORKLOADS.map((w) => w.id);
-  const allTools: Tool[] = ['ours', 'ours-engine', 'ours-swr', 'ours-docker', 'skopeo'];
+  const allTools: Tool[] = ['ours', 'ours-engine', 'ours-swr', 'ours-swr-ee', 'ours-docker', 'skopeo'];
   if (values.help) {
     console.log(`usage: npm run bench -- [--only ${ids.join('|')}[,...]] [--tools ${allTools.join('|')}[,...]] [--proc N] [--json FILE]\n` +
       '         [--sweep AXIS=N,N... [--sweep ...]] [--repeat N]\n' +

@@ -12,7 +12,7 @@ import type { Summary } from '../lib/cli/report.js';
  * into the SWR Basic stand-in (fronts.ts), which makes it convert OCI manifests to Docker types;
  * ours-docker: `sync --format docker` into a plain registry (the conversion without the stand-in).
  */
-export type Tool = 'ours' | 'ours-engine' | 'ours-swr' | 'ours-docker' | 'skopeo';
+export type Tool = 'ours' | 'ours-engine' | 'ours-swr' | 'ours-swr-ee' | 'ours-docker' | 'skopeo';
 /** cold: into an empty destination; noop: the same copy again, everything already there. */
 export type Phase = 'cold' | 'noop';
 
@@ -225,25 +225,26 @@ export const WORKLOADS: Workload[] = [
   },
   {
     id: 'swr',
-    title: 'many-small\'s shape, every image OCI (40 of them indexes): unconverted into a plain registry vs converted into the SWR Basic stand-in',
+    title: 'many-small\'s shape, every image OCI (40 of them indexes): unconverted (SWR EE stand-in) vs converted (SWR Basic stand-in), same proxy hop',
     seed: SWR,
-    // ours: into a plain registry, format keep (byte-exact); ours-swr: into the SWR Basic stand-in,
-    // converted to Docker types; ours-docker: converted into a plain registry, to tell the
-    // conversion's cost from the stand-in's (an extra HTTP hop in the bench's own process).
-    tools: ['ours', 'ours-swr', 'ours-docker'],
+    // ours-swr-ee: into the stand-in as SWR EE, which accepts OCI (unconverted, byte-exact); ours-swr:
+    // the same stand-in as SWR Basic, converted to Docker types. The stand-in is an HTTP proxy in the
+    // bench's own process and costs about as much CPU as our sync on 2 cores: both pay it, so the
+    // ratio is the conversion's. ours and ours-docker: the same two without the stand-in (references).
+    tools: ['ours-swr-ee', 'ours-swr', 'ours', 'ours-docker'],
     phases: ['cold', 'noop'],
     ours: 'sync',
     proc: 16,
     targets: (get) => [
-      ratioCheck(`(swr) cold: converted wall <= 1.2x unconverted (--format docker without the stand-in: ${ratioOf(get('ours-docker', 'cold'), get('ours', 'cold'))})`,
-        get('ours-swr', 'cold'), get('ours', 'cold'), 1.2, 'n/a'),
+      ratioCheck(`(swr) cold: converted wall <= 1.2x unconverted, both through the stand-in (without it, --format docker vs keep: ${ratioOf(get('ours-docker', 'cold'), get('ours', 'cold'))})`,
+        get('ours-swr', 'cold'), get('ours-swr-ee', 'cold'), 1.2, 'n/a'),
       // Both halves of "stored only Docker types": the stand-in refused no OCI PUT (so none was
       // retried into a pass), and every stored manifest and list child is Docker-typed (verified).
       dockerOnly('(swr) cold: converted stored only Docker types (OCI PUTs refused = 0, every manifest Docker-typed)', get('ours-swr', 'cold')),
       check('(swr) no-op: converted uploads nothing (dst POST/PUT/PATCH = 0)', get('ours-swr', 'noop'), (m) => m.dstWrites, 0),
       check('(swr) no-op: converted source manifest GETs = 0', get('ours-swr', 'noop'), (m) => m.srcManifestGets, 0),
       // Not from the issue, which asks only for the figure: the e2e test's bound (test/e2e/swr-conversion.test.ts).
-      perImageCheck(`(swr) no-op: converted registry requests per image src+dst <= 3 (unconverted: ${usable(get('ours', 'noop')) ? perImage(get('ours', 'noop')!).toFixed(2) : 'n/a'})`,
+      perImageCheck(`(swr) no-op: converted registry requests per image src+dst <= 3 (unconverted: ${usable(get('ours-swr-ee', 'noop')) ? perImage(get('ours-swr-ee', 'noop')!).toFixed(2) : 'n/a'})`,
         get('ours-swr', 'noop'), 3),
     ],
   },

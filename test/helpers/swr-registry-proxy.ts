@@ -22,6 +22,8 @@ const UPLOAD = /^\/v2\/.+\/blobs\/uploads\//;
 export const BUSY_BODY = { errors: [{ code: 'SVCSTG.SWR.4090023', message: 'system busy, please retry later' }] };
 
 export interface SwrRegistryProxyOptions {
+  /** SWR Enterprise Edition: OCI manifests are accepted (the other refusals stay). */
+  acceptOci?: boolean;
   state: SwrState;
   /** Concurrent blob-upload requests (POST/PATCH/PUT on .../blobs/uploads/) above which SWR answers 503. */
   maxUploads?: number;
@@ -80,7 +82,7 @@ export async function startSwrRegistryProxy(target: RegistryHandle, opts: SwrReg
     }
     if (method === 'PUT' && /\/manifests\//.test(path)) {
       const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (OCI_MANIFEST_TYPES.has(type)) {
+      if (!opts.acceptOci && OCI_MANIFEST_TYPES.has(type)) {
         refused.oci++;
         return refuse(res, req, 400, OCI_REFUSED_BODY);
       }
