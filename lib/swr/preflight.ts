@@ -3,7 +3,8 @@
 // organization at the token endpoint (401, like a wrong password), and caps organizations per
 // account (default 5): the planner knows every destination organization up front, so the quota is
 // checked for the whole plan and each missing organization is created once, before any copy.
-import { Agent } from 'undici';
+import { Agent, EnvHttpProxyAgent } from 'undici';
+import { proxySettings } from '../registry/undici-agent.js';
 import type { Logger } from 'pino';
 import { ConfigError, ErrorCode, type ErrorCodeValue, MigrateError } from '../errors.js';
 import { decodeMessage } from '../queue/messages.js';
@@ -22,6 +23,8 @@ export interface PreflightOptions {
   mode?: 'ensure' | 'check';
   /** The management API clock (tests); default the system clock. */
   now?: () => Date;
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface PreflightResult {
@@ -66,8 +69,11 @@ export async function swrPreflight(destinations: Iterable<Destination>, resolve:
   const byRegistry = collect(destinations, resolve);
   const result: PreflightResult = { orgs: new Map(), unchecked: [] };
   if (byRegistry.size === 0) return result;
-  // Its own dispatcher, closed at the end: the CLI must not wait on idle keep-alive sockets.
-  const dispatcher = new Agent({ connectTimeout: 15_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  // Its own dispatcher, closed at the end: the CLI must not wait on idle keep-alive sockets. Behind
+  // HTTPS_PROXY the management API goes through the proxy, as the registries do.
+  const timeouts = { connectTimeout: 15_000, headersTimeout: 60_000, bodyTimeout: 60_000 };
+  const proxy = proxySettings(opts.env ?? process.env);
+  const dispatcher = proxy ? new EnvHttpProxyAgent({ ...timeouts, ...proxy }) : new Agent(timeouts);
   try {
     for (const [registry, { swr, orgs }] of byRegistry) {
       const keys = swr.keys;

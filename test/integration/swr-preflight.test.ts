@@ -9,6 +9,8 @@ import { runMessages } from '../../lib/pipeline/sync.js';
 import { InMemoryDeadLetterStore } from '../../lib/queue/dlq-file.js';
 import { EmbeddedQueue } from '../../lib/queue/embedded.js';
 import { stopAllTracked } from '../helpers/cleanup.js';
+import { startForwardProxy } from '../helpers/forward-proxy.js';
+import { ruleDestinations, swrPreflight } from '../../lib/swr/preflight.js';
 import { startSwrApi, swrState, type SwrApiHandle } from '../helpers/swr-api-server.js';
 
 const HOST = '127.0.0.1:1';
@@ -60,4 +62,16 @@ test('replay checks the dead letters\' organizations first: a full quota copies 
   await assert.rejects(runMessages({ config: config(['unused']), proc: 1, retries: 0, dlq }, bodies), /needs 1 new organization\(s\) \(ra\)/);
   assert.equal((await dlq.list()).length, 0);
   assert.equal(posts(), 0);
+});
+
+test('behind HTTP_PROXY the management API is reached through the proxy (CONNECT tunnel)', async () => {
+  const proxy = await startForwardProxy();
+  try {
+    const c = config(['team']);
+    await swrPreflight(ruleDestinations(c.rules), c.resolve, { env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url } });
+    assert.equal(state.orgs.get('team')?.mine, true);
+    assert.ok(proxy.tunnels.includes(new URL(api.url).host), `tunnels: ${proxy.tunnels.join(', ')}`);
+  } finally {
+    await proxy.stop();
+  }
 });

@@ -72,3 +72,4 @@ test('the Lambda planner refuses bad SWR names before it enqueues anything', asy
   await assert.rejects(runScheduledPlan({ config: config([{ destination: `${SWR}/9team` }]), queue: q }), SwrNamesError);
   assert.equal((await q.receive(10, 0)).length, 0);
 });
+
