@@ -17,16 +17,16 @@ export class OrgEnsurer {
    * count as present. Where the quota endpoint does not answer, the check is skipped and a
    * 4000097 on create reports the same error.
    */
-  async quotaCheck(orgs: Iterable<string>): Promise<{ missing: string[]; free?: number }> {
+  async quotaCheck(orgs: Iterable<string>): Promise<{ missing: string[]; free?: number; listed: Map<string, number> }> {
     const wanted = [...new Set(orgs)].sort();
-    const have = new Set((await this.client.namespaceList()).map((n) => n.name));
-    const missing = wanted.filter((o) => !have.has(o));
-    if (missing.length === 0) return { missing };
+    const listed = new Map((await this.client.namespaceList()).map((n) => [n.name, n.auth]));
+    const missing = wanted.filter((o) => !listed.has(o));
+    if (missing.length === 0) return { missing, listed };
     const quota = await this.client.quotaNamespace();
-    if (!quota) return { missing };
+    if (!quota) return { missing, listed };
     const free = Math.max(0, quota.quota_limit - quota.used);
     if (missing.length > free) throw this.quotaError(missing, free, quota.quota_limit);
-    return { missing, free };
+    return { missing, free, listed };
   }
 
   /** Ensure one organization exists and is pushable; concurrent callers for one name share a request. */
@@ -44,8 +44,10 @@ export class OrgEnsurer {
   /** Quota check, then ensure every organization (each once). */
   async ensureAll(orgs: Iterable<string>): Promise<Map<string, OrgState>> {
     const wanted = [...new Set(orgs)].sort();
-    await this.quotaCheck(wanted);
-    const states = await Promise.all(wanted.map((o) => this.ensure(o)));
+    const { listed } = await this.quotaCheck(wanted);
+    // Listed with push rights: nothing to create (a scheduled run costs one list call, not a POST per
+    // organization). Listed read-only, or missing: through ensure, which creates or explains.
+    const states = await Promise.all(wanted.map((o) => (canPush(listed.get(o) ?? 0) ? Promise.resolve<OrgState>('present') : this.ensure(o))));
     return new Map(wanted.map((o, i) => [o, states[i]!]));
   }
 

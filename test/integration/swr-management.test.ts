@@ -120,7 +120,8 @@ test('org-ensure: concurrent ensures of one organization share one POST', async 
   const states = await Promise.all(Array.from({ length: 10 }, () => e.ensure('shared')));
   assert.deepEqual(new Set(states), new Set(['created']));
   assert.equal(api.requests.filter((r) => r.method === 'POST').length, 1);
-  assert.deepEqual([...(await e.ensureAll(['shared', 'other']))], [['other', 'created'], ['shared', 'created']]);
+  // Listed with push rights: present, without another POST; only `other` is created.
+  assert.deepEqual([...(await e.ensureAll(['shared', 'other']))], [['other', 'created'], ['shared', 'present']]);
   assert.equal(api.requests.filter((r) => r.method === 'POST').length, 2);
 });
 
