@@ -51,6 +51,12 @@ export const ErrorCode = {
   SWR_ORG_NO_PUSH: 'SWRM_SWR_ORG_NO_PUSH',
   /** An image that cannot be converted to the destination's format (zstd layer, artifact, referrer). */
   UNCONVERTIBLE: 'SWRM_UNCONVERTIBLE',
+  /** A source's listing API refused or answered something unusable (HTML, missing credentials, unknown type). */
+  LISTING: 'SWRM_LISTING',
+  /** Docker Hub's pull budget cannot take the rest of the plan: left on the queue / in the DLQ, not failed. */
+  RATE_BUDGET: 'SWRM_RATE_BUDGET',
+  /** A Kubernetes context, kubeconfig or API server problem (images-from-cluster). */
+  KUBERNETES: 'SWRM_KUBERNETES',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

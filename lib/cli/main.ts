@@ -115,6 +115,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'replay':
         if (values['queue-url'] !== undefined) return signalled(await (await import('./queue-commands.js')).replayQueueCommand(flags, env));
         return signalled(await (await import('./pipeline-commands.js')).replayCommand(flags, env));
+      case 'images-from-cluster': {
+        const { imagesFromClusterCommand } = await import('./images-from-cluster-command.js');
+        return signalled(await imagesFromClusterCommand(values as Record<string, string | boolean | undefined>, env));
+      }
       case 'demo': {
         const { demoCommand } = await import('../demo/demo.js');
         return signalled(await demoCommand(env));
