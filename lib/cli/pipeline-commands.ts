@@ -8,6 +8,8 @@ import type { Format } from '../copy/transforms.js';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
 import { UsageError, errorMessage } from '../errors.js';
+import { listerFor } from '../listing/index.js';
+import { ExplainCollector } from '../plan/explain.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { encodeMessage } from '../queue/messages.js';
@@ -32,6 +34,8 @@ export interface PipelineFlags {
   report?: string;
   dlq?: string;
   json?: boolean;
+  /** plan: per rule, what the listing gave and what each filter kept and dropped. */
+  explain?: boolean;
   'dry-run'?: boolean;
   timeout?: string;
   format?: string;
@@ -188,6 +192,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   let tasks = 0;
   let failures = 0;
   let conflicts = 0;
+  const explain = flags.explain ? new ExplainCollector() : undefined;
   try {
     await runPlanner(
       config.rules,
@@ -209,12 +214,17 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
       {
         platforms: config.defaults.platforms,
         signal: env.signal,
+        repositories: (registry) => listerFor(pool, registry),
+        onWarning: (message) => env.stderr.write(`warning: ${message}\n`),
+        ...(explain ? { explain } : {}),
         onInvalidTags: (source, bad, origin) => env.stderr.write(`skipped invalid tag(s) of ${source} (${origin}): ${bad.map((t) => JSON.stringify(t)).join(', ')}\n`),
       },
     );
   } finally {
     await pool.close();
   }
+  // With --json stdout carries only JSON lines, so the explanation goes to stderr too.
+  if (explain) for (const line of explain.lines()) (flags.json ? env.stderr : env.stdout).write(`${line}\n`);
   // With --json stdout carries only JSON lines, so the summary goes to stderr.
   (flags.json ? env.stderr : env.stdout).write(
     `plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}` +

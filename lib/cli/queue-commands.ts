@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { UsageError, errorMessage, failureCode } from '../errors.js';
 import { redriveAndWait } from '../pipeline/replay.js';
+import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { encodeMessage } from '../queue/messages.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
@@ -91,7 +92,12 @@ export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Pr
           await letter(encodeMessage(m), err.code, err.message);
         },
       },
-      { platforms: config.defaults.platforms, signal: env.signal },
+      {
+        platforms: config.defaults.platforms,
+        signal: env.signal,
+        repositories: (registry) => listerFor(pool, registry),
+        onWarning: (message) => env.stderr.write(`warning: ${message}\n`),
+      },
     );
   } finally {
     await pool.close();

@@ -10,6 +10,7 @@ import { copierHandler } from '../lambda/copier-handler.js';
 import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, type Unfinished } from '../pipeline/sync.js';
+import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
@@ -159,6 +160,8 @@ async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => voi
       {
         platforms: config.defaults.platforms,
         signal,
+        repositories: (registry) => listerFor(pool, registry),
+        onWarning: (message) => logger.warn(message),
         onInvalidTags: (source, tags, origin) => logger.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
       },
     );

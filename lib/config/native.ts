@@ -11,10 +11,12 @@ import { literalOf, parseCredential } from './secret-refs.js';
 import { resolveSecretSlots, type SecretSlot } from './secret-resolve.js';
 import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
-import { DEFAULTS, type LoadedConfig, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
+import { DEFAULTS, type LoadedConfig, type DestinationMapping, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
 import { formatPath, formatZodIssues } from './zod-issues.js';
 import type { Format } from '../copy/transforms.js';
-import { TEMPLATE_FIELDS, applyTemplate, unknownTemplateFields } from '../plan/mapping.js';
+import { TEMPLATE_FIELDS, mapRepository, unknownTemplateFields } from '../plan/mapping.js';
+import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespaces.js';
+import { validRange } from '../plan/tags.js';
 import { attachSwrKeys, swrAccessOf, swrFields } from '../swr/config.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
@@ -75,6 +77,12 @@ const ruleSchema = z.strictObject({
   mapping: z.enum(['basename', 'path'], { error: 'expected basename (the last path component) or path (the whole source path)' }).optional(),
   /** Destination repository below each destination, e.g. `{namespace}-{name}` (lib/plan/mapping.ts). */
   template: z.string().min(1).optional(),
+  /** Drop the first N levels of the source path at the destination (Harbor's dest_namespace_replace_count). */
+  stripLevels: z.int({ error: 'expected a whole number of path levels to drop, 1 or more' }).min(1, { error: 'expected a whole number of path levels to drop, 1 or more' }).optional(),
+  /** Path put before every destination repository, e.g. `mirror/hub`. */
+  prefix: z.string().min(1).optional(),
+  /** Glob sources only: repository globs over the whole path (picomatch). */
+  repositories: z.strictObject({ include: z.array(z.string().min(1)).min(1).optional(), exclude: z.array(z.string().min(1)).min(1).optional() }).optional(),
   format: z.enum(['docker', 'keep'], { error: FORMAT_HINT }).optional(),
 });
 
@@ -83,6 +91,8 @@ const filterSchema = z.strictObject({
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
   latest: z.int({ error: 'expected a whole number of tags to keep' }).min(1).optional(),
+  semver: z.string().min(1).optional(),
+  pushedWithinDays: z.int({ error: 'expected a whole number of days, 1 or more' }).min(1, { error: 'expected a whole number of days, 1 or more' }).optional(),
 });
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -241,6 +251,11 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
   const r = parsed.data;
   const before = p.lines.length;
 
+  const glob = globSource(r.source);
+  if (glob) return parseNamespaceRule(r, glob, path, file, p, defaultFormat);
+  for (const k of ['repositories'] as const) {
+    if (r[k] !== undefined) p.at([...path, k], `only valid when the source is a glob such as HOST/team/* or HOST/team/**; "${r.source}" is one repository`);
+  }
   let src: ImageReference | undefined;
   try {
     src = parseRepositoryReference(r.source);
@@ -269,16 +284,11 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
       if (f.success) rule.filter = compileFilter(f.data, [...path, 'tags'], p);
       else p.add(...formatZodIssues(f.error, file, [...path, 'tags']));
     } else {
-      p.at([...path, 'tags'], 'expected a list of exact tags or { include, exclude, latest }');
+      p.at([...path, 'tags'], TAGS_HINT);
     }
   }
 
-  const naming = [r.name !== undefined ? 'name' : '', r.mapping !== undefined ? 'mapping' : '', r.template !== undefined ? 'template' : ''].filter(Boolean);
-  if (naming.length > 1) p.at(path, `${naming.join(' and ')} are mutually exclusive: give one way to name the destination repository`);
-  if (r.template !== undefined) {
-    const unknown = unknownTemplateFields(r.template);
-    if (unknown.length) p.at([...path, 'template'], `unknown placeholder(s) ${unknown.map((f) => `{${f}}`).join(', ')}; use ${TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`);
-  }
+  checkNaming(r, path, p);
   if (r.name !== undefined && !REPO_PATH.test(r.name)) {
     p.at([...path, 'name'], 'expected a repository name such as "etcd" or "tools/etcd" (lowercase a-z, 0-9, separators ".", "_", "__", "-")');
   }
@@ -292,8 +302,12 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
       return;
     }
     if (!src) return;
-    const suffix = r.name
-      ?? (r.template !== undefined ? applyTemplate(r.template, src.registry, src.repository) : r.mapping === 'path' ? src.repository : posix.basename(src.repository));
+    const mapped = r.name !== undefined ? { path: r.prefix ? `${r.prefix}/${r.name}` : r.name } : mapRepository(src.registry, src.repository, mappingOf(r, 'basename'));
+    if ('error' in mapped) {
+      if (j === 0) p.at([...path, 'stripLevels'], mapped.error);
+      return;
+    }
+    const suffix = mapped.path;
     try {
       // Parsed whole, so `docker.io` + `alpine` gets docker's `library/` like any other reference.
       const ref = parseRepositoryReference(`${d}/${suffix}`);
@@ -321,5 +335,105 @@ function compileFilter(f: z.infer<typeof filterSchema>, path: PropertyKey[], p: 
     });
   }
   if (f.latest !== undefined) filter.latest = f.latest;
+  if (f.semver !== undefined) {
+    if (validRange(f.semver)) filter.semver = f.semver;
+    else p.at([...path, 'semver'], `"${f.semver}" is not a semver range; write e.g. ">=1.2 <2" or "^1.4"`);
+  }
+  if (f.pushedWithinDays !== undefined) filter.pushedWithinDays = f.pushedWithinDays;
   return filter;
+}
+
+const TAGS_HINT = 'expected a list of exact tags or { include, exclude, semver, pushedWithinDays, latest }';
+type RawRule = z.infer<typeof ruleSchema>;
+
+function mappingOf(r: RawRule, mode: 'path' | 'basename'): DestinationMapping {
+  return {
+    mode: r.mapping ?? mode,
+    ...(r.template !== undefined ? { template: r.template } : {}),
+    ...(r.stripLevels !== undefined ? { stripLevels: r.stripLevels } : {}),
+    ...(r.prefix !== undefined ? { prefix: r.prefix } : {}),
+  };
+}
+
+/** name / mapping / template / stripLevels / prefix, checked alike for both kinds of rule. */
+function checkNaming(r: RawRule, path: PropertyKey[], p: Problems): void {
+  const naming = [r.name !== undefined ? 'name' : '', r.mapping !== undefined ? 'mapping' : '', r.template !== undefined ? 'template' : ''].filter(Boolean);
+  if (naming.length > 1) p.at(path, `${naming.join(' and ')} are mutually exclusive: give one way to name the destination repository`);
+  if (r.template !== undefined) {
+    const unknown = unknownTemplateFields(r.template);
+    if (unknown.length) p.at([...path, 'template'], `unknown placeholder(s) ${unknown.map((f) => `{${f}}`).join(', ')}; use ${TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`);
+  }
+  if (r.stripLevels !== undefined && (r.name !== undefined || r.mapping === 'basename')) {
+    p.at([...path, 'stripLevels'], `only applies to the source path; drop it, or use mapping: path instead of ${r.name !== undefined ? 'name' : 'mapping: basename'}`);
+  }
+  if (r.prefix !== undefined && !REPO_PATH.test(r.prefix)) p.at([...path, 'prefix'], 'expected a repository path such as "mirror" or "mirror/hub" (lowercase, no leading or trailing "/")');
+}
+
+/** `HOST/<glob>` when the path after the host is a glob; undefined for one repository. */
+function globSource(source: string): { host: string; glob: string } | undefined {
+  const cut = source.indexOf('/');
+  if (cut < 0 || !isGlob(source.slice(cut + 1))) return undefined;
+  return { host: source.slice(0, cut), glob: source.slice(cut + 1) };
+}
+
+/** A rule over many repositories (plan/namespaces.ts lists and maps them at plan time). */
+function parseNamespaceRule(r: RawRule, g: { host: string; glob: string }, path: PropertyKey[], file: string, p: Problems, defaultFormat?: Format): SyncRule | undefined {
+  const before = p.lines.length;
+  const origin = `${file}: rules[${path[1] as number}]`;
+  // The first component must be a host: `team/*` alone would read as Docker Hub, which is rarely meant.
+  const registry = /[.:]/.test(g.host) || g.host === 'localhost' ? registryPrefix(g.host) : undefined;
+  if (registry === undefined) p.at([...path, 'source'], `a glob source starts with the registry host, e.g. registry.example.com/team/* or docker.io/myorg/*`);
+  if (/[:@]/.test(g.glob)) p.at([...path, 'source'], 'a glob source names repositories, not tags: filter tags with tags: { include, semver, latest }');
+  else {
+    const problem = globProblem(g.glob);
+    if (problem) p.at([...path, 'source'], problem);
+  }
+  for (const k of ['include', 'exclude'] as const) {
+    r.repositories?.[k]?.forEach((x, j) => {
+      const problem = globProblem(x);
+      if (problem) p.at([...path, 'repositories', k, j], problem);
+    });
+  }
+  if (r.name !== undefined) p.at([...path, 'name'], 'would give every listed repository the same destination; use prefix, stripLevels or template');
+  checkNaming(r, path, p);
+  const depth = exactDepth(g.glob);
+  if (r.stripLevels !== undefined && depth !== undefined && r.stripLevels >= depth) {
+    p.at([...path, 'stripLevels'], `stripLevels ${r.stripLevels} removes all of every repository matched by "${g.glob}" (${depth} level${depth > 1 ? 's' : ''}); use at most ${depth - 1}`);
+  }
+  const rule: SyncRule = { origin, source: { registry: registry ?? '', repository: g.glob }, destinations: [] };
+  const format = r.format ?? defaultFormat;
+  if (format) rule.format = format;
+  if (Array.isArray(r.tags)) {
+    const tags = exactTagsSchema.safeParse(r.tags);
+    if (tags.success) rule.tags = [...new Set(tags.data)];
+    else p.add(...formatZodIssues(tags.error, file, [...path, 'tags']));
+  } else if (isMapping(r.tags)) {
+    const f = filterSchema.safeParse(r.tags);
+    if (f.success) rule.filter = compileFilter(f.data, [...path, 'tags'], p);
+    else p.add(...formatZodIssues(f.error, file, [...path, 'tags']));
+  } else if (r.tags !== undefined) p.at([...path, 'tags'], TAGS_HINT);
+
+  const list = typeof r.destination === 'string' ? [r.destination] : r.destination;
+  const targets: string[] = [];
+  list.forEach((d, j) => {
+    const dpath = typeof r.destination === 'string' ? [...path, 'destination'] : [...path, 'destination', j];
+    const target = d.replace(/\/+$/, '');
+    try {
+      if (target.includes('@') || (target.includes('/') && target.slice(target.lastIndexOf('/')).includes(':'))) throw new Error('expected registry[/namespace] without a tag or digest');
+      parseRepositoryReference(`${target}/x`);
+      targets.push(target);
+    } catch (err) {
+      p.at(dpath, reason(err));
+    }
+  });
+  // Keep the path by default: a whole namespace is expected to arrive as it is (team/app stays team/app).
+  rule.namespace = {
+    glob: g.glob,
+    ...(globNamespace(g.glob) !== undefined ? { namespace: globNamespace(g.glob) } : {}),
+    ...(r.repositories?.include ? { include: r.repositories.include } : {}),
+    ...(r.repositories?.exclude ? { exclude: r.repositories.exclude } : {}),
+    targets,
+    mapping: mappingOf(r, 'path'),
+  };
+  return p.lines.length === before ? rule : undefined;
 }

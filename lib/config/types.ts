@@ -9,6 +9,36 @@ export interface TagFilter {
   exclude?: RegExp[];
   /** Keep the last N tags in version order (see plan/tags.ts), after include/exclude. */
   latest?: number;
+  /** A semver range (`>=1.2 <2`); tags that are not versions are dropped (plan/tags.ts). */
+  semver?: string;
+  /** Keep tags pushed within the last N days, where the source gives push times (plan/tags.ts). */
+  pushedWithinDays?: number;
+}
+
+/** How a destination repository is named from a source repository path (plan/mapping.ts). */
+export interface DestinationMapping {
+  /** `path` keeps the whole source path; `basename` only its last component. */
+  mode: 'path' | 'basename';
+  /** Drop the first N levels of the source path (Harbor's dest_namespace_replace_count); `path` only. */
+  stripLevels?: number;
+  /** Put before the mapped name, e.g. `mirror/hub`. */
+  prefix?: string;
+  /** A template instead of mode (`{namespace}-{name}`); stripLevels applies to its source path first. */
+  template?: string;
+}
+
+/** A rule over many repositories: `HOST/team/*`, `HOST/team/**`, `HOST/**` (plan/namespaces.ts). */
+export interface NamespaceSource {
+  /** The glob over repository paths, as written after the host: `team/*`, `**`. */
+  glob: string;
+  /** The fixed path before the first glob segment, handed to the lister; undefined: the whole registry. */
+  namespace?: string;
+  /** Repository globs (picomatch) over the whole repository path. */
+  include?: string[];
+  exclude?: string[];
+  /** `registry[/namespace]` each listed repository is copied below. */
+  targets: string[];
+  mapping: DestinationMapping;
 }
 
 export interface RuleDestination {
@@ -30,6 +60,9 @@ export interface SyncRule {
   /** When neither tags nor digest: list the repository's tags and keep those that pass. */
   filter?: TagFilter;
   destinations: RuleDestination[];
+  /** Set for a glob source: `source.repository` holds the glob, `destinations` is empty until the
+   *  planner lists the repositories and maps each one (plan/namespaces.ts). */
+  namespace?: NamespaceSource;
   /** Media types at the destination: the rule's `format`, else `defaults.format`, else the destination decides. */
   format?: Format;
 }

@@ -2,10 +2,15 @@
 // nothing: it fans out in two levels. Exact tags and digests become copy-image messages at once;
 // each repository whose tags must be listed becomes one expand-repository message, which a copier
 // lists and expands into its copy messages (pipeline/copier.ts). A run that finds the previous one
-// still queued is skipped, unless the config says `defaults.overlap: true`.
+// still queued is skipped, unless the config says `defaults.overlap: true`. A namespace rule
+// (`HOST/team/**`) costs the repository listing here, and nothing more: each listed repository
+// becomes one expand-repository message, and copiers list the tags.
 import type { Logger } from 'pino';
 import type { LoadedConfig, SyncRule } from '../config/types.js';
 import { ConfigError } from '../errors.js';
+import { listerFor } from '../listing/index.js';
+import { type ListerFor, expandNamespaceRules } from '../plan/namespaces.js';
+import { ClientPool } from '../registry/pool.js';
 import { findConflicts } from '../plan/conflicts.js';
 import { copyMessagesFor, expandMessageFor } from '../plan/planner.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
@@ -54,6 +59,8 @@ export function inProgress(c: QueueCounts): string | undefined {
 
 export interface ScheduledPlanOptions {
   config: LoadedConfig;
+  /** Repository listers for namespace rules; default: listerFor over a pool built from the config. */
+  repositories?: ListerFor;
   queue: WorkQueue;
   logger?: Logger;
   now?: () => number;
@@ -70,13 +77,27 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
       return summary;
     }
   }
-  const { copies, expands } = planTwoLevel(opts.config.rules, opts.config.defaults.platforms);
+  const rules = await listNamespaces(opts);
+  const { copies, expands } = planTwoLevel(rules, opts.config.defaults.platforms);
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
-  await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
+  await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
   const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage)];
   await opts.queue.send(bodies);
   const summary: PlanSummary = { images: copies.length, repositories: expands.length, sent: bodies.length, durationMs: Math.round(now() - started) };
   opts.logger?.info(summary, `planned ${summary.images} image(s) and ${summary.repositories} repository listing(s); ${summary.sent} message(s) sent`);
   return summary;
+}
+
+/** The config's rules with namespace rules replaced by one rule per listed repository. */
+async function listNamespaces(opts: ScheduledPlanOptions): Promise<SyncRule[]> {
+  const { config, logger } = opts;
+  if (!config.rules.some((r) => r.namespace)) return config.rules;
+  const pool = opts.repositories ? undefined : new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
+  try {
+    const repositories = opts.repositories ?? ((registry: string) => listerFor(pool!, registry));
+    return (await expandNamespaceRules(config.rules, repositories, { onWarning: (m) => logger?.warn(m) })).rules;
+  } finally {
+    await pool?.close();
+  }
 }

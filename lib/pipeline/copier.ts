@@ -10,6 +10,7 @@ import { resolveFormat } from '../copy/transforms.js';
 import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
+import { listerFor } from '../listing/index.js';
 import { type TagLister, copyMessagesFor, ruleFromExpand } from '../plan/planner.js';
 import { invalidTags, selectTags } from '../plan/tags.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, encodeMessage } from '../queue/messages.js';
@@ -165,7 +166,15 @@ async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: 
   const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
   const invalid = invalidTags(tags);
   if (invalid.length) deps.logger?.warn({ source: m.source, origin: rule.origin, tags: invalid }, 'skipped listed tags that are not valid tags');
-  const messages = copyMessagesFor(rule, selectTags(tags, rule.filter), m.platforms);
+  // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
+  let pushedAt: Map<string, string> | undefined;
+  if (rule.filter?.pushedWithinDays !== undefined) {
+    const lister = listerFor(deps.pool, rule.source.registry);
+    const times = lister.tagTimes ? (await lister.tagTimes(rule.source.repository, signal)).filter((t) => t.pushedAt) : [];
+    if (times.length) pushedAt = new Map(times.map((t) => [t.name, t.pushedAt!]));
+    else deps.logger?.warn({ source: m.source, origin: rule.origin }, `${rule.source.registry} gives no push times (${lister.kind}); pushedWithinDays keeps every tag`);
+  }
+  const messages = copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
   await deps.send(messages.map(encodeMessage));
   return messages.length;
 }

@@ -7,7 +7,8 @@ import type { LoadedConfig } from '../config/types.js';
 import { type CopyContext, createCopyContext } from '../copy/context.js';
 import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
 import { partitionConflictBodies } from '../plan/conflicts.js';
-import { type TagLister, poolTagLister, runPlanner } from '../plan/planner.js';
+import { listerFor } from '../listing/index.js';
+import { type TagLister, expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
@@ -79,6 +80,12 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   // SWR names, organizations and quota, before the planner sends anything (lib/swr/preflight.ts).
   await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
+    const warn = (message: string) => opts.logger?.warn(message);
+    const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
+    // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
+    const expanded = await expandRules(opts.config.rules, planOpts);
+    const listed = expanded.rules.filter((r) => !opts.config.rules.includes(r));
+    if (listed.length) await swrPreflight(ruleDestinations(listed), opts.config.resolve, { logger: opts.logger });
     await runPlanner(
       opts.config.rules,
       ctx.list,
@@ -113,8 +120,9 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
         conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
       },
       {
+        ...planOpts,
+        expanded,
         platforms: opts.config.defaults.platforms,
-        signal: opts.signal,
         onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
       },
     );
@@ -161,6 +169,7 @@ async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body:
 
 interface FeedContext {
   queue: WorkQueue;
+  pool: ClientPool;
   list: TagLister;
   planned(n: number): void;
   outcome(o: ImageOutcome): void;
@@ -201,7 +210,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
 
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
-  const fed = feed({ queue, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
+  const fed = feed({ queue, pool, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
   // The drain poll also stops on Ctrl-C, and once both sides settled (a broken queue).
   const stopPoll = signal ? AbortSignal.any([done.signal, signal]) : done.signal;
   fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());

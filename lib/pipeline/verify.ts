@@ -8,6 +8,7 @@ import { mapLimit } from '../copy/limiter.js';
 import { errorMessage } from '../errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { parseReference } from '../oci/reference.js';
+import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
 import type { CopyImageMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
@@ -45,7 +46,7 @@ export async function runVerify(
           void lines.push({ source: m.source, destination: m.destinations.join(', '), status: 'source-missing', message: errorMessage(err) }),
         conflict: async (m, err) => void lines.push({ source: m.source, destination: m.destination, status: 'error', message: err.message }),
       },
-      { platforms: config.defaults.platforms, signal },
+      { platforms: config.defaults.platforms, signal, repositories: (registry) => listerFor(pool, registry), onWarning: (message) => logger?.warn(message) },
     );
     lines.push(...(await mapLimit(tasks, Math.max(proc, 8), (t) => verifyOne(pool, t, signal, memo))));
   } finally {

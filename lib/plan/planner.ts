@@ -6,9 +6,11 @@ import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
 import { ConfigError, type DestinationConflictError, ErrorCode, MigrateError } from '../errors.js';
 import type { CopyImageMessage, ExpandRepositoryMessage } from '../queue/messages.js';
+import type { ListedTag } from '../listing/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups, partitionConflicts } from './conflicts.js';
-import { invalidTags, selectTags } from './tags.js';
+import { type ExpandedRules, type ListerFor, type RepositoriesExplained, expandNamespaceRules } from './namespaces.js';
+import { type FilterStep, explainTags, invalidTags } from './tags.js';
 
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => Promise<string[]>;
 
@@ -33,10 +35,44 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** Listed tags that are not valid tags, skipped (the registry's tag list is not trusted). */
   onInvalidTags?: (source: string, tags: string[], origin: string) => void;
+  /** The repository lister per source registry, for namespace rules and push times (listerFor over the pool). */
+  repositories?: ListerFor;
+  /** Warnings for the user (a glob matching nothing, push times unavailable), one line each. */
+  onWarning?: (message: string) => void;
+  /** `plan --explain`: what each filter kept and dropped. */
+  explain?: ExplainSink;
+  /** For pushedWithinDays (tests); default Date.now(). */
+  now?: number;
+  /** Namespace rules already expanded by the caller (sync expands before SWR's preflight). */
+  expanded?: ExpandedRules;
+}
+
+export interface TagsExplained {
+  origin: string;
+  /** registry/repository */
+  source: string;
+  listed: number;
+  steps: FilterStep[];
+  kept: string[];
+}
+
+export interface ExplainSink {
+  repositories(e: RepositoriesExplained): void;
+  tags(e: TagsExplained): void;
+}
+
+/** Namespace rules as concrete rules (see namespaces.ts), reporting to the plan options' hooks. */
+export function expandRules(rules: readonly SyncRule[], opts: PlanOptions): Promise<ExpandedRules> {
+  return expandNamespaceRules(rules, opts.repositories, { signal: opts.signal, onWarning: opts.onWarning, onRepositories: opts.explain?.repositories.bind(opts.explain) });
 }
 
 /** Throws a ConfigError (exit 2) when exact tags of different sources share a destination. */
-export async function runPlanner(rules: readonly SyncRule[], list: TagLister, sink: PlanSink, opts: PlanOptions = {}): Promise<void> {
+export async function runPlanner(given: readonly SyncRule[], list: TagLister, sink: PlanSink, opts: PlanOptions = {}): Promise<void> {
+  // Every destination must be known before anything is sent, for the collision check: namespace
+  // rules are listed first (repositories only; their tags stream below like any listed rule).
+  const expanded = opts.expanded ?? (await expandRules(given, opts));
+  const rules = expanded.rules;
+  const timesWarned = new Set<string>();
   const seen = new Set<string>();
   const dedup = (ms: CopyImageMessage[]) =>
     ms.filter((m) => {
@@ -94,17 +130,39 @@ export async function runPlanner(rules: readonly SyncRule[], list: TagLister, si
     // Interrupted before this rule was planned: it goes to the DLQ too, so replay plans it.
     const interrupted = () => new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned');
     let tags: string[];
+    let pushedAt: Map<string, string> | undefined;
+    const source = `${rule.source.registry}/${rule.source.repository}`;
     try {
       if (opts.signal?.aborted) throw interrupted();
-      tags = await list(rule.source.registry, rule.source.repository, opts.signal);
+      const given = expanded.listedTags.get(rule);
+      tags = given ? given.map((t) => t.name) : await list(rule.source.registry, rule.source.repository, opts.signal);
+      if (rule.filter?.pushedWithinDays !== undefined) {
+        pushedAt = timesOf(given);
+        const lister = expanded.listers.get(rule) ?? opts.repositories?.(rule.source.registry);
+        if (!pushedAt && lister?.tagTimes) pushedAt = timesOf(await lister.tagTimes(rule.source.repository, opts.signal));
+        if (!pushedAt && !timesWarned.has(rule.origin)) {
+          timesWarned.add(rule.origin);
+          opts.onWarning?.(
+            `${rule.origin}: ${rule.source.registry} gives no push times (${lister?.kind ?? 'tag list only'}), so pushedWithinDays ${rule.filter.pushedWithinDays} keeps every tag; filter with latest or semver instead`,
+          );
+        }
+      }
     } catch (err) {
       await sink.ruleFailed(expandMessageFor(rule, opts.platforms), opts.signal?.aborted ? interrupted() : err);
       return settle(i, []);
     }
     const invalid = invalidTags(tags);
-    if (invalid.length) opts.onInvalidTags?.(`${rule.source.registry}/${rule.source.repository}`, invalid, rule.origin);
-    await settle(i, copyMessagesFor(rule, selectTags(tags, rule.filter), opts.platforms));
+    if (invalid.length) opts.onInvalidTags?.(source, invalid, rule.origin);
+    const selection = explainTags(tags, rule.filter, { pushedAt, now: opts.now });
+    opts.explain?.tags({ origin: rule.origin, source, listed: tags.length, steps: selection.steps, kept: selection.kept });
+    await settle(i, copyMessagesFor(rule, selection.kept, opts.platforms));
   });
+}
+
+/** Push times by tag name, or undefined when the source gave none at all. */
+function timesOf(tags: readonly ListedTag[] | undefined): Map<string, string> | undefined {
+  const known = (tags ?? []).filter((t) => t.pushedAt !== undefined);
+  return known.length ? new Map(known.map((t) => [t.name, t.pushedAt!])) : undefined;
 }
 
 /** One message per (tag or digest) x destination. */
@@ -145,6 +203,8 @@ function filterToMessage(f: TagFilter): NonNullable<ExpandRepositoryMessage['fil
     ...(f.include ? { include: f.include.map((r) => r.source) } : {}),
     ...(f.exclude ? { exclude: f.exclude.map((r) => r.source) } : {}),
     ...(f.latest !== undefined ? { latest: f.latest } : {}),
+    ...(f.semver !== undefined ? { semver: f.semver } : {}),
+    ...(f.pushedWithinDays !== undefined ? { pushedWithinDays: f.pushedWithinDays } : {}),
   };
 }
 
@@ -163,6 +223,8 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
           include: m.filter.include?.map((s) => new RegExp(s)),
           exclude: m.filter.exclude?.map((s) => new RegExp(s)),
           latest: m.filter.latest,
+          ...(m.filter.semver !== undefined ? { semver: m.filter.semver } : {}),
+          ...(m.filter.pushedWithinDays !== undefined ? { pushedWithinDays: m.filter.pushedWithinDays } : {}),
         }
       : undefined,
     destinations,

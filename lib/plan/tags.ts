@@ -1,6 +1,9 @@
 // Tag selection for rules that list a repository: include / exclude regexes, then "latest N".
 // Registries return tags with no date, so "latest" means last in version order: tags are compared
 // piecewise, digits as numbers (so 1.10 > 1.9 and v2 > v1), the rest as text.
+// A semver range and "pushed within N days" narrow further (issue 9); each filter's drops are kept
+// for `plan --explain`.
+import semver from 'semver';
 import { isValidTag } from '../oci/reference.js';
 import type { TagFilter } from '../config/types.js';
 
@@ -36,10 +39,84 @@ export function invalidTags(tags: readonly string[]): string[] {
   return [...new Set(tags.filter((t) => !isValidTag(t)))];
 }
 
-export function selectTags(tags: readonly string[], filter: TagFilter | undefined): string[] {
+/** One filter's effect on a repository's tags, for `plan --explain`. */
+export interface FilterStep {
+  filter: 'include' | 'exclude' | 'semver' | 'pushedWithinDays' | 'latest';
+  /** The filter as written: the regexes, the range, the days. */
+  detail: string;
+  dropped: string[];
+  /** Why a kept tag was kept anyway (no push time known). */
+  note?: string;
+}
+
+export interface TagSelection {
+  kept: string[];
+  steps: FilterStep[];
+}
+
+/**
+ * The version a tag names, or undefined. A leading `v` is allowed (v1.2.3), and `1.25` counts as
+ * 1.25.0: image tags often leave the patch out (nginx:1.25), and a range over them should see them.
+ */
+export function tagVersion(tag: string): string | undefined {
+  const t = tag.replace(/^v/i, '');
+  return semver.valid(t) ?? (/^\d+\.\d+$/.test(t) ? `${t}.0` : undefined);
+}
+
+/** A range semver accepts, or undefined. */
+export function validRange(range: string): boolean {
+  return semver.validRange(range) !== null;
+}
+
+export interface SelectOptions {
+  /** Push times per tag (ISO 8601), for pushedWithinDays; undefined: the source gave none. */
+  pushedAt?: ReadonlyMap<string, string>;
+  now?: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Every filter in order (include, exclude, semver, pushedWithinDays, latest), and what each dropped. */
+export function explainTags(tags: readonly string[], filter: TagFilter | undefined, opts: SelectOptions = {}): TagSelection {
   let kept = [...new Set(tags)].filter(isValidTag);
-  if (filter?.include?.length) kept = kept.filter((t) => filter.include!.some((r) => r.test(t)));
-  if (filter?.exclude?.length) kept = kept.filter((t) => !filter.exclude!.some((r) => r.test(t)));
-  if (filter?.latest !== undefined) kept = kept.sort(compareVersions).slice(-filter.latest);
-  return kept;
+  const steps: FilterStep[] = [];
+  const step = (name: FilterStep['filter'], detail: string, keep: (t: string) => boolean, note?: string) => {
+    const dropped = kept.filter((t) => !keep(t));
+    kept = kept.filter(keep);
+    steps.push({ filter: name, detail, dropped, ...(note ? { note } : {}) });
+  };
+  if (filter?.include?.length) step('include', filter.include.map(String).join(' '), (t) => filter.include!.some((r) => r.test(t)));
+  if (filter?.exclude?.length) step('exclude', filter.exclude.map(String).join(' '), (t) => !filter.exclude!.some((r) => r.test(t)));
+  if (filter?.semver !== undefined) {
+    const range = filter.semver;
+    step('semver', range, (t) => {
+      const v = tagVersion(t);
+      return v !== undefined && semver.satisfies(v, range);
+    });
+  }
+  if (filter?.pushedWithinDays !== undefined) {
+    const days = filter.pushedWithinDays;
+    const times = opts.pushedAt;
+    const since = (opts.now ?? Date.now()) - days * DAY_MS;
+    if (!times) step('pushedWithinDays', String(days), () => true, 'the source gives no push times: every tag kept');
+    else {
+      // A tag the source gave no time for is kept: dropping it would lose an image for lack of data.
+      const unknown = kept.filter((t) => !times.has(t));
+      step('pushedWithinDays', String(days), (t) => {
+        const at = times.get(t);
+        return at === undefined || !(Date.parse(at) < since);
+      }, unknown.length ? `${unknown.length} tag(s) without a push time kept` : undefined);
+    }
+  }
+  if (filter?.latest !== undefined) {
+    const sorted = [...kept].sort(compareVersions);
+    const last = new Set(sorted.slice(-filter.latest));
+    step('latest', String(filter.latest), (t) => last.has(t));
+    kept = sorted.filter((t) => last.has(t));
+  }
+  return { kept, steps };
+}
+
+export function selectTags(tags: readonly string[], filter: TagFilter | undefined, opts: SelectOptions = {}): string[] {
+  return explainTags(tags, filter, opts).kept;
 }

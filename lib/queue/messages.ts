@@ -38,6 +38,10 @@ export const expandRepositoryMessage = z.strictObject({
       include: z.array(z.string()).optional(),
       exclude: z.array(z.string()).optional(),
       latest: z.number().int().positive().optional(),
+      /** A semver range over the tags (plan/tags.ts). */
+      semver: z.string().min(1).max(256).optional(),
+      /** Tags pushed within N days, where the source gives push times. */
+      pushedWithinDays: z.number().int().positive().optional(),
     })
     .optional(),
   platforms: z.array(platform).optional(),
