@@ -27,8 +27,9 @@ export interface PipelineFlags {
   images?: string;
   proc?: string;
   retries?: string;
-  os?: string;
-  arch?: string;
+  /** Repeatable; each value may be a comma list. */
+  os?: string | string[];
+  arch?: string | string[];
   report?: string;
   dlq?: string;
   json?: boolean;
@@ -63,13 +64,26 @@ export function timeoutFlag(value: string | undefined): number | undefined {
   return intFlag(value, 'timeout', 1, 86_400);
 }
 
-/** image-syncer's --os/--arch: comma lists, every combination becomes a platform. */
-function platformsFrom(flags: PipelineFlags): string[] | undefined {
-  if (!flags.os && !flags.arch) return undefined;
-  const oses = (flags.os ?? 'linux').split(',').filter(Boolean);
-  const arches = (flags.arch ?? '').split(',').filter(Boolean);
+/** A repeatable flag's values, each of which may be a comma list: `--arch amd64 --arch arm64,s390x`. */
+function listFlag(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * image-syncer's --os/--arch: repeatable and comma lists, every combination becomes a platform;
+ * `arch:variant` (image-syncer's spelling, e.g. `arm64:v8`) becomes `os/arch/variant`. The result
+ * is checked against PLATFORM by loadConfig.
+ */
+export function platformsFrom(flags: Pick<PipelineFlags, 'os' | 'arch'>): string[] | undefined {
+  const oses = listFlag(flags.os);
+  const arches = listFlag(flags.arch);
+  if (!oses.length && !arches.length) return undefined;
   if (!arches.length) throw new UsageError('--os needs --arch too (e.g. --os linux --arch amd64,arm64)');
-  return oses.flatMap((o) => arches.map((a) => `${o}/${a}`));
+  // image-syncer also takes `os:osversion` (Windows builds); we cannot filter on it, and dropping it
+  // silently would copy platforms the user excluded.
+  const osVersion = oses.find((o) => o.includes(':'));
+  if (osVersion) throw new UsageError(`--os "${osVersion}": os:osversion is not supported; give the os alone (e.g. --os windows)`);
+  return [...new Set((oses.length ? oses : ['linux']).flatMap((o) => arches.map((a) => `${o}/${a.replace(':', '/')}`)))];
 }
 
 export async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
