@@ -19,6 +19,7 @@ import { runVerify } from '../pipeline/verify.js';
 import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
+import { successImagesFormat, writeSuccessImages } from './success-images.js';
 import { summarise, summaryLines, writeReport } from './report.js';
 
 export interface PipelineFlags {
@@ -36,6 +37,12 @@ export interface PipelineFlags {
   'dry-run'?: boolean;
   timeout?: string;
   format?: string;
+  /** image-syncer compatibility (sync): see loadInputs and writeSuccessImages. */
+  registry?: string;
+  namespace?: string;
+  force?: boolean;
+  'output-success-images'?: string;
+  'output-images-format'?: string;
 }
 
 export interface CommandEnv {
@@ -91,8 +98,17 @@ export async function loadInputs(flags: PipelineFlags, requireRules = true): Pro
   const retries = intFlag(flags.retries, 'retries', 0, 20);
   const timeout = timeoutFlag(flags.timeout);
   const platforms = platformsFrom(flags);
-  const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms, requireRules });
+  const config = await loadConfig({
+    config: flags.config,
+    auth: flags.auth,
+    images: flags.images,
+    platforms,
+    requireRules,
+    ...(flags.registry ? { registry: flags.registry } : {}),
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+  });
   if (platforms) config.defaults.platforms = platforms;
+  if (flags.force) config.defaults.force = true;
   if (timeout !== undefined) config.defaults.timeout = timeout;
   const format = formatFlag(flags.format);
   if (format) {
@@ -140,9 +156,12 @@ async function withProgress<R extends PipelineRun>(
 }
 
 export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const successFormat = successImagesFormat(flags);
   const inputs = await loadInputs(flags);
   if (flags['dry-run']) return planCommand(flags, env, inputs.config);
+  if (flags['output-success-images']) await assertWritable(flags['output-success-images'], '--output-success-images');
   const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, inputs, runSync);
+  if (flags['output-success-images']) await writeSuccessImages(flags['output-success-images'], successFormat, run.outcomes);
   return finish(run, flags, env, dlqPath, startedAt, ms, 'sync');
 }
 
