@@ -18,8 +18,8 @@ const OPTIONS = {
   auth: { spec: { type: 'string' }, usage: '--auth FILE', help: 'image-syncer auth file: "host" or "host/namespace" -> {username, password, insecure}' },
   proc: { spec: { type: 'string', short: 'p' }, usage: '-p, --proc N', help: 'images at once (default: defaults.concurrency, 16)' },
   retries: { spec: { type: 'string', short: 'r' }, usage: '-r, --retries N', help: 'extra attempts per failing image before the DLQ (default: defaults.retries, 2)' },
-  os: { spec: { type: 'string' }, usage: '--os OS', help: 'keep only these platforms (comma list, with --arch; default linux)' },
-  arch: { spec: { type: 'string' }, usage: '--arch ARCH', help: 'keep only these architectures (comma list)' },
+  os: { spec: { type: 'string', multiple: true }, usage: '--os OS', help: 'keep only these platforms (repeatable or comma list, with --arch; default linux)' },
+  arch: { spec: { type: 'string', multiple: true }, usage: '--arch ARCH', help: 'keep only these architectures (repeatable or comma list; arch:variant, e.g. arm64:v8)' },
   'dry-run': { spec: { type: 'boolean' }, usage: '--dry-run', help: 'only print the plan' },
   report: { spec: { type: 'string' }, usage: '--report FILE', help: 'write a JSON report: per image source, destination, digest, status, bytes, duration, error' },
   dlq: { spec: { type: 'string' }, usage: '--dlq FILE', help: `the dead-letter file; the digest memo digests.jsonl lives beside it (default: ${DEFAULT_DLQ_PATH})` },
@@ -156,7 +156,7 @@ ${EXIT_CODES}
 `;
 }
 
-export type Flags = Record<string, string | boolean | undefined>;
+export type Flags = Record<string, string | string[] | boolean | undefined>;
 
 /** Splits off the command (the first positional wherever it is), then parses strictly for it. */
 export function parseCommandLine(argv: string[]): { command: string | undefined; values: Flags; args: string[] } {

@@ -2,7 +2,7 @@
 // The command-line program. Parses flags, runs one command, maps the outcome to an exit code.
 import { setMaxListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
-import type { LevelWithSilent } from 'pino';
+import { pino, type LevelWithSilent } from 'pino';
 import { enableStreamGc } from '../copy/memory.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -54,9 +54,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return ExitCode.OK;
   }
-  const level = (values['log-level'] as string | undefined) ?? 'warn';
+  const logFile = values.log as string | undefined;
+  // A log file is read afterwards, like image-syncer's --log: it gets the per-image info lines.
+  const level = (values['log-level'] as string | undefined) ?? (logFile ? 'info' : 'warn');
   if (!LEVELS.includes(level)) return reportError(new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`));
-  const logger = createLogger(level as LevelWithSilent);
+  let logger: ReturnType<typeof createLogger>;
+  try {
+    // --log FILE: the JSON lines go there (appended) instead of stderr; the summary stays on stdout
+    // and errors still reach stderr. Opened now, so a bad path fails before any work.
+    logger = createLogger(level as LevelWithSilent, logFile ? pino.destination({ dest: logFile, sync: true, append: true }) : 2);
+  } catch (err) {
+    return reportError(new UsageError(`cannot write the log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another path with --log`));
+  }
   const abort = new AbortController();
   // One run-wide signal is shared by every request in flight (each adds a listener while it runs).
   setMaxListeners(0, abort.signal);

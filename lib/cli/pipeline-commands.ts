@@ -21,6 +21,7 @@ import { runVerify } from '../pipeline/verify.js';
 import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
+import { successImagesFormat, writeSuccessImages } from './success-images.js';
 import { summarise, summaryLines, writeReport } from './report.js';
 
 export interface PipelineFlags {
@@ -29,8 +30,9 @@ export interface PipelineFlags {
   images?: string;
   proc?: string;
   retries?: string;
-  os?: string;
-  arch?: string;
+  /** Repeatable; each value may be a comma list. */
+  os?: string | string[];
+  arch?: string | string[];
   report?: string;
   dlq?: string;
   json?: boolean;
@@ -39,6 +41,12 @@ export interface PipelineFlags {
   'dry-run'?: boolean;
   timeout?: string;
   format?: string;
+  /** image-syncer compatibility (sync): see loadInputs and writeSuccessImages. */
+  registry?: string;
+  namespace?: string;
+  force?: boolean;
+  'output-success-images'?: string;
+  'output-images-format'?: string;
 }
 
 export interface CommandEnv {
@@ -67,13 +75,26 @@ export function timeoutFlag(value: string | undefined): number | undefined {
   return intFlag(value, 'timeout', 1, 86_400);
 }
 
-/** image-syncer's --os/--arch: comma lists, every combination becomes a platform. */
-function platformsFrom(flags: PipelineFlags): string[] | undefined {
-  if (!flags.os && !flags.arch) return undefined;
-  const oses = (flags.os ?? 'linux').split(',').filter(Boolean);
-  const arches = (flags.arch ?? '').split(',').filter(Boolean);
+/** A repeatable flag's values, each of which may be a comma list: `--arch amd64 --arch arm64,s390x`. */
+function listFlag(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * image-syncer's --os/--arch: repeatable and comma lists, every combination becomes a platform;
+ * `arch:variant` (image-syncer's spelling, e.g. `arm64:v8`) becomes `os/arch/variant`. The result
+ * is checked against PLATFORM by loadConfig.
+ */
+export function platformsFrom(flags: Pick<PipelineFlags, 'os' | 'arch'>): string[] | undefined {
+  const oses = listFlag(flags.os);
+  const arches = listFlag(flags.arch);
+  if (!oses.length && !arches.length) return undefined;
   if (!arches.length) throw new UsageError('--os needs --arch too (e.g. --os linux --arch amd64,arm64)');
-  return oses.flatMap((o) => arches.map((a) => `${o}/${a}`));
+  // image-syncer also takes `os:osversion` (Windows builds); we cannot filter on it, and dropping it
+  // silently would copy platforms the user excluded.
+  const osVersion = oses.find((o) => o.includes(':'));
+  if (osVersion) throw new UsageError(`--os "${osVersion}": os:osversion is not supported; give the os alone (e.g. --os windows)`);
+  return [...new Set((oses.length ? oses : ['linux']).flatMap((o) => arches.map((a) => `${o}/${a.replace(':', '/')}`)))];
 }
 
 export async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
@@ -81,8 +102,17 @@ export async function loadInputs(flags: PipelineFlags, requireRules = true): Pro
   const retries = intFlag(flags.retries, 'retries', 0, 20);
   const timeout = timeoutFlag(flags.timeout);
   const platforms = platformsFrom(flags);
-  const config = await loadConfig({ config: flags.config, auth: flags.auth, images: flags.images, platforms, requireRules });
+  const config = await loadConfig({
+    config: flags.config,
+    auth: flags.auth,
+    images: flags.images,
+    platforms,
+    requireRules,
+    ...(flags.registry ? { registry: flags.registry } : {}),
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+  });
   if (platforms) config.defaults.platforms = platforms;
+  if (flags.force) config.defaults.force = true;
   if (timeout !== undefined) config.defaults.timeout = timeout;
   const format = formatFlag(flags.format);
   if (format) {
@@ -130,9 +160,12 @@ async function withProgress<R extends PipelineRun>(
 }
 
 export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
+  const successFormat = successImagesFormat(flags);
   const inputs = await loadInputs(flags);
   if (flags['dry-run']) return planCommand(flags, env, inputs.config);
+  if (flags['output-success-images']) await assertWritable(flags['output-success-images'], '--output-success-images');
   const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, inputs, runSync);
+  if (flags['output-success-images']) await writeSuccessImages(flags['output-success-images'], successFormat, run.outcomes);
   return finish(run, flags, env, dlqPath, startedAt, ms, 'sync');
 }
 

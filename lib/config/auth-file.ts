@@ -4,17 +4,19 @@
 // (image-syncer documents this but does not enforce it; we do, on path-component boundaries).
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { Credentials } from '../registry/auth.js';
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
+import { type DuplicateKey, findJsonDuplicate, parseYamlUnique } from './duplicate-keys.js';
 import { expandEnv } from './env-expand.js';
 import { formatZodIssues } from './zod-issues.js';
 
 const entrySchema = z.strictObject({
   username: z.string().optional(),
   password: z.string().optional(),
+  /** image-syncer / containers-image: an OAuth2 refresh token, sent to a Bearer realm by POST. */
+  identityToken: z.string().optional(),
   insecure: z.boolean().optional(),
 });
 const authFileSchema = z.record(z.string().min(1), z.union([entrySchema, z.null()]));
@@ -25,8 +27,16 @@ export interface AuthEntry {
   access: RegistryAccess;
 }
 
-/** Read and parse a structured file by extension (.yaml/.yml, else JSON with a YAML fallback). */
-export async function readStructuredFile(file: string): Promise<unknown> {
+/** How a duplicate key is named in the error; default `duplicate key "k"` (with where it is). */
+export type DuplicateWording = (d: DuplicateKey) => string;
+
+const defaultWording: DuplicateWording = (d) => `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.map((k) => JSON.stringify(k)).join('.')}` : ''}`;
+
+/**
+ * Read and parse a structured file by extension (.yaml/.yml, else JSON with a YAML fallback). A
+ * duplicate key is an error in both (see duplicate-keys.ts).
+ */
+export async function readStructuredFile(file: string, wording: DuplicateWording = defaultWording): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -35,17 +45,24 @@ export async function readStructuredFile(file: string): Promise<unknown> {
     throw new ConfigError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   const ext = extname(file).toLowerCase();
+  let parsed: { value: unknown; duplicate?: DuplicateKey };
   try {
-    if (ext === '.yaml' || ext === '.yml') return parseYaml(text);
-    try {
-      return JSON.parse(text);
-    } catch (jsonErr) {
-      if (ext === '.json') throw jsonErr;
-      return parseYaml(text);
+    if (ext === '.yaml' || ext === '.yml') parsed = parseYamlUnique(text);
+    else {
+      try {
+        const value: unknown = JSON.parse(text);
+        const duplicate = findJsonDuplicate(text);
+        parsed = duplicate ? { value, duplicate } : { value };
+      } catch (jsonErr) {
+        if (ext === '.json') throw jsonErr;
+        parsed = parseYamlUnique(text);
+      }
     }
   } catch (err) {
     throw new ConfigError(`${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${parseErrorWhere(err)}`);
   }
+  if (parsed.duplicate) throw new ConfigError(`${file}: ${wording(parsed.duplicate)}; each key may appear once, merge the two entries`);
+  return parsed.value;
 }
 
 /**
@@ -61,8 +78,11 @@ export function parseErrorWhere(err: unknown): string {
   return 'syntax error';
 }
 
+/** The wording for a duplicate registry in an auth file (also the `auth` part of a combined config). */
+export const duplicateRegistry: DuplicateWording = (d) => `duplicate registry "${d.key}"`;
+
 export async function loadAuthFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AuthEntry[]> {
-  const raw = (await readStructuredFile(file)) ?? {};
+  const raw = (await readStructuredFile(file, duplicateRegistry)) ?? {};
   return parseAuthEntries(raw, file, env);
 }
 
@@ -76,8 +96,11 @@ export function parseAuthEntries(raw: unknown, file: string, env: NodeJS.Process
     try {
       const username = value?.username ? expandEnv(value.username, `${file}: ${key}.username`, env) : undefined;
       const password = value?.password ? expandEnv(value.password, `${file}: ${key}.password`, env) : undefined;
-      // An entry with no username is anonymous (image-syncer: `{}` means anonymous).
-      if (username) access.credentials = { username, password: password ?? '' } satisfies Credentials;
+      const identityToken = value?.identityToken ? expandEnv(value.identityToken, `${file}: ${key}.identityToken`, env) : undefined;
+      // An entry with no username and no token is anonymous (image-syncer: `{}` means anonymous).
+      if (username || identityToken) {
+        access.credentials = { username: username ?? '', password: password ?? '', ...(identityToken ? { identityToken } : {}) } satisfies Credentials;
+      }
     } catch (err) {
       problems.push((err as Error).message);
     }

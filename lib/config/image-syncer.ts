@@ -4,9 +4,12 @@
 //   repo              all tags            repo:t1,t2        exactly these tags
 //   repo:/regex/      tags matching       repo@sha256:...   one digest
 // A destination is a full repository path (no name mapping); without a tag it keeps the source tags.
+// An empty destination (`""`, image-migrator) is `<registry>/<namespace>/<source repo's last
+// component>`, from --registry / --namespace or DEFAULT_REGISTRY / DEFAULT_NAMESPACE.
+// The older combined `--config` file ({auth, images} in one) is read by loadCombinedConfig.
 import { z } from 'zod';
-import { parseRepositoryReference } from '../oci/reference.js';
-import { loadAuthFile, readStructuredFile, resolverFromEntries, type AuthEntry } from './auth-file.js';
+import { parseRepositoryReference, stripTransport } from '../oci/reference.js';
+import { type DuplicateWording, duplicateRegistry, loadAuthFile, parseAuthEntries, readStructuredFile, resolverFromEntries, type AuthEntry } from './auth-file.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason } from './rule-parts.js';
 import { DEFAULTS, type LoadedConfig, type SyncDefaults, type SyncRule } from './types.js';
 import { formatZodIssues } from './zod-issues.js';
@@ -16,11 +19,29 @@ export interface ImageSyncerOptions {
   imagesFile: string;
   /** `os/arch[/variant]` built from --os/--arch. */
   platforms?: string[];
+  /** --registry / --namespace, for empty destinations; over DEFAULT_REGISTRY / DEFAULT_NAMESPACE. */
+  registry?: string;
+  namespace?: string;
+}
+
+/** Where empty destinations go: the flags, else the environment (image-migrator's variables). */
+export interface EmptyDestination {
+  registry?: string;
+  namespace?: string;
 }
 
 const imagesSchema = z.record(z.string().min(1), z.unknown(), {
   error: 'expected a mapping of source image to a destination or a list of destinations',
 });
+
+/** In an images file the keys are sources: a duplicate drops the first one's destinations. */
+export const duplicateSource: DuplicateWording = (d) => `duplicate source "${d.key}"`;
+
+function emptyDestination(opts: EmptyDestination, env: NodeJS.ProcessEnv): EmptyDestination {
+  const registry = opts.registry || env.DEFAULT_REGISTRY || undefined;
+  const namespace = opts.namespace || env.DEFAULT_NAMESPACE || undefined;
+  return { ...(registry ? { registry } : {}), ...(namespace ? { namespace } : {}) };
+}
 
 export async function loadImageSyncerConfig(opts: ImageSyncerOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const p = new Problems(opts.imagesFile);
@@ -35,18 +56,48 @@ export async function loadImageSyncerConfig(opts: ImageSyncerOptions, env: NodeJ
   }
   let rules: SyncRule[] = [];
   try {
-    rules = collectRules(await readStructuredFile(opts.imagesFile), opts.imagesFile, p);
+    rules = collectRules(await readStructuredFile(opts.imagesFile, duplicateSource), opts.imagesFile, p, emptyDestination(opts, env));
   } catch (err) {
     p.addError(err);
   }
+  const files = opts.authFile !== undefined ? `${opts.authFile} and ${opts.imagesFile}` : opts.imagesFile;
+  return finish(p, files, entries, rules, opts.platforms);
+}
+
+/**
+ * Older image-syncer's single `--config` file: `{auth: {...}, images: {...}}` (REFERENCE.md
+ * section 5). `raw` is the file already read (load.ts reads it to tell it from a native config).
+ */
+export function loadCombinedConfig(
+  raw: { auth?: unknown; images?: unknown },
+  file: string,
+  opts: Omit<ImageSyncerOptions, 'authFile' | 'imagesFile'> & { requireRules?: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const p = new Problems(file);
+  let entries: AuthEntry[] = [];
+  try {
+    entries = parseAuthEntries(raw.auth ?? {}, `${file}: auth`, env);
+  } catch (err) {
+    p.addError(err);
+  }
+  // Replay needs only the credentials, as with a native config whose rules went stale.
+  const rules = opts.requireRules === false ? [] : collectRules(raw.images, `${file}: images`, p, emptyDestination(opts, env));
+  return finish(p, file, entries, rules, opts.platforms);
+}
+
+/** Duplicates in a combined config: `images` keys are sources, `auth` keys registries. */
+export const duplicateInCombined: DuplicateWording = (d) =>
+  d.path.length === 1 && d.path[0] === 'images' ? duplicateSource(d) : d.path.length === 1 && d.path[0] === 'auth' ? duplicateRegistry(d) : `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.join('.')}` : ''}`;
+
+function finish(p: Problems, files: string, entries: AuthEntry[], rules: SyncRule[], platforms: string[] | undefined): LoadedConfig {
   const defaults: SyncDefaults = { ...DEFAULTS };
-  if (opts.platforms?.length) {
-    for (const platform of opts.platforms) {
+  if (platforms?.length) {
+    for (const platform of platforms) {
       if (!PLATFORM.test(platform)) p.add(`--os/--arch: "${platform}": ${PLATFORM_HINT}`);
     }
-    defaults.platforms = [...new Set(opts.platforms)];
+    defaults.platforms = [...new Set(platforms)];
   }
-  const files = opts.authFile !== undefined ? `${opts.authFile} and ${opts.imagesFile}` : opts.imagesFile;
   p.throwIfAny(`invalid image-syncer configuration (${files})`);
   return {
     source: files,
@@ -58,14 +109,14 @@ export async function loadImageSyncerConfig(opts: ImageSyncerOptions, env: NodeJ
 }
 
 /** The rules of an already parsed `--images` document; throws a ConfigError listing every problem. */
-export function parseImagesFile(raw: unknown, file: string): SyncRule[] {
+export function parseImagesFile(raw: unknown, file: string, empty: EmptyDestination = {}): SyncRule[] {
   const p = new Problems(file);
-  const rules = collectRules(raw, file, p);
+  const rules = collectRules(raw, file, p, empty);
   p.throwIfAny(`invalid images file ${file}`);
   return rules;
 }
 
-function collectRules(raw: unknown, file: string, p: Problems): SyncRule[] {
+function collectRules(raw: unknown, file: string, p: Problems, empty: EmptyDestination): SyncRule[] {
   const parsed = imagesSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     p.add(...formatZodIssues(parsed.error, file));
@@ -75,13 +126,13 @@ function collectRules(raw: unknown, file: string, p: Problems): SyncRule[] {
   if (!keys.length) p.at([], 'no images listed');
   const rules: SyncRule[] = [];
   for (const key of keys) {
-    const rule = parseEntry(key, parsed.data[key], file, p);
+    const rule = parseEntry(key, parsed.data[key], file, p, empty);
     if (rule) rules.push(rule);
   }
   return rules;
 }
 
-function parseEntry(key: string, value: unknown, file: string, p: Problems): SyncRule | undefined {
+function parseEntry(key: string, value: unknown, file: string, p: Problems, empty: EmptyDestination): SyncRule | undefined {
   const where = JSON.stringify(key);
   const before = p.lines.length;
   const rule: SyncRule = { origin: `${file}: ${where}`, source: { registry: '', repository: '' }, destinations: [] };
@@ -95,12 +146,22 @@ function parseEntry(key: string, value: unknown, file: string, p: Problems): Syn
   const single = rule.digest !== undefined || (rule.tags?.length === 1 && rule.filter === undefined);
 
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.some((d) => typeof d !== 'string' || d === '')) {
+  if (!Array.isArray(list) || list.length === 0 || list.some((d) => typeof d !== 'string')) {
     p.at([where], 'expected a destination repository or a non-empty list of them');
     return undefined;
   }
-  list.forEach((d: string, j) => {
+  list.forEach((given: string, j) => {
     const at = typeof value === 'string' ? [where] : [where, j];
+    let d = given;
+    if (d.trim() === '') {
+      if (!empty.registry || !empty.namespace) {
+        p.at(at, 'empty destination: give --registry and --namespace (or DEFAULT_REGISTRY and DEFAULT_NAMESPACE), or write the destination');
+        return;
+      }
+      if (!sourceOk) return;
+      // image-migrator: registry + namespace + the source repository's last component, tags kept.
+      d = `${empty.registry.replace(/\/+$/, '')}/${empty.namespace.replace(/^\/+|\/+$/g, '')}/${rule.source.repository.split('/').pop()}`;
+    }
     try {
       const ref = parseRepositoryReference(d);
       if (ref.digest !== undefined) {
@@ -118,7 +179,9 @@ function parseEntry(key: string, value: unknown, file: string, p: Problems): Syn
 }
 
 /** Throws an InvalidReferenceError (or Error) whose message says what is wrong with the source. */
-function parseSource(key: string): Pick<SyncRule, 'source' | 'tags' | 'digest' | 'filter'> {
+function parseSource(given: string): Pick<SyncRule, 'source' | 'tags' | 'digest' | 'filter'> {
+  // skopeo's `docker://` first: the regex and tag-list forms below look for ':' and '/'.
+  const key = stripTransport(given);
   // `repo:/regex/`: first, since the regex may hold ':' , '/' or ',' of its own.
   const regex = /^([^@]*?):\/(.*)\/$/s.exec(key);
   if (regex) {

@@ -82,6 +82,8 @@ export interface SyncDefaults {
   format?: Format;
   /** Scheduled planner: run even when the previous run is still in progress (default: skip). */
   overlap?: boolean;
+  /** --force (image-syncer): every copy message PUTs its manifest even when the destination has it. */
+  force?: boolean;
 }
 
 export interface RegistrySettings {

@@ -39,6 +39,12 @@ export interface CopyOptions {
   memo?: DigestMemo;
   /** `docker`: convert OCI manifests to Docker schema 2 (transform-docker.ts); see resolveFormat. */
   format?: Format;
+  /**
+   * image-syncer's --force: PUT the manifest even when the destination already has this digest
+   * (e.g. to restore a tag a registry's retention policy hid, or re-trigger a webhook). Blobs and
+   * the children of an index that the destination has are still not sent again (HEAD first).
+   */
+  force?: boolean;
 }
 
 /**
@@ -103,12 +109,13 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     counters,
     ...(conversion ? { sourceDigest: srcInfo.digest, conversion } : {}),
   });
-  if (dstInfo && dstInfo.digest === srcInfo.digest) {
+  const force = opts.force === true;
+  if (!force && dstInfo && dstInfo.digest === srcInfo.digest) {
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
     return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   }
   known ??= await recall(srcInfo.digest);
-  if (dstInfo && known && dstInfo.digest === known.digest) {
+  if (!force && dstInfo && known && dstInfo.digest === known.digest) {
     // The destination holds what the transforms made of this very source digest: nothing to GET.
     ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (transformed)');
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
@@ -124,8 +131,8 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // Remember the outcome of the transforms (the same digest when they changed nothing) before
   // pushing: it is a fact about the source, true whether or not this push succeeds.
   if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });
-  if (dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
-  if (data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
+  if (!force && dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
+  if (!force && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
     const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);
     if (there?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);

@@ -83,13 +83,23 @@ export function registryEndpointHost(registry: string): string {
   return registry === DEFAULT_REGISTRY ? 'registry-1.docker.io' : registry;
 }
 
+/**
+ * skopeo's transport prefix (`docker://quay.io/a:1`): users of skopeo and image-syncer write it, and
+ * it names the same image, so it is dropped. Other transports (`oci:`, `dir:`) are not registries.
+ */
+export function stripTransport(input: string): string {
+  return input.startsWith(DOCKER_TRANSPORT) ? input.slice(DOCKER_TRANSPORT.length) : input;
+}
+const DOCKER_TRANSPORT = 'docker://';
+
 function parse(input: string): ImageReference {
   const fail = (reason: string): never => {
     throw new InvalidReferenceError(input, reason);
   };
   if (input === '') fail('reference is empty');
 
-  let rest = input;
+  let rest = stripTransport(input);
+  if (rest === '') fail('reference is empty after "docker://"');
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {

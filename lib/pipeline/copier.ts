@@ -149,7 +149,7 @@ async function copyOne(m: CopyImageMessage, deps: ProcessDeps, ctx: CopyContext)
     ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-    { platforms: m.platforms, memo: deps.memo, format: resolveFormat(m.format, deps.pool.access(dst.registry, dst.repository)) },
+    { platforms: m.platforms, memo: deps.memo, format: resolveFormat(m.format, deps.pool.access(dst.registry, dst.repository)), ...(m.force ? { force: true } : {}) },
   );
   return {
     status: result.status,

@@ -92,7 +92,9 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
       {
         tasks: async (messages) => {
           ctx.planned(messages.length);
-          await ctx.queue.send(messages.map(encodeMessage));
+          // --force travels in each message, so a replayed dead letter is forced too.
+          const force = opts.config.defaults.force === true;
+          await ctx.queue.send(messages.map((m) => encodeMessage(force ? { ...m, force } : m)));
         },
         ruleFailed: async (message, err) => {
           const body = encodeMessage(message);

@@ -21,6 +21,8 @@ export const copyImageMessage = z.strictObject({
   format: format.optional(),
   /** The rule it came from, for reports. */
   origin: z.string().max(1024).optional(),
+  /** --force: PUT the manifest even when the destination has the digest (copy/copy-image.ts). */
+  force: z.boolean().optional(),
 });
 
 /**

@@ -14,6 +14,12 @@ import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
 export interface Credentials {
   username: string;
   password: string;
+  /**
+   * An OAuth2 refresh token (docker's `identitytoken`, image-syncer's `identityToken`): a Bearer
+   * realm gets it by POST as `grant_type=refresh_token` (distribution docs/spec/auth/oauth.md),
+   * as containers-image does; username and password then serve Basic registries only.
+   */
+  identityToken?: string;
 }
 
 export interface ScopeRequest {
@@ -113,30 +119,41 @@ export class HostAuth {
     // Checked before anything is sent, anonymous or not: a realm is also a URL we would fetch.
     const refusal = realmRefusal(url, this.trust);
     if (refusal) throw new UntrustedRealmError(this.host, remoteText(redactUrl(url), 200), refusal);
-    if (c.params.service) url.searchParams.set('service', c.params.service);
-    for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.credentials) headers.authorization = basicHeader(this.credentials);
+    let body: string | undefined;
+    const identityToken = this.credentials?.identityToken;
+    if (identityToken) {
+      // OAuth2 refresh-token grant (docs/spec/auth/oauth.md), as containers-image sends it for an
+      // identity token: a form POST to the realm; the scopes are one space-separated field.
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, service: c.params.service ?? '', scope: scopes.join(' '), client_id: 'swr-migrate' });
+      body = form.toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    } else {
+      if (c.params.service) url.searchParams.set('service', c.params.service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      if (this.credentials) headers.authorization = basicHeader(this.credentials);
+    }
     // The token server gets the same overall deadline as the registry's own requests (deadline.ts):
     // a realm that trickles its answer must not hold every copy waiting for this token.
     const deadline = new RequestDeadline(this.timeoutMs, (sec) => new RequestTimeoutError(url.host, 'token request', sec));
     try {
-      return await this.tokenFrom(url, headers, key, deadline.signal);
+      return await this.tokenFrom(url, headers, key, deadline.signal, scopes, body);
     } finally {
       deadline.clear();
     }
   }
 
-  private async tokenFrom(url: URL, headers: Record<string, string>, key: string, signal: AbortSignal): Promise<string> {
+  private async tokenFrom(url: URL, headers: Record<string, string>, key: string, signal: AbortSignal, scopes: string[], form?: string): Promise<string> {
     let res: Dispatcher.ResponseData;
     try {
       this.tokenRequests++;
       res = await this.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
-        method: 'GET',
+        method: form === undefined ? 'GET' : 'POST',
         headers,
         signal,
+        ...(form === undefined ? {} : { body: form }),
       });
     } catch (err) {
       if (err instanceof MigrateError) throw err;
@@ -144,8 +161,8 @@ export class HostAuth {
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
-      const scopes = url.searchParams.getAll('scope');
-      throw this.explainRefusal?.(scopes, res.statusCode) ?? new AuthError(this.host, res.statusCode, 'the token server refused the credentials');
+      const what = form === undefined ? 'the credentials' : 'the identityToken (refresh token); get a new one';
+      throw this.explainRefusal?.(scopes, res.statusCode) ?? new AuthError(this.host, res.statusCode, `the token server refused ${what}`);
     }
     if (res.statusCode !== 200) {
       const errors = await readErrorBody(res);

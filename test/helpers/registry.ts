@@ -52,6 +52,8 @@ export interface StartOptions {
   password?: string;
   deleteEnabled?: boolean;
   tls?: RegistryTls;
+  /** Token auth: OAuth2 refresh tokens (identity tokens) the token server accepts, -> user. */
+  refreshTokens?: Record<string, string>;
 }
 
 // Readiness probes carry this user agent and are dropped from log(), so a fresh handle's log is empty.
@@ -94,7 +96,7 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryHa
       htpasswd = (await promisify(execFile)('htpasswd', ['-Bbn', username!, password!])).stdout;
       auth = { htpasswd: { realm: 'basic-realm', path: join(dir, 'htpasswd') } };
     } else if (kind === 'token') {
-      token = await startTokenServer({ service: 'test-registry', issuer: 'test-issuer', users: { [username!]: password! } });
+      token = await startTokenServer({ service: 'test-registry', issuer: 'test-issuer', users: { [username!]: password! }, ...(opts.refreshTokens ? { refreshTokens: opts.refreshTokens } : {}) });
       auth = { token: { realm: token.realm, service: 'test-registry', issuer: 'test-issuer', rootcertbundle: token.certPath } };
     }
     // The port is free when probed but could be taken before the registry binds: retry a few times.

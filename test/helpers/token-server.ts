@@ -16,6 +16,9 @@ export interface TokenRequest {
   user?: string;
   service?: string;
   status: number;
+  /** POST (OAuth2, docs/spec/auth/oauth.md): the grant_type and client_id sent. */
+  grant?: string;
+  clientId?: string;
 }
 
 export interface TokenServerHandle {
@@ -33,6 +36,8 @@ export interface TokenServerOptions {
   service: string;
   issuer: string;
   users: Record<string, string>;
+  /** OAuth2 refresh tokens (docker's identity tokens) -> the user they stand for, for POST /token. */
+  refreshTokens?: Record<string, string>;
   /** Token lifetime in seconds (default 300); short values let tests exercise refresh. */
   ttl?: number;
   /** Narrow what a user gets; default grants every requested action. */
@@ -105,13 +110,25 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     return `${input}.${b64url(sig)}`;
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
+    // OAuth2 (POST): the same fields arrive as a form body.
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const form = req.method === 'POST' ? new URLSearchParams(Buffer.concat(chunks).toString('utf8')) : undefined;
+    const params = form ?? url.searchParams;
     // Several scopes may come as repeated params or space-separated in one (both are legal).
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s);
-    const service = url.searchParams.get('service') ?? undefined;
-    const creds = parseBasic(req.headers.authorization);
+    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s);
+    const service = params.get('service') || undefined;
+    let creds = parseBasic(req.headers.authorization);
     const record: TokenRequest = { scopes, service, status: 200 };
+    if (form) {
+      record.grant = form.get('grant_type') ?? '';
+      record.clientId = form.get('client_id') ?? '';
+      const user = record.grant === 'refresh_token' ? opts.refreshTokens?.[form.get('refresh_token') ?? ''] : undefined;
+      // A refresh token stands for its user's password here; an unknown one is refused below.
+      creds = { user: user ?? '', pass: user !== undefined ? opts.users[user] ?? '' : '\0bad' };
+    }
     if (creds) record.user = creds.user;
     requests.push(record);
 
@@ -120,7 +137,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
-    if (url.pathname !== '/token' || req.method !== 'GET') {
+    if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
       reply(404, { errors: [{ code: 'NOT_FOUND', message: 'not found' }] });
       return;
     }
@@ -147,7 +164,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     reply(200, { token, access_token: token, expires_in: ttl, issued_at: new Date(now * 1000).toISOString() });
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
