@@ -112,7 +112,12 @@ export async function loadInputs(flags: PipelineFlags, requireRules = true): Pro
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
   });
   if (platforms) config.defaults.platforms = platforms;
-  if (flags.force) config.defaults.force = true;
+  if (flags.force) {
+    // In each rule, hence in every message it plans (expand messages included): a replayed dead
+    // letter, or an image a copier plans from an expand message, is forced too.
+    config.defaults.force = true;
+    for (const r of config.rules) r.force = true;
+  }
   if (timeout !== undefined) config.defaults.timeout = timeout;
   const format = formatFlag(flags.format);
   if (format) {

@@ -65,6 +65,8 @@ export interface SyncRule {
   namespace?: NamespaceSource;
   /** Media types at the destination: the rule's `format`, else `defaults.format`, else the destination decides. */
   format?: Format;
+  /** --force: PUT the manifest even when the destination has the digest. */
+  force?: boolean;
 }
 
 export interface SyncDefaults {

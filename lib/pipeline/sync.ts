@@ -92,9 +92,7 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
       {
         tasks: async (messages) => {
           ctx.planned(messages.length);
-          // --force travels in each message, so a replayed dead letter is forced too.
-          const force = opts.config.defaults.force === true;
-          await ctx.queue.send(messages.map((m) => encodeMessage(force ? { ...m, force } : m)));
+          await ctx.queue.send(messages.map(encodeMessage));
         },
         ruleFailed: async (message, err) => {
           const body = encodeMessage(message);

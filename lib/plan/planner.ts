@@ -170,7 +170,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
   const push = (source: string, destination: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -194,6 +194,7 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
     ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
     ...(platforms?.length ? { platforms } : {}),
     ...(rule.format ? { format: rule.format } : {}),
+    ...(rule.force ? { force: true } : {}),
     origin: rule.origin,
   };
 }
@@ -229,5 +230,6 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
       : undefined,
     destinations,
     ...(m.format ? { format: m.format } : {}),
+    ...(m.force ? { force: true } : {}),
   };
 }

@@ -48,6 +48,7 @@ export const expandRepositoryMessage = z.strictObject({
     .optional(),
   platforms: z.array(platform).optional(),
   format: format.optional(),
+  force: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
 });
 
