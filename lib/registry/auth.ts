@@ -55,6 +55,8 @@ export class HostAuth {
    * better than "bad credentials" (SWR: a missing organization, lib/swr/refusal.ts). Set by the pool.
    */
   explainRefusal?: (scopes: readonly string[], status: number) => Error | undefined;
+  /** Credentials that expire (ECR's 12-hour login), asked when none were given; set by the pool. */
+  credentialsProvider?: () => Promise<Credentials>;
 
   constructor(
     private readonly host: string,
@@ -78,8 +80,9 @@ export class HostAuth {
     const c = this.challenge;
     if (!c) return undefined;
     if (c.scheme === 'basic') {
-      if (!this.credentials) throw new AuthError(this.host, 401, 'the registry wants a username and password');
-      return basicHeader(this.credentials);
+      const creds = await this.currentCredentials();
+      if (!creds) throw new AuthError(this.host, 401, 'the registry wants a username and password');
+      return basicHeader(creds);
     }
     if (c.scheme !== 'bearer') throw new AuthError(this.host, 401, `unsupported auth scheme ${c.scheme}`);
     const scopes = scope ? scopeStrings(scope) : [];
@@ -93,6 +96,11 @@ export class HostAuth {
       this.pending.set(key, pending);
     }
     return `Bearer ${await pending}`;
+  }
+
+  /** The given credentials, else the provider's current ones (it refreshes them before they expire). */
+  private async currentCredentials(): Promise<Credentials | undefined> {
+    return this.credentials ?? (await this.credentialsProvider?.());
   }
 
   /** Forget the token for a scope set (after a 401 that used it). */
@@ -116,7 +124,8 @@ export class HostAuth {
     if (c.params.service) url.searchParams.set('service', c.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.credentials) headers.authorization = basicHeader(this.credentials);
+    const creds = await this.currentCredentials();
+    if (creds) headers.authorization = basicHeader(creds);
     // The token server gets the same overall deadline as the registry's own requests (deadline.ts):
     // a realm that trickles its answer must not hold every copy waiting for this token.
     const deadline = new RequestDeadline(this.timeoutMs, (sec) => new RequestTimeoutError(url.host, 'token request', sec));
