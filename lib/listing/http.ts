@@ -118,7 +118,8 @@ export class ListingApi {
 
 /** A field of an API answer that must be a list; an object without it is an unusable answer. */
 export function listField(api: ListingApi, json: unknown, field: string): unknown[] {
-  const v = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[field] : undefined;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw api.error('the answer is not a JSON object: check apiEndpoint');
+  const v = (json as Record<string, unknown>)[field];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw api.error(`the answer's "${field}" is not a list: check apiEndpoint`);
   return v;
