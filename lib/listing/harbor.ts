@@ -6,7 +6,7 @@ import type { Credentials } from '../registry/auth.js';
 import { basicHeader } from '../registry/auth.js';
 import { isValidListEntry } from '../registry/listing.js';
 import { MAX_ENTRIES, nextLink } from '../registry/link.js';
-import { ListingApi, listField, str, type ApiOptions, type JsonPage } from './http.js';
+import { ListingApi, str, type ApiOptions, type JsonPage } from './http.js';
 import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
 
 export interface HarborOptions {
