@@ -163,3 +163,22 @@ describe('Quay lister', () => {
     }
   });
 });
+
+describe('listing bodies are capped', () => {
+  test('an answer declaring more than 16 MiB is refused unread', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_q, r) => {
+      r.writeHead(200, { 'content-type': 'application/json', 'content-length': String(17 * 1024 * 1024) });
+      r.write('{"repositories": [');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      await assert.rejects(all(lister('quay.io', { listing: { apiEndpoint: url } }).repositories('coreos')),
+        (err: unknown) => err instanceof MigrateError && err.code === ErrorCode.BODY_TOO_LARGE && /127\.0\.0\.1/.test(err.message));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});

@@ -8,7 +8,11 @@ import { listerFor } from '../../lib/listing/index.js';
 import { ECR_REFRESH_MS, ecrCredentialsProvider } from '../../lib/listing/ecr.js';
 import { ErrorCode, ListingError } from '../../lib/errors.js';
 import { attachSwrKeys, swrAccessForHost } from '../../lib/swr/config.js';
-import { parseNativeConfig } from '../../lib/config/native.js';
+import { loadNativeConfig, parseNativeConfig } from '../../lib/config/native.js';
+import { SecretLookupError, type SecretStore } from '../../lib/config/secret-store.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startEcrApi } from '../helpers/ecr-api.js';
 import { startSwrApi, swrState } from '../helpers/swr-api-server.js';
 import { stopAllTracked } from '../helpers/cleanup.js';
@@ -185,5 +189,24 @@ describe('config: type, apiEndpoint, apiToken', () => {
     assert.throws(() => parseNativeConfig(doc({ 'harbor.internal': { type: 'nexus' } }), 'sync.yaml', {}),
       /registries\.harbor\.internal\.type: expected one of generic, dockerhub, harbor, quay, ecr, swr/);
     assert.throws(() => parseNativeConfig(doc({ 'quay.io': { apiEndpoint: 'ftp://x' } }), 'sync.yaml', {}), /apiEndpoint: expected an http\(s\) URL/);
+  });
+  test('apiToken from ${secretsmanager:} is fetched with the passwords; a missing one names the field', async () => {
+    const store: SecretStore = {
+      secretString: async (id) => {
+        if (id === 'quay/token') return 'sm-token-9';
+        throw new SecretLookupError(`secret "${id}" not found`);
+      },
+      parameter: async (name) => {
+        throw new SecretLookupError(`parameter "${name}" not found`);
+      },
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'listing-cfg-'));
+    const file = join(dir, 'sync.json');
+    writeFileSync(file, JSON.stringify(doc({ 'quay.io': { apiToken: '${secretsmanager:quay/token}' } })));
+    const cfg = await loadNativeConfig(file, {}, { secretStore: store });
+    assert.equal(cfg.resolve('quay.io', 'coreos/etcd').listing?.apiToken, 'sm-token-9');
+    assert.equal(cfg.resolve('quay.io', 'coreos/etcd').credentials, undefined, 'the token is not a registry login');
+    writeFileSync(file, JSON.stringify(doc({ 'quay.io': { apiToken: '${secretsmanager:quay/nope}' } })));
+    await assert.rejects(loadNativeConfig(file, {}, { secretStore: store }), /registries\.quay\.io\.apiToken.*quay\/nope/);
   });
 });
