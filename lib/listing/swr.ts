@@ -19,17 +19,23 @@ export interface SwrListerOptions {
 
 export class SwrLister implements RepositoryLister {
   readonly kind = 'swr';
-  private readonly api: SwrManagementClient;
+  private client: SwrManagementClient | undefined;
   private readonly size: number;
 
   constructor(private readonly opts: SwrListerOptions) {
     this.size = opts.pageSize ?? 100;
+  }
+
+  /** The management client; refused on first use (not when picked) when the entry lacks what it needs. */
+  private get api(): SwrManagementClient {
+    if (this.client) return this.client;
+    const { opts } = this;
     const endpoint = opts.endpoint ?? opts.swr?.managementEndpoint;
     const keys = opts.swr?.keys;
     const where = `registries.${opts.registry}`;
     if (!endpoint) throw new ListingError(opts.registry, `no SWR management endpoint is known for this host: set managementEndpoint (or apiEndpoint) of ${where}`);
     if (!keys) throw new ListingError(opts.registry, `listing SWR needs the management API's keys: give accessKey and secretKey (with project) in ${where}`);
-    this.api = new SwrManagementClient({ endpoint, auth: { kind: 'aksk', key: { ak: keys.accessKey, sk: keys.secretKey } }, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) });
+    return (this.client = new SwrManagementClient({ endpoint, auth: { kind: 'aksk', key: { ak: keys.accessKey, sk: keys.secretKey } }, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) }));
   }
 
   async *repositories(namespace: string | undefined, signal?: AbortSignal): AsyncIterable<ListedRepository> {

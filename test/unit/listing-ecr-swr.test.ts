@@ -139,7 +139,7 @@ describe('SWR lister', () => {
 
   test('without keys, or with wrong ones: refused', async () => {
     const api = await startSwrApi({ ak: AK, sk: 'OTHER', state });
-    assert.throws(() => swrLister(api.url, false), isListing(/needs the management API's keys: give accessKey and secretKey/));
+    await assert.rejects(all(swrLister(api.url, false).repositories('team')), isListing(/needs the management API's keys: give accessKey and secretKey/));
     await assert.rejects(all(swrLister(api.url).repositories('team')), /signature rejected/);
   });
 });
