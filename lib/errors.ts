@@ -416,3 +416,19 @@ export class SwrOrgError extends MigrateError {
     super(code, message);
   }
 }
+
+/**
+ * A source's listing API (Docker Hub, Harbor, Quay, ECR, SWR: lib/listing) refused or answered
+ * something unusable: 401/403/404, HTML (a login page) or non-JSON, missing credentials, a `next`
+ * on another origin. Names the host and what to do; never a credential or a query string.
+ */
+export class ListingError extends MigrateError {
+  constructor(
+    readonly host: string,
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.LISTING, `listing ${host}: ${message}`, options);
+  }
+}

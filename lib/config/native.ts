@@ -18,6 +18,7 @@ import { TEMPLATE_FIELDS, mapRepository, unknownTemplateFields } from '../plan/m
 import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespaces.js';
 import { validRange } from '../plan/tags.js';
 import { attachSwrKeys, swrAccessOf, swrFields } from '../swr/config.js';
+import type { ListingSettings, ListingType } from '../listing/settings.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
 
@@ -64,6 +65,10 @@ const registrySchema = z.strictObject({
   keyFile: z.string().min(1).optional(),
   tokenRealms: z.array(z.string().min(1)).optional(),
   allowLinkLocal: z.boolean().optional(),
+  /** The listing API's URL (lib/listing): Docker Hub's is hub.docker.com; stand-ins, private deployments. */
+  apiEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://hub.docker.com' }).optional(),
+  /** Quay OAuth token, or a Docker Hub PAT that differs from the password; `${env:}` / secret references. */
+  apiToken: z.string().min(1).optional(),
   ...swrFields, // type, edition, accessKey, secretKey, project, managementEndpoint, pushConcurrency, pushRate
 });
 
@@ -189,6 +194,8 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
       const v = e[k];
       if (v !== undefined) access[k] = posix.isAbsolute(v) ? v : posix.join(posix.dirname(file), v);
     }
+    const listing = parseListing(e, env, path, p, `${file}: ${formatPath(path)}`, secrets);
+    if (listing) access.listing = listing;
     const swr = swrAccessOf(prefix.split('/')[0]!, e, (k, why) => p.at(k ? [...path, k] : path, why));
     if (swr) access.swr = swr;
     const inline = e.username !== undefined || e.password !== undefined;
@@ -223,6 +230,31 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
     out.push({ prefix, access, ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}) });
   }
   return out;
+}
+
+/** The listing settings of an entry (type, apiEndpoint, apiToken), or undefined when it gives none. */
+function parseListing(
+  e: { type?: ListingType; apiEndpoint?: string; apiToken?: string },
+  env: NodeJS.ProcessEnv, path: PropertyKey[], p: Problems, where: string, secrets: SecretSlot[],
+): ListingSettings | undefined {
+  if (e.type === undefined && e.apiEndpoint === undefined && e.apiToken === undefined) return undefined;
+  const listing: ListingSettings = {};
+  if (e.type !== undefined) listing.type = e.type;
+  if (e.apiEndpoint !== undefined) listing.apiEndpoint = e.apiEndpoint.replace(/\/+$/, '');
+  if (e.apiToken !== undefined) {
+    const token = parseCredential(e.apiToken, env);
+    for (const line of token.problems) p.at([...path, 'apiToken'], line);
+    const literal = literalOf(token.template);
+    if (literal !== undefined) listing.apiToken = literal;
+    else {
+      // A secret reference: resolved with the passwords (secret-resolve.ts), which set
+      // `credentials`; this slot's target turns that into the token.
+      const target = {} as RegistryAccess;
+      Object.defineProperty(target, 'credentials', { set: (c: { password: string }) => (listing.apiToken = c.password) });
+      secrets.push({ where: `${where}.apiToken`, access: target, username: [], password: token.template });
+    }
+  }
+  return listing;
 }
 
 /** `Quay.io/coreos/` -> `quay.io/coreos`; undefined when the first component is not a host. */

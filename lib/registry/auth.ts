@@ -61,6 +61,8 @@ export class HostAuth {
    * better than "bad credentials" (SWR: a missing organization, lib/swr/refusal.ts). Set by the pool.
    */
   explainRefusal?: (scopes: readonly string[], status: number) => Error | undefined;
+  /** Credentials that expire (ECR's 12-hour login), asked when none were given; set by the pool. */
+  credentialsProvider?: () => Promise<Credentials>;
 
   constructor(
     private readonly host: string,
@@ -84,8 +86,9 @@ export class HostAuth {
     const c = this.challenge;
     if (!c) return undefined;
     if (c.scheme === 'basic') {
-      if (!this.credentials) throw new AuthError(this.host, 401, 'the registry wants a username and password');
-      return basicHeader(this.credentials);
+      const creds = await this.currentCredentials();
+      if (!creds) throw new AuthError(this.host, 401, 'the registry wants a username and password');
+      return basicHeader(creds);
     }
     if (c.scheme !== 'bearer') throw new AuthError(this.host, 401, `unsupported auth scheme ${c.scheme}`);
     const scopes = scope ? scopeStrings(scope) : [];
@@ -99,6 +102,11 @@ export class HostAuth {
       this.pending.set(key, pending);
     }
     return `Bearer ${await pending}`;
+  }
+
+  /** The given credentials, else the provider's current ones (it refreshes them before they expire). */
+  private async currentCredentials(): Promise<Credentials | undefined> {
+    return this.credentials ?? (await this.credentialsProvider?.());
   }
 
   /** Forget the token for a scope set (after a 401 that used it). */
@@ -121,7 +129,8 @@ export class HostAuth {
     if (refusal) throw new UntrustedRealmError(this.host, remoteText(redactUrl(url), 200), refusal);
     const headers: Record<string, string> = { accept: 'application/json' };
     let body: string | undefined;
-    const identityToken = this.credentials?.identityToken;
+    const creds = await this.currentCredentials();
+    const identityToken = creds?.identityToken;
     if (identityToken) {
       // OAuth2 refresh-token grant (docs/spec/auth/oauth.md), as containers-image sends it for an
       // identity token: a form POST to the realm; the scopes are one space-separated field.
@@ -131,7 +140,7 @@ export class HostAuth {
     } else {
       if (c.params.service) url.searchParams.set('service', c.params.service);
       for (const s of scopes) url.searchParams.append('scope', s);
-      if (this.credentials) headers.authorization = basicHeader(this.credentials);
+      if (creds) headers.authorization = basicHeader(creds);
     }
     // The token server gets the same overall deadline as the registry's own requests (deadline.ts):
     // a realm that trickles its answer must not hold every copy waiting for this token.

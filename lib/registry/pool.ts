@@ -9,6 +9,9 @@ import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
+import type { ListingSettings } from '../listing/settings.js';
+import { ecrHost } from '../listing/settings.js';
+import { ecrCredentialsProvider } from '../listing/ecr.js';
 import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
@@ -35,6 +38,13 @@ export interface RegistryAccess {
   connections?: number;
   /** Set when the registry is Huawei SWR (lib/swr/config.ts): edition, region, endpoints, push budget, keys. */
   swr?: SwrAccess;
+  /** The listing API of a source (lib/listing): its type, endpoint and token. */
+  listing?: ListingSettings;
+  /**
+   * Credentials that expire (ECR's 12-hour login): asked before each authenticated request, and
+   * refreshed by the provider itself. Used when `credentials` is not set.
+   */
+  credentialsProvider?: () => Promise<Credentials>;
 }
 
 /** Finds credentials and transport settings for a repository (longest-prefix match, see auth-file). */
@@ -89,6 +99,8 @@ export class ClientPool {
   private readonly linkLocalHosts = new Set<string>();
   /** SWR push budgets by tenant (push-budget.ts), shared by every destination client of the tenant. */
   private readonly budgets = new Map<string, PushBudget>();
+  /** ECR logins by host, shared by every client of that host (one GetAuthorizationToken per 11 h). */
+  private readonly ecrLogins = new Map<string, () => Promise<Credentials>>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -156,6 +168,7 @@ export class ClientPool {
         logger: this.opts.logger?.child({ registry, role }),
         pushBudget,
       });
+      if (!access.credentials && access.credentialsProvider) client.transport.auth.credentialsProvider = access.credentialsProvider;
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
         client.transport.auth.explainRefusal = tokenRefusalExplainer(registry, access.swr);
@@ -181,13 +194,26 @@ export class ClientPool {
     return budget;
   }
 
+  /** The dispatcher for a registry's side APIs (listing), with the registry's TLS, proxy and link-local settings. */
+  apiDispatcher(registry: string): Dispatcher {
+    return this.dispatcherFor(registry, this.access(registry, ''));
+  }
+
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */
   access(registry: string, repository: string): RegistryAccess {
-    const access = this.opts.resolve(registry, repository);
+    const access = this.ecrLogin(registry, this.opts.resolve(registry, repository));
     if (access.swr) return access;
     // SWR by its host, when the settings came from where `type: swr` cannot be said (auth files).
     const swr = swrAccessForHost(registry);
     return swr ? { ...access, swr } : access;
+  }
+
+  /** An ECR host without username/password logs in with GetAuthorizationToken (lib/listing/ecr.ts). */
+  private ecrLogin(registry: string, access: RegistryAccess): RegistryAccess {
+    if (access.credentials || access.credentialsProvider || (!ecrHost(registry) && access.listing?.type !== 'ecr')) return access;
+    let provider = this.ecrLogins.get(registry);
+    if (!provider) this.ecrLogins.set(registry, (provider = ecrCredentialsProvider(registry, access.listing?.apiEndpoint ? { endpoint: access.listing.apiEndpoint } : {})));
+    return { ...access, credentialsProvider: provider };
   }
 
   /** Requests per registry host, for reports and benchmarks. */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Credentials } from '../registry/auth.js';
 import { detectSwr, type SwrTarget } from './detect.js';
 import { swrLongTermLogin } from './login.js';
+import { LISTING_TYPES } from '../listing/settings.js';
 
 /** Huawei's per-tenant push limits (about 20 concurrent layer pushes and 20 push requests/s; 503 beyond). */
 export const SWR_PUSH_DEFAULTS = { pushConcurrency: 20, pushRate: 20 } as const;
@@ -28,7 +29,8 @@ const int = (min: number, max: number) => {
 };
 
 export const swrFields = {
-  type: z.enum(['swr', 'generic'], { error: 'expected swr or generic' }).optional(),
+  /** What the registry is, for SWR handling and for listing (lib/listing): swr, generic, dockerhub, harbor, quay, ecr. */
+  type: z.enum(LISTING_TYPES, { error: `expected one of ${LISTING_TYPES.join(', ')}` }).optional(),
   edition: z.enum(['basic', 'enterprise'], { error: 'expected basic (converts OCI to Docker media types) or enterprise' }).optional(),
   accessKey: z.string().min(1).optional(),
   secretKey: z.string().min(1).optional(),

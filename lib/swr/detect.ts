@@ -6,7 +6,8 @@ export type SwrEdition = 'basic' | 'enterprise';
 
 /** The config fields that say something about SWR (lib/config/native.ts registry entry). */
 export interface SwrHints {
-  type?: 'swr' | 'generic';
+  /** The entry's `type` (lib/listing/settings.ts LISTING_TYPES): only `swr` makes it SWR, any other opts out. */
+  type?: string;
   edition?: SwrEdition;
   project?: string;
   managementEndpoint?: string;
@@ -43,7 +44,7 @@ export function swrManagementEndpoint(region: string, tld: 'com' | 'eu' = region
  * host out. Returns undefined for a non-SWR registry.
  */
 export function detectSwr(host: string, hints: SwrHints = {}): SwrTarget | undefined {
-  if (hints.type === 'generic') return undefined;
+  if (hints.type !== undefined && hints.type !== 'swr') return undefined;
   const parsed = swrHostRegion(host);
   if (!parsed && hints.type !== 'swr') return undefined;
   const edition = hints.edition ?? 'basic';

@@ -22,6 +22,7 @@ export interface ManagementOptions {
 export interface Namespace { name: string; auth: number; repo_count?: number }
 export interface Quota { quota_key: string; quota_limit: number; used: number }
 export interface Repo { name: string; namespace: string; tags?: string[]; num_images?: number; path?: string }
+export interface SwrTag { Tag: string; updated?: string; digest?: string }
 export interface RepoPage { repos: Repo[]; offset: number; total: number }
 export type CreateResult = 'created' | 'exists' | 'quota';
 
@@ -88,6 +89,19 @@ export class SwrManagementClient {
       // A short or empty page ends the listing even if Content-Range is missing or wrong.
       if (page.repos.length === 0 || offset >= page.total) return all;
     }
+  }
+
+  /**
+   * One page of a repository's tags (GET /v2/manage/namespaces/{ns}/repos/{repo}/tags): `Tag` and
+   * `updated`; a `/` in the repository name is sent as `$` (SWR API Reference, "Querying Image Tags").
+   */
+  async tagPage(namespace: string, repository: string, offset: number, limit = 100): Promise<{ tags: SwrTag[]; total: number }> {
+    const repo = encodeURIComponent(repository.replaceAll('/', '$'));
+    const q = new URLSearchParams({ offset: String(offset), limit: String(Math.min(limit, 1000)) });
+    const res = await this.call('GET', `/v2/manage/namespaces/${encodeURIComponent(namespace)}/repos/${repo}/tags?${q}`, undefined, [200]);
+    const tags = JSON.parse(res.text) as SwrTag[];
+    const m = /^(\d+)-(\d+)\/(\d+)$/.exec(res.contentRange ?? '');
+    return { tags: Array.isArray(tags) ? tags : [], total: m ? Number(m[3]) : offset + (Array.isArray(tags) ? tags.length : 0) };
   }
 
   private async call(method: string, path: string, body: string | undefined, ok: number[]) {

@@ -101,6 +101,16 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
       const page = all.slice(offset, offset + limit).map((r) => ({ ...r, num_images: r.tags.length, path: `swr.local/${r.namespace}/${r.name}` }));
       return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${all.length}` });
     }
+    const tags = /^\/v2\/manage\/namespaces\/([^/]+)\/repos\/([^/]+)\/tags$/.exec(p);
+    if (req.method === 'GET' && tags) {
+      // `$` stands for `/` in the repository name (SWR API Reference).
+      const ns = decodeURIComponent(tags[1]!), name = decodeURIComponent(tags[2]!).replaceAll('$', '/');
+      const repo = state.repos.find((r) => r.namespace === ns && r.name === name);
+      if (!repo) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Repository not found' }]);
+      const offset = Number(url.searchParams.get('offset') ?? 0), limit = Math.min(Number(url.searchParams.get('limit') ?? 100), 1000);
+      const page = repo.tags.slice(offset, offset + limit).map((t, i) => ({ Tag: t, updated: new Date(Date.UTC(2026, 0, 1 + offset + i)).toISOString() }));
+      return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${repo.tags.length}` });
+    }
     send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' }]);
   };
 

@@ -79,7 +79,7 @@ describe('SWR registry config: refusals', () => {
     [{ 'registry.internal': { type: 'swr', accessKey: AK, secretKey: SK } }, /project is needed to derive the login for registry\.internal/],
     [{ 'quay.io': { accessKey: AK, secretKey: SK } }, /registries\.quay\.io\.accessKey: only for SWR registries/],
     [{ 'quay.io': { edition: 'enterprise' } }, /registries\.quay\.io\.edition: only for SWR registries/],
-    [{ [HOST]: { type: 'harbor' } }, /type: expected swr or generic/],
+    [{ [HOST]: { type: 'nexus' } }, /type: expected one of generic, dockerhub, harbor, quay, ecr, swr/],
     [{ [HOST]: { edition: 'pro' } }, /edition: expected basic .* or enterprise/],
     [{ [HOST]: { project: 'a b' } }, /project: expected an IAM project name/],
     [{ [HOST]: { managementEndpoint: 'ftp://x' } }, /managementEndpoint: expected an http\(s\) URL/],
