@@ -16,6 +16,7 @@ import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
+import { PullBudgetGate } from './pull-budget.js';
 
 export interface PipelineOptions {
   config: LoadedConfig;
@@ -41,6 +42,10 @@ export interface PipelineOptions {
   /** A message that could not be saved to the DLQ (the DLQ write failed): it must not vanish.
    *  Default: one line on stderr with the message body (bodies never carry credentials). */
   onLost?: (body: string, err: unknown) => void;
+  /** --pace: wait for a source's pull budget (Docker Hub) instead of leaving the rest for later. */
+  pace?: boolean;
+  /** A line for the user before copying: the plan exceeds a source's pull budget (pull-budget.ts). */
+  onNotice?: (line: string) => void;
 }
 
 /** Work left when the run stopped: `started` false means it was never tried (summary: "not started"). */
@@ -85,7 +90,9 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
       {
         tasks: async (messages) => {
           ctx.planned(messages.length);
-          await ctx.queue.send(messages.map(encodeMessage));
+          // A source that states a pull budget is held until the plan is complete (pull-budget.ts).
+          const now = await ctx.pullBudget.sort(messages, opts.signal);
+          if (now.length) await ctx.queue.send(now.map(encodeMessage));
         },
         ruleFailed: async (message, err) => {
           const body = encodeMessage(message);
@@ -118,6 +125,9 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
         onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
       },
     );
+    // Said before any of them is copied: how the held images fit their sources' budgets.
+    const held = ctx.pullBudget.drain();
+    if (held.length) await ctx.queue.send(held.map(encodeMessage));
   });
 }
 
@@ -167,6 +177,7 @@ interface FeedContext {
   unfinished(u: Unfinished): void;
   /** Add to the DLQ; a failed write goes to onLost instead of ending the run. */
   saveLetter(letter: DeadLetter): Promise<void>;
+  pullBudget: PullBudgetGate;
 }
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
@@ -179,6 +190,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes });
   const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
+  const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, onNotice: opts.onNotice });
   const outcomes: ImageOutcome[] = [];
   let planned = 0;
   const outcome = (o: ImageOutcome) => {
@@ -201,13 +213,13 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
 
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
-  const fed = feed({ queue, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
+  const fed = feed({ queue, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter, pullBudget });
   // The drain poll also stops on Ctrl-C, and once both sides settled (a broken queue).
   const stopPoll = signal ? AbortSignal.any([done.signal, signal]) : done.signal;
   fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo },
+    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo, pullBudget },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.

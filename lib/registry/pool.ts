@@ -13,6 +13,7 @@ import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
 import { PushBudget, pushTenant } from './push-budget.js';
+import { RateBudgetTracker } from './rate-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -89,6 +90,8 @@ export class ClientPool {
   private readonly linkLocalHosts = new Set<string>();
   /** SWR push budgets by tenant (push-budget.ts), shared by every destination client of the tenant. */
   private readonly budgets = new Map<string, PushBudget>();
+  /** Pull budgets of sources (rate-budget.ts), by endpoint and login: Docker Hub counts per account or IP. */
+  private readonly rateBudgets = new Map<string, RateBudgetTracker>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -155,6 +158,7 @@ export class ClientPool {
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
         pushBudget,
+        rateBudget: role === 'source' ? this.rateBudget(registry, repository) : undefined,
       });
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
@@ -179,6 +183,16 @@ export class ClientPool {
     if (budget) budget.tighten(pushConcurrency, pushRate);
     else this.budgets.set(tenant, (budget = new PushBudget(tenant, pushConcurrency, pushRate)));
     return budget;
+  }
+
+  /** The pull budget a source repository's GETs count against (one per endpoint and login). */
+  rateBudget(registry: string, repository: string): RateBudgetTracker {
+    const access = this.access(registry, repository);
+    const endpoint = registryEndpointHost(registry);
+    const key = `${endpoint}\u0000${access.credentials?.username ?? ''}`;
+    let tracker = this.rateBudgets.get(key);
+    if (!tracker) this.rateBudgets.set(key, (tracker = new RateBudgetTracker(endpoint, Boolean(access.credentials))));
+    return tracker;
   }
 
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */

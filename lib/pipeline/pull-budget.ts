@@ -1,0 +1,145 @@
+// The sources' pull budgets in the pipeline (issue 9: Docker Hub counts manifest GETs, 100 per 6 h
+// anonymous, 200 authenticated; HEADs are free and carry the budget headers). Two halves:
+//   - before copying (`sort`/`drain`): one HEAD per source reads its budget; a budgeted source's
+//     images are held until the plan is complete, then one line says whether they fit;
+//   - per image (`admit`): an image starts only when the budget can take its GET. Without --pace the
+//     rest go to the DLQ as SWRM_RATE_BUDGET ("deferred", not failed); with --pace the copier waits
+//     for the window to refill instead. A 429 TOOMANYREQUESTS from a budgeted source is treated alike.
+import type { Logger } from 'pino';
+import { ErrorCode, RateBudgetError, RegistryError } from '../errors.js';
+import { parseReference } from '../oci/reference.js';
+import type { CopyImageMessage } from '../queue/messages.js';
+import type { FailureReason } from '../queue/types.js';
+import type { ClientPool } from '../registry/pool.js';
+import { type Clock, realClock } from '../registry/push-budget.js';
+import type { RateBudgetTracker } from '../registry/rate-budget.js';
+
+export interface PullBudgetOptions {
+  /** --pace: wait for the budget instead of leaving the rest for later. */
+  pace: boolean;
+  logger?: Logger;
+  /** The one-line warning before copying (the CLI prints it on stderr). */
+  onNotice?: (line: string) => void;
+  clock?: Clock;
+  /** Longest sleep between two looks at the budget while pacing (ms). */
+  pollMs?: number;
+}
+
+export type Admission = { release(): void } | { deferred: FailureReason };
+
+const NOOP = { release: () => undefined };
+
+export class PullBudgetGate {
+  private readonly probed = new Map<RateBudgetTracker, Promise<boolean>>();
+  private readonly held = new Map<RateBudgetTracker, CopyImageMessage[]>();
+  private readonly clock: Clock;
+  /** Images left for later, by source host (for the summary). */
+  deferred = 0;
+
+  constructor(
+    private readonly pool: ClientPool,
+    private readonly opts: PullBudgetOptions,
+  ) {
+    this.clock = opts.clock ?? realClock;
+  }
+
+  get pace(): boolean {
+    return this.opts.pace;
+  }
+
+  /** The messages to send now; those of a budgeted source are held for `drain`. */
+  async sort(messages: CopyImageMessage[], signal?: AbortSignal): Promise<CopyImageMessage[]> {
+    const now: CopyImageMessage[] = [];
+    for (const m of messages) {
+      const src = parseReference(m.source);
+      const tracker = this.pool.rateBudget(src.registry, src.repository);
+      let known = this.probed.get(tracker);
+      if (!known) {
+        known = this.probe(m.source, signal).then(() => tracker.known);
+        this.probed.set(tracker, known);
+      }
+      if (await known) {
+        const list = this.held.get(tracker) ?? [];
+        list.push(m);
+        this.held.set(tracker, list);
+      } else now.push(m);
+    }
+    return now;
+  }
+
+  /** The plan is complete: warn where a source's budget cannot take it, and hand the held messages back. */
+  drain(): CopyImageMessage[] {
+    const out: CopyImageMessage[] = [];
+    for (const [tracker, messages] of this.held) {
+      out.push(...messages);
+      const remaining = tracker.available();
+      if (messages.length <= remaining) continue;
+      const anon = tracker.authenticated ? '' : '; credentials for this registry get the higher authenticated budget';
+      const then = this.opts.pace
+        ? 'with --pace the copies wait for the window to refill'
+        : `the images beyond it go to the DLQ as ${ErrorCode.RATE_BUDGET} for 'swr-migrate replay' (or run with --pace)`;
+      const line =
+        `pull budget: ${tracker.host} has ${remaining} manifest GET(s) left (${tracker.describe()}), the plan may need ${messages.length} ` +
+        `(one per image not yet at the destination; HEADs are free); ${then}${anon}`;
+      this.opts.logger?.warn({ host: tracker.host, remaining, needed: messages.length, ...tracker.snapshot() }, 'plan exceeds the pull budget');
+      this.opts.onNotice?.(line);
+    }
+    this.held.clear();
+    return out;
+  }
+
+  /** Before an image's copy: admitted (release it when done), or deferred. With --pace, waits. */
+  async admit(source: string, signal?: AbortSignal): Promise<Admission> {
+    const src = parseReference(source);
+    const tracker = this.pool.rateBudget(src.registry, src.repository);
+    if (!tracker.known) return NOOP;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (tracker.admit()) return { release: () => tracker.release() };
+      if (!this.opts.pace) return this.defer(tracker);
+      const wait = tracker.refillAt() - this.clock.now();
+      if (wait > 0) {
+        this.opts.logger?.info({ host: tracker.host, waitMs: Math.round(wait) }, 'pacing: waiting for the pull budget');
+        await this.clock.sleep(Math.min(wait, this.opts.pollMs ?? 1000), signal);
+      } else {
+        // The window has turned over since the budget was read: a HEAD (free) reads it again.
+        await this.probe(source, signal);
+        if (tracker.available() < 1) tracker.exhausted();
+      }
+    }
+  }
+
+  /** A failure that means "out of budget" (429 TOOMANYREQUESTS from a budgeted source): its deferral. */
+  deferral(err: unknown, source: string): Admission | undefined {
+    if (!(err instanceof RegistryError) || err.registryCode !== 'TOOMANYREQUESTS' || !source) return undefined;
+    const src = parseReference(source);
+    const tracker = this.pool.rateBudget(src.registry, src.repository);
+    if (!tracker.known || err.host !== tracker.host) return undefined;
+    tracker.exhausted();
+    return this.defer(tracker);
+  }
+
+  /** How long until the window of `source`'s budget refills (ms), for a paced retry. */
+  refillDelay(source: string): number {
+    const src = parseReference(source);
+    return Math.max(0, this.pool.rateBudget(src.registry, src.repository).refillAt() - this.clock.now());
+  }
+
+  private defer(tracker: RateBudgetTracker): { deferred: FailureReason } {
+    this.deferred++;
+    const at = new Date(Date.now() + Math.max(0, tracker.refillAt() - this.clock.now()));
+    const err = new RateBudgetError(tracker.host, tracker.describe(), at);
+    return { deferred: { code: err.code, message: err.message } };
+  }
+
+  private async probe(source: string, signal?: AbortSignal): Promise<void> {
+    const src = parseReference(source);
+    const reference = src.digest ?? src.tag ?? 'latest';
+    // The headers are what we want; a missing image or a refusal says nothing about the budget.
+    await this.pool
+      .client(src.registry, src.repository, 'source')
+      .manifestHead(src.repository, reference, signal)
+      .catch(() => undefined);
+  }
+}
+
