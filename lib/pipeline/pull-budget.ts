@@ -1,7 +1,7 @@
 // The sources' pull budgets in the pipeline (issue 9: Docker Hub counts manifest GETs, 100 per 6 h
 // anonymous, 200 authenticated; HEADs are free and carry the budget headers). Two halves:
-//   - before copying (`sort`/`drain`): one HEAD per source reads its budget; a budgeted source's
-//     images are held until the plan is complete, then one line says whether they fit;
+//   - before copying (`count`/`drain`): one HEAD per source reads its budget; a budgeted source's
+//     copies wait until the plan is complete, then one line says whether they fit;
 //   - per image (`admit`): an image starts only when the budget can take its GET. Without --pace the
 //     rest go to the DLQ as SWRM_RATE_BUDGET ("deferred", not failed); with --pace the copier waits
 //     for the window to refill instead. A 429 TOOMANYREQUESTS from a budgeted source is treated alike.
@@ -31,7 +31,10 @@ const NOOP = { release: () => undefined };
 
 export class PullBudgetGate {
   private readonly probed = new Map<RateBudgetTracker, Promise<boolean>>();
-  private readonly held = new Map<RateBudgetTracker, CopyImageMessage[]>();
+  private readonly planned = new Map<RateBudgetTracker, number>();
+  /** Resolved by `drain`: a budgeted source's copies start only after the plan was compared with its budget. */
+  private readonly planComplete: Promise<void>;
+  private planDone!: () => void;
   private readonly clock: Clock;
   /** Images left for later, by source host (for the summary). */
   deferred = 0;
@@ -41,58 +44,55 @@ export class PullBudgetGate {
     private readonly opts: PullBudgetOptions,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.planComplete = new Promise((resolve) => (this.planDone = resolve));
   }
 
   get pace(): boolean {
     return this.opts.pace;
   }
 
-  /** The messages to send now; those of a budgeted source are held for `drain`. */
-  async sort(messages: CopyImageMessage[], signal?: AbortSignal): Promise<CopyImageMessage[]> {
-    const now: CopyImageMessage[] = [];
+  /**
+   * Count a planned batch against its sources and start one probe per source. Nothing is held
+   * back from the queue (a hanging source must not stall the planner); instead `admit` keeps a
+   * budgeted source's images waiting until `drain` has compared the whole plan with its budget.
+   */
+  count(messages: CopyImageMessage[], signal?: AbortSignal): void {
     for (const m of messages) {
       const src = parseReference(m.source);
       const tracker = this.pool.rateBudget(src.registry, src.repository);
-      let known = this.probed.get(tracker);
-      if (!known) {
-        known = this.probe(m.source, signal).then(() => tracker.known);
-        this.probed.set(tracker, known);
-      }
-      if (await known) {
-        const list = this.held.get(tracker) ?? [];
-        list.push(m);
-        this.held.set(tracker, list);
-      } else now.push(m);
+      if (!this.probed.has(tracker)) this.probed.set(tracker, this.probe(m.source, signal).then(() => tracker.known));
+      this.planned.set(tracker, (this.planned.get(tracker) ?? 0) + 1);
     }
-    return now;
   }
 
-  /** The plan is complete: warn where a source's budget cannot take it, and hand the held messages back. */
-  drain(): CopyImageMessage[] {
-    const out: CopyImageMessage[] = [];
-    for (const [tracker, messages] of this.held) {
-      out.push(...messages);
+  /** The plan is complete: warn where a source's budget cannot take it, then let its copies start. */
+  async drain(): Promise<void> {
+    await Promise.all(this.probed.values());
+    for (const [tracker, needed] of this.planned) {
       const remaining = tracker.available();
-      if (messages.length <= remaining) continue;
+      if (!tracker.known || needed <= remaining) continue;
       const anon = tracker.authenticated ? '' : '; credentials for this registry get the higher authenticated budget';
       const then = this.opts.pace
         ? 'with --pace the copies wait for the window to refill'
         : `the images beyond it go to the DLQ as ${ErrorCode.RATE_BUDGET} for 'swr-migrate replay' (or run with --pace)`;
       const line =
-        `pull budget: ${tracker.host} has ${remaining} manifest GET(s) left (${tracker.describe()}), the plan may need ${messages.length} ` +
+        `pull budget: ${tracker.host} has ${remaining} manifest GET(s) left (${tracker.describe()}), the plan may need ${needed} ` +
         `(one per image not yet at the destination; HEADs are free); ${then}${anon}`;
-      this.opts.logger?.warn({ host: tracker.host, remaining, needed: messages.length, ...tracker.snapshot() }, 'plan exceeds the pull budget');
+      this.opts.logger?.warn({ host: tracker.host, remaining, needed, ...tracker.snapshot() }, 'plan exceeds the pull budget');
       this.opts.onNotice?.(line);
     }
-    this.held.clear();
-    return out;
+    this.planned.clear();
+    this.planDone();
   }
 
   /** Before an image's copy: admitted (release it when done), or deferred. With --pace, waits. */
   async admit(source: string, signal?: AbortSignal): Promise<Admission> {
     const src = parseReference(source);
     const tracker = this.pool.rateBudget(src.registry, src.repository);
+    const probe = this.probed.get(tracker);
+    if (probe) await untilAborted(probe, signal);
     if (!tracker.known) return NOOP;
+    await untilAborted(this.planComplete, signal);
     for (;;) {
       signal?.throwIfAborted();
       if (tracker.admit()) return { release: () => tracker.release() };
@@ -143,3 +143,17 @@ export class PullBudgetGate {
   }
 }
 
+
+/** `p`, or the signal's reason once it aborts (a copier waiting on a probe must stop on Ctrl-C). */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
+}

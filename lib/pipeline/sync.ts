@@ -84,51 +84,58 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   // SWR names, organizations and quota, before the planner sends anything (lib/swr/preflight.ts).
   await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
-    await runPlanner(
-      opts.config.rules,
-      ctx.list,
-      {
-        tasks: async (messages) => {
-          ctx.planned(messages.length);
-          // A source that states a pull budget is held until the plan is complete (pull-budget.ts).
-          const now = await ctx.pullBudget.sort(messages, opts.signal);
-          if (now.length) await ctx.queue.send(now.map(encodeMessage));
-        },
-        ruleFailed: async (message, err) => {
-          const body = encodeMessage(message);
-          // Interrupted before its tags were listed: not a failure, work not started (still saved,
-          // so replay plans it).
-          const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
-          const reason = notStarted
-            ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
-            : { code: failureCode(err), message: errorMessage(err) };
-          if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
-          await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
-          if (notStarted) return ctx.unfinished({ body, started: false });
-          ctx.outcome({
-            body,
-            kind: 'expand-repository',
-            source: message.source,
-            destination: message.destinations.join(', '),
-            status: 'failed',
-            bytes: 0,
-            durationMs: 0,
-            attempt: 1,
-            error: reason,
-          });
-        },
-        conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
-      },
-      {
-        platforms: opts.config.defaults.platforms,
-        signal: opts.signal,
-        onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
-      },
-    );
-    // Said before any of them is copied: how the held images fit their sources' budgets.
-    const held = ctx.pullBudget.drain();
-    if (held.length) await ctx.queue.send(held.map(encodeMessage));
+    try {
+      await planAll(opts, ctx);
+    } finally {
+      // Said before any of them is copied: how the plan fits its sources' budgets. Always, so no
+      // budgeted copy waits for a plan that failed.
+      await ctx.pullBudget.drain();
+    }
   });
+}
+
+function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
+  return runPlanner(
+    opts.config.rules,
+    ctx.list,
+    {
+      tasks: async (messages) => {
+        ctx.planned(messages.length);
+        // A source that states a pull budget copies only once the plan is complete (pull-budget.ts).
+        ctx.pullBudget.count(messages, opts.signal);
+        await ctx.queue.send(messages.map(encodeMessage));
+      },
+      ruleFailed: async (message, err) => {
+        const body = encodeMessage(message);
+        // Interrupted before its tags were listed: not a failure, work not started (still saved,
+        // so replay plans it).
+        const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
+        const reason = notStarted
+          ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
+          : { code: failureCode(err), message: errorMessage(err) };
+        if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
+        await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
+        if (notStarted) return ctx.unfinished({ body, started: false });
+        ctx.outcome({
+          body,
+          kind: 'expand-repository',
+          source: message.source,
+          destination: message.destinations.join(', '),
+          status: 'failed',
+          bytes: 0,
+          durationMs: 0,
+          attempt: 1,
+          error: reason,
+        });
+      },
+      conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
+    },
+    {
+      platforms: opts.config.defaults.platforms,
+      signal: opts.signal,
+      onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+    },
+  );
 }
 
 /**
@@ -152,6 +159,7 @@ export async function runMessages(opts: PipelineOptions, bodies: string[]): Prom
   await swrPreflight(messageDestinations(bodies), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
     ctx.planned(bodies.length);
+    await ctx.pullBudget.drain(); // nothing planned here: budgeted copies may start at once
     // Conflicting letters replayed together would race just as they would have in the sync.
     const { clear, held } = partitionConflictBodies(bodies);
     for (const h of held) await conflictDeadLetter(opts, ctx, h.body, h.error, false);
