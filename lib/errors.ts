@@ -432,3 +432,17 @@ export class ListingError extends MigrateError {
     super(ErrorCode.LISTING, `listing ${host}: ${message}`, options);
   }
 }
+
+/**
+ * A source's pull budget (Docker Hub: manifest GETs per 6 h) cannot take this image now. Not a
+ * failure: the image is left in the DLQ for `replay` after the window, or paced with --pace.
+ */
+export class RateBudgetError extends MigrateError {
+  constructor(
+    readonly host: string,
+    budget: string,
+    readonly replayAfter: Date,
+  ) {
+    super(ErrorCode.RATE_BUDGET, `pull budget of ${host} spent (${budget}); replay after ${replayAfter.toISOString()}, or run with --pace`);
+  }
+}

@@ -47,6 +47,8 @@ export interface PipelineFlags {
   force?: boolean;
   'output-success-images'?: string;
   'output-images-format'?: string;
+  /** sync: wait for a source's pull budget (Docker Hub) instead of leaving the rest for later. */
+  pace?: boolean;
 }
 
 export interface CommandEnv {
@@ -153,6 +155,11 @@ async function withProgress<R extends PipelineRun>(
       onPlanned: (n) => progress.planned(n),
       onOutcome: (o) => progress.outcome(o),
       onBytes: (n) => progress.moved(n),
+      pace: flags.pace ?? false,
+      onNotice: (line) => {
+        progress.clear();
+        env.stderr.write(`swr-migrate: ${line}\n`);
+      },
       onLost: (body, err) => {
         progress.clear();
         env.stderr.write(`swr-migrate: could not write to ${dlqPath} (${errorMessage(err)}); not saved: ${body}\n`);

@@ -18,6 +18,8 @@ export interface Summary {
   /** Never tried because of the interrupt: not a failure, and in the DLQ for replay. */
   notStarted: number;
   rules: { failed: number; notStarted: number };
+  /** Left in the DLQ because a source's pull budget was spent (SWRM_RATE_BUDGET): not failures. */
+  deferred: number;
   /** Failures by code, most frequent first: `MANIFEST_UNKNOWN x 12`. */
   failures: { code: string; count: number; example: string }[];
   bytes: number;
@@ -53,6 +55,7 @@ export function summarise(run: PipelineRun, durationMs: number): Summary {
     copied: images.filter((o) => o.status === 'copied').length,
     skipped: images.filter((o) => o.status === 'skipped').length,
     failed: images.filter((o) => o.status === 'failed').length,
+    deferred: images.filter((o) => o.status === 'deferred').length,
     unfinished: stoppedImages.filter((u) => u.started).length,
     notStarted: stoppedImages.filter((u) => !u.started).length,
     rules: {
@@ -74,8 +77,9 @@ export function summaryLines(s: Summary, dlqPath: string): string[] {
   const rules = s.rules.failed || s.rules.notStarted
     ? `; rules: ${s.rules.failed} could not be listed${s.rules.notStarted ? `, ${s.rules.notStarted} not started` : ''}`
     : '';
+  const deferred = s.deferred ? `, ${s.deferred} left for later` : '';
   const lines = [
-    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present, ${s.failed} failed${stopped}${rules}; ` +
+    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present, ${s.failed} failed${deferred}${stopped}${rules}; ` +
       `${formatBytes(s.bytes)} moved in ${formatDuration(s.durationMs)}`,
   ];
   if (s.failures.length) {
@@ -83,6 +87,9 @@ export function summaryLines(s: Summary, dlqPath: string): string[] {
     for (const f of s.failures) lines.push(`  ${f.code}: e.g. ${f.example}`);
   }
   if (s.interrupted) lines.push(`interrupted: ${s.unfinished + s.notStarted + s.rules.notStarted} unfinished or not started kept in ${dlqPath} for 'swr-migrate replay'`);
+  if (s.deferred) {
+    lines.push(`${s.deferred} left for later (pull budget spent, ${s.deferred} x SWRM_RATE_BUDGET in ${dlqPath}): run 'swr-migrate replay' once the window refills, or sync with --pace`);
+  }
   if (s.failed + s.rules.failed > 0) lines.push(`failures are in ${dlqPath} (--report has every one); fix the cause, then run 'swr-migrate replay'`);
   if (s.lost) lines.push(`${s.lost} message(s) could not be written to ${dlqPath}; they are printed on stderr above`);
   return lines;

@@ -19,6 +19,7 @@ import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import { maskBody } from '../secrets.js';
+import type { PullBudgetGate } from './pull-budget.js';
 
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
@@ -26,7 +27,8 @@ export interface ImageOutcome {
   kind: 'copy-image' | 'expand-repository' | 'invalid';
   source: string;
   destination: string;
-  status: 'copied' | 'skipped' | 'expanded' | 'retrying' | 'failed';
+  /** `deferred`: left in the DLQ because a source's pull budget is spent (pull-budget.ts); not a failure. */
+  status: 'copied' | 'skipped' | 'expanded' | 'retrying' | 'failed' | 'deferred';
   digest?: string;
   sourceDigest?: string;
   conversion?: string;
@@ -66,6 +68,8 @@ export interface ProcessDeps {
   logger?: Logger;
   /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
   memo?: DigestMemo;
+  /** Sources' pull budgets (Docker Hub): admit, pace or defer each image (pull-budget.ts). */
+  pullBudget?: PullBudgetGate;
 }
 
 export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
@@ -96,7 +100,14 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
     source = body.source;
     if (body.kind === 'copy-image') {
       destination = body.destination;
-      const outcome = await copyOne(body, deps, ctx);
+      const admission = deps.pullBudget ? await deps.pullBudget.admit(body.source, stop) : undefined;
+      if (admission && 'deferred' in admission) return deferredImage(admission.deferred, { ...base, kind, source, destination, durationMs: performance.now() - started });
+      let outcome;
+      try {
+        outcome = await copyOne(body, deps, ctx);
+      } finally {
+        if (admission) admission.release();
+      }
       return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
     destination = body.destinations.join(', ');
@@ -108,6 +119,14 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
     const error: FailureReason = { code: failureCode(err), message: errorMessage(err) };
     const log = deps.logger?.child({ messageId: msg.id, source, destination });
     const outcome = { ...base, kind, source, destination, error, durationMs: performance.now() - started };
+    // Out of a source's pull budget (429): left for later, or (--pace) tried again once the window refills.
+    const budget = kind === 'copy-image' ? deps.pullBudget?.deferral(err, source) : undefined;
+    if (budget && 'deferred' in budget) {
+      if (deps.pullBudget!.pace && msg.receiveCount < deps.maxReceiveCount) {
+        return { settlement: { action: 'retry', delayMs: deps.pullBudget!.refillDelay(source) }, outcome: { ...outcome, status: 'retrying' } };
+      }
+      return deferredImage(budget.deferred, outcome);
+    }
     if (isRetryable(err) && msg.receiveCount < deps.maxReceiveCount) {
       const delayMs = backoffDelay(MESSAGE_BACKOFF, msg.receiveCount, err);
       log?.warn({ err: error.message, attempt: msg.receiveCount, delayMs }, 'image failed, will retry');
@@ -118,6 +137,10 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
     const settlement: Settlement = { action: 'dead-letter', reason: error, ...(kind === 'invalid' ? { body: maskBody(msg.body) } : {}) };
     return { settlement, outcome: { ...outcome, status: 'failed' } };
   }
+}
+
+function deferredImage(reason: FailureReason, outcome: Omit<ImageOutcome, 'status'>): Processed {
+  return { settlement: { action: 'dead-letter', reason }, outcome: { ...outcome, status: 'deferred', error: reason } };
 }
 
 /** Carry out a settlement on any WorkQueue (embedded or SQS). */

@@ -36,7 +36,7 @@ export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
     const moved = await redriveAndWait(opts.dlq, { signal: opts.signal });
     const run = await runMessages(opts, []);
     const failed = run.outcomes.filter((o) => o.status === 'failed').length;
-    return { ...run, letters: moved.moved, recovered: run.outcomes.filter((o) => o.status !== 'failed' && o.kind !== 'expand-repository').length, remaining: failed };
+    return { ...run, letters: moved.moved, recovered: run.outcomes.filter((o) => o.status !== 'failed' && o.status !== 'deferred' && o.kind !== 'expand-repository').length, remaining: failed };
   }
   const letters = await opts.dlq.list();
   if (letters.length === 0) {

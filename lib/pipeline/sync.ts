@@ -17,6 +17,7 @@ import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
+import { PullBudgetGate } from './pull-budget.js';
 
 export interface PipelineOptions {
   config: LoadedConfig;
@@ -42,6 +43,10 @@ export interface PipelineOptions {
   /** A message that could not be saved to the DLQ (the DLQ write failed): it must not vanish.
    *  Default: one line on stderr with the message body (bodies never carry credentials). */
   onLost?: (body: string, err: unknown) => void;
+  /** --pace: wait for a source's pull budget (Docker Hub) instead of leaving the rest for later. */
+  pace?: boolean;
+  /** A line for the user before copying: the plan exceeds a source's pull budget (pull-budget.ts). */
+  onNotice?: (line: string) => void;
 }
 
 /** Work left when the run stopped: `started` false means it was never tried (summary: "not started"). */
@@ -80,53 +85,65 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   // SWR names, organizations and quota, before the planner sends anything (lib/swr/preflight.ts).
   await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
-    const warn = (message: string) => opts.logger?.warn(message);
-    const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
-    // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
-    const expanded = await expandRules(opts.config.rules, planOpts);
-    const listed = expanded.rules.filter((r) => !opts.config.rules.includes(r));
-    if (listed.length) await swrPreflight(ruleDestinations(listed), opts.config.resolve, { logger: opts.logger });
-    await runPlanner(
-      opts.config.rules,
-      ctx.list,
-      {
-        tasks: async (messages) => {
-          ctx.planned(messages.length);
-          await ctx.queue.send(messages.map(encodeMessage));
-        },
-        ruleFailed: async (message, err) => {
-          const body = encodeMessage(message);
-          // Interrupted before its tags were listed: not a failure, work not started (still saved,
-          // so replay plans it).
-          const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
-          const reason = notStarted
-            ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
-            : { code: failureCode(err), message: errorMessage(err) };
-          if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
-          await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
-          if (notStarted) return ctx.unfinished({ body, started: false });
-          ctx.outcome({
-            body,
-            kind: 'expand-repository',
-            source: message.source,
-            destination: message.destinations.join(', '),
-            status: 'failed',
-            bytes: 0,
-            durationMs: 0,
-            attempt: 1,
-            error: reason,
-          });
-        },
-        conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
-      },
-      {
-        ...planOpts,
-        expanded,
-        platforms: opts.config.defaults.platforms,
-        onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
-      },
-    );
+    try {
+      await planAll(opts, ctx);
+    } finally {
+      // Said before any of them is copied: how the plan fits its sources' budgets. Always, so no
+      // budgeted copy waits for a plan that failed.
+      await ctx.pullBudget.drain();
+    }
   });
+}
+
+async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
+  const warn = (message: string) => opts.logger?.warn(message);
+  const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
+  // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
+  const expanded = await expandRules(opts.config.rules, planOpts);
+  const listed = expanded.rules.filter((r) => !opts.config.rules.includes(r));
+  if (listed.length) await swrPreflight(ruleDestinations(listed), opts.config.resolve, { logger: opts.logger });
+  await runPlanner(
+    opts.config.rules,
+    ctx.list,
+    {
+      tasks: async (messages) => {
+        ctx.planned(messages.length);
+        // A source that states a pull budget copies only once the plan is complete (pull-budget.ts).
+        ctx.pullBudget.count(messages, opts.signal);
+        await ctx.queue.send(messages.map(encodeMessage));
+      },
+      ruleFailed: async (message, err) => {
+        const body = encodeMessage(message);
+        // Interrupted before its tags were listed: not a failure, work not started (still saved,
+        // so replay plans it).
+        const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
+        const reason = notStarted
+          ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
+          : { code: failureCode(err), message: errorMessage(err) };
+        if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
+        await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
+        if (notStarted) return ctx.unfinished({ body, started: false });
+        ctx.outcome({
+          body,
+          kind: 'expand-repository',
+          source: message.source,
+          destination: message.destinations.join(', '),
+          status: 'failed',
+          bytes: 0,
+          durationMs: 0,
+          attempt: 1,
+          error: reason,
+        });
+      },
+      conflict: (message, err) => conflictDeadLetter(opts, ctx, encodeMessage(message), err),
+    },
+    {
+      ...planOpts,
+      expanded,
+      platforms: opts.config.defaults.platforms,
+      onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+    },
+  );
 }
 
 /**
@@ -150,6 +167,7 @@ export async function runMessages(opts: PipelineOptions, bodies: string[]): Prom
   await swrPreflight(messageDestinations(bodies), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
     ctx.planned(bodies.length);
+    await ctx.pullBudget.drain(); // nothing planned here: budgeted copies may start at once
     // Conflicting letters replayed together would race just as they would have in the sync.
     const { clear, held } = partitionConflictBodies(bodies);
     for (const h of held) await conflictDeadLetter(opts, ctx, h.body, h.error, false);
@@ -176,6 +194,7 @@ interface FeedContext {
   unfinished(u: Unfinished): void;
   /** Add to the DLQ; a failed write goes to onLost instead of ending the run. */
   saveLetter(letter: DeadLetter): Promise<void>;
+  pullBudget: PullBudgetGate;
 }
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
@@ -188,6 +207,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes });
   const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
   const list = poolTagLister(pool);
+  const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, onNotice: opts.onNotice });
   const outcomes: ImageOutcome[] = [];
   let planned = 0;
   const outcome = (o: ImageOutcome) => {
@@ -210,13 +230,13 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
 
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
-  const fed = feed({ queue, pool, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter });
+  const fed = feed({ queue, pool, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter, pullBudget });
   // The drain poll also stops on Ctrl-C, and once both sides settled (a broken queue).
   const stopPoll = signal ? AbortSignal.any([done.signal, signal]) : done.signal;
   fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo },
+    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo, pullBudget },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.

@@ -16,6 +16,7 @@ import { headerValue, readBodyLimited } from './response.js';
 import type { RetryPolicy } from './retry.js';
 import type { PushBudget } from './push-budget.js';
 import { RegistryTransport } from './transport.js';
+import type { RateBudgetTracker } from './rate-budget.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
 
@@ -39,6 +40,8 @@ export interface ClientOptions {
   allowLinkLocal?: boolean;
   /** The tenant's push budget (SWR destinations): rate tokens here, layer-push slots in blob-copy. */
   pushBudget?: PushBudget;
+  /** A source's pull budget, read from the registry's ratelimit headers (rate-budget.ts). */
+  rateBudget?: RateBudgetTracker;
 }
 
 const PULL = ['pull'] as const;
@@ -67,6 +70,7 @@ export class UndiciRegistryClient implements RegistryClient {
       timeout: opts.timeout,
       logger: opts.logger,
       pushBudget: opts.pushBudget,
+      rateBudget: opts.rateBudget,
       realm: {
         hosts: host === opts.registry ? [host] : [host, opts.registry],
         insecure: opts.insecure,

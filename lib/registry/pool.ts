@@ -16,6 +16,7 @@ import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
 import { PushBudget, pushTenant } from './push-budget.js';
+import { RateBudgetTracker } from './rate-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -101,6 +102,8 @@ export class ClientPool {
   private readonly budgets = new Map<string, PushBudget>();
   /** ECR logins by host, shared by every client of that host (one GetAuthorizationToken per 11 h). */
   private readonly ecrLogins = new Map<string, () => Promise<Credentials>>();
+  /** Pull budgets of sources (rate-budget.ts), by endpoint and login: Docker Hub counts per account or IP. */
+  private readonly rateBudgets = new Map<string, RateBudgetTracker>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -167,6 +170,7 @@ export class ClientPool {
         timeout: this.opts.timeout,
         logger: this.opts.logger?.child({ registry, role }),
         pushBudget,
+        rateBudget: role === 'source' ? this.rateBudget(registry, repository) : undefined,
       });
       if (!access.credentials && access.credentialsProvider) client.transport.auth.credentialsProvider = access.credentialsProvider;
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
@@ -197,6 +201,16 @@ export class ClientPool {
   /** The dispatcher for a registry's side APIs (listing), with the registry's TLS, proxy and link-local settings. */
   apiDispatcher(registry: string): Dispatcher {
     return this.dispatcherFor(registry, this.access(registry, ''));
+  }
+
+  /** The pull budget a source repository's GETs count against (one per endpoint and login). */
+  rateBudget(registry: string, repository: string): RateBudgetTracker {
+    const access = this.access(registry, repository);
+    const endpoint = registryEndpointHost(registry);
+    const key = `${endpoint}\u0000${access.credentials?.username ?? ''}`;
+    let tracker = this.rateBudgets.get(key);
+    if (!tracker) this.rateBudgets.set(key, (tracker = new RateBudgetTracker(endpoint, Boolean(access.credentials))));
+    return tracker;
   }
 
   /** The settings that apply to a repository (credentials, TLS, SWR), as the resolver finds them. */

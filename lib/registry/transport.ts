@@ -14,6 +14,7 @@ import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
 import type { PushBudget } from './push-budget.js';
+import { type RateBudgetTracker, isManifestGet } from './rate-budget.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -51,6 +52,8 @@ export interface TransportOptions {
   realm?: RealmTrust;
   /** The tenant's push budget (SWR): every send of a `push` request waits for a rate token first. */
   pushBudget?: PushBudget;
+  /** A source's pull budget (rate-budget.ts): fed from every response's ratelimit headers. */
+  rateBudget?: RateBudgetTracker;
 }
 
 const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -68,6 +71,7 @@ export class RegistryTransport {
   /** For an insecure registry: whether it speaks HTTPS or plain HTTP, learnt by the first request. */
   private readonly fallback: SchemeChoice | undefined;
   private readonly pushBudget: PushBudget | undefined;
+  readonly rateBudget: RateBudgetTracker | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
   /**
@@ -88,6 +92,7 @@ export class RegistryTransport {
     this.auth.timeoutMs = this.timeoutMs;
     this.logger = opts.logger;
     this.pushBudget = opts.pushBudget;
+    this.rateBudget = opts.rateBudget;
   }
 
   /** The registry's origin: HTTPS, or plain HTTP once an insecure registry turned out to speak it. */
@@ -177,6 +182,7 @@ export class RegistryTransport {
     // Waited for before the deadline starts: queueing for a token is not the registry being slow.
     if (req.push && this.pushBudget) await this.pushBudget.token(req.signal);
     this.requests++;
+    if (this.rateBudget && isManifestGet(req.method, url.pathname)) this.rateBudget.countGet();
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
     const expired = (s: number) => new RequestTimeoutError(url.host, req.what, s);
     const deadline = new RequestDeadline(this.timeoutMs, expired, req.signal, declaredLength(headers['content-length']));
@@ -198,6 +204,11 @@ export class RegistryTransport {
       // Our own errors (a digest mismatch raised by a streamed body, the deadline) pass through.
       if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
+    }
+    // Docker Hub states its pull budget on manifest responses, HEADs included (rate-budget.ts).
+    if (this.rateBudget) {
+      this.rateBudget.observe(res.headers);
+      if (res.statusCode === 429) this.rateBudget.exhausted();
     }
     // A download's deadline grows with its size; it ends when the body is read, dumped or destroyed.
     if (req.method !== 'HEAD') deadline.extend(declaredLength(res.headers['content-length']));
