@@ -1,0 +1,58 @@
+// client-node failures as one line that names the API server and says what to do. It throws an
+// ApiException for an HTTP answer (body: the API's Status object, as JSON text) and node-fetch's
+// FetchError (with the socket's errno `code`) when there was no answer at all.
+import { ApiException } from '@kubernetes/client-node';
+import { KubernetesError, errorMessage } from '../errors.js';
+import { oneLine } from './kubeconfig.js';
+
+const NETWORK: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+function statusMessage(body: unknown): string | undefined {
+  try {
+    const parsed: unknown = typeof body === 'string' ? JSON.parse(body) : body;
+    const msg = (parsed as { message?: unknown } | null)?.message;
+    return typeof msg === 'string' && msg ? oneLine(msg).slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isTlsCode(code: string): boolean {
+  return /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_OSSL)/.test(code);
+}
+
+export function describeApiFailure(err: unknown, server: string, what: string): KubernetesError {
+  if (err instanceof KubernetesError) return err;
+  if (err instanceof ApiException) {
+    const code = (err as ApiException<unknown>).code;
+    const detail = statusMessage((err as ApiException<unknown>).body);
+    const said = detail ? `: ${detail}` : '';
+    if (code === 401) return new KubernetesError(`Kubernetes API server ${server} did not accept the credentials listing ${what} (401)${said}; refresh the kubeconfig user's token or certificate`, { cause: err });
+    if (code === 403) return new KubernetesError(`Kubernetes API server ${server} forbids listing ${what} (403)${said}; the kubeconfig user needs list permission on ${what.split(' ')[0]}`, { cause: err });
+    return new KubernetesError(`Kubernetes API server ${server} answered HTTP ${code} listing ${what}${said}`, { cause: err });
+  }
+  const errno = (err as { code?: unknown } | null)?.code;
+  const code = typeof errno === 'string' ? errno : '';
+  if (NETWORK[code]) {
+    return new KubernetesError(`cannot reach Kubernetes API server ${server}: ${NETWORK[code]}; check the cluster address in the kubeconfig and that it is reachable from here`, { cause: err });
+  }
+  if (isTlsCode(code) || /certificate|SSL|TLS/i.test(errorMessage(err))) {
+    return new KubernetesError(`cannot reach Kubernetes API server ${server}: TLS failed (${code || oneLine(tail(errorMessage(err)))}); check the cluster's certificate-authority in the kubeconfig`, { cause: err });
+  }
+  // Exec credential plugins, auth providers and anything else: client-node's own text.
+  return new KubernetesError(`cannot list ${what} on Kubernetes API server ${server}: ${oneLine(tail(errorMessage(err))).slice(0, 300)}`, { cause: err });
+}
+
+/** node-fetch prefixes "request to <url> failed, reason: "; the URL is already in our message. */
+function tail(message: string): string {
+  const i = message.indexOf('reason: ');
+  return i >= 0 ? message.slice(i + 'reason: '.length) : message;
+}
