@@ -39,6 +39,10 @@ export function describeApiFailure(err: unknown, server: string, what: string): 
     if (code === 403) return new KubernetesError(`Kubernetes API server ${server} forbids listing ${what} (403)${said}; the kubeconfig user needs list permission on ${what.split(' ')[0]}`, { cause: err });
     return new KubernetesError(`Kubernetes API server ${server} answered HTTP ${code} listing ${what}${said}`, { cause: err });
   }
+  // client-node refuses plain http:// servers unless the cluster entry says insecure-skip-tls-verify.
+  if (/HTTP protocol is not allowed/.test(errorMessage(err))) {
+    return new KubernetesError(`Kubernetes API server ${server} is plain http://, which needs insecure-skip-tls-verify: true on its cluster in the kubeconfig (or use its https:// address)`, { cause: err });
+  }
   const errno = (err as { code?: unknown } | null)?.code;
   const code = typeof errno === 'string' ? errno : '';
   if (NETWORK[code]) {

@@ -2,8 +2,11 @@
 // `images-from-cluster` reads (core/v1 pods, apps/v1 deployments/statefulsets/daemonsets, batch/v1
 // jobs/cronjobs), cluster-wide and namespaced, with `limit`/`continue` pagination and an optional
 // bearer-token check. List bodies follow the API's shape: {kind: 'DeploymentList', apiVersion,
-// metadata: {continue}, items}. Plain HTTP on 127.0.0.1, which client-node speaks for `http://` servers.
+// metadata: {continue}, items}. HTTPS on 127.0.0.1 with a test certificate, or plain HTTP (which
+// client-node only speaks with `insecure-skip-tls-verify: true` on the cluster).
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { track } from './cleanup.js';
 
@@ -36,6 +39,10 @@ export interface K8sApiServerOptions {
   objects: Partial<Record<K8sResource, K8sObject[]>>;
   /** When set, requests without `Authorization: Bearer <token>` get the API's 401 Status. */
   token?: string;
+  /** Resources whose list calls get the API's 403 Status (RBAC denies them). */
+  forbidden?: K8sResource[];
+  /** Serve HTTPS with this certificate (PEM file paths, e.g. from testPki()). */
+  tls?: { cert: string; key: string };
 }
 
 export interface ContainerSpec { name: string; image: string }
@@ -89,6 +96,11 @@ export async function startK8sApiServer(opts: K8sApiServerOptions): Promise<K8sA
       return;
     }
     const ns = m[2];
+    if (opts.forbidden?.includes(resource!)) {
+      const scope = ns === undefined ? 'at the cluster scope' : `in the namespace "${ns}"`;
+      status(res, 403, 'Forbidden', `${resource} is forbidden: User "system:serviceaccount:ci:lister" cannot list resource "${resource}" in API group "${group.apiVersion.split('/').slice(0, -1).join('')}" ${scope}`);
+      return;
+    }
     const all = (opts.objects[resource!] ?? []).filter((o) => ns === undefined || o.metadata.namespace === ns);
     // The continue token is opaque to clients; here it is the offset of the next page.
     const offset = query.continue ? Number(Buffer.from(query.continue, 'base64url').toString()) : 0;
@@ -103,7 +115,9 @@ export async function startK8sApiServer(opts: K8sApiServerOptions): Promise<K8sA
       items: page.map((o) => ({ kind: group.kind, apiVersion: group.apiVersion, ...o })),
     }));
   };
-  const server = createServer(handle);
+  const server = opts.tls
+    ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, handle)
+    : createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
@@ -118,18 +132,41 @@ export async function startK8sApiServer(opts: K8sApiServerOptions): Promise<K8sA
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   const untrack = track({ stop, stopSync: () => server.close() });
-  return { url: `http://127.0.0.1:${port}`, requests, stop };
+  return { url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`, requests, stop };
 }
 
 /** A kubeconfig with one cluster/user/context per entry; the first is the current context. */
-export function kubeconfigYaml(contexts: { name: string; server: string; token?: string; namespace?: string }[]): string {
+export interface KubeContext {
+  name: string;
+  server: string;
+  token?: string;
+  /** certificate-authority: the CA file that signed the server's certificate. */
+  caFile?: string;
+  /** insecure-skip-tls-verify: true (needed by client-node for http:// servers). */
+  insecure?: boolean;
+  /** A user with an exec credential plugin instead of a token: this command prints an ExecCredential. */
+  exec?: { command: string; args: string[] };
+}
+
+export function kubeconfigYaml(contexts: KubeContext[]): string {
   const lines = ['apiVersion: v1', 'kind: Config', `current-context: ${contexts[0]?.name ?? ''}`, 'clusters:'];
-  for (const c of contexts) lines.push(`- name: ${c.name}-cluster`, '  cluster:', `    server: ${c.server}`);
+  for (const c of contexts) {
+    lines.push(`- name: ${c.name}-cluster`, '  cluster:', `    server: ${c.server}`);
+    if (c.caFile) lines.push(`    certificate-authority: ${c.caFile}`);
+    if (c.insecure) lines.push('    insecure-skip-tls-verify: true');
+  }
   lines.push('users:');
-  for (const c of contexts) lines.push(`- name: ${c.name}-user`, '  user:', ...(c.token ? [`    token: ${c.token}`] : ['    {}']));
+  for (const c of contexts) {
+    lines.push(`- name: ${c.name}-user`, '  user:');
+    if (c.token) lines.push(`    token: ${c.token}`);
+    else if (c.exec) {
+      lines.push('    exec:', '      apiVersion: client.authentication.k8s.io/v1', `      command: ${JSON.stringify(c.exec.command)}`, '      interactiveMode: Never', '      args:');
+      for (const a of c.exec.args) lines.push(`      - ${JSON.stringify(a)}`);
+    } else lines.push('    {}');
+  }
   lines.push('contexts:');
   for (const c of contexts) {
-    lines.push(`- name: ${c.name}`, '  context:', `    cluster: ${c.name}-cluster`, `    user: ${c.name}-user`, ...(c.namespace ? [`    namespace: ${c.namespace}`] : []));
+    lines.push(`- name: ${c.name}`, '  context:', `    cluster: ${c.name}-cluster`, `    user: ${c.name}-user`);
   }
   return `${lines.join('\n')}\n`;
 }
