@@ -51,7 +51,16 @@ export function describeApiFailure(err: unknown, server: string, what: string): 
   if (isTlsCode(code) || /certificate|SSL|TLS/i.test(errorMessage(err))) {
     return new KubernetesError(`cannot reach Kubernetes API server ${server}: TLS failed (${code || oneLine(tail(errorMessage(err)))}); check the cluster's certificate-authority in the kubeconfig`, { cause: err });
   }
-  // Exec credential plugins, auth providers and anything else: client-node's own text.
+  // client-node runs exec credential plugins itself: spawn errors come through with their path.
+  const e = err as { syscall?: unknown; path?: unknown } | null;
+  if (code === 'ENOENT' && typeof e?.syscall === 'string' && e.syscall.startsWith('spawn')) {
+    return new KubernetesError(`the kubeconfig user's exec credential plugin ${String(e.path)} was not found; install it or fix users[].user.exec.command`, { cause: err });
+  }
+  // A plugin that failed rejects with its stderr as the message, which may be empty.
+  if (!errorMessage(err).trim()) {
+    return new KubernetesError(`getting credentials for Kubernetes API server ${server} failed without a message (an exec credential plugin exited non-zero?); run it by hand to see why`, { cause: err });
+  }
+  // Exec plugins' stderr, auth providers and anything else: client-node's own text.
   return new KubernetesError(`cannot list ${what} on Kubernetes API server ${server}: ${oneLine(tail(errorMessage(err))).slice(0, 300)}`, { cause: err });
 }
 

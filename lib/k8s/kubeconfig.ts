@@ -41,7 +41,7 @@ export function loadKubeConfig(choice: KubeConfigChoice, env: NodeJS.ProcessEnv 
   } catch (err) {
     if (err instanceof KubernetesError) throw err;
     // client-node's messages name the file and the bad field; they carry no secrets.
-    throw new KubernetesError(`cannot read kubeconfig ${choice.file ?? ''}: ${oneLine(errorMessage(err))}`.replace('  ', ' '), { cause: err });
+    throw new KubernetesError(`cannot read kubeconfig${choice.file !== undefined ? ` ${choice.file}` : ''}: ${oneLine(errorMessage(err)).slice(0, 300)}`, { cause: err });
   }
   const names = kc.getContexts().map((c) => c.name);
   const context = choice.context ?? kc.getCurrentContext();

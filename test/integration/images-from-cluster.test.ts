@@ -151,6 +151,17 @@ describe('images-from-cluster', () => {
     await denying.stop();
   });
 
+  test('exec credential plugins that fail or do not exist: one line, with the plugin\'s own words', async () => {
+    const kc = writeFile(dir, 'plugins.yaml', kubeconfigYaml([
+      { name: 'expired', server: api.url, caFile: pki.caFile, exec: { command: '/bin/sh', args: ['-c', 'echo "error: SSO session expired; run aws sso login" >&2; exit 1'] } },
+      { name: 'absent', server: api.url, caFile: pki.caFile, exec: { command: join(dir, 'no-such-plugin'), args: [] } },
+    ]));
+    oneLineError(await runCli(['images-from-cluster', '--kubeconfig', kc, '--target', T]),
+      /^swr-migrate: cannot list deployments on Kubernetes API server https:\/\/127\.0\.0\.1:\d+: error: SSO session expired; run aws sso login \[SWRM_KUBERNETES\]$/);
+    oneLineError(await runCli(['images-from-cluster', '--kubeconfig', kc, '--context', 'absent', '--target', T]),
+      /^swr-migrate: the kubeconfig user's exec credential plugin .*no-such-plugin was not found; install it/);
+  });
+
   test('a missing kubeconfig, a missing --target and --rewrite without --out are refused before any request', async () => {
     const mark = api.requests.length;
     const missing = await runCli(['images-from-cluster', '--kubeconfig', join(dir, 'nope.yaml'), '--target', T]);
