@@ -7,6 +7,7 @@ import { UsageError, errorMessage } from '../errors.js';
 import { planImages, parseTarget, renderImagesFile, rewriteCommands } from '../k8s/images-file.js';
 import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { listContainerImages } from '../k8s/workloads.js';
+import { ExitCode } from './errors.js';
 import type { CommandEnv } from './pipeline-commands.js';
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -35,9 +36,16 @@ export async function imagesFromClusterCommand(flags: Flags, env: CommandEnv): P
   const file = str(flags.kubeconfig);
   const { kc, context, server } = loadKubeConfig({ ...(file !== undefined ? { file } : {}), ...(str(flags.context) !== undefined ? { context: str(flags.context)! } : {}) });
   env.logger.debug({ context, server, namespaces }, 'listing workloads');
-  const containers = await listContainerImages(kc, server, namespaces);
+  let containers;
+  try {
+    containers = await listContainerImages(kc, server, { ...(namespaces ? { namespaces } : {}), signal: env.signal });
+  } catch (err) {
+    if (env.signal.aborted) return ExitCode.INTERRUPTED; // Ctrl-C while listing: nothing written
+    throw err;
+  }
   const plan = planImages(containers, target);
   for (const w of plan.warnings) env.stderr.write(`swr-migrate: warning: ${w}\n`);
+  if (!plan.images.size) env.stderr.write(`swr-migrate: warning: no images to copy found; check --context and -n\n`);
   const text = renderImagesFile(plan, out?.toLowerCase().endsWith('.json') ? 'json' : 'yaml');
   const workloads = new Set(containers.map((c) => `${c.kind}/${c.namespace}/${c.name}`)).size;
   const where = namespaces ? `namespace(s) ${namespaces.join(', ')}` : 'all namespaces';
@@ -54,5 +62,5 @@ export async function imagesFromClusterCommand(flags: Flags, env: CommandEnv): P
     for (const line of rewriteCommands(containers, plan)) env.stdout.write(`${line}\n`);
   }
   env.stderr.write(`images-from-cluster: ${plan.images.size} image(s) from ${workloads} workload(s) in ${where} (context ${context})${out !== undefined ? ` written to ${out}` : ''}\n`);
-  return 0;
+  return ExitCode.OK;
 }

@@ -36,7 +36,7 @@ export function describeApiFailure(err: unknown, server: string, what: string): 
     const detail = statusMessage((err as ApiException<unknown>).body);
     const said = detail ? `: ${detail}` : '';
     if (code === 401) return new KubernetesError(`Kubernetes API server ${server} did not accept the credentials listing ${what} (401)${said}; refresh the kubeconfig user's token or certificate`, { cause: err });
-    if (code === 403) return new KubernetesError(`Kubernetes API server ${server} forbids listing ${what} (403)${said}; the kubeconfig user needs list permission on ${what.split(' ')[0]}`, { cause: err });
+    if (code === 403) return new KubernetesError(`Kubernetes API server ${server} forbids listing ${what} (403)${said}; the kubeconfig user needs list permission on ${what.split(' ')[0]}${what.includes(' in namespace ') ? '' : ' in all namespaces, or pass -n with the namespaces it may read'}`, { cause: err });
     return new KubernetesError(`Kubernetes API server ${server} answered HTTP ${code} listing ${what}${said}`, { cause: err });
   }
   // client-node refuses plain http:// servers unless the cluster entry says insecure-skip-tls-verify.

@@ -2,6 +2,7 @@
 // a Deployment scaled to zero or a CronJob between runs still needs its image in the new registry.
 // Pods are read too, but only bare ones (no ownerReferences); a controller's pods repeat its template.
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1ObjectMeta, type V1PodSpec } from '@kubernetes/client-node';
+import { KubernetesError } from '../errors.js';
 import { describeApiFailure } from './api-errors.js';
 
 /** `kubectl set image` resource names, which are also the API's plural resource names minus the s. */
@@ -24,18 +25,48 @@ type Lister<T> = { all: (p: Page) => Promise<ListResult<T>>; namespaced: (ns: st
 
 // Large clusters hold thousands of pods; pages keep each response (and the apiserver's work) bounded.
 const PAGE = 500;
+// client-node sets no deadline: a server behind a dropping firewall would hold the command for the
+// kernel's connect timeout (about 2 minutes on Linux) per call, or for ever once connected.
+const DEFAULT_TIMEOUT_MS = 60_000;
 
-async function listAll<T>(lister: Lister<T>, what: string, server: string, namespaces: string[] | undefined): Promise<T[]> {
+export interface ListOptions {
+  namespaces?: string[];
+  /** Per list call. */
+  timeoutMs?: number;
+  /** Ctrl-C: stop waiting (the process exits; nothing was written). */
+  signal?: AbortSignal;
+}
+
+/** The call, or a KubernetesError when it outlives the deadline, or the signal's reason on abort. */
+function bounded<T>(call: () => Promise<T>, ms: number, server: string, what: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal!.reason);
+    const timer = setTimeout(() => reject(new KubernetesError(`Kubernetes API server ${server} did not answer listing ${what} within ${ms / 1000} s; check that it is reachable from here`)), ms);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    if (signal?.aborted) onAbort();
+    call().then((v) => { done(); resolve(v); }, (err: unknown) => { done(); reject(err); });
+  });
+}
+
+async function listAll<T>(lister: Lister<T>, what: string, server: string, opts: ListOptions): Promise<T[]> {
+  const namespaces = opts.namespaces;
   const out: T[] = [];
   for (const ns of namespaces ?? [undefined]) {
     let token: string | undefined;
     do {
       const page: Page = { limit: PAGE, ...(token ? { _continue: token } : {}) };
       let res: ListResult<T>;
+      const scoped = ns === undefined ? what : `${what} in namespace ${ns}`;
       try {
-        res = ns === undefined ? await lister.all(page) : await lister.namespaced(ns, page);
+        res = await bounded(() => (ns === undefined ? lister.all(page) : lister.namespaced(ns, page)), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, server, scoped, opts.signal);
       } catch (err) {
-        throw describeApiFailure(err, server, ns === undefined ? what : `${what} in namespace ${ns}`);
+        if (opts.signal?.aborted) throw err;
+        throw describeApiFailure(err, server, scoped);
       }
       out.push(...res.items);
       token = res.metadata?._continue || undefined;
@@ -57,17 +88,17 @@ function fromPodSpec(kind: WorkloadKind, meta: V1ObjectMeta | undefined, spec: V
 const hasOwner = (meta: V1ObjectMeta | undefined): boolean => (meta?.ownerReferences?.length ?? 0) > 0;
 
 /** Every container image of the listed kinds, in the given namespaces or in all of them. */
-export async function listContainerImages(kc: KubeConfig, server: string, namespaces?: string[]): Promise<ContainerImage[]> {
+export async function listContainerImages(kc: KubeConfig, server: string, opts: ListOptions = {}): Promise<ContainerImage[]> {
   const apps = kc.makeApiClient(AppsV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   // Sequential: a handful of list calls, and the first refusal (401, unreachable) stops the rest.
-  const deployments = await listAll({ all: (p) => apps.listDeploymentForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDeployment({ namespace, ...p }) }, 'deployments', server, namespaces);
-  const statefulsets = await listAll({ all: (p) => apps.listStatefulSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedStatefulSet({ namespace, ...p }) }, 'statefulsets', server, namespaces);
-  const daemonsets = await listAll({ all: (p) => apps.listDaemonSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDaemonSet({ namespace, ...p }) }, 'daemonsets', server, namespaces);
-  const jobs = await listAll({ all: (p) => batch.listJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedJob({ namespace, ...p }) }, 'jobs', server, namespaces);
-  const cronjobs = await listAll({ all: (p) => batch.listCronJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedCronJob({ namespace, ...p }) }, 'cronjobs', server, namespaces);
-  const pods = await listAll({ all: (p) => core.listPodForAllNamespaces(p), namespaced: (namespace, p) => core.listNamespacedPod({ namespace, ...p }) }, 'pods', server, namespaces);
+  const deployments = await listAll({ all: (p) => apps.listDeploymentForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDeployment({ namespace, ...p }) }, 'deployments', server, opts);
+  const statefulsets = await listAll({ all: (p) => apps.listStatefulSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedStatefulSet({ namespace, ...p }) }, 'statefulsets', server, opts);
+  const daemonsets = await listAll({ all: (p) => apps.listDaemonSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDaemonSet({ namespace, ...p }) }, 'daemonsets', server, opts);
+  const jobs = await listAll({ all: (p) => batch.listJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedJob({ namespace, ...p }) }, 'jobs', server, opts);
+  const cronjobs = await listAll({ all: (p) => batch.listCronJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedCronJob({ namespace, ...p }) }, 'cronjobs', server, opts);
+  const pods = await listAll({ all: (p) => core.listPodForAllNamespaces(p), namespaced: (namespace, p) => core.listNamespacedPod({ namespace, ...p }) }, 'pods', server, opts);
   return [
     ...deployments.flatMap((o) => fromPodSpec('deployment', o.metadata, o.spec?.template.spec, hasOwner(o.metadata))),
     ...statefulsets.flatMap((o) => fromPodSpec('statefulset', o.metadata, o.spec?.template.spec, hasOwner(o.metadata))),

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { stopAllTracked as stopAll } from '../helpers/cleanup.js';
@@ -11,6 +12,9 @@ import { testPki, type TestPki } from '../helpers/certs.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { freePort } from '../helpers/registry.js';
 import { runCli } from '../helpers/run-cli.js';
+import { KubernetesError } from '../../lib/errors.js';
+import { loadKubeConfig } from '../../lib/k8s/kubeconfig.js';
+import { listContainerImages } from '../../lib/k8s/workloads.js';
 import { cronJob, kubeconfigYaml, pod, podSpec, startK8sApiServer, workload, type K8sApiServerHandle } from '../helpers/k8s-api-server.js';
 
 const T = 'swr.cn-north-4.myhuaweicloud.com/mirror';
@@ -148,6 +152,8 @@ describe('images-from-cluster', () => {
     const kc = writeFile(dir, 'rbac.yaml', kubeconfigYaml([{ name: 'ci', server: denying.url, insecure: true }]));
     const r = await runCli(['images-from-cluster', '--kubeconfig', kc, '--target', T, '-n', 'shop']);
     oneLineError(r, /^swr-migrate: Kubernetes API server http:\/\/127\.0\.0\.1:\d+ forbids listing statefulsets in namespace shop \(403\): statefulsets is forbidden: User "system:serviceaccount:ci:lister" cannot list .*; the kubeconfig user needs list permission on statefulsets \[SWRM_KUBERNETES\]$/);
+    const cluster = await runCli(['images-from-cluster', '--kubeconfig', kc, '--target', T]);
+    oneLineError(cluster, /forbids listing statefulsets \(403\): .* at the cluster scope; the kubeconfig user needs list permission on statefulsets in all namespaces, or pass -n with the namespaces it may read \[SWRM_KUBERNETES\]$/);
     await denying.stop();
   });
 
@@ -160,6 +166,31 @@ describe('images-from-cluster', () => {
       /^swr-migrate: cannot list deployments on Kubernetes API server https:\/\/127\.0\.0\.1:\d+: error: SSO session expired; run aws sso login \[SWRM_KUBERNETES\]$/);
     oneLineError(await runCli(['images-from-cluster', '--kubeconfig', kc, '--context', 'absent', '--target', T]),
       /^swr-migrate: the kubeconfig user's exec credential plugin .*no-such-plugin was not found; install it/);
+  });
+
+  test('a namespace with nothing in it: no file on stdout, a warning saying what to check', async () => {
+    const r = await runCli(['images-from-cluster', '--kubeconfig', kubeconfig, '--target', T, '-n', 'empty']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /warning: no images to copy found; check --context and -n/);
+  });
+
+  test('an API server that accepts connections but never answers: a deadline, and Ctrl-C stops the wait', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const server = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const { kc } = loadKubeConfig({ file: writeFile(dir, 'silent.yaml', kubeconfigYaml([{ name: 's', server, insecure: true }])) });
+      await assert.rejects(listContainerImages(kc, server, { timeoutMs: 300 }), (err: unknown) =>
+        err instanceof KubernetesError && err.message === `Kubernetes API server ${server} did not answer listing deployments within 0.3 s; check that it is reachable from here`);
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(new Error('interrupted')), 100);
+      await assert.rejects(listContainerImages(kc, server, { timeoutMs: 60_000, signal: abort.signal }), /^Error: interrupted$/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   test('a missing kubeconfig, a missing --target and --rewrite without --out are refused before any request', async () => {
