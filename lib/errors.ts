@@ -446,3 +446,14 @@ export class RateBudgetError extends MigrateError {
     super(ErrorCode.RATE_BUDGET, `pull budget of ${host} spent (${budget}); replay after ${replayAfter.toISOString()}, or run with --pace`);
   }
 }
+
+/**
+ * `images-from-cluster` could not read the cluster: a kubeconfig or context that does not exist, an
+ * API server that cannot be reached (refused, DNS, TLS), or one that refused the listing (401/403).
+ * Names the server or the context, never the credentials.
+ */
+export class KubernetesError extends MigrateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.KUBERNETES, message, options);
+  }
+}
