@@ -15,7 +15,8 @@ const GLOB_CHARS = /[*?[\]{}()!+@]/;
 
 /** Whether a rule source's path (after the host) is a glob rather than one repository. */
 export function isGlob(path: string): boolean {
-  return GLOB_CHARS.test(path);
+  // `repo@sha256:...` pins a digest: its `@` is not picomatch's extglob `@(a|b)`.
+  return GLOB_CHARS.test(path.replace(/@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, ''));
 }
 
 /**

@@ -145,7 +145,9 @@ describe('CLI without registries', () => {
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      await hole.connected; // one image is in flight, two wait in the queue
+      await hole.connected; // a request hangs (the pull-budget probe, or the first image's HEAD) ...
+      // ... and soon after the first image is in flight (received, waiting on it), two wait in the queue.
+      await new Promise((r) => setTimeout(r, 1500));
       child.kill('SIGTERM');
       const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
       assert.equal(code, 143, stderr);

@@ -218,3 +218,12 @@ describe('Lambda planner with a namespace rule', () => {
     assert.ok(expands.every((m) => m.filter?.semver === '^1'));
   });
 });
+
+test('a digest pin is not a glob: repo@sha256:... and repo:tag@sha256:... stay single-repository rules', async () => {
+  const { isGlob } = await import('../../lib/plan/namespaces.js');
+  const d = `sha256:${'a'.repeat(64)}`;
+  assert.equal(isGlob(`team/app@${d}`), false);
+  assert.equal(isGlob(`team/app:v1@${d}`), false);
+  assert.equal(isGlob('team/*'), true);
+  assert.equal(isGlob('team/@(a|b)'), true);
+});
