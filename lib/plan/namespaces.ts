@@ -124,18 +124,24 @@ export async function expandNamespaceRules(rules: readonly SyncRule[], listerFor
     const listed: string[] = [];
     const dropped: RepositoriesExplained['dropped'] = [];
     let kept = 0;
-    for await (const r of lister.repositories(rule.namespace.namespace, opts.signal)) {
-      listed.push(r.repository);
-      const verdict = judgeRepository(rule, r.repository);
-      const concrete = verdict.dropped ?? concreteRule(rule, r.repository);
-      if (typeof concrete === 'string') {
-        dropped.push({ repository: r.repository, reason: concrete });
-        continue;
+    try {
+      for await (const r of lister.repositories(rule.namespace.namespace, opts.signal)) {
+        listed.push(r.repository);
+        const verdict = judgeRepository(rule, r.repository);
+        const concrete = verdict.dropped ?? concreteRule(rule, r.repository);
+        if (typeof concrete === 'string') {
+          dropped.push({ repository: r.repository, reason: concrete });
+          continue;
+        }
+        kept++;
+        out.rules.push(concrete);
+        out.listers.set(concrete, lister);
+        if (r.tags) out.listedTags.set(concrete, r.tags);
       }
-      kept++;
-      out.rules.push(concrete);
-      out.listers.set(concrete, lister);
-      if (r.tags) out.listedTags.set(concrete, r.tags);
+    } catch (err) {
+      // The adapter names the host and the fix; the rule it was listing for is ours to add.
+      if (err instanceof Error && !err.message.startsWith(rule.origin)) err.message = `${rule.origin}: ${err.message}`;
+      throw err;
     }
     opts.onRepositories?.({ origin: rule.origin, source, listed, dropped });
     if (kept === 0) {

@@ -227,3 +227,18 @@ test('a digest pin is not a glob: repo@sha256:... and repo:tag@sha256:... stay s
   assert.equal(isGlob('team/*'), true);
   assert.equal(isGlob('team/@(a|b)'), true);
 });
+
+test('a listing API that refuses names the rule as well as the host', async () => {
+  const { expandNamespaceRules } = await import('../../lib/plan/namespaces.js');
+  const { ListingError } = await import('../../lib/errors.js');
+  const [rule] = parseNativeConfig({ version: 1, rules: [{ source: 'harbor.example.com/team/*', destination: 'r.example.com/x' }] }, 'sync.yaml').rules;
+  const refusing: RepositoryLister = {
+    kind: 'harbor',
+    // eslint-disable-next-line require-yield
+    async *repositories() {
+      throw new ListingError('harbor.example.com', 'answered an HTML page, not JSON: is apiEndpoint the API (https://<host>/api/v2.0)?');
+    },
+  };
+  await assert.rejects(expandNamespaceRules([rule!], () => refusing), (e: Error & { code?: string }) =>
+    e.code === 'SWRM_LISTING' && /^sync\.yaml: rules\[0\]: listing harbor\.example\.com: answered an HTML page/.test(e.message));
+});
