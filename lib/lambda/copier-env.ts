@@ -8,6 +8,7 @@ import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import { PullBudgetGate } from '../pipeline/pull-budget.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import type { CopierEnv } from './copier-batch.js';
 
@@ -23,7 +24,12 @@ export interface CopierEnvOptions {
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
   const { pool, ctx } = createCopyRuntime(opts.config, { logger: opts.logger });
-  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount: opts.maxReceiveCount, memo: new InMemoryDigestMemo(), logger: opts.logger };
+  // Docker Hub's pull budget (pipeline/pull-budget.ts): the copier plans nothing, so copies start at
+  // once; once a source's budget reads spent, or it answers 429, the image goes to the DLQ as
+  // SWRM_RATE_BUDGET (replay after the window), never as a failure.
+  const pullBudget = new PullBudgetGate(pool, { pace: false, ...(opts.logger ? { logger: opts.logger } : {}) });
+  void pullBudget.drain();
+  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount: opts.maxReceiveCount, memo: new InMemoryDigestMemo(), logger: opts.logger, pullBudget };
   return {
     queue: opts.queue,
     runtime,
