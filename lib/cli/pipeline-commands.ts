@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/types.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { listerFor } from '../listing/index.js';
 import { ExplainCollector } from '../plan/explain.js';
-import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { FileDeadLetterStore, DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
 import { encodeMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
@@ -238,7 +238,17 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   let failures = 0;
   let conflicts = 0;
   const explain = flags.explain ? new ExplainCollector() : undefined;
+  const planOpts = {
+    signal: env.signal,
+    repositories: (registry: string) => listerFor(pool, registry),
+    onWarning: (message: string) => void env.stderr.write(`warning: ${message}\n`),
+    ...(explain ? { explain } : {}),
+  };
   try {
+    // Namespace rules listed first, as sync does, so the check sees the destinations they map to.
+    const expanded = await expandRules(config.rules, planOpts);
+    const listed = expanded.rules.filter((r) => !config.rules.includes(r));
+    if (listed.length) await swrPreflight(ruleDestinations(listed), config.resolve, { logger: env.logger, mode: 'check' });
     await runPlanner(
       config.rules,
       poolTagLister(pool),
@@ -257,11 +267,9 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
         },
       },
       {
+        ...planOpts,
+        expanded,
         platforms: config.defaults.platforms,
-        signal: env.signal,
-        repositories: (registry) => listerFor(pool, registry),
-        onWarning: (message) => env.stderr.write(`warning: ${message}\n`),
-        ...(explain ? { explain } : {}),
         onInvalidTags: (source, bad, origin) => env.stderr.write(`skipped invalid tag(s) of ${source} (${origin}): ${bad.map((t) => JSON.stringify(t)).join(', ')}\n`),
       },
     );

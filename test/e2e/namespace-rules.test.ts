@@ -85,3 +85,24 @@ ${rule}`);
     assert.match(r.stdout, /plan: 0 image\(s\)/);
   });
 });
+
+describe('plan checks the SWR names a namespace rule maps to', () => {
+  test('a listed repository whose name SWR refuses fails the plan (exit 2), naming it', async () => {
+    const [src, dst] = await Promise.all([startRegistry({ auth: 'none' }), startRegistry({ auth: 'none' })]);
+    // `__` is a valid separator for distribution, but SWR allows no two separators in a row.
+    await pushImage(src, 'odd/a__b', 'v1', { format: 'docker', layers: [randomLayer(500)] });
+    const dir = tempDir();
+    const file = writeFile(dir, 'swr.yaml', `version: 1
+registries:
+  "${src.host}": { insecure: true }
+  "${dst.host}": { type: swr, insecure: true }
+rules:
+  - source: ${src.host}/odd/*
+    destination: ${dst.host}/mirror
+`);
+    const r = await runCli(['plan', '--config', file]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /a__b/);
+    assert.match(r.stderr, /SWRM_SWR_NAME|no two separators/);
+  });
+});
