@@ -40,6 +40,11 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
       logger: env.logger,
       signal: env.signal,
       progress,
+      pace: flags.pace ?? false,
+      onNotice: (line) => {
+        progress.clear();
+        env.stderr.write(`swr-migrate: ${line}\n`);
+      },
     });
   } finally {
     progress.stop();

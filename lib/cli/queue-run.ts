@@ -17,6 +17,8 @@ import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import { PullBudgetGate } from '../registry/limits/pull-gate.js';
+import { AttemptLedger, deliveryCap } from '../pipeline/attempts.js';
 import type { Progress } from './progress.js';
 
 /** `--queue-url`: an http(s) URL (SQS's, or a stand-in's); anything else is a usage error. */
@@ -51,6 +53,10 @@ export interface QueueRunOptions {
   logger: Logger;
   signal: AbortSignal;
   progress: Progress;
+  /** --pace: wait for a source's pull budget instead of leaving images for later (registry/limits/pull-gate.ts). */
+  pace?: boolean;
+  /** The pull-budget line before copying (the plan exceeds a source's budget). */
+  onNotice?: (line: string) => void;
 }
 
 export interface QueueRun extends PipelineRun {
@@ -63,8 +69,12 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   let bytes = 0;
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes: (n) => ((bytes += n), progress.moved(n)) });
   // Dead-lettered by us on the last delivery, so the letter keeps its reason; SQS's own move after
-  // the RedrivePolicy's maxReceiveCount would drop it. Never more deliveries than that policy allows.
-  const maxReceiveCount = Math.min(opts.retries + 1, dlq.maxReceiveCount || Infinity);
+  // the RedrivePolicy's maxReceiveCount would drop it. Never more deliveries than that policy allows;
+  // within it, deliveries that make progress spend no attempt (pipeline/attempts.ts).
+  const maxReceiveCount = Math.min(deliveryCap(opts.retries), dlq.maxReceiveCount || Infinity);
+  // The same pull-budget gate as the embedded sync and the Lambda copier: the plan is compared with
+  // each budgeted source's budget before its copies start, and --pace waits instead of deferring.
+  const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) });
   const outcomes: ImageOutcome[] = [];
   const unfinished: Unfinished[] = [];
   // This run's bodies not yet settled (a multiset: SQS delivers at least once, a body may come twice).
@@ -95,7 +105,17 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     progress.outcome(o);
     check();
   };
-  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount, memo: new InMemoryDigestMemo(), logger };
+  const runtime = {
+    pool,
+    ctx,
+    list: poolTagLister(pool),
+    maxReceiveCount,
+    attempts: Math.min(opts.retries + 1, maxReceiveCount),
+    ledger: new AttemptLedger(),
+    memo: new InMemoryDigestMemo(),
+    logger,
+    pullBudget,
+  };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();
   const handler = copierHandler(async () => ({ queue: held.wrap(queue), runtime, logger, onOutcome }), { logger });
@@ -103,7 +123,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const visibilityMs = await queueVisibilityMs(queue);
   const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs });
 
-  const feed = opts.plan ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished) : Promise.resolve();
+  const count = (sources: string[]) => pullBudget.count(sources, signal);
+  const feed = opts.plan
+    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count).finally(() => pullBudget.drain())
+    : pullBudget.drain();
   const watch = feed.then(async () => {
     fed = true;
     check();
@@ -123,7 +146,13 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
 }
 
 /** The embedded sync's planner, sending to SQS; rules that cannot be listed go to the DLQ. */
-async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => void, failed: (o: ImageOutcome) => void, unfinished: Unfinished[]): Promise<void> {
+async function planOnto(
+  opts: QueueRunOptions,
+  expect: (bodies: string[]) => void,
+  failed: (o: ImageOutcome) => void,
+  unfinished: Unfinished[],
+  count: (sources: string[]) => void,
+): Promise<void> {
   const { config, queue, dlq, signal, logger } = opts;
   const { pool } = createCopyRuntime(config, { logger, signal });
   const letter = (body: string, reason: { code: string; message: string }) =>
@@ -135,6 +164,7 @@ async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => voi
       {
         tasks: async (messages) => {
           const bodies = messages.map(encodeMessage);
+          count(messages.map((m) => m.source));
           expect(bodies);
           await queue.send(bodies);
         },

@@ -13,6 +13,8 @@ import { verifiedStream } from './verified-stream.js';
 export interface BlobEndpoint {
   client: RegistryClient;
   repository: string;
+  /** A source's pull budget: reserve `n` manifest GETs before making them (copy-image.ts CopyOptions). */
+  reserveGets?: (n: number) => Promise<void>;
 }
 
 export type BlobOutcome = 'known' | 'present' | 'mounted' | 'uploaded';
@@ -54,11 +56,14 @@ async function blobPlace(
       // Skip the HEAD: a mount answers 201 whether the blob was in the repo already or not.
       const mount = await pushSlot(ctx, dst, () => withBusyRetry(ctx, dst, () => dst.client.blobMount(dst.repository, desc.digest, sibling, ctx.signal)));
       if (mount.mounted) return 'mounted';
-      // A declined mount opened a session. Under a push budget it must not outlive this slot
-      // (SWR counts open pushes); the transfer opens its own under its slot.
-      if (dst.client.pushBudget) await dst.client.blobUploadCancel(dst.repository, mount.uploadUrl);
+      // A declined mount says nothing about the destination repository itself: it may hold the
+      // blob already (pushed there by another tool or run). Ask before sending it again.
+      const present = (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined;
+      // The session the declined mount opened: under a push budget it must not outlive this slot
+      // (SWR counts open pushes; the transfer opens its own under its slot), and unused it goes.
+      if (present || dst.client.pushBudget) await dst.client.blobUploadCancel(dst.repository, mount.uploadUrl);
       else session.url = mount.uploadUrl;
-      return undefined;
+      return present ? 'present' : undefined;
     }
     return (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined ? 'present' : undefined;
   });

@@ -45,6 +45,16 @@ export interface CopyOptions {
    * the children of an index that the destination has are still not sent again (HEAD first).
    */
   force?: boolean;
+  /**
+   * Before `n` source manifest GETs: the source's pull budget reserves them, waits (--pace) or throws
+   * RateBudgetError (registry/limits/pull-gate.ts). HEADs are free and need none.
+   */
+  reserveGets?: (n: number) => Promise<void>;
+  /**
+   * The image's counters, given by a caller that needs them even when the copy fails: what a failed
+   * delivery committed (blobs, child manifests) is progress (pipeline/attempts.ts).
+   */
+  counters?: CopyCounters;
 }
 
 /**
@@ -73,7 +83,7 @@ export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: Im
 type ImageContext = CopyContext & { abort: AbortController };
 
 async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoint, opts: CopyOptions): Promise<CopyResult> {
-  const counters = emptyCounters();
+  const counters = opts.counters ?? emptyCounters();
   const srcTarget = src.ref.digest ?? src.ref.tag;
   if (!srcTarget) throw new ManifestInvalidError(`source ${formatReference(src.ref)} names neither a tag nor a digest`);
   const srcRepo = src.ref.repository;
@@ -121,7 +131,8 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
   }
 
-  const from: BlobEndpoint = { client: src.client, repository: srcRepo };
+  const from: BlobEndpoint = { client: src.client, repository: srcRepo, ...(opts.reserveGets ? { reserveGets: opts.reserveGets } : {}) };
+  await from.reserveGets?.(1);
   const fetched = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
   const top = { data: fetched, manifest: parseManifest(fetched.bytes, fetched.mediaType) };
   // Every child is converted before anything is pushed: a refusal leaves the destination untouched.
@@ -173,6 +184,7 @@ async function childCopy(ctx: ImageContext, from: BlobEndpoint, to: BlobEndpoint
   // A child already at the destination brings its blobs with it: the registry only accepts a
   // manifest whose references exist.
   if (await to.client.manifestHead(to.repository, child.digest, ctx.signal)) return;
+  await from.reserveGets?.(1);
   const data = await from.client.manifestGet(from.repository, child.digest, ctx.signal);
   const manifest = parseManifest(data.bytes, data.mediaType);
   await manifestContentCopy(ctx, from, to, manifest, counters);

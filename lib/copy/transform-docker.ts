@@ -25,8 +25,10 @@ export async function dockerPrepare(from: BlobEndpoint, top: Prepared, image: st
   if (top.manifest.kind === 'image') return { ...converted(convertImageManifest(json(top.data), image)), children: [], conversion: 'format=docker' };
   const children: Prepared[] = [];
   const map = new Map<string, { digest: string; size: number; mediaType: string }>();
-  for (const child of top.manifest.manifests) {
-    if (isUnknownPlatform(child as never)) continue;
+  const fetch = top.manifest.manifests.filter((child) => !isUnknownPlatform(child as never));
+  // Every child is fetched before anything is pushed: its GETs are reserved at once (pull budget).
+  await from.reserveGets?.(fetch.length);
+  for (const child of fetch) {
     const data = await from.client.manifestGet(from.repository, child.digest, signal);
     const manifest = parseManifest(data.bytes, data.mediaType);
     // A Docker manifest list cannot hold another list (schema 2 spec): nothing to map it to.

@@ -8,28 +8,46 @@ import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
-import { PullBudgetGate } from '../pipeline/pull-budget.js';
+import { PullBudgetGate } from '../registry/limits/pull-gate.js';
+import { AttemptLedger } from '../pipeline/attempts.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import type { CopierEnv } from './copier-batch.js';
 
 export interface CopierEnvOptions {
   config: LoadedConfig;
   queue: WorkQueue;
+  /** Deliveries at most: the queue's RedrivePolicy maxReceiveCount (pipeline/attempts.ts). */
   maxReceiveCount: number;
+  /** Deliveries without progress before the DLQ (retries + 1); default maxReceiveCount. */
+  attempts?: number;
   logger?: Logger;
   marginMs?: number;
+  /** --pace (the CLI's queue workers): wait for a source's pull budget instead of leaving images for later. */
+  pace?: boolean;
   /** Default: one info line per settled image (CloudWatch Logs is where a Lambda's results go). */
   onOutcome?: (o: ImageOutcome) => void;
 }
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
   const { pool, ctx } = createCopyRuntime(opts.config, { logger: opts.logger });
-  // Docker Hub's pull budget (pipeline/pull-budget.ts): the copier plans nothing, so copies start at
-  // once; once a source's budget reads spent, or it answers 429, the image goes to the DLQ as
-  // SWRM_RATE_BUDGET (replay after the window), never as a failure.
-  const pullBudget = new PullBudgetGate(pool, { pace: false, ...(opts.logger ? { logger: opts.logger } : {}) });
+  // Docker Hub's pull budget (registry/limits/pull-gate.ts): the copier plans nothing, so copies
+  // start at once; once a source states its budget spent, the image goes to the DLQ as
+  // SWRM_RATE_BUDGET (replay after the window), never as a failure. A warm container reads the
+  // budget again once its window has turned over.
+  const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, ...(opts.logger ? { logger: opts.logger } : {}) });
   void pullBudget.drain();
-  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount: opts.maxReceiveCount, memo: new InMemoryDigestMemo(), logger: opts.logger, pullBudget };
+  const runtime = {
+    pool,
+    ctx,
+    list: poolTagLister(pool),
+    maxReceiveCount: opts.maxReceiveCount,
+    attempts: Math.min(opts.attempts ?? opts.maxReceiveCount, opts.maxReceiveCount),
+    // Progress seen by this container (a warm one sees the redeliveries it handles itself).
+    ledger: new AttemptLedger(),
+    memo: new InMemoryDigestMemo(),
+    logger: opts.logger,
+    pullBudget,
+  };
   return {
     queue: opts.queue,
     runtime,

@@ -1,6 +1,7 @@
 // What the handlers read from their environment: the queue URL, the config path and the delivery
 // budget. Secrets never come from here (issue 7: a secret is never an environment variable);
 // the config names them and lib/config resolves them.
+import { deliveryCap } from '../pipeline/attempts.js';
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
@@ -20,13 +21,14 @@ export function configPathFrom(env: Env, handlerDir: string): string {
 }
 
 /**
- * Deliveries before the copier dead-letters a failing image itself, with its reason: the queue's
- * RedrivePolicy.maxReceiveCount (MAX_RECEIVE_COUNT, set by the deployment), else retries + 1.
- * Dead-lettering on the last delivery keeps the reason; SQS's own move would drop it.
+ * Deliveries at most before the copier dead-letters a failing image itself, with its reason: the
+ * queue's RedrivePolicy.maxReceiveCount (MAX_RECEIVE_COUNT, set by the deployment), else the cap of
+ * pipeline/attempts.ts. Dead-lettering on the last delivery keeps the reason; SQS's own move would
+ * drop it. Deliveries that make no progress are bounded by retries + 1 within it.
  */
 export function maxReceiveCountFrom(env: Env, config: LoadedConfig): number {
   const raw = env.MAX_RECEIVE_COUNT?.trim();
-  if (!raw) return config.defaults.retries + 1;
+  if (!raw) return deliveryCap(config.defaults.retries);
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ConfigError(`MAX_RECEIVE_COUNT must be a whole number from 1 to 1000, got "${raw}"`);
   return n;

@@ -53,7 +53,13 @@ export function copierFromEnv(setup: HandlerSetup) {
     async () => {
       const queueUrl = queueUrlFrom(setup.env);
       const config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
-      return createCopierEnv({ config, queue: setup.queues.workQueue(queueUrl), maxReceiveCount: maxReceiveCountFrom(setup.env, config), logger: log });
+      return createCopierEnv({
+        config,
+        queue: setup.queues.workQueue(queueUrl),
+        maxReceiveCount: maxReceiveCountFrom(setup.env, config),
+        attempts: config.defaults.retries + 1,
+        logger: log,
+      });
     },
     { logger: log, metrics: { service: metricService(setup.env), write: setup.writeMetrics ?? ((line) => process.stdout.write(line)) } },
   );

@@ -19,7 +19,9 @@ import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import { maskBody } from '../secrets.js';
-import type { PullBudgetGate } from './pull-budget.js';
+import type { PullAdmission, PullBudgetGate } from '../registry/limits/pull-gate.js';
+import { type CopyCounters, emptyCounters } from '../copy/context.js';
+import { type AttemptLedger, madeProgress } from './attempts.js';
 
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
@@ -60,15 +62,22 @@ export interface Processed {
 export interface ProcessDeps {
   pool: ClientPool;
   ctx: CopyContext;
-  /** Deliveries before a failing message goes to the DLQ (retries + 1, or the RedrivePolicy's). */
+  /**
+   * Deliveries of a message at most, progress or not (the queue's redrive cap: attempts.ts). A
+   * failing message on its last allowed delivery goes to the DLQ with its reason.
+   */
   maxReceiveCount: number;
+  /** Deliveries that made no progress before a failing image goes to the DLQ (retries + 1); default maxReceiveCount. */
+  attempts?: number;
+  /** Which deliveries made progress (attempts.ts); without it every delivery spends an attempt. */
+  ledger?: AttemptLedger;
   list: TagLister;
   /** Enqueue the copy messages an expand-repository message expands into. */
   send: (bodies: string[]) => Promise<void>;
   logger?: Logger;
   /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
   memo?: DigestMemo;
-  /** Sources' pull budgets (Docker Hub): admit, pace or defer each image (pull-budget.ts). */
+  /** Sources' pull budgets (Docker Hub): admit, pace or defer each image (registry/limits/pull-gate.ts). */
   pullBudget?: PullBudgetGate;
 }
 
@@ -94,6 +103,8 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
   let kind: ImageOutcome['kind'] = 'invalid';
   let source = '';
   let destination = '';
+  // What this delivery committed, kept even when the copy fails: progress spends no attempt.
+  const counters = emptyCounters();
   try {
     const body = decodeMessage(msg.body);
     kind = body.kind;
@@ -101,17 +112,17 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
     if (body.kind === 'copy-image') {
       destination = body.destination;
       const admission = deps.pullBudget ? await deps.pullBudget.admit(body.source, stop) : undefined;
-      if (admission && 'deferred' in admission) return deferredImage(admission.deferred, { ...base, kind, source, destination, durationMs: performance.now() - started });
-      let outcome;
-      try {
-        outcome = await copyOne(body, deps, ctx);
-      } finally {
-        if (admission) admission.release();
+      if (admission && 'deferred' in admission) {
+        deps.ledger?.forget(msg.id);
+        return deferredImage(admission.deferred, { ...base, kind, source, destination, durationMs: performance.now() - started });
       }
+      const outcome = await copyOne(body, deps, ctx, counters, admission?.admitted);
+      deps.ledger?.forget(msg.id);
       return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
     destination = body.destinations.join(', ');
     const count = await expandOne(body, deps, stop);
+    deps.ledger?.forget(msg.id);
     const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: count, durationMs: performance.now() - started };
     return { settlement: { action: 'ack' }, outcome };
   } catch (err) {
@@ -119,19 +130,24 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
     const error: FailureReason = { code: failureCode(err), message: errorMessage(err) };
     const log = deps.logger?.child({ messageId: msg.id, source, destination });
     const outcome = { ...base, kind, source, destination, error, durationMs: performance.now() - started };
-    // Out of a source's pull budget (429): left for later, or (--pace) tried again once the window refills.
-    const budget = kind === 'copy-image' ? deps.pullBudget?.deferral(err, source) : undefined;
-    if (budget && 'deferred' in budget) {
+    // Out of a source's pull budget: left for later, or (--pace) tried again once the window refills.
+    const budget = kind === 'copy-image' ? deps.pullBudget?.deferral(err) : undefined;
+    if (budget) {
       if (deps.pullBudget!.pace && msg.receiveCount < deps.maxReceiveCount) {
         return { settlement: { action: 'retry', delayMs: deps.pullBudget!.refillDelay(source) }, outcome: { ...outcome, status: 'retrying' } };
       }
+      deps.ledger?.forget(msg.id);
       return deferredImage(budget.deferred, outcome);
     }
-    if (isRetryable(err) && msg.receiveCount < deps.maxReceiveCount) {
-      const delayMs = backoffDelay(MESSAGE_BACKOFF, msg.receiveCount, err);
-      log?.warn({ err: error.message, attempt: msg.receiveCount, delayMs }, 'image failed, will retry');
+    // A delivery that committed something spends no attempt (attempts.ts); the cap still holds.
+    const progressed = madeProgress(counters);
+    const spent = deps.ledger ? deps.ledger.spent(msg.id, msg.receiveCount, progressed) : msg.receiveCount;
+    if (isRetryable(err) && spent < (deps.attempts ?? deps.maxReceiveCount) && msg.receiveCount < deps.maxReceiveCount) {
+      const delayMs = backoffDelay(MESSAGE_BACKOFF, Math.max(1, spent), err);
+      log?.warn({ err: error.message, attempt: msg.receiveCount, attemptsSpent: spent, progressed, delayMs }, 'image failed, will retry');
       return { settlement: { action: 'retry', delayMs }, outcome: { ...outcome, status: 'retrying' } };
     }
+    deps.ledger?.forget(msg.id);
     log?.error({ err: error.message, code: error.code, attempt: msg.receiveCount }, 'image failed, sent to the DLQ');
     // A body that failed to decode may be anything a producer sent, secrets included (issue 6).
     const settlement: Settlement = { action: 'dead-letter', reason: error, ...(kind === 'invalid' ? { body: maskBody(msg.body) } : {}) };
@@ -165,14 +181,27 @@ export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promis
   if (outcome) deps.onOutcome?.(outcome);
 }
 
-async function copyOne(m: CopyImageMessage, deps: ProcessDeps, ctx: CopyContext): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
+async function copyOne(
+  m: CopyImageMessage,
+  deps: ProcessDeps,
+  ctx: CopyContext,
+  counters: CopyCounters,
+  admission: PullAdmission | undefined,
+): Promise<Pick<ImageOutcome, 'status' | 'destination' | 'digest' | 'sourceDigest' | 'conversion' | 'bytes'>> {
   const src = parseReference(m.source);
   const dst = parseReference(m.destination);
   const result = await copyImage(
     ctx,
     { client: deps.pool.client(src.registry, src.repository, 'source'), ref: src },
     { client: deps.pool.client(dst.registry, dst.repository, 'destination'), ref: dst },
-    { platforms: m.platforms, memo: deps.memo, format: resolveFormat(m.format, deps.pool.access(dst.registry, dst.repository)), ...(m.force ? { force: true } : {}) },
+    {
+      platforms: m.platforms,
+      memo: deps.memo,
+      format: resolveFormat(m.format, deps.pool.access(dst.registry, dst.repository)),
+      counters,
+      ...(admission ? { reserveGets: admission.reserve } : {}),
+      ...(m.force ? { force: true } : {}),
+    },
   );
   return {
     status: result.status,

@@ -17,7 +17,8 @@ import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
-import { PullBudgetGate } from './pull-budget.js';
+import { PullBudgetGate } from '../registry/limits/pull-gate.js';
+import { AttemptLedger, deliveryCap } from './attempts.js';
 
 export interface PipelineOptions {
   config: LoadedConfig;
@@ -109,7 +110,7 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       tasks: async (messages) => {
         ctx.planned(messages.length);
         // A source that states a pull budget copies only once the plan is complete (pull-budget.ts).
-        ctx.pullBudget.count(messages, opts.signal);
+        ctx.pullBudget.count(messages.map((m) => m.source), opts.signal);
         await ctx.queue.send(messages.map(encodeMessage));
       },
       ruleFailed: async (message, err) => {
@@ -205,7 +206,9 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
     opts.onBytes?.(n);
   };
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes });
-  const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount: opts.retries + 1, dlq: opts.dlq });
+  // The queue's cap leaves room for deliveries that make progress; `retries + 1` bounds the others (attempts.ts).
+  const maxReceiveCount = deliveryCap(opts.retries);
+  const queue = opts.queue ?? new EmbeddedQueue({ visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS, maxReceiveCount, dlq: opts.dlq });
   const list = poolTagLister(pool);
   const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, onNotice: opts.onNotice });
   const outcomes: ImageOutcome[] = [];
@@ -236,7 +239,21 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo, pullBudget },
+    {
+      queue,
+      pool,
+      ctx,
+      maxReceiveCount,
+      attempts: opts.retries + 1,
+      ledger: new AttemptLedger(),
+      list,
+      logger,
+      signal,
+      onOutcome: outcome,
+      onPlanned: plannedBy,
+      memo: opts.memo,
+      pullBudget,
+    },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.

@@ -10,6 +10,7 @@ import { type RealmTrust, realmRefusal } from './realm.js';
 import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
 import { tlsFailure } from './tls-errors.js';
 import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
+import { TokenCache } from './token-cache.js';
 
 export interface Credentials {
   username: string;
@@ -31,11 +32,6 @@ export interface ScopeRequest {
   extra?: { repository: string; actions: readonly string[] }[];
 }
 
-interface CachedToken {
-  value: string;
-  expiresAt: number;
-}
-
 /** Tokens live `expires_in` seconds (60 when absent); drop them this much earlier. */
 const EXPIRY_MARGIN_MS = 30_000;
 
@@ -51,7 +47,7 @@ export function scopeStrings(s: ScopeRequest): string[] {
 
 export class HostAuth {
   private challenge: Challenge | undefined;
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens: TokenCache;
   private readonly pending = new Map<string, Promise<string>>();
   tokenRequests = 0;
   /** Overall deadline of a token request, in ms (the transport sets its `timeout`). */
@@ -71,7 +67,14 @@ export class HostAuth {
     private readonly now: () => number = Date.now,
     /** Where credentials may go; by default the host's own domain over HTTPS (see realm.ts). */
     private readonly trust: RealmTrust = { hosts: [host] },
-  ) {}
+  ) {
+    this.tokens = new TokenCache(now);
+  }
+
+  /** Tokens held now (bounded: token-cache.ts). */
+  get cachedTokens(): number {
+    return this.tokens.size;
+  }
 
   get knowsChallenge(): boolean {
     return this.challenge !== undefined;
@@ -94,7 +97,7 @@ export class HostAuth {
     const scopes = scope ? scopeStrings(scope) : [];
     const key = scopes.slice().sort().join(' ');
     const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > this.now()) return `Bearer ${cached.value}`;
+    if (cached) return `Bearer ${cached}`;
     let pending = this.pending.get(key);
     if (!pending) {
       // One token request per scope set even when many copies ask at once.
@@ -193,7 +196,7 @@ export class HostAuth {
     // server's clock, and a skew would make every token look expired (never cached) or eternal.
     const lifetime = expiresIn * 1000;
     const expiresAt = this.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2);
-    this.tokens.set(key, { value: token, expiresAt });
+    this.tokens.set(key, token, expiresAt);
     return token;
   }
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { DigestMismatchError, UnsafeRedirectError } from '../errors.js';
+import { DigestMismatchError, UnsafeRedirectError, errorMessage } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
@@ -13,10 +13,10 @@ import { bodyError } from './body.js';
 import { resolveLocation, uploadCompleteUrl } from './location.js';
 import { type ListingContext, listAll } from './listing.js';
 import { headerValue, readBodyLimited } from './response.js';
-import type { RetryPolicy } from './retry.js';
+import { type RetryPolicy, withRetry } from './retry.js';
 import type { PushBudget } from './push-budget.js';
 import { RegistryTransport } from './transport.js';
-import type { RateBudgetTracker } from './rate-budget.js';
+import type { PullBudget } from './limits/pull-budget.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
 
@@ -40,8 +40,8 @@ export interface ClientOptions {
   allowLinkLocal?: boolean;
   /** The tenant's push budget (SWR destinations): rate tokens here, layer-push slots in blob-copy. */
   pushBudget?: PushBudget;
-  /** A source's pull budget, read from the registry's ratelimit headers (rate-budget.ts). */
-  rateBudget?: RateBudgetTracker;
+  /** A source's pull budget, read from the registry's ratelimit headers (limits/pull-budget.ts). */
+  rateBudget?: PullBudget;
 }
 
 const PULL = ['pull'] as const;
@@ -124,6 +124,17 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   async manifestGet(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestData> {
+    // The request and its body are one attempt: a body cut short or corrupted is fetched again under
+    // the same retry budget as a 503 (each try sends once, so the attempts do not multiply).
+    return withRetry(
+      this.transport.retry,
+      () => this.manifestGetOnce(repository, reference, signal),
+      (err, attempt, delayMs) => this.logger?.warn({ host: this.transport.host, attempt, delayMs, err: errorMessage(err) }, `retrying manifest GET ${repository}:${reference}`),
+      signal,
+    );
+  }
+
+  private async manifestGetOnce(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestData> {
     const { res } = await sendFollowing(this.transport, {
       method: 'GET',
       url: `/v2/${repository}/manifests/${reference}`,
@@ -132,6 +143,7 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [200],
       what: `manifest GET ${repository}:${reference}`,
       signal,
+      once: true,
     }, this.redirects);
     // 4 MiB: the size the OCI distribution spec says registries must accept, so no valid image is larger.
     const bytes = await readBodyLimited(res, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`, this.transport.host).catch((err: unknown) => {
@@ -220,6 +232,7 @@ export class UndiciRegistryClient implements RegistryClient {
         expect: [201, 202],
         what: `blob mount ${fromRepository} -> ${repository}`,
         push: true,
+        replayable: true,
         signal,
       });
       await res.body.dump();
@@ -245,6 +258,7 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [202],
       what: `blob upload start ${repository}`,
       push: true,
+      replayable: true,
       signal,
     });
     await res.body.dump();

@@ -16,7 +16,7 @@ import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
 import { PushBudget, pushTenant } from './push-budget.js';
-import { RateBudgetTracker } from './rate-budget.js';
+import { PullBudget } from './limits/pull-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -102,8 +102,8 @@ export class ClientPool {
   private readonly budgets = new Map<string, PushBudget>();
   /** ECR logins by host, shared by every client of that host (one GetAuthorizationToken per 11 h). */
   private readonly ecrLogins = new Map<string, () => Promise<Credentials>>();
-  /** Pull budgets of sources (rate-budget.ts), by endpoint and login: Docker Hub counts per account or IP. */
-  private readonly rateBudgets = new Map<string, RateBudgetTracker>();
+  /** Pull budgets of sources (limits/pull-budget.ts), by endpoint and login: Docker Hub counts per account or IP. */
+  private readonly rateBudgets = new Map<string, PullBudget>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -204,12 +204,12 @@ export class ClientPool {
   }
 
   /** The pull budget a source repository's GETs count against (one per endpoint and login). */
-  rateBudget(registry: string, repository: string): RateBudgetTracker {
+  rateBudget(registry: string, repository: string): PullBudget {
     const access = this.access(registry, repository);
     const endpoint = registryEndpointHost(registry);
     const key = `${endpoint}\u0000${access.credentials?.username ?? ''}`;
     let tracker = this.rateBudgets.get(key);
-    if (!tracker) this.rateBudgets.set(key, (tracker = new RateBudgetTracker(endpoint, Boolean(access.credentials))));
+    if (!tracker) this.rateBudgets.set(key, (tracker = new PullBudget(endpoint, Boolean(access.credentials))));
     return tracker;
   }
 

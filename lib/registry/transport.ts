@@ -14,7 +14,7 @@ import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
 import type { PushBudget } from './push-budget.js';
-import { type RateBudgetTracker, isManifestGet } from './rate-budget.js';
+import { type PullBudget, isManifestGet } from './limits/pull-budget.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -31,8 +31,14 @@ export interface SendRequest {
   /** For messages: "manifest GET library/alpine:3". */
   what: string;
   signal?: AbortSignal;
-  /** One attempt only, even when replayable (best-effort cleanup such as cancelling a session). */
+  /** One attempt only, even when replayable (best-effort cleanup such as cancelling a session, or a
+   *  caller that retries the request together with reading its body). */
   once?: boolean;
+  /**
+   * A POST that may be sent again: opening an upload session or a mount. A lost answer at worst
+   * leaves an unused session, which the registry purges; a mount is idempotent.
+   */
+  replayable?: boolean;
   /** A push request (upload POST/PUT, mount POST, manifest PUT): each send takes a push-rate token. */
   push?: boolean;
 }
@@ -52,8 +58,8 @@ export interface TransportOptions {
   realm?: RealmTrust;
   /** The tenant's push budget (SWR): every send of a `push` request waits for a rate token first. */
   pushBudget?: PushBudget;
-  /** A source's pull budget (rate-budget.ts): fed from every response's ratelimit headers. */
-  rateBudget?: RateBudgetTracker;
+  /** A source's pull budget (limits/pull-budget.ts): fed from every response's ratelimit headers. */
+  rateBudget?: PullBudget;
 }
 
 const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -62,7 +68,7 @@ export class RegistryTransport {
   readonly host: string;
   readonly auth: HostAuth;
   readonly dispatcher: Dispatcher;
-  private readonly retry: RetryPolicy;
+  readonly retry: RetryPolicy;
   /** Overall deadline base of a request, in ms (deadline.ts). */
   readonly timeoutMs: number;
   private readonly logger: Logger | undefined;
@@ -71,7 +77,7 @@ export class RegistryTransport {
   /** For an insecure registry: whether it speaks HTTPS or plain HTTP, learnt by the first request. */
   private readonly fallback: SchemeChoice | undefined;
   private readonly pushBudget: PushBudget | undefined;
-  readonly rateBudget: RateBudgetTracker | undefined;
+  readonly rateBudget: PullBudget | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
   /**
@@ -109,11 +115,11 @@ export class RegistryTransport {
 
   /**
    * Send with auth and, for an idempotent method whose body can be sent again, retries with backoff
-   * (the budget in retry.ts). A streamed body or a POST gets exactly one attempt here: the blob
-   * layer retries the whole transfer instead.
+   * (the budget in retry.ts), as for the POSTs that open an upload session or mount (`replayable`).
+   * A streamed body gets exactly one attempt here: the blob layer retries the whole transfer instead.
    */
   async send(req: SendRequest): Promise<Dispatcher.ResponseData> {
-    if (req.once || !IDEMPOTENT.has(req.method) || !isReplayable(req.body)) return this.attempt(req);
+    if (req.once || !(IDEMPOTENT.has(req.method) || req.replayable) || !isReplayable(req.body)) return this.attempt(req);
     return withRetry(
       this.retry,
       () => this.attempt(req),
@@ -181,8 +187,12 @@ export class RegistryTransport {
     // Every send counts against SWR's push requests/s, re-sends after a 401 or a busy answer too.
     // Waited for before the deadline starts: queueing for a token is not the registry being slow.
     if (req.push && this.pushBudget) await this.pushBudget.token(req.signal);
+    // A manifest GET past a pull budget the registry said is spent is not sent: it would only earn
+    // a 429 (limits/pull-budget.ts). The image is left for later, or waits with --pace.
+    const pull = this.rateBudget && isManifestGet(req.method, url.pathname) ? this.rateBudget : undefined;
+    if (pull?.spent()) throw pull.spentError();
     this.requests++;
-    if (this.rateBudget && isManifestGet(req.method, url.pathname)) this.rateBudget.countGet();
+    pull?.countGet();
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
     const expired = (s: number) => new RequestTimeoutError(url.host, req.what, s);
     const deadline = new RequestDeadline(this.timeoutMs, expired, req.signal, declaredLength(headers['content-length']));
@@ -201,14 +211,22 @@ export class RegistryTransport {
       });
     } catch (err) {
       deadline.clear();
+      pull?.answered();
       // Our own errors (a digest mismatch raised by a streamed body, the deadline) pass through.
       if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
-    // Docker Hub states its pull budget on manifest responses, HEADs included (rate-budget.ts).
+    // Docker Hub states its pull budget on manifest responses, HEADs and its 429 included. A 429
+    // that leaves the budget spent ends the image's GETs (left for later); one that states no
+    // budget, or one with some left, is a throttle: retried with backoff like a 503.
     if (this.rateBudget) {
       this.rateBudget.observe(res.headers);
-      if (res.statusCode === 429) this.rateBudget.exhausted();
+      pull?.answered();
+      if (res.statusCode === 429 && this.rateBudget.spent()) {
+        await res.body.dump();
+        deadline.clear();
+        throw this.rateBudget.spentError();
+      }
     }
     // A download's deadline grows with its size; it ends when the body is read, dumped or destroyed.
     if (req.method !== 'HEAD') deadline.extend(declaredLength(res.headers['content-length']));

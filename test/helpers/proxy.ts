@@ -30,6 +30,14 @@ export interface ProxyOptions {
   always503?: RegExp;
   /** Send blob GET bodies `bytes` at a time every `everyMs`: a trickling server that is never idle long. */
   trickleBlobs?: { bytes: number; everyMs: number };
+  /**
+   * Answer the first `manifestGets` manifest GETs with 429 TOOMANYREQUESTS and `Retry-After`, as
+   * GHCR, Quay, Harbor and ECR throttle: without Docker Hub's ratelimit headers, or with them
+   * (`budget`) stating `remaining` left, which is a throttle too, not a spent budget.
+   */
+  throttle?: { manifestGets: number; retryAfterS?: number; budget?: { limit: number; remaining: number; windowS: number } };
+  /** Decline every cross-repository mount (answer it as a plain upload start: 202), as Docker Hub does across origins. */
+  declineMounts?: boolean;
 }
 
 const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})(?:\?.*)?$/;
@@ -95,6 +103,7 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
   const repoOfDigest = new Map<string, string>();
   const [, targetPort] = target.host.split(':');
   let storagePort = 0;
+  let throttled = 0;
 
   // Forwards to the registry. Host is kept, so the registry's absolute Location URLs point back at us.
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -110,9 +119,25 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
     }
     const blob = req.method === 'GET' ? BLOB_GET.exec(path) : null;
     const manifest = MANIFEST.exec(path);
+    if (opts.throttle && manifest && req.method === 'GET' && throttled < opts.throttle.manifestGets) {
+      throttled++;
+      const body = JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'too many requests' }] });
+      const b = opts.throttle.budget;
+      req.resume();
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+        'retry-after': String(opts.throttle.retryAfterS ?? 1),
+        ...(b ? { 'ratelimit-limit': `${b.limit};w=${b.windowS}`, 'ratelimit-remaining': `${b.remaining};w=${b.windowS}` } : {}),
+      });
+      res.end(body);
+      return;
+    }
+    const mount = opts.declineMounts && req.method === 'POST' && /[?&]mount=/.test(path);
     const schema1 = opts.schema1For !== undefined && manifest?.[1] === opts.schema1For
       && (req.method === 'GET' || req.method === 'HEAD');
-    const up = httpRequest({ host: '127.0.0.1', port: Number(targetPort), method: req.method, path, headers: req.headers }, (ur) => {
+    const upstreamPath = mount ? path.split('?')[0]! : path;
+    const up = httpRequest({ host: '127.0.0.1', port: Number(targetPort), method: req.method, path: upstreamPath, headers: req.headers }, (ur) => {
       const status = ur.statusCode ?? 502;
       // Faults apply only once the registry said yes, so auth challenges (401) still pass through.
       if (blob && status === 200 && opts.redirectBlobs) {

@@ -2,7 +2,7 @@
 // header parsing, the tracker's admission arithmetic, which budget applies, and the summary line.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateBudgetTracker, formatWindow, isManifestGet, parseRateHeader } from '../../lib/registry/rate-budget.js';
+import { PullBudget, formatWindow, isManifestGet, parseRateHeader } from '../../lib/registry/limits/pull-budget.js';
 import { summarise, summaryLines } from '../../lib/cli/report.js';
 import type { PipelineRun } from '../../lib/pipeline/sync.js';
 
@@ -35,42 +35,57 @@ describe('ratelimit headers', () => {
   });
 });
 
-describe('RateBudgetTracker', () => {
+describe('PullBudget', () => {
   test('unknown until a response states the budget; then remaining, limit, window and source', () => {
-    const t = new RateBudgetTracker('registry-1.docker.io', false, clock());
+    const t = new PullBudget('registry-1.docker.io', false, clock());
     assert.equal(t.known, false);
     assert.equal(t.available(), Infinity);
-    t.observe({ 'content-type': 'application/json' });
+    assert.equal(t.observe({ 'content-type': 'application/json' }), false);
     assert.equal(t.known, false, 'a registry without the headers has no budget');
-    t.observe({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600', 'docker-ratelimit-source': '203.0.113.7' });
+    assert.equal(t.observe({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600', 'docker-ratelimit-source': '203.0.113.7' }), true);
     assert.deepEqual(t.snapshot(), { limit: 100, remaining: 76, windowS: 21600, source: '203.0.113.7', gets: 0 });
     assert.equal(t.describe(), 'anonymous budget, 100 manifest GETs per 6 h');
-    assert.equal(new RateBudgetTracker('h', true).describe(), 'authenticated budget');
+    assert.equal(new PullBudget('h', true).describe(), 'authenticated budget');
   });
 
-  test('admission counts images in flight, so concurrent copiers cannot overspend', () => {
-    const t = new RateBudgetTracker('h', true, clock());
-    t.observe({ 'ratelimit-limit': '200;w=21600', 'ratelimit-remaining': '2;w=21600' });
-    assert.equal(t.admit(), true);
-    assert.equal(t.admit(), true);
-    assert.equal(t.admit(), false, 'a third image admitted with 2 GETs left');
-    t.release();
-    assert.equal(t.admit(), true);
-    t.exhausted();
-    t.release();
-    t.release();
+  test('reservations count GETs not yet answered, so concurrent copies cannot overspend', () => {
+    const t = new PullBudget('h', true, clock());
+    t.observe({ 'ratelimit-limit': '200;w=21600', 'ratelimit-remaining': '3;w=21600' });
+    assert.equal(t.reserve(1), true);
+    assert.equal(t.reserve(2), true);
+    assert.equal(t.reserve(1), false, 'a fourth GET reserved with 3 left');
+    // The first GET is answered: its headers count it from now on.
+    t.observe({ 'ratelimit-remaining': '2;w=21600' });
+    t.answered();
     assert.equal(t.available(), 0);
-    assert.equal(t.admit(), false);
+    t.unreserve(2);
+    assert.equal(t.available(), 2);
+    assert.equal(t.reserve(3), false, 'an index with 3 children does not fit 2 GETs');
   });
 
-  test('the window refills one window after the budget was last read', () => {
+  test('a batch larger than the whole limit takes one window of it instead of never fitting', () => {
+    const t = new PullBudget('h', false, clock());
+    t.observe({ 'ratelimit-limit': '4;w=60', 'ratelimit-remaining': '4;w=60' });
+    assert.equal(t.reserve(10), true);
+    assert.equal(t.available(), 0);
+  });
+
+  test('spent only when the registry said 0 and its window has not turned over since', () => {
     const c = clock(1000);
-    const t = new RateBudgetTracker('h', false, c);
+    const t = new PullBudget('h', false, c);
+    assert.equal(t.spent(), false, 'no budget stated: never spent');
+    t.observe({ 'ratelimit-remaining': '5;w=3' });
+    assert.equal(t.spent(), false);
     t.observe({ 'ratelimit-remaining': '0;w=3' });
+    assert.equal(t.spent(), true);
     assert.equal(t.refillAt(), 4000);
-    c.advance(500);
-    t.exhausted();
-    assert.equal(t.refillAt(), 4500);
+    assert.match(t.spentError().message, /pull budget of h spent .*replay after/);
+    c.advance(3000);
+    assert.equal(t.windowTurned(), true);
+    assert.equal(t.spent(), false, 'the window turned over: the registry is asked again');
+    t.forget();
+    assert.equal(t.known, false);
+    assert.equal(t.available(), Infinity);
   });
 });
 
