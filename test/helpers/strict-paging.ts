@@ -28,7 +28,10 @@ export interface StrictPagingOptions {
   extraTags?: (repository: string) => string[];
   /** Synthetic repositories listed in the catalog; their tag lists hold only `extraTags`. */
   extraRepositories?: readonly string[];
-  /** Answer listings with a 307 to a second origin on 127.0.0.2 (needs an upstream without auth). */
+  /**
+   * Answer listings (once the upstream accepts the client's credentials) with a 307 to a second
+   * origin on 127.0.0.2, which reads the upstream with its basic credentials (no token-auth upstreams).
+   */
   redirectListings?: boolean;
   /** link mode: absolute Links on this origin (`http://127.0.0.3:1234`) instead of relative ones. */
   linkOrigin?: string;
@@ -70,6 +73,10 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+function basicOf(target: RegistryHandle): string | undefined {
+  return target.username === undefined ? undefined : `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}`;
+}
+
 interface Upstream { status: number; headers: Record<string, string>; body: Buffer }
 
 function fetchUpstream(target: RegistryHandle, path: string, authorization: string | undefined): Promise<Upstream> {
@@ -95,8 +102,8 @@ async function fullList(target: RegistryHandle, opts: StrictPagingOptions, repos
   const extra = repository === undefined ? [...(opts.extraRepositories ?? [])] : (opts.extraTags?.(repository) ?? []);
   const real: string[] = [];
   if (repository === undefined) {
-    // distribution pages its catalog with Link: follow it to the end.
-    for (let path: string | undefined = `${CATALOG}?n=10000`; path; ) {
+    // distribution pages its catalog with Link (n at most 1000, or PAGINATION_NUMBER_INVALID): follow it.
+    for (let path: string | undefined = `${CATALOG}?n=1000`; path; ) {
       const up = await fetchUpstream(target, path, authorization);
       if (up.status !== 200) return up;
       real.push(...((JSON.parse(up.body.toString()) as { repositories?: string[] }).repositories ?? []));
@@ -151,12 +158,21 @@ export async function startStrictPaging(target: RegistryHandle, opts: StrictPagi
       return send(res, 400, { errors: [{ code: 'DENIED', message: 'Authorization sent to another origin' }] });
     }
     if (origin === 'registry' && redirectedUrl) {
+      // The registry checks the client's credentials before it redirects, as registry.k8s.io would.
+      const allowed = await fetchUpstream(target, '/v2/', req.headers.authorization);
+      if (allowed.status !== 200) {
+        record(allowed.status);
+        res.writeHead(allowed.status, allowed.headers);
+        return void res.end(allowed.body);
+      }
       record(307);
       res.writeHead(307, { location: `${redirectedUrl}${req.url}`, 'content-length': '0' });
       return void res.end();
     }
     const repository = url.pathname === CATALOG ? undefined : TAGS.exec(url.pathname)![1]!;
-    const all = await fullList(target, opts, repository, req.headers.authorization);
+    // The second origin has its own access to the data: the upstream's basic credentials, if any.
+    const authorization = origin === 'redirected' ? basicOf(target) : req.headers.authorization;
+    const all = await fullList(target, opts, repository, authorization);
     if (!Array.isArray(all)) {
       record(all.status);
       res.writeHead(all.status, all.headers);
