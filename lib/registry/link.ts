@@ -1,5 +1,6 @@
 // Pagination of tag lists and the catalog: `Link: </v2/x/tags/list?last=a&n=100>; rel="next"`
-// (distribution spec, "Listing Tags"; RFC 8288). The target may be relative or absolute.
+// (distribution spec, "Listing Tags"; RFC 8288). The target may be relative or absolute: it is
+// resolved against the URL that answered, which after a redirect is another origin's.
 import { PaginationError } from '../errors.js';
 
 export function nextLink(header: string | string[] | undefined, requestUrl: URL): URL | undefined {
@@ -14,6 +15,20 @@ export function nextLink(header: string | string[] | undefined, requestUrl: URL)
     }
   }
   return undefined;
+}
+
+/**
+ * Why a Link target is refused, or undefined when it may be followed. Pure. A Link may stay on the
+ * registry's origin or on the origin that answered the page: registry.k8s.io redirects tag lists to
+ * Artifact Registry (us-west2-docker.pkg.dev), whose relative Links name its own origin, which the
+ * redirect policy already accepted for this listing. The transport sends credentials only to the
+ * registry's own origin. Anything else is a third party the registry may not send us to.
+ */
+export function linkRefusal(base: URL, answered: URL, target: URL): string | undefined {
+  if (target.origin === base.origin || target.origin === answered.origin) return undefined;
+  if ((base.protocol === 'https:' || answered.protocol === 'https:') && target.protocol === 'http:') return 'a downgrade from HTTPS to HTTP';
+  const elsewhere = answered.origin === base.origin ? '' : ` nor on ${answered.origin}, which answered the page`;
+  return `not on the registry's origin ${base.origin}${elsewhere}`;
 }
 
 /** Pages one listing may take: 10 000 pages of `n=1000` is ten million tags, far past any real repository. */

@@ -3,13 +3,15 @@
 // a valid tag or repository name (the spec's grammars) is dropped here rather than escaped later.
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { PaginationError, ProtocolError } from '../errors.js';
+import { PaginationError, ProtocolError, UnsafeRedirectError } from '../errors.js';
 import { isValidTag } from '../oci/reference.js';
 import { remoteText } from '../text.js';
 import type { ScopeRequest } from './auth.js';
 import { bodyError } from './body.js';
-import { MAX_ENTRIES, PageGuard, nextLink } from './link.js';
-import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
+import { PageGuard, linkRefusal, nextLink } from './link.js';
+import { redactUrl } from './location.js';
+import { type NextStep, type PageKind, Pager, pageSizeOf } from './paging.js';
+import { type RedirectPolicy, sendFollowing } from './redirect.js';
 import { MAX_LIST_BODY, readBodyLimited } from './response.js';
 import type { RegistryTransport } from './transport.js';
 
@@ -57,8 +59,10 @@ export function listEntries(body: Buffer, field: 'tags' | 'repositories', what: 
 }
 
 /**
- * Every entry of a paginated listing: pages follow `Link` on the registry's origin only, each body
- * is capped at 16 MiB, and the chain is cut at a loop, at MAX_PAGES pages or at MAX_ENTRIES entries.
+ * Every entry of a paginated listing, or an error: pages follow `Link` (on the registry's origin, or
+ * on the origin a redirect took the listing to) and, after a full page without Link, `last=` (the
+ * decisions are paging.ts's). Each body is capped at 16 MiB, and the chain is cut at a loop, at
+ * MAX_PAGES pages or at MAX_ENTRIES entries.
  */
 export async function listAll(
   ctx: ListingContext,
@@ -70,14 +74,15 @@ export async function listAll(
 ): Promise<string[]> {
   const { transport } = ctx;
   const host = transport.host;
-  const out: string[] = [];
+  const start = transport.url(first);
   const guard = new PageGuard(host, what);
+  const pager = new Pager(host, what);
   let dropped = 0;
-  const samples: string[] = [];
-  let url: URL | undefined = transport.url(first);
-  while (url) {
-    guard.visit(url);
-    const page: { res: Dispatcher.ResponseData; url: URL } = await sendFollowing(transport, { method: 'GET', url, scope, expect: [200], what, signal }, ctx.redirects);
+  let samples: string[] = [];
+  let req: PageRequest | undefined = { kind: 'first', url: start };
+  while (req) {
+    guard.visit(req.url);
+    const page: { res: Dispatcher.ResponseData; url: URL } = await sendFollowing(transport, { method: 'GET', url: req.url, scope, expect: [200], what, signal }, ctx.redirects);
     const body = await readBodyLimited(page.res, MAX_LIST_BODY, what, host).catch((err: unknown) => {
       throw bodyError(err, host);
     });
@@ -87,15 +92,50 @@ export async function listAll(
     } catch (err) {
       throw bodyError(err, host);
     }
+    // The unpaged answer replaces the pages before it, and so do its invalid entries.
+    if (req.kind === 'unpaged') [dropped, samples] = [0, []];
     dropped += entries.dropped;
     for (const x of entries.samples) if (samples.length < MAX_SAMPLES) samples.push(x);
-    for (const item of entries.kept) out.push(item);
-    if (out.length > MAX_ENTRIES) throw new PaginationError(host, what, `more than ${MAX_ENTRIES} entries`);
-    url = nextPage(page.res.headers.link, page.url, host, what);
-    if (url) checkSameOrigin(host, transport.base, url, 'the Link header');
+    const link = nextPage(page.res.headers.link, page.url, host, what);
+    const next = pager.next({ kind: req.kind, n: pageSizeOf(req.url), last: req.last, entries: entries.kept, count: entries.kept.length + entries.dropped, hasLink: link !== undefined });
+    req = nextRequest(next, link, page.url, start, transport);
+    // An insecure registry may have turned out to speak plain HTTP since `start` was made.
+    if (req) req.url = transport.url(req.url);
   }
   if (dropped) ctx.logger?.warn({ host, dropped, entries: samples }, `${what}: ignored ${dropped} entries that are not valid names`);
-  return out;
+  return pager.result;
+}
+
+interface PageRequest {
+  kind: PageKind;
+  url: URL;
+  last?: string;
+}
+
+function nextRequest(next: NextStep, link: URL | undefined, answered: URL, start: URL, transport: RegistryTransport): PageRequest | undefined {
+  switch (next.step) {
+    case 'done':
+      return undefined;
+    case 'link': {
+      const reason = linkRefusal(transport.base, answered, link!);
+      if (reason) throw new UnsafeRedirectError(transport.host, redactUrl(link!), `the Link header is ${reason}`);
+      return { kind: 'link', url: link! };
+    }
+    // The spec's own paging and the unpaged retry go to the registry (which may redirect again).
+    case 'last':
+      return { kind: 'last', url: listingUrl(start, { n: String(next.n), last: next.last }), last: next.last };
+    case 'unpaged':
+      return { kind: 'unpaged', url: listingUrl(start, {}) };
+  }
+}
+
+/** The first page's URL with `n` and `last` replaced (`?n=1000&last=x`, the spec's order). */
+function listingUrl(start: URL, params: Record<string, string>): URL {
+  const url = new URL(start);
+  url.searchParams.delete('n');
+  url.searchParams.delete('last');
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url;
 }
 
 function nextPage(header: string | string[] | undefined, requestUrl: URL, host: string, what: string): URL | undefined {

@@ -6,7 +6,8 @@
 //   - never to a link-local or cloud metadata address unless the registry's config allows it;
 //   - `Authorization` only to the registry's own origin: S3 rejects a presigned URL that also carries
 //     a Bearer header, and the token is not theirs to see.
-// Upload `Location`s and `Link`s are not redirects: they must stay on the registry's origin.
+// Upload `Location`s and `Link`s are not redirects: they must stay on the registry's origin (a Link may
+// also stay on the origin a redirect took its listing to: link.ts `linkRefusal`).
 import type { Dispatcher } from 'undici';
 import { MigrateError, NetworkError, ProtocolError, RequestTimeoutError, UnsafeRedirectError } from '../errors.js';
 import { RequestDeadline } from './deadline.js';
