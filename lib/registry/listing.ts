@@ -3,7 +3,7 @@
 // a valid tag or repository name (the spec's grammars) is dropped here rather than escaped later.
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { PaginationError, ProtocolError, UnsafeRedirectError } from '../errors.js';
+import { PaginationError, ProtocolError, errorMessage, UnsafeRedirectError } from '../errors.js';
 import { isValidTag } from '../oci/reference.js';
 import { remoteText } from '../text.js';
 import type { ScopeRequest } from './auth.js';
@@ -14,6 +14,7 @@ import { type NextStep, type PageKind, Pager, pageSizeOf } from './paging.js';
 import { type RedirectPolicy, sendFollowing } from './redirect.js';
 import { MAX_LIST_BODY, readBodyLimited } from './response.js';
 import type { RegistryTransport } from './transport.js';
+import { withRetry } from './retry.js';
 
 /** Repository name grammar: path components joined by `/`, at most 255 characters in all. */
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
@@ -82,16 +83,7 @@ export async function listAll(
   let req: PageRequest | undefined = { kind: 'first', url: start };
   while (req) {
     guard.visit(req.url);
-    const page: { res: Dispatcher.ResponseData; url: URL } = await sendFollowing(transport, { method: 'GET', url: req.url, scope, expect: [200], what, signal }, ctx.redirects);
-    const body = await readBodyLimited(page.res, MAX_LIST_BODY, what, host).catch((err: unknown) => {
-      throw bodyError(err, host);
-    });
-    let entries: ListPage;
-    try {
-      entries = listEntries(body, field, what);
-    } catch (err) {
-      throw bodyError(err, host);
-    }
+    const { page, entries } = await fetchPage(ctx, req.url, scope, field, what, signal);
     // The unpaged answer replaces the pages before it, and so do its invalid entries.
     if (req.kind === 'unpaged') [dropped, samples] = [0, []];
     dropped += entries.dropped;
@@ -104,6 +96,39 @@ export async function listAll(
   }
   if (dropped) ctx.logger?.warn({ host, dropped, entries: samples }, `${what}: ignored ${dropped} entries that are not valid names`);
   return pager.result;
+}
+
+/**
+ * One page, read and parsed: the request and its body are one attempt, so a body cut short (or
+ * JSON that does not parse) is fetched again under the HTTP retry budget, like a 503. Each try
+ * sends once, so the attempts do not multiply.
+ */
+async function fetchPage(
+  ctx: ListingContext,
+  url: URL,
+  scope: ScopeRequest,
+  field: 'tags' | 'repositories',
+  what: string,
+  signal?: AbortSignal,
+): Promise<{ page: { res: Dispatcher.ResponseData; url: URL }; entries: ListPage }> {
+  const { transport } = ctx;
+  const host = transport.host;
+  return withRetry(
+    transport.retry,
+    async () => {
+      const page = await sendFollowing(transport, { method: 'GET', url, scope, expect: [200], what, signal, once: true }, ctx.redirects);
+      const body = await readBodyLimited(page.res, MAX_LIST_BODY, what, host).catch((err: unknown) => {
+        throw bodyError(err, host);
+      });
+      try {
+        return { page, entries: listEntries(body, field, what) };
+      } catch (err) {
+        throw bodyError(err, host);
+      }
+    },
+    (err, attempt, delayMs) => ctx.logger?.warn({ host, attempt, delayMs, err: errorMessage(err) }, `retrying ${what}`),
+    signal,
+  );
 }
 
 interface PageRequest {
@@ -126,6 +151,8 @@ function nextRequest(next: NextStep, link: URL | undefined, answered: URL, start
       return { kind: 'last', url: listingUrl(start, { n: String(next.n), last: next.last }), last: next.last };
     case 'unpaged':
       return { kind: 'unpaged', url: listingUrl(start, {}) };
+    case 'probe':
+      return { kind: 'probe', url: listingUrl(start, { n: '1' }) };
   }
 }
 

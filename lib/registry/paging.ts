@@ -6,14 +6,16 @@
 // or an error, never a partial list taken as complete:
 //   - distribution 2.8 ignores `n` and `last` (everything, unsorted, in one page): more than `n` is the end;
 //   - go-containerregistry's catalog ignores `last` (the first page again): one request without `n` and
-//     `last` gets everything; if even that is no longer than a page, the rest cannot be listed;
+//     `last` gets everything; if even that is no longer than a page, one more request with `n=1` tells
+//     a registry that ignores `n` too (distribution 2.8 with exactly 1,000 tags: its answers are whole
+//     lists) from one that caps every answer (the rest cannot be listed);
 //   - pages that repeat entries already listed (an off-by-one `last`, a `last` or Link that goes
 //     backwards) are inconsistent: what else they skip or repeat cannot be known.
 import { PaginationError } from '../errors.js';
 import { MAX_ENTRIES } from './link.js';
 
 /** How the request for a page was made. */
-export type PageKind = 'first' | 'link' | 'last' | 'unpaged';
+export type PageKind = 'first' | 'link' | 'last' | 'unpaged' | 'probe';
 
 export interface PageRead {
   kind: PageKind;
@@ -33,7 +35,9 @@ export type NextStep =
   | { step: 'done' }
   | { step: 'link' }
   | { step: 'last'; last: string; n: number }
-  | { step: 'unpaged' };
+  | { step: 'unpaged' }
+  /** Ask with `n=1`: does the registry honour `n` at all? */
+  | { step: 'probe' };
 
 /** The `n` a listing URL asks for, when it asks for one. */
 export function pageSizeOf(url: URL): number | undefined {
@@ -48,6 +52,8 @@ export class Pager {
   private pages = 0;
   /** The `n` of the page that showed the registry ignores `last` (set once the unpaged request is due). */
   private ignoredLastAt: number | undefined;
+  /** The unpaged answer, held while the `n=1` probe says whether it is the whole list. */
+  private held: string[] | undefined;
 
   constructor(
     private readonly host: string,
@@ -65,6 +71,7 @@ export class Pager {
     // A page naming an entry twice repeats nothing from another page: keep the first.
     const distinct = [...new Set(page.entries)];
     if (page.kind === 'unpaged') return this.unpaged(page, distinct);
+    if (page.kind === 'probe') return this.probed(page);
     const fresh = distinct.filter((e) => !this.seen.has(e));
     if (page.kind === 'last' && distinct.length > 0 && !fresh.some((e) => e > page.last!)) {
       // The same page again, or nothing after `last`: the registry ignores `last`. (ggcr answers a
@@ -94,17 +101,34 @@ export class Pager {
   private unpaged(page: PageRead, distinct: string[]): NextStep {
     const n = this.ignoredLastAt;
     if (!page.hasLink) {
-      if (n !== undefined && page.count <= n) {
-        throw this.fail(`the registry ignores "last" and its answer without "n" still holds only ${page.count} entries (a page of ${n}): the rest cannot be listed`);
-      }
       if (distinct.length < this.seen.size) {
         throw this.fail(`the registry ignores "last" and its answer without "n" holds ${distinct.length} entries, fewer than the ${this.seen.size} already listed`);
+      }
+      if (n !== undefined && page.count <= n) {
+        // As long as a page: complete only if the registry ignores `n` as well (then every answer
+        // of it is the whole list). One request with n=1 tells.
+        this.held = distinct;
+        return { step: 'probe' };
       }
     }
     this.entries = [];
     this.seen = new Set();
     this.add(distinct);
     return page.hasLink ? { step: 'link' } : { step: 'done' };
+  }
+
+  /** The `n=1` answer: more than one entry means `n` is ignored, so the held unpaged answer is whole. */
+  private probed(page: PageRead): NextStep {
+    const held = this.held;
+    const n = this.ignoredLastAt;
+    if (held === undefined || page.count <= 1 || page.hasLink) {
+      throw this.fail(`the registry ignores "last" and its answer without "n" still holds only ${held?.length ?? page.count} entries (a page of ${n}): the rest cannot be listed`);
+    }
+    this.held = undefined;
+    this.entries = [];
+    this.seen = new Set();
+    this.add(held);
+    return { step: 'done' };
   }
 
   private add(entries: readonly string[]): void {

@@ -7,6 +7,7 @@
 //   strict              exactly n, no Link, `last` honoured (the spec's own paging)
 //   ignore-last         exactly n, no Link, `last` ignored; without n everything (ggcr's catalog)
 //   ignore-last-capped  `last` ignored and every answer, even without n, cut at `cap` (unlistable)
+//   ignore-n            `n` and `last` ignored: everything in one answer (distribution 2.8's tag list)
 //   link                spec Link headers (relative, or absolute on `linkOrigin`)
 //   repeat              Link headers whose next page repeats the last entry of the one before
 //   backwards           no Link; `last` answered from n/2 entries before it (pages overlap)
@@ -18,7 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { track } from './cleanup.js';
 import type { RegistryHandle } from './registry.js';
 
-export type PagingMode = 'strict' | 'ignore-last' | 'ignore-last-capped' | 'link' | 'repeat' | 'backwards';
+export type PagingMode = 'strict' | 'ignore-last' | 'ignore-last-capped' | 'ignore-n' | 'link' | 'repeat' | 'backwards';
 
 export interface StrictPagingOptions {
   mode: PagingMode;
@@ -131,6 +132,9 @@ export function pageOf(all: readonly string[], mode: PagingMode, n: number | und
       return { page: take(0) };
     case 'ignore-last-capped':
       return { page: all.slice(0, Math.min(n ?? Infinity, cap)) };
+    case 'ignore-n':
+      // distribution 2.8's tag list: every entry, whatever `n` and `last` say.
+      return { page: [...all] };
     case 'backwards':
       return { page: take(last === undefined || n === undefined ? after : Math.max(0, after - Math.floor(n / 2))) };
     case 'link':

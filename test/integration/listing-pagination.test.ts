@@ -79,8 +79,23 @@ describe('a registry that pages with last= and sends no Link', () => {
     const client = hostileClient(s.host, agent);
     const err = await paginationFailure(client.tagList('big/app'), s.host);
     assert.match(err.message, /^tag list big\/app on 127\.0\.0\.1:\d+: the registry ignores "last" and its answer without "n" still holds only 1000 entries/);
-    assert.equal(tagPages(s).length, 3);
+    // first page, last= (ignored), unpaged (capped), n=1 (honoured: so the cap is real).
+    assert.equal(tagPages(s).length, 4);
     await paginationFailure(client.catalog(), s.host);
+  });
+
+  test('distribution 2.8 with exactly 1,000 tags (n and last ignored): one n=1 request shows the answer is whole', async () => {
+    // 997 synthetic + the 3 real tags: exactly one page.
+    const s = await stand('ignore-n', { extraTags: () => numberedNames('x', 997) });
+    const client = hostileClient(s.host, agent);
+    const tags = await client.tagList('big/app');
+    assert.equal(tags.length, 1000);
+    assert.deepEqual(tagPages(s), [
+      'registry 200 /v2/big/app/tags/list?n=1000',
+      `registry 200 /v2/big/app/tags/list?n=1000&last=${tags.at(-1)}`,
+      'registry 200 /v2/big/app/tags/list',
+      'registry 200 /v2/big/app/tags/list?n=1',
+    ]);
   });
 
   test('a total of exactly n in strict paging ends on an empty page', async () => {
