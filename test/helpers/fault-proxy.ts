@@ -12,17 +12,16 @@
 //     response (HEAD too) carries `ratelimit-limit`/`ratelimit-remaining`, and once spent a manifest
 //     GET gets a real 429 TOOMANYREQUESTS with remaining 0 until the window turns over.
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { track } from './cleanup.js';
-import { registryRequest } from './client.js';
-import { FaultLog, type RequestRecord } from './fault-proxy-log.js';
+import { cdnHandler, cdnLocation } from './fault-proxy-cdn.js';
+import { FaultLog } from './fault-proxy-log.js';
 import {
-  BudgetWindow, DEFAULT_WEIGHTS, type Decision, type FaultKind, type RouteInfo, type Side,
+  BudgetWindow, DEFAULT_WEIGHTS, type Decision, type FaultKind, type RouteInfo,
   decide, decisionKey, eligibleKinds, routeOf,
 } from './fault-proxy-plan.js';
+import { type FaultCore, type Recorder, answer, errorsBody, listen, reset, sendCut } from './fault-proxy-wire.js';
 import type { RegistryHandle } from './registry.js';
 
 export interface FaultProxyOptions {
@@ -62,65 +61,9 @@ export interface FaultProxyHandle {
 }
 
 const NO_FAULT: Decision = { kind: 'none', cut: 0 };
-const errorsBody = (code: string, message: string): string => JSON.stringify({ errors: [{ code, message }] });
-const S3_AUTH = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; '
-  + 'only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified</Message></Error>';
-const S3_SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
-
-/** Answers without forwarding, once the request body (an upload's, if any) has been drained. */
-function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  const send = (): void => {
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json', ...headers, 'content-length': String(Buffer.byteLength(body)) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
-  req.resume();
-  if (req.complete) send();
-  else req.once('end', send);
-}
-
-/** A TCP reset (RST), not a polite close: what a crashed load balancer or a dropped NAT entry gives. */
-function reset(socket: Socket | null): void {
-  try {
-    socket?.resetAndDestroy();
-  } catch {
-    socket?.destroy();
-  }
-}
-
-/** Sends `share` of the body (less than all of it), then closes the connection. */
-async function sendCut(body: Readable, res: ServerResponse, length: number | undefined, share: number): Promise<void> {
-  const limit = length === undefined ? undefined : Math.max(0, Math.min(length - 1, Math.floor(length * share)));
-  let sent = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      const room = (limit ?? Math.floor(chunk.length * share)) - sent;
-      const part = chunk.subarray(0, Math.max(0, room));
-      if (part.length) await new Promise<void>((resolve) => res.write(part, () => resolve()));
-      sent += part.length;
-      if (limit === undefined || sent >= limit) break;
-    }
-  } catch {
-    // the client or the registry went away first: the cut happened anyway
-  }
-  body.destroy();
-  res.destroy();
-}
-
-async function listen(server: Server, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
 
 export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOptions = {}): Promise<FaultProxyHandle> {
   const [upstreamHost, upstreamPort] = target.host.split(':') as [string, string];
-  const log = new FaultLog();
   const weights = { ...DEFAULT_WEIGHTS, ...opts.kinds };
   const budget = opts.budget ? new BudgetWindow(opts.budget.limit, opts.budget.windowS) : undefined;
   const budgetSource = opts.budget?.source ?? '127.0.0.1';
@@ -128,35 +71,35 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
   let seed = opts.seed ?? 1;
   let rate = opts.faultRate ?? 0.25;
   let cdnRate = opts.cdnFaultRate ?? rate;
+  /** How many times each decision key was seen: the n-th occurrence is decided on its own. */
   const seen = new Map<string, number>();
-  let busy = 0;
   let cdnOrigin = '';
 
   const excluded = (method: string, path: string): boolean =>
     opts.exclude instanceof RegExp ? opts.exclude.test(`${method} ${path}`) : (opts.exclude?.(method, path) ?? false);
 
-  const choose = (side: Side, method: string, info: RouteInfo, path: string): Decision => {
-    const key = decisionKey(side, method, info, path);
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
-    if (excluded(method, path)) return NO_FAULT;
-    const eligible = eligibleKinds(side, method, info.route, { budget: !!budget, cdn: !!opts.cdn })
-      .map((k): [FaultKind, number] => [k, weights[k]])
-      .filter(([, w]) => w > 0);
-    return decide(seed, `${key}|${n}`, side === 'cdn' ? cdnRate : rate, eligible);
+  const core: FaultCore = {
+    log: new FaultLog(),
+    busy: 0,
+    choose(side, method, info, path) {
+      const key = decisionKey(side, method, info, path);
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      if (excluded(method, path)) return NO_FAULT;
+      const eligible = eligibleKinds(side, method, info.route, { budget: !!budget, cdn: !!opts.cdn })
+        .map((k): [FaultKind, number] => [k, weights[k]])
+        .filter(([, w]) => w > 0);
+      return decide(seed, `${key}|${n}`, side === 'cdn' ? cdnRate : rate, eligible);
+    },
+    recorder: (side, method, path, info, at) => (status, fault, refused) =>
+      core.log.add({ side, method, path, route: info.route, status, fault, ...(refused ? { refused } : {}), at }),
   };
-
-  const recorder = (side: Side, method: string, path: string, info: RouteInfo, at: number) =>
-    (status: number, fault: RequestRecord['fault'], refused?: RequestRecord['refused']): void =>
-      log.add({ side, method, path, route: info.route, status, fault, ...(refused ? { refused } : {}), at });
-
-  const cdnLocation = (repository: string, digest: string): string =>
-    `${cdnOrigin}/blobs/${digest}?repo=${encodeURIComponent(repository)}&X-Amz-Expires=300&X-Amz-Signature=${randomBytes(16).toString('hex')}`;
+  const { log } = core;
 
   /** Forwards to the registry; Host is kept, so its absolute upload Locations point back here. */
-  const forward = (req: IncomingMessage, res: ServerResponse, info: RouteInfo, decision: Decision, record: ReturnType<typeof recorder>): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, info: RouteInfo, decision: Decision, record: Recorder): void => {
     const method = req.method ?? 'GET';
-    busy++;
+    core.busy++;
     const up = httpRequest({ host: upstreamHost, port: Number(upstreamPort), method, path: req.url, headers: req.headers }, (ur) => {
       const status = ur.statusCode ?? 502;
       ur.on('error', () => res.destroy());
@@ -171,7 +114,8 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
       if (opts.cdn && info.route === 'blob-get' && status === 200) {
         ur.destroy();
         record(307, 'none');
-        res.writeHead(307, { location: cdnLocation(info.repository!, info.ref!), 'content-length': '0', 'docker-distribution-api-version': 'registry/2.0' });
+        const location = cdnLocation(cdnOrigin, info.repository!, info.ref!, randomBytes(16).toString('hex'));
+        res.writeHead(307, { location, 'content-length': '0', 'docker-distribution-api-version': 'registry/2.0' });
         return void res.end();
       }
       // The budget as it stands now, this request's GET included (Docker Hub states it after counting).
@@ -186,7 +130,7 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
       res.writeHead(status, headers);
       pipeline(ur, res).catch(() => res.destroy());
     });
-    up.once('close', () => busy--);
+    up.once('close', () => core.busy--);
     up.on('error', (err) => {
       record(502, 'none');
       if (res.headersSent) return void res.destroy();
@@ -205,11 +149,11 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
     const path = req.url ?? '/';
     const at = Date.now();
     const info = routeOf(method, path);
-    const record = recorder('registry', method, path, info, at);
+    const record = core.recorder('registry', method, path, info, at);
     req.on('error', () => undefined);
     res.on('error', () => undefined);
     if (budget && info.route.startsWith('manifest-')) budget.roll(at);
-    const decision = choose('registry', method, info, path);
+    const decision = core.choose('registry', method, info, path);
     if (budget && info.route === 'manifest-get' && budget.remaining === 0) {
       record(429, 'none', 'budget');
       return answer(req, res, 429, budget.headers(budgetSource),
@@ -235,55 +179,8 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
     }
   };
 
-  const onCdn = (req: IncomingMessage, res: ServerResponse): void => {
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const at = Date.now();
-    const url = new URL(path, 'http://cdn');
-    const digest = /^\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname)?.[1];
-    const repository = url.searchParams.get('repo') ?? undefined;
-    const blob = digest && repository && (method === 'GET' || method === 'HEAD');
-    const info: RouteInfo = blob ? { route: method === 'GET' ? 'blob-get' : 'blob-head', repository, ref: digest } : { route: 'other' };
-    const record = recorder('cdn', method, path, info, at);
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    if (req.headers.authorization !== undefined) {
-      record(400, 'none', 'authorization');
-      return answer(req, res, 400, { 'content-type': 'application/xml' }, S3_AUTH);
-    }
-    if (!blob) {
-      record(404, 'none');
-      return answer(req, res, 404, { 'content-type': 'application/xml' }, '<Error><Code>NoSuchKey</Code></Error>');
-    }
-    const decision = choose('cdn', method, info, path);
-    if (decision.kind === '503') {
-      record(503, '503');
-      return answer(req, res, 503, { 'content-type': 'application/xml' }, S3_SLOW_DOWN);
-    }
-    if (decision.kind === 'reset') {
-      record(0, 'reset');
-      return reset(req.socket);
-    }
-    busy++;
-    void (async () => {
-      const up = await registryRequest(target, 'GET', `/v2/${repository}/blobs/${digest}`, { repo: repository });
-      const length = up.headers['content-length'] === undefined ? undefined : Number(up.headers['content-length']);
-      res.writeHead(up.statusCode, { 'content-type': 'application/octet-stream', ...(length !== undefined ? { 'content-length': String(length) } : {}) });
-      if (method === 'HEAD') {
-        record(up.statusCode, 'none');
-        await up.body.dump();
-        return void res.end();
-      }
-      const cut = decision.kind === 'cut-body' && up.statusCode === 200 && length !== 0;
-      record(up.statusCode, cut ? 'cut-body' : 'none');
-      await (cut ? sendCut(up.body, res, length, decision.cut) : pipeline(up.body, res));
-    })()
-      .catch(() => res.destroy())
-      .finally(() => busy--);
-  };
-
   const registry = createServer(onRegistry);
-  const cdn = createServer(onCdn);
+  const cdn = createServer(cdnHandler(target, core));
   const port = await listen(registry, '127.0.0.1');
   // Another address, not only another port, like a real CDN; 127.0.0.1 if 127.0.0.2 cannot be bound.
   let cdnHost = '127.0.0.2';
@@ -321,8 +218,8 @@ export async function startFaultProxy(target: RegistryHandle, opts: FaultProxyOp
     },
     async idle(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
-      while (busy > 0) {
-        if (Date.now() > deadline) throw new Error(`fault proxy: ${busy} request(s) still waiting for the registry after ${timeoutMs} ms`);
+      while (core.busy > 0) {
+        if (Date.now() > deadline) throw new Error(`fault proxy: ${core.busy} request(s) still waiting for the registry after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
