@@ -30,7 +30,7 @@ const BUDGET = { limit: 500, windowS: 60 };
 const RUN_TIMEOUT_MS = 120_000;
 
 interface Seeded { repo: string; tag: string; digest: string; manifests: string[]; blobs: string[] }
-interface ReportEntry { status: string; kind?: string; source: string; error?: { code: string; message: string } }
+interface ReportEntry { status: string; kind?: string; source: string; attempts: number; error?: { code: string; message: string } }
 
 describe('chaos: faults on both sides, through the CLI', () => {
   let src: RegistryHandle;
@@ -122,7 +122,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
   };
 
   /** Requests made and faults injected on both proxies since the marks, per image, for t.diagnostic. */
-  const figures = (t: TestContext, label: string, marks: [LogMark, LogMark]): number => {
+  const figures = (t: TestContext, label: string, marks: [LogMark, LogMark]) => {
     const s = srcProxy.log.stats(marks[0]);
     const d = dstProxy.log.stats(marks[1]);
     const requests = s.requests + d.requests;
@@ -134,14 +134,21 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     t.diagnostic(`  source registry: ${s.registry.requests} requests, faults: ${kinds(s.registry.byFault)}; budget 429s ${s.registry.refused.budget}`);
     t.diagnostic(`  source CDN: ${s.cdn.requests} requests, faults: ${kinds(s.cdn.byFault)}; Authorization refused ${s.cdn.refused.authorization}`);
     t.diagnostic(`  destination: ${d.registry.requests} requests, faults: ${kinds(d.registry.byFault)}; ${dstProxy.log.commitsSince(marks[1]).length} blob commits`);
-    return requests / IMAGES;
+    return { perImage: requests / IMAGES, sourceFaults: s.faults, destinationFaults: d.faults };
   };
+  /** A chaos run that met no fault proves nothing. */
+  const assertFaulted = (f: ReturnType<typeof figures>): void =>
+    assert.ok(f.sourceFaults > 0 && f.destinationFaults > 0, `faults injected: source ${f.sourceFaults}, destination ${f.destinationFaults}`);
 
   /** One diagnostic line per failure code in the report (what the run left behind), then the CLI's own words. */
   const explain = (t: TestContext, r: CliResult, entries: ReportEntry[] | undefined): void => {
     t.diagnostic(`exit ${r.code}; ${r.stdout.trim().split('\n').join(' | ')}`);
     const codes = new Map<string, number>();
-    for (const e of entries ?? []) if (e.status !== 'copied' && e.status !== 'skipped') codes.set(`${e.status} ${e.error?.code ?? ''}`, (codes.get(`${e.status} ${e.error?.code ?? ''}`) ?? 0) + 1);
+    for (const e of entries ?? []) {
+      if (e.status === 'copied' || e.status === 'skipped') continue;
+      const what = `${e.status} ${e.error?.code ?? ''} after ${e.attempts} deliver${e.attempts === 1 ? 'y' : 'ies'}`;
+      codes.set(what, (codes.get(what) ?? 0) + 1);
+    }
     for (const [what, n] of codes) t.diagnostic(`  ${n} x ${what}`);
   };
 
@@ -159,7 +166,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.deepEqual(await notCopied('base'), []);
       summaryMatchesReport(r.stdout, report);
-      baseline = figures(t, 'without faults', m);
+      baseline = figures(t, 'without faults', m).perImage;
       assert.equal(srcProxy.log.stats(m[0]).cdn.refused.authorization, 0, 'credentials were sent to the CDN');
     } finally {
       srcProxy.setFaultRate(FAULT_RATE);
@@ -172,7 +179,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     const m = marks();
     const report = join(dir, 'chaos.json');
     const r = await runCli(['sync', '--config', config('chaos'), '--report', report, '--dlq', join(dir, 'chaos.jsonl')]);
-    figures(t, 'sync with faults', m);
+    const f = figures(t, 'sync with faults', m);
     let entries: ReportEntry[] | undefined;
     try {
       entries = summaryMatchesReport(r.stdout, report);
@@ -184,6 +191,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     t.diagnostic(`${missing.length} problem(s) at the destination: ${missing.slice(0, 5).join('; ')}`);
     assert.deepEqual(missing, [], 'images not at the destination after one sync');
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    assertFaulted(f);
   });
 
   test('sync killed with SIGKILL mid-run, then one sync: every image, and no blob committed before the kill is committed again', { timeout: RUN_TIMEOUT_MS }, async (t) => {
@@ -207,12 +215,12 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     await Promise.all([srcProxy.idle(), dstProxy.idle()]);
     const before = dstProxy.log.commitsSince(m[1]);
     const committed = new Set(before.map(commitKey));
-    figures(t, `killed sync (${before.length} blob commits before SIGKILL)`, m);
+    assertFaulted(figures(t, `killed sync (${before.length} blob commits before SIGKILL)`, m));
 
     const m2 = marks();
     const report = join(dir, 'killed.json');
     const r = await runCli(['sync', '--config', file, '--report', report, '--dlq', dlq]);
-    figures(t, 'the sync after the kill', m2);
+    const f = figures(t, 'the sync after the kill', m2);
     let entries: ReportEntry[] | undefined;
     try {
       entries = summaryMatchesReport(r.stdout, report);
@@ -226,6 +234,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     assert.deepEqual(missing, [], 'images not at the destination after the second sync');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(again.map((c) => `${commitKey(c)} (${c.via})`), [], 'blobs committed before the kill were committed again');
+    assertFaulted(f);
   });
 
   test(`sync --queue-url (SQS), ${FAULT_RATE * 100}% faults: every image after one run`, { timeout: RUN_TIMEOUT_MS }, async (t) => {
@@ -234,7 +243,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     const m = marks();
     const report = join(dir, 'sqs.json');
     const r = await runCli(['sync', '--config', config('sqs'), '--queue-url', q.queueUrl, '--report', report], awsEnv());
-    figures(t, 'sync --queue-url with faults', m);
+    const f = figures(t, 'sync --queue-url with faults', m);
     let entries: ReportEntry[] | undefined;
     try {
       entries = summaryMatchesReport(r.stdout, report);
@@ -245,5 +254,6 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     t.diagnostic(`${missing.length} problem(s) at the destination: ${missing.slice(0, 5).join('; ')}`);
     assert.deepEqual(missing, [], 'images not at the destination after one sync --queue-url');
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    assertFaulted(f);
   });
 });

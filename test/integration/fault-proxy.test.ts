@@ -259,5 +259,12 @@ describe('fault proxy', () => {
     assert.equal(headerValue(res, 'docker-content-digest'), img.digest);
     assert.equal(p.log.stats().faults, 1, 'only the request before healing was faulted');
     assert.throws(() => p.setFaultRate(1.5), /\[0, 1\]/);
+
+    // `exclude`: the ping and HEADs pass even at rate 1; the rest is faulted.
+    const picky = await proxy({ faultRate: 1, kinds: only('503'), exclude: (method, path) => method === 'HEAD' || path === '/v2/' });
+    assert.equal((await raw(`${picky.url}/v2/`)).status, 200);
+    assert.equal((await raw(`${picky.url}/v2/app/one/manifests/v1`, 'HEAD', { headers: { accept: ACCEPT } })).status, 200);
+    assert.equal((await raw(`${picky.url}/v2/app/one/tags/list`)).status, 503);
+    assert.deepEqual(picky.log.records.map((r) => `${r.route} ${r.status}`), ['ping 200', 'manifest-head 200', 'tag-list 503']);
   });
 });
