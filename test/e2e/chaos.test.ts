@@ -1,9 +1,10 @@
-// Chaos through the CLI (issue 13 item 8): two plain distribution registries, each behind a fault
-// proxy (test/helpers/fault-proxy.ts) that faults FAULT_RATE of the requests with a fixed SEED: 503s,
-// 429s (plain with Retry-After 1, and Docker Hub's throttle on the source, which has a pull budget far
-// larger than the plan), connection resets and bodies cut mid-way; the source redirects blob GETs to
-// a "CDN" origin that faults too. Every run must end with every image at the destination,
-// digest-exact, checked by HEAD/GET straight at the registries, bypassing the proxies.
+// Chaos through the CLI (issue 13 item 8): two distribution registries, each behind a fault proxy
+// (test/helpers/fault-proxy.ts) that faults FAULT_RATE of the requests with a fixed SEED: 503s, 429s
+// (plain with Retry-After 1, and Docker Hub's throttle on the source, whose pull budget is far larger
+// than the plan), connection resets and bodies cut mid-way. The source redirects blob GETs to a "CDN"
+// origin that faults too and refuses Authorization (the source takes Basic credentials, so that
+// refusal means something). Every run must end with every image at the destination, digest-exact,
+// checked straight at the registries, bypassing the proxies.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,7 +45,8 @@ describe('chaos: faults on both sides, through the CLI', () => {
   let baseline: number | undefined;
 
   before(async () => {
-    [src, dst, sqs] = await Promise.all([startRegistry(), startRegistry(), startSqsServer()]);
+    // The source wants Basic credentials, so that the CDN's refusal of Authorization means something.
+    [src, dst, sqs] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry(), startSqsServer()]);
     dir = tempDir('swrm-chaos-');
     const base = randomLayer(4_096);
     const shared = randomLayer(3_072);
@@ -55,8 +57,9 @@ describe('chaos: faults on both sides, through the CLI', () => {
         const tag = `v${Math.floor(i / REPOS.length) + 1}`;
         const format = i % 2 ? 'oci' : 'docker';
         if (i % INDEX_EVERY === INDEX_EVERY - 1) {
+          // One Docker manifest list and one OCI index.
           const index = await pushIndex(src, repo, tag, {
-            format, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], layers: [base, randomLayer(2_048)],
+            format: Math.floor(i / INDEX_EVERY) % 2 ? 'oci' : 'docker', platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], layers: [base, randomLayer(2_048)],
           });
           images.push({ repo, tag, digest: index.digest, manifests: index.children!.map((c) => c.digest), blobs: index.blobs.map((b) => b.digest) });
         } else {
@@ -77,7 +80,7 @@ describe('chaos: faults on both sides, through the CLI', () => {
   const config = (dest: string): string =>
     writeFile(dir, `${dest}.yaml`, `version: 1
 registries:
-  "${srcProxy.host}": { insecure: true }
+  "${srcProxy.host}": { insecure: true, username: ${src.username}, password: ${src.password} }
   "${dstProxy.host}": { insecure: true }
 rules:
 ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${dstProxy.host}/${dest}\n`).join('')}`);
@@ -136,11 +139,14 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     t.diagnostic(`  destination: ${d.registry.requests} requests, faults: ${kinds(d.registry.byFault)}; ${dstProxy.log.commitsSince(marks[1]).length} blob commits`);
     return { perImage: requests / IMAGES, sourceFaults: s.faults, destinationFaults: d.faults };
   };
+  /** The CDN (like S3) refuses Authorization: a refusal means the registry's credentials left home. */
+  const assertCredentialsStayedHome = (m: [LogMark, LogMark]): void =>
+    assert.equal(srcProxy.log.stats(m[0]).cdn.refused.authorization, 0, 'Authorization was sent to the CDN');
   /** A chaos run that met no fault proves nothing. */
   const assertFaulted = (f: ReturnType<typeof figures>): void =>
     assert.ok(f.sourceFaults > 0 && f.destinationFaults > 0, `faults injected: source ${f.sourceFaults}, destination ${f.destinationFaults}`);
 
-  /** One diagnostic line per failure code in the report (what the run left behind), then the CLI's own words. */
+  /** The CLI's own words, then one diagnostic line per (status, code, deliveries) the report shows left behind. */
   const explain = (t: TestContext, r: CliResult, entries: ReportEntry[] | undefined): void => {
     t.diagnostic(`exit ${r.code}; ${r.stdout.trim().split('\n').join(' | ')}`);
     const codes = new Map<string, number>();
@@ -167,7 +173,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
       assert.deepEqual(await notCopied('base'), []);
       summaryMatchesReport(r.stdout, report);
       baseline = figures(t, 'without faults', m).perImage;
-      assert.equal(srcProxy.log.stats(m[0]).cdn.refused.authorization, 0, 'credentials were sent to the CDN');
+      assertCredentialsStayedHome(m);
     } finally {
       srcProxy.setFaultRate(FAULT_RATE);
       dstProxy.setFaultRate(FAULT_RATE);
@@ -186,7 +192,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     } finally {
       explain(t, r, entries);
     }
-    assert.equal(srcProxy.log.stats(m[0]).cdn.refused.authorization, 0, 'credentials were sent to the CDN');
+    assertCredentialsStayedHome(m);
     const missing = await notCopied('chaos');
     t.diagnostic(`${missing.length} problem(s) at the destination: ${missing.slice(0, 5).join('; ')}`);
     assert.deepEqual(missing, [], 'images not at the destination after one sync');
@@ -231,6 +237,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     const repeated = dstProxy.log.commitsSince(m2[1]).filter((c) => committed.has(commitKey(c)));
     const again = repeated.filter((c) => c.via === 'put');
     t.diagnostic(`${again.length} blob(s) committed before the kill were uploaded again, ${repeated.length - again.length} mounted again`);
+    assertCredentialsStayedHome(m);
     const missing = await notCopied('killed');
     t.diagnostic(`${missing.length} problem(s) at the destination: ${missing.slice(0, 5).join('; ')}`);
     assert.deepEqual(missing, [], 'images not at the destination after the second sync');
@@ -252,6 +259,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     } finally {
       explain(t, r, entries);
     }
+    assertCredentialsStayedHome(m);
     const missing = await notCopied('sqs');
     t.diagnostic(`${missing.length} problem(s) at the destination: ${missing.slice(0, 5).join('; ')}`);
     assert.deepEqual(missing, [], 'images not at the destination after one sync --queue-url');
