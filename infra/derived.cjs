@@ -54,7 +54,7 @@ function intParam(name, fallback, min, max, why) {
 
 module.exports = {
   config,
-  maxReceiveCount: intParam('maxReceiveCount', 5, 1, 1000, 'SQS RedrivePolicy'),
+  maxReceiveCount: intParam('maxReceiveCount', 10, 1, 1000, 'SQS RedrivePolicy'),
   maximumConcurrency: intParam('maximumConcurrency', 5, 2, 1000, 'SQS event source ScalingConfig'),
   dlqAlarmThreshold: intParam('dlqAlarmThreshold', 1, 1, 1000000, 'messages in the DLQ'),
   copierTimeout,

@@ -67,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(new UsageError(`cannot write the log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another path with --log`));
   }
   const abort = new AbortController();
+  stopSignal = abort.signal;
   // One run-wide signal is shared by every request in flight (each adds a listener while it runs).
   setMaxListeners(0, abort.signal);
   // First signal: stop cleanly (unfinished images go to the DLQ). Second: leave at once.
@@ -150,9 +151,16 @@ async function version(): Promise<string> {
   return pkg.version;
 }
 
+/** Set once main() made its run signal: an interrupted run leaves at once when its command returns. */
+let stopSignal: AbortSignal | undefined;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // After Ctrl-C or SIGTERM the command has said and saved everything; a request it gave up on
+    // (a TLS handshake that never completes: undici keeps it until its connect timeout) must not
+    // hold the process for another 15 s. stdout and stderr are synchronous for files and pipes.
+    if (stopSignal?.aborted) process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`swr-migrate: ${String(err)}\n`);

@@ -3,6 +3,7 @@
 // The line and the ETA are pure functions of the counters, so they can be tested without a terminal.
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { formatBytes, formatDuration } from './format.js';
+import { isRuleKind } from '../queue/messages.js';
 
 export interface ProgressState {
   total: number;
@@ -87,7 +88,7 @@ export class Progress {
   }
 
   outcome(o: ImageOutcome): void {
-    if (o.kind === 'expand-repository') {
+    if (isRuleKind(o.kind)) {
       if (o.status === 'expanded') this.state.total--; // the expand message itself is not an image
       return;
     }

@@ -9,10 +9,10 @@ import { ErrorCode, UsageError, errorMessage, failureCode } from '../errors.js';
 import { copierHandler } from '../lambda/copier-handler.js';
 import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
-import { createCopyRuntime, type PipelineRun, type Unfinished } from '../pipeline/sync.js';
+import { createCopyRuntime, type PipelineRun, ruleFailure, type Unfinished } from '../pipeline/sync.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
-import { encodeMessage } from '../queue/messages.js';
+import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
@@ -91,6 +91,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     planned += bodies.length;
     progress.planned(bodies.length);
   };
+  // A rule to list again: awaited like an image, but not counted as one (its copies are, once it expands).
+  const expectRule = (body: string) => void pending.set(body, (pending.get(body) ?? 0) + 1);
   const onOutcome = (o: ImageOutcome) => {
     if (o.status === 'retrying') return;
     const left = pending.get(o.body);
@@ -118,14 +120,17 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();
-  const handler = copierHandler(async () => ({ queue: held.wrap(queue), runtime, logger, onOutcome }), { logger });
+  // What a copier enqueues for this run (a rule listed again fans out into copies) is this run's too.
+  const settling = held.wrap(queue);
+  const tracked = opts.plan ? { ...settling, send: async (bodies: string[]) => (expect(bodies), settling.send(bodies)) } : settling;
+  const handler = copierHandler(async () => ({ queue: tracked, runtime, logger, onOutcome }), { logger });
   const stop = AbortSignal.any([done.signal, signal]);
   const visibilityMs = await queueVisibilityMs(queue);
   const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs });
 
   const count = (sources: string[]) => pullBudget.count(sources, signal);
   const feed = opts.plan
-    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count).finally(() => pullBudget.drain())
+    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count, expectRule).finally(() => pullBudget.drain())
     : pullBudget.drain();
   const watch = feed.then(async () => {
     fed = true;
@@ -152,6 +157,7 @@ async function planOnto(
   failed: (o: ImageOutcome) => void,
   unfinished: Unfinished[],
   count: (sources: string[]) => void,
+  expectRule: (body: string) => void,
 ): Promise<void> {
   const { config, queue, dlq, signal, logger } = opts;
   const { pool } = createCopyRuntime(config, { logger, signal });
@@ -170,15 +176,17 @@ async function planOnto(
         },
         ruleFailed: async (m, err) => {
           const body = encodeMessage(m);
-          if (signal.aborted && failureCode(err) === ErrorCode.INTERRUPTED) {
-            await letter(body, { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' });
-            unfinished.push({ body, started: false });
-            return;
+          const verdict = ruleFailure(err, signal);
+          if (verdict.action === 'retry') {
+            // Listed again by a copier, with the message's backoff and attempts (as in `sync`).
+            logger.warn({ source: m.source, err: errorMessage(err) }, 'cannot list the rule yet; a copier lists it again');
+            expectRule(body);
+            return queue.send([body]);
           }
-          const reason = { code: failureCode(err), message: errorMessage(err) };
-          logger.error({ source: m.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
-          await letter(body, reason);
-          failed({ body, kind: 'expand-repository', source: m.source, destination: m.destinations.join(', '), status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
+          await letter(body, verdict.reason);
+          if (verdict.notStarted) return void unfinished.push({ body, started: false });
+          logger.error({ source: m.source, err: verdict.reason.message }, 'cannot list the rule; sent to the DLQ');
+          failed({ body, kind: m.kind, source: m.source, destination: ruleDestinationText(m), status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: verdict.reason });
         },
         conflict: async (m, err) => {
           const body = encodeMessage(m);

@@ -4,7 +4,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import type { PipelineRun, Unfinished } from '../pipeline/sync.js';
-import { decodeMessage } from '../queue/messages.js';
+import { decodeMessage, isRuleKind, ruleDestinationText } from '../queue/messages.js';
 import { formatBytes, formatDuration } from './format.js';
 
 export interface Summary {
@@ -32,15 +32,15 @@ export interface Summary {
 
 const isRule = (body: string) => {
   try {
-    return decodeMessage(body).kind === 'expand-repository';
+    return isRuleKind(decodeMessage(body).kind);
   } catch {
     return false;
   }
 };
 
 export function summarise(run: PipelineRun, durationMs: number): Summary {
-  const images = run.outcomes.filter((o) => o.kind !== 'expand-repository');
-  const rules = run.outcomes.filter((o) => o.kind === 'expand-repository');
+  const images = run.outcomes.filter((o) => !isRuleKind(o.kind));
+  const rules = run.outcomes.filter((o) => isRuleKind(o.kind));
   const stoppedImages = run.unfinished.filter((u) => !isRule(u.body));
   const byCode = new Map<string, { code: string; count: number; example: string }>();
   for (const o of run.outcomes) {
@@ -114,7 +114,7 @@ export async function writeReport(file: string, summary: Summary, outcomes: Imag
   const images: ReportEntry[] = outcomes.map((o) => ({
     source: o.source,
     destination: o.destination,
-    ...(o.kind === 'expand-repository' ? { kind: 'rule' as const } : {}),
+    ...(isRuleKind(o.kind) ? { kind: 'rule' as const } : {}),
     ...(o.digest ? { digest: o.digest } : {}),
     ...(o.conversion ? { sourceDigest: o.sourceDigest, conversion: o.conversion } : {}),
     status: o.status,
@@ -137,7 +137,7 @@ function unfinishedEntry(u: Unfinished): ReportEntry {
   try {
     const m = decodeMessage(u.body);
     if (m.kind === 'copy-image') return { source: m.source, destination: m.destination, ...base };
-    return { source: m.source, destination: m.destinations.join(', '), kind: 'rule', ...base };
+    return { source: m.source, destination: ruleDestinationText(m), kind: 'rule', ...base };
   } catch {
     return { source: '', destination: '', ...base };
   }

@@ -25,18 +25,31 @@ export class Limiter {
 /**
  * Wait for every promise; on the first failure abort the siblings (so a failed image does not keep
  * streaming its other layers), and throw that first failure: the root cause, not an abort it caused.
+ * The abort carries the failure as its reason, so a caller further up that sees a sibling's abort
+ * first (an index whose other child was cut short) still reports the root cause.
  */
 export async function allOrAbort<T>(promises: Promise<T>[], abort?: AbortController): Promise<T[]> {
   let first: { error: unknown } | undefined;
   for (const p of promises) {
     p.catch((error: unknown) => {
       first ??= { error };
-      abort?.abort();
+      if (abort && !abort.signal.aborted) abort.abort(error);
     });
   }
   const settled = await Promise.allSettled(promises);
-  if (first) throw first.error;
+  if (first) throw rootCause(first.error, abort?.signal);
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** An abort caused by a failure elsewhere reports that failure. */
+function rootCause(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted || !isAbort(error)) return error;
+  const reason: unknown = signal.reason;
+  return reason !== undefined && !isAbort(reason) ? reason : error;
+}
+
+function isAbort(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
 }
 
 /** Map with bounded concurrency; see allOrAbort for failures. */

@@ -7,12 +7,12 @@
 // becomes one expand-repository message, and copiers list the tags.
 import type { Logger } from 'pino';
 import type { LoadedConfig, SyncRule } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { listerFor } from '../listing/index.js';
-import { type ListerFor, expandNamespaceRules } from '../plan/namespaces.js';
+import { type ExpandedRules, type ListerFor, expandNamespaceRules } from '../plan/namespaces.js';
 import { ClientPool } from '../registry/pool.js';
 import { findConflicts } from '../plan/conflicts.js';
-import { copyMessagesFor, expandMessageFor } from '../plan/planner.js';
+import { copyMessagesFor, expandMessageFor, namespaceMessageFor } from '../plan/planner.js';
 import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
 import type { QueueCounts, WorkQueue } from '../queue/types.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
@@ -24,6 +24,8 @@ export interface PlanSummary {
   images: number;
   /** Expand messages: repositories a copier will list. */
   repositories: number;
+  /** Namespace rules whose repositories could not be listed: sent for a copier to list again. */
+  failedRules?: number;
   sent: number;
   durationMs: number;
 }
@@ -77,26 +79,38 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
       return summary;
     }
   }
-  const rules = await listNamespaces(opts);
+  const { rules, failed } = await listNamespaces(opts);
   const { copies, expands } = planTwoLevel(rules, opts.config.defaults.platforms);
+  // A namespace rule whose listing failed stops no other rule: a copier lists it again, with the
+  // message's backoff and attempts, and dead-letters it with its reason if it keeps failing.
+  const relist = failed.map((f) => {
+    opts.logger?.error({ source: `${f.rule.source.registry}/${f.rule.source.repository}`, origin: f.rule.origin, err: errorMessage(f.error) }, 'cannot list the rule; a copier lists it again');
+    return namespaceMessageFor(f.rule, opts.config.defaults.platforms);
+  });
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
   await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
-  const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage)];
+  const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage), ...relist.map(encodeMessage)];
   await opts.queue.send(bodies);
-  const summary: PlanSummary = { images: copies.length, repositories: expands.length, sent: bodies.length, durationMs: Math.round(now() - started) };
+  const summary: PlanSummary = {
+    images: copies.length,
+    repositories: expands.length,
+    ...(relist.length ? { failedRules: relist.length } : {}),
+    sent: bodies.length,
+    durationMs: Math.round(now() - started),
+  };
   opts.logger?.info(summary, `planned ${summary.images} image(s) and ${summary.repositories} repository listing(s); ${summary.sent} message(s) sent`);
   return summary;
 }
 
-/** The config's rules with namespace rules replaced by one rule per listed repository. */
-async function listNamespaces(opts: ScheduledPlanOptions): Promise<SyncRule[]> {
+/** The config's rules with namespace rules replaced by one rule per listed repository, and those that failed. */
+async function listNamespaces(opts: ScheduledPlanOptions): Promise<Pick<ExpandedRules, 'rules' | 'failed'>> {
   const { config, logger } = opts;
-  if (!config.rules.some((r) => r.namespace)) return config.rules;
+  if (!config.rules.some((r) => r.namespace)) return { rules: config.rules, failed: [] };
   const pool = opts.repositories ? undefined : new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   try {
     const repositories = opts.repositories ?? ((registry: string) => listerFor(pool!, registry));
-    return (await expandNamespaceRules(config.rules, repositories, { onWarning: (m) => logger?.warn(m) })).rules;
+    return await expandNamespaceRules(config.rules, repositories, { onWarning: (m) => logger?.warn(m) });
   } finally {
     await pool?.close();
   }

@@ -2,6 +2,7 @@
 // refusals. Listing APIs are not registries: their answers are JSON documents behind their own
 // auth, and a wrong endpoint typically answers a login page (HTML), which must say "wrong apiEndpoint"
 // rather than fail as a JSON syntax error.
+import { abortable } from '../registry/deadline.js';
 import { request, type Dispatcher } from 'undici';
 import { ListingError, NetworkError, RegistryError, isRetryable } from '../errors.js';
 import { PageGuard } from '../registry/link.js';
@@ -58,11 +59,12 @@ export class ListingApi {
     if (auth) headers.authorization = auth;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, {
+      const pending = request(url, {
         method, headers, signal,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
       });
+      res = await (signal ? abortable(pending, signal) : pending);
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new NetworkError(url.host, (err as Error).message, { cause: err });

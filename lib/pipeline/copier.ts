@@ -11,9 +11,17 @@ import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
 import { listerFor } from '../listing/index.js';
-import { type TagLister, copyMessagesFor, ruleFromExpand } from '../plan/planner.js';
+import { type TagLister, copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
 import { invalidTags, selectTags } from '../plan/tags.js';
-import { type CopyImageMessage, type ExpandRepositoryMessage, decodeMessage, encodeMessage } from '../queue/messages.js';
+import {
+  type CopyImageMessage,
+  type ExpandNamespaceMessage,
+  type ExpandRepositoryMessage,
+  decodeMessage,
+  encodeMessage,
+  ruleDestinationText,
+} from '../queue/messages.js';
+import { expandNamespaceRules } from '../plan/namespaces.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
@@ -26,7 +34,7 @@ import { type AttemptLedger, madeProgress } from './attempts.js';
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
   body: string;
-  kind: 'copy-image' | 'expand-repository' | 'invalid';
+  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'invalid';
   source: string;
   destination: string;
   /** `deferred`: left in the DLQ because a source's pull budget is spent (pull-budget.ts); not a failure. */
@@ -120,8 +128,8 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
       deps.ledger?.forget(msg.id);
       return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
-    destination = body.destinations.join(', ');
-    const count = await expandOne(body, deps, stop);
+    destination = ruleDestinationText(body);
+    const count = body.kind === 'expand-repository' ? await expandOne(body, deps, stop) : await expandNamespace(body, deps, stop);
     deps.ledger?.forget(msg.id);
     const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: count, durationMs: performance.now() - started };
     return { settlement: { action: 'ack' }, outcome };
@@ -227,6 +235,22 @@ async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: 
     else deps.logger?.warn({ source: m.source, origin: rule.origin }, `${rule.source.registry} gives no push times (${lister.kind}); pushedWithinDays keeps every tag`);
   }
   const messages = copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
+  await deps.send(messages.map(encodeMessage));
+  return messages.length;
+}
+
+/**
+ * A namespace rule listed again (its listing failed at plan time): one expand-repository message
+ * per repository it keeps, each then listed and copied like any listed rule. A listing that fails
+ * again fails this message, to be retried or dead-lettered with its reason.
+ */
+async function expandNamespace(m: ExpandNamespaceMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
+  const rule = ruleFromNamespace(m);
+  const onWarning = (message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message);
+  const expanded = await expandNamespaceRules([rule], (registry) => listerFor(deps.pool, registry), { signal, onWarning });
+  const failed = expanded.failed[0];
+  if (failed) throw failed.error;
+  const messages = expanded.rules.map((r) => expandMessageFor(r, m.platforms));
   await deps.send(messages.map(encodeMessage));
   return messages.length;
 }

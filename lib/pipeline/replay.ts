@@ -3,6 +3,7 @@
 // New letters are written before old ones are removed: a crash in between duplicates, never loses.
 import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from '../queue/types.js';
 import type { ImageOutcome } from './copier.js';
+import { isRuleKind } from '../queue/messages.js';
 import { type PipelineOptions, type PipelineRun, runMessages } from './sync.js';
 
 export interface ReplayRun extends PipelineRun {
@@ -36,7 +37,7 @@ export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
     const moved = await redriveAndWait(opts.dlq, { signal: opts.signal });
     const run = await runMessages(opts, []);
     const failed = run.outcomes.filter((o) => o.status === 'failed').length;
-    return { ...run, letters: moved.moved, recovered: run.outcomes.filter((o) => o.status !== 'failed' && o.status !== 'deferred' && o.kind !== 'expand-repository').length, remaining: failed };
+    return { ...run, letters: moved.moved, recovered: run.outcomes.filter((o) => o.status !== 'failed' && o.status !== 'deferred' && !isRuleKind(o.kind)).length, remaining: failed };
   }
   const letters = await opts.dlq.list();
   if (letters.length === 0) {

@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { type CopyContext, createCopyContext } from '../copy/context.js';
-import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { type DestinationConflictError, ErrorCode, errorMessage, failureCode, isRetryable } from '../errors.js';
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { listerFor } from '../listing/index.js';
 import { type TagLister, expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
-import { encodeMessage } from '../queue/messages.js';
+import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
@@ -115,20 +115,22 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       },
       ruleFailed: async (message, err) => {
         const body = encodeMessage(message);
-        // Interrupted before its tags were listed: not a failure, work not started (still saved,
-        // so replay plans it).
-        const notStarted = Boolean(opts.signal?.aborted) && failureCode(err) === ErrorCode.INTERRUPTED;
-        const reason = notStarted
-          ? { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }
-          : { code: failureCode(err), message: errorMessage(err) };
-        if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list tags; rule sent to the DLQ');
+        const verdict = ruleFailure(err, opts.signal);
+        // A listing that failed for a passing reason (a 503 storm) is listed again by a copier,
+        // with the message's backoff and attempts, like any image; only then does it reach the DLQ.
+        if (verdict.action === 'retry') {
+          opts.logger?.warn({ source: message.source, err: errorMessage(err) }, 'cannot list the rule yet; a copier lists it again');
+          return ctx.queue.send([body]);
+        }
+        const { reason, notStarted } = verdict;
+        if (!notStarted) opts.logger?.error({ source: message.source, err: reason.message }, 'cannot list the rule; sent to the DLQ');
         await ctx.saveLetter({ id: randomUUID(), body, receiveCount: notStarted ? 0 : 1, reason, at: new Date().toISOString() });
         if (notStarted) return ctx.unfinished({ body, started: false });
         ctx.outcome({
           body,
-          kind: 'expand-repository',
+          kind: message.kind,
           source: message.source,
-          destination: message.destinations.join(', '),
+          destination: ruleDestinationText(message),
           status: 'failed',
           bytes: 0,
           durationMs: 0,
@@ -145,6 +147,22 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
     },
   );
+}
+
+/**
+ * What becomes of a rule the planner could not list: interrupted before it was listed (not started:
+ * saved, so replay plans it), a passing failure (listed again by a copier, under the message's
+ * attempts), or a permanent one (the DLQ, with its reason). The other rules go on either way.
+ */
+export function ruleFailure(
+  err: unknown,
+  signal: AbortSignal | undefined,
+): { action: 'retry' } | { action: 'dead-letter'; reason: { code: string; message: string }; notStarted: boolean } {
+  if (signal?.aborted && failureCode(err) === ErrorCode.INTERRUPTED) {
+    return { action: 'dead-letter', reason: { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }, notStarted: true };
+  }
+  if (isRetryable(err)) return { action: 'retry' };
+  return { action: 'dead-letter', reason: { code: failureCode(err), message: errorMessage(err) }, notStarted: false };
 }
 
 /**

@@ -10,7 +10,7 @@ import { parseManifest } from '../oci/manifest.js';
 import { parseReference } from '../oci/reference.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
-import type { CopyImageMessage } from '../queue/messages.js';
+import { type CopyImageMessage, ruleDestinationText } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import type { BlobEndpoint } from '../copy/blob-copy.js';
 import { type TransformStep, applyTransforms, resolveFormat, transformKey, transformsFor } from '../copy/transforms.js';
@@ -43,7 +43,7 @@ export async function runVerify(
       {
         tasks: async (ms) => void tasks.push(...ms),
         ruleFailed: async (m, err) =>
-          void lines.push({ source: m.source, destination: m.destinations.join(', '), status: 'source-missing', message: errorMessage(err) }),
+          void lines.push({ source: m.source, destination: ruleDestinationText(m), status: 'source-missing', message: errorMessage(err) }),
         conflict: async (m, err) => void lines.push({ source: m.source, destination: m.destination, status: 'error', message: err.message }),
       },
       { platforms: config.defaults.platforms, signal, repositories: (registry) => listerFor(pool, registry), onWarning: (message) => logger?.warn(message) },

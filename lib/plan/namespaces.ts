@@ -7,6 +7,7 @@ import type { SyncRule } from '../config/types.js';
 import type { ListedTag, RepositoryLister } from '../listing/types.js';
 import { parseRepositoryReference } from '../oci/reference.js';
 import { mapRepository } from './mapping.js';
+import { ErrorCode, MigrateError } from '../errors.js';
 
 /** The lister for a source registry (lib/listing/index.ts listerFor over the run's pool). */
 export type ListerFor = (registry: string) => RepositoryLister;
@@ -104,6 +105,8 @@ export interface ExpandedRules {
   listedTags: Map<SyncRule, ListedTag[]>;
   /** The lister each concrete rule came from, for push times (tagTimes). */
   listers: Map<SyncRule, RepositoryLister>;
+  /** Namespace rules whose repositories could not be listed (or were not, after an interrupt). */
+  failed: { rule: SyncRule; error: unknown }[];
 }
 
 /**
@@ -112,14 +115,19 @@ export interface ExpandedRules {
  * preflight see each mapping. A glob matching nothing is a warning naming the rule and host.
  */
 export async function expandNamespaceRules(rules: readonly SyncRule[], listerFor: ListerFor | undefined, opts: ExpandOptions = {}): Promise<ExpandedRules> {
-  const out: ExpandedRules = { rules: [], listedTags: new Map(), listers: new Map() };
+  const out: ExpandedRules = { rules: [], listedTags: new Map(), listers: new Map(), failed: [] };
   for (const rule of rules) {
     if (!rule.namespace) {
       out.rules.push(rule);
       continue;
     }
     if (!listerFor) throw new Error(`internal: ${rule.origin} is a namespace rule but no repository lister was given`);
+    if (opts.signal?.aborted) {
+      out.failed.push({ rule, error: new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned') });
+      continue;
+    }
     const lister = listerFor(rule.source.registry);
+    const concrete: SyncRule[] = [];
     const source = `${rule.source.registry}/${rule.source.repository}`;
     const listed: string[] = [];
     const dropped: RepositoriesExplained['dropped'] = [];
@@ -128,21 +136,26 @@ export async function expandNamespaceRules(rules: readonly SyncRule[], listerFor
       for await (const r of lister.repositories(rule.namespace.namespace, opts.signal)) {
         listed.push(r.repository);
         const verdict = judgeRepository(rule, r.repository);
-        const concrete = verdict.dropped ?? concreteRule(rule, r.repository);
-        if (typeof concrete === 'string') {
-          dropped.push({ repository: r.repository, reason: concrete });
+        const c = verdict.dropped ?? concreteRule(rule, r.repository);
+        if (typeof c === 'string') {
+          dropped.push({ repository: r.repository, reason: c });
           continue;
         }
         kept++;
-        out.rules.push(concrete);
-        out.listers.set(concrete, lister);
-        if (r.tags) out.listedTags.set(concrete, r.tags);
+        concrete.push(c);
+        out.listers.set(c, lister);
+        if (r.tags) out.listedTags.set(c, r.tags);
       }
     } catch (err) {
+      // One rule's listing stops no other rule: it is reported, tried again or dead-lettered by
+      // the caller (plan/planner.ts ruleFailed). A partial listing is never used.
+      const interrupted = opts.signal?.aborted === true;
       // The adapter names the host and the fix; the rule it was listing for is ours to add.
-      if (err instanceof Error && !err.message.startsWith(rule.origin)) err.message = `${rule.origin}: ${err.message}`;
-      throw err;
+      if (!interrupted && err instanceof Error && !err.message.startsWith(rule.origin)) err.message = `${rule.origin}: ${err.message}`;
+      out.failed.push({ rule, error: interrupted ? new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned') : err });
+      continue;
     }
+    out.rules.push(...concrete);
     opts.onRepositories?.({ origin: rule.origin, source, listed, dropped });
     if (kept === 0) {
       opts.onWarning?.(

@@ -5,7 +5,7 @@
 import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
 import { ConfigError, type DestinationConflictError, ErrorCode, MigrateError } from '../errors.js';
-import type { CopyImageMessage, ExpandRepositoryMessage } from '../queue/messages.js';
+import type { CopyImageMessage, ExpandNamespaceMessage, ExpandRepositoryMessage, RuleMessage } from '../queue/messages.js';
 import type { ListedTag } from '../listing/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups, partitionConflicts } from './conflicts.js';
@@ -22,8 +22,11 @@ export function poolTagLister(pool: ClientPool): TagLister {
 export interface PlanSink {
   /** A batch of tasks, as soon as a rule resolves. */
   tasks(messages: CopyImageMessage[]): Promise<void>;
-  /** A rule whose tags could not be listed: its expand message goes to the DLQ, to be replayed. */
-  ruleFailed(message: ExpandRepositoryMessage, err: unknown): Promise<void>;
+  /**
+   * A rule that could not be listed (its tags, or a namespace rule's repositories): its expand
+   * message is tried again by a copier or goes to the DLQ, to be replayed; the other rules go on.
+   */
+  ruleFailed(message: RuleMessage, err: unknown): Promise<void>;
   /** A listed task whose destination another source claims too: never sent, it goes to the DLQ. */
   conflict(message: CopyImageMessage, err: DestinationConflictError): Promise<void>;
 }
@@ -71,6 +74,8 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
   // Every destination must be known before anything is sent, for the collision check: namespace
   // rules are listed first (repositories only; their tags stream below like any listed rule).
   const expanded = opts.expanded ?? (await expandRules(given, opts));
+  // A namespace rule whose repositories could not be listed stops no other rule (issue 13, item 6).
+  for (const f of expanded.failed) await sink.ruleFailed(namespaceMessageFor(f.rule, opts.platforms), f.error);
   const rules = expanded.rules;
   const timesWarned = new Set<string>();
   const seen = new Set<string>();
@@ -199,6 +204,49 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
   };
 }
 
+/** The expand-namespace message of a namespace rule whose listing failed, so a copier or replay lists it again. */
+export function namespaceMessageFor(rule: SyncRule, platforms?: string[]): ExpandNamespaceMessage {
+  const ns = rule.namespace!;
+  const m = ns.mapping;
+  return {
+    v: 1,
+    kind: 'expand-namespace',
+    source: `${rule.source.registry}/${ns.glob}`,
+    namespace: {
+      glob: ns.glob,
+      ...(ns.namespace !== undefined ? { namespace: ns.namespace } : {}),
+      ...(ns.include ? { include: ns.include } : {}),
+      ...(ns.exclude ? { exclude: ns.exclude } : {}),
+      targets: ns.targets,
+      mapping: {
+        mode: m.mode,
+        ...(m.stripLevels !== undefined ? { stripLevels: m.stripLevels } : {}),
+        ...(m.prefix !== undefined ? { prefix: m.prefix } : {}),
+        ...(m.template !== undefined ? { template: m.template } : {}),
+      },
+    },
+    ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
+    ...(platforms?.length ? { platforms } : {}),
+    ...(rule.format ? { format: rule.format } : {}),
+    ...(rule.force ? { force: true } : {}),
+    origin: rule.origin,
+  };
+}
+
+/** The namespace rule an expand-namespace message stands for. */
+export function ruleFromNamespace(m: ExpandNamespaceMessage): SyncRule {
+  const registry = m.source.split('/')[0]!;
+  return {
+    origin: m.origin ?? m.source,
+    source: { registry, repository: m.namespace.glob },
+    filter: filterFromMessage(m.filter),
+    destinations: [],
+    namespace: { ...m.namespace, mapping: { ...m.namespace.mapping } },
+    ...(m.format ? { format: m.format } : {}),
+    ...(m.force ? { force: true } : {}),
+  };
+}
+
 function filterToMessage(f: TagFilter): NonNullable<ExpandRepositoryMessage['filter']> {
   return {
     ...(f.include ? { include: f.include.map((r) => r.source) } : {}),
@@ -219,17 +267,20 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
   return {
     origin: m.origin ?? m.source,
     source: { registry: registry!, repository: rest.join('/') },
-    filter: m.filter
-      ? {
-          include: m.filter.include?.map((s) => new RegExp(s)),
-          exclude: m.filter.exclude?.map((s) => new RegExp(s)),
-          latest: m.filter.latest,
-          ...(m.filter.semver !== undefined ? { semver: m.filter.semver } : {}),
-          ...(m.filter.pushedWithinDays !== undefined ? { pushedWithinDays: m.filter.pushedWithinDays } : {}),
-        }
-      : undefined,
+    filter: filterFromMessage(m.filter),
     destinations,
     ...(m.format ? { format: m.format } : {}),
     ...(m.force ? { force: true } : {}),
+  };
+}
+
+function filterFromMessage(f: ExpandRepositoryMessage['filter']): TagFilter | undefined {
+  if (!f) return undefined;
+  return {
+    include: f.include?.map((s) => new RegExp(s)),
+    exclude: f.exclude?.map((s) => new RegExp(s)),
+    latest: f.latest,
+    ...(f.semver !== undefined ? { semver: f.semver } : {}),
+    ...(f.pushedWithinDays !== undefined ? { pushedWithinDays: f.pushedWithinDays } : {}),
   };
 }

@@ -52,10 +52,53 @@ export const expandRepositoryMessage = z.strictObject({
   origin: z.string().max(1024).optional(),
 });
 
-export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage]);
+/**
+ * List the repositories a namespace rule (`HOST/team/**`) covers and fan out one expand-repository
+ * message per kept one. Sent when the rule's listing failed at plan time (issue 13, item 6), so a
+ * copier lists it again, and `replay` can, without the other rules waiting for it.
+ */
+export const expandNamespaceMessage = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('expand-namespace'),
+  /** registry/glob, as the rule wrote it (`quay.io/team/**`). */
+  source: z.string().min(1).max(1024),
+  namespace: z.strictObject({
+    glob: z.string().min(1).max(1024),
+    namespace: z.string().min(1).max(1024).optional(),
+    include: z.array(z.string().max(1024)).optional(),
+    exclude: z.array(z.string().max(1024)).optional(),
+    targets: z.array(z.string().min(1).max(1024)).min(1),
+    mapping: z.strictObject({
+      mode: z.enum(['path', 'basename']),
+      stripLevels: z.number().int().nonnegative().optional(),
+      prefix: z.string().max(1024).optional(),
+      template: z.string().max(1024).optional(),
+    }),
+  }),
+  filter: expandRepositoryMessage.shape.filter,
+  platforms: z.array(platform).optional(),
+  format: format.optional(),
+  force: z.boolean().optional(),
+  origin: z.string().max(1024).optional(),
+});
+
+export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage]);
 
 export type CopyImageMessage = z.infer<typeof copyImageMessage>;
 export type ExpandRepositoryMessage = z.infer<typeof expandRepositoryMessage>;
+export type ExpandNamespaceMessage = z.infer<typeof expandNamespaceMessage>;
+/** A message that stands for a rule (its listing), not for one image. */
+export type RuleMessage = ExpandRepositoryMessage | ExpandNamespaceMessage;
+
+/** Whether a message kind stands for a rule to list rather than an image (summaries count them apart). */
+export function isRuleKind(kind: string): kind is RuleMessage['kind'] {
+  return kind === 'expand-repository' || kind === 'expand-namespace';
+}
+
+/** Where a rule message sends its images, for reports: its destinations or its targets. */
+export function ruleDestinationText(m: RuleMessage): string {
+  return m.kind === 'expand-repository' ? m.destinations.join(', ') : m.namespace.targets.join(', ');
+}
 export type QueueMessageBody = z.infer<typeof queueMessage>;
 
 export function encodeMessage(m: QueueMessageBody): string {

@@ -9,7 +9,7 @@ import { redactUrl } from './location.js';
 import { type RealmTrust, realmRefusal } from './realm.js';
 import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
 import { tlsFailure } from './tls-errors.js';
-import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
+import { DEFAULT_TIMEOUT_S, RequestDeadline, abortable } from './deadline.js';
 import { TokenCache } from './token-cache.js';
 
 export interface Credentials {
@@ -159,14 +159,14 @@ export class HostAuth {
     let res: Dispatcher.ResponseData;
     try {
       this.tokenRequests++;
-      res = await this.dispatcher.request({
+      res = await abortable(this.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: form === undefined ? 'GET' : 'POST',
         headers,
         signal,
         ...(form === undefined ? {} : { body: form }),
-      });
+      }), signal);
     } catch (err) {
       if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, errorMessage(err), { cause: err });

@@ -210,6 +210,8 @@ export class UndiciRegistryClient implements RegistryClient {
   }
 
   async blobGet(repository: string, digest: string, signal?: AbortSignal): Promise<BlobSource> {
+    // Each hop has its own HTTP attempts: the registry's (transport.ts) and, where it redirects to
+    // object storage or a CDN (Docker Hub, ECR), that origin's (redirect.ts).
     const { res } = await sendFollowing(this.transport, {
       method: 'GET',
       url: `/v2/${repository}/blobs/${digest}`,

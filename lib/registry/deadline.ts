@@ -76,3 +76,40 @@ export class RequestDeadline {
     this.controller.abort(reason);
   }
 }
+
+/**
+ * A dispatch that gives up when its signal aborts, even while undici is still connecting: undici 7
+ * leaves a request whose TLS handshake hangs (a port that accepts and never answers) pending until
+ * its connect timeout, whatever the signal says, so Ctrl-C took 15 s. The late response, if any, is
+ * drained so its connection is freed.
+ */
+export function abortable<T extends { body: { dump(): Promise<unknown> } }>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    void pending.then((res) => res.body.dump(), () => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const onAbort = (): void => {
+      if (settled) return;
+      settled = true;
+      void pending.then((res) => res.body.dump(), () => undefined);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (res) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
+        resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
+        reject(err);
+      },
+    );
+  });
+}

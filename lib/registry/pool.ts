@@ -242,9 +242,23 @@ export class ClientPool {
     return out;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Close every connection. A request still pending (a TLS handshake that never completes, after a
+   * Ctrl-C gave up on it: undici waits for its connect timeout) must not hold the exit: after
+   * `graceMs` the dispatchers are destroyed instead.
+   */
+  async close(graceMs = 1000): Promise<void> {
     const owned = [...this.dispatchers.values()];
     this.dispatchers.clear();
-    await Promise.all(owned.map((d) => d.close()));
+    await Promise.all(
+      owned.map(async (d) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+        const closed = d.close().then(() => 'closed' as const, () => 'closed' as const);
+        const first = await Promise.race([closed, late]);
+        clearTimeout(timer);
+        if (first === 'late') await d.destroy().catch(() => undefined);
+      }),
+    );
   }
 }

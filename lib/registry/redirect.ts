@@ -10,12 +10,13 @@
 // also stay on the origin a redirect took its listing to: link.ts `linkRefusal`).
 import type { Dispatcher } from 'undici';
 import { MigrateError, NetworkError, ProtocolError, RequestTimeoutError, UnsafeRedirectError } from '../errors.js';
-import { RequestDeadline } from './deadline.js';
+import { RequestDeadline, abortable } from './deadline.js';
 import { isLinkLocalOrMetadata } from './address.js';
 import { redactUrl, resolveLocation } from './location.js';
 import { registryErrorFrom } from './response.js';
 import { networkReason, type RegistryTransport, type SendRequest } from './transport.js';
 import { tlsFailure } from './tls-errors.js';
+import { withRetry } from './retry.js';
 
 export const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
 const MAX_HOPS = 5;
@@ -78,20 +79,35 @@ export async function sendFollowing(
       url = transport.url(url);
       continue;
     }
-    // Object storage gets the registry's overall deadline too, grown by the body it declares.
+    // Object storage is a request of its own: an idempotent GET or HEAD, retried under the same
+    // HTTP budget as the registry's (a CDN that answers 503 or resets is asked again, not the
+    // registry), and marked retried so no layer above multiplies it.
     const target = url;
-    const deadline = new RequestDeadline(transport.timeoutMs, (sec) => new RequestTimeoutError(target.host, req.what, sec), req.signal);
-    try {
-      res = await transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: deadline.signal });
-    } catch (err) {
-      deadline.clear();
-      if (err instanceof MigrateError) throw err;
-      throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
-    }
-    if (req.method !== 'HEAD') deadline.extend(Number(res.headers['content-length'] ?? NaN));
-    if (res.body.destroyed) deadline.clear();
-    else res.body.once('close', () => deadline.clear());
-    if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
+    res = await withRetry(transport.retry, () => offOrigin(transport, target, req, expect), undefined, req.signal);
   }
   return { res, url };
+}
+
+/** One request to another origin (object storage, a CDN): no credentials, the registry's deadline. */
+async function offOrigin(
+  transport: RegistryTransport,
+  url: URL,
+  req: SendRequest & { method: 'GET' | 'HEAD' },
+  expect: readonly number[],
+): Promise<Dispatcher.ResponseData> {
+  // Object storage gets the registry's overall deadline too, grown by the body it declares.
+  const deadline = new RequestDeadline(transport.timeoutMs, (sec) => new RequestTimeoutError(url.host, req.what, sec), req.signal);
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await abortable(transport.dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method: req.method, headers: req.headers, signal: deadline.signal }), deadline.signal);
+  } catch (err) {
+    deadline.clear();
+    if (err instanceof MigrateError) throw err;
+    throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
+  }
+  if (req.method !== 'HEAD') deadline.extend(Number(res.headers['content-length'] ?? NaN));
+  if (res.body.destroyed) deadline.clear();
+  else res.body.once('close', () => deadline.clear());
+  if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
+  return res;
 }

@@ -9,7 +9,7 @@ import type { RealmTrust } from './realm.js';
 import { parseChallenges, pickChallenge } from './challenge.js';
 import { registryErrorFrom } from './response.js';
 import { HTTP_RETRY, type RetryPolicy, withRetry } from './retry.js';
-import { DEFAULT_TIMEOUT_S, RequestDeadline } from './deadline.js';
+import { DEFAULT_TIMEOUT_S, RequestDeadline, abortable } from './deadline.js';
 import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
@@ -198,7 +198,7 @@ export class RegistryTransport {
     const deadline = new RequestDeadline(this.timeoutMs, expired, req.signal, declaredLength(headers['content-length']));
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.dispatcher.request({
+      res = await abortable(this.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: req.method,
@@ -208,7 +208,7 @@ export class RegistryTransport {
         // undici closes the connection after every HEAD by default (undici #258: servers that send
         // a body anyway). Registries do not, and a no-op sync is mostly HEADs: keep them alive.
         ...(req.method === 'HEAD' ? { reset: false } : {}),
-      });
+      }), deadline.signal);
     } catch (err) {
       deadline.clear();
       pull?.answered();

@@ -118,7 +118,8 @@ export function messageDestinations(bodies: Iterable<string>): Destination[] {
   for (const body of bodies) {
     try {
       const m = decodeMessage(body);
-      const refs = m.kind === 'copy-image' ? [parseReference(m.destination)] : m.destinations.map(parseRepositoryReference);
+      // A namespace letter's destinations are known once it is listed again (the copier checks them).
+      const refs = m.kind === 'copy-image' ? [parseReference(m.destination)] : m.kind === 'expand-repository' ? m.destinations.map(parseRepositoryReference) : [];
       for (const r of refs) out.push({ registry: r.registry, repository: r.repository });
     } catch {
       continue;

@@ -18,7 +18,7 @@ import { type FaultProxyHandle, startFaultProxy } from '../helpers/fault-proxy.j
 import { type LogMark, commitKey } from '../helpers/fault-proxy-log.js';
 import { type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 
-const SEED = 13;
+const SEED = Number(process.env.CHAOS_SEED ?? 13);
 const FAULT_RATE = 0.25;
 const IMAGES = 20;
 const REPOS = ['alpha', 'beta', 'gamma', 'delta'];
@@ -148,6 +148,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
 
   /** The CLI's own words, then one diagnostic line per (status, code, deliveries) the report shows left behind. */
   const explain = (t: TestContext, r: CliResult, entries: ReportEntry[] | undefined): void => {
+    if (process.env.CHAOS_DEBUG) for (const l of r.stderr.split('\n').filter((x) => /will retry|DLQ|failed/.test(x))) t.diagnostic(l.slice(0, 400));
     t.diagnostic(`exit ${r.code}; ${r.stdout.trim().split('\n').join(' | ')}`);
     const codes = new Map<string, number>();
     for (const e of entries ?? []) {
@@ -184,7 +185,7 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     reseed();
     const m = marks();
     const report = join(dir, 'chaos.json');
-    const r = await runCli(['sync', '--config', config('chaos'), '--report', report, '--dlq', join(dir, 'chaos.jsonl')]);
+    const r = await runCli(['sync', '--config', config('chaos'), '--report', report, '--dlq', join(dir, 'chaos.jsonl'), ...(process.env.CHAOS_DEBUG ? ['--log-level', 'warn'] : [])]);
     const f = figures(t, 'sync with faults', m);
     let entries: ReportEntry[] | undefined;
     try {
@@ -248,10 +249,10 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
 
   test(`sync --queue-url (SQS), ${FAULT_RATE * 100}% faults: every image after one run`, { timeout: RUN_TIMEOUT_MS }, async (t) => {
     reseed();
-    const q = await sqs.createQueuePair('chaos', { maxReceiveCount: 5 });
+    const q = await sqs.createQueuePair('chaos', { maxReceiveCount: 10 });
     const m = marks();
     const report = join(dir, 'sqs.json');
-    const r = await runCli(['sync', '--config', config('sqs'), '--queue-url', q.queueUrl, '--report', report], awsEnv());
+    const r = await runCli(['sync', '--config', config('sqs'), '--queue-url', q.queueUrl, '--report', report, ...(process.env.CHAOS_DEBUG ? ['--log-level', 'warn'] : [])], awsEnv());
     const f = figures(t, 'sync --queue-url with faults', m);
     let entries: ReportEntry[] | undefined;
     try {

@@ -20,6 +20,8 @@ export interface ProxyHandle {
   offOrigin: SeenRequest[];
   /** TCP connections to the proxy: accepted in all, open now, and the most open at once. */
   sockets: { accepted: number; open: number; peak: number };
+  /** The options, read on every request: a test may change them while the proxy runs. */
+  options: ProxyOptions;
   stop(): Promise<void>;
 }
 export interface ProxyOptions {
@@ -232,5 +234,5 @@ export async function startProxy(target: RegistryHandle, opts: ProxyOptions = {}
     })));
   };
   const untrack = track({ stop, stopSync: () => servers.forEach((s) => s.close()) });
-  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, sockets, stop };
+  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, offOrigin, sockets, options: opts, stop };
 }

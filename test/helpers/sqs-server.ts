@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createSqsServer } from 'local-aws-sqs';
+import { createSqsServer } from './local-aws-sqs-fixed.js';
 import { sqsClient } from '../../lib/queue/sqs-client.js';
 import { track } from './cleanup.js';
 

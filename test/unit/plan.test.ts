@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { compareVersions, selectTags } from '../../lib/plan/tags.js';
 import { copyMessagesFor, expandMessageFor, ruleFromExpand, runPlanner } from '../../lib/plan/planner.js';
 import type { SyncRule } from '../../lib/config/types.js';
-import type { CopyImageMessage, ExpandRepositoryMessage } from '../../lib/queue/messages.js';
+import type { CopyImageMessage, RuleMessage } from '../../lib/queue/messages.js';
 import { RegistryError } from '../../lib/errors.js';
 
 const rule = (over: Partial<SyncRule>): SyncRule => ({
@@ -82,7 +82,7 @@ describe('runPlanner', () => {
   test('exact rules are used as given; listed rules stream batch by batch; failures are reported', async () => {
     const listed: string[] = [];
     const batches: CopyImageMessage[][] = [];
-    const failed: ExpandRepositoryMessage[] = [];
+    const failed: RuleMessage[] = [];
     // Each rule has its own destination repository (rules that share one are held: plan-conflicts.test.ts).
     const to = (repository: string) => [{ registry: 'd', repository }];
     const rules = [

@@ -67,9 +67,9 @@ describe('withRetry and the retried mark', () => {
     assert.equal(calls, 1);
     assert.ok(wasRetried(below));
   });
-  test('the budget is small and documented: 3 HTTP attempts, 2 transfer attempts', () => {
+  test('the budget is small and documented: 3 HTTP attempts, 3 transfer attempts', () => {
     assert.equal(HTTP_RETRY.attempts, 3);
-    assert.equal(BLOB_RETRY.attempts, 2);
+    assert.equal(BLOB_RETRY.attempts, 3);
   });
 });
 
@@ -101,7 +101,7 @@ function endpoints(script: { getFails?: number; putFails?: number; getError?: ()
 }
 
 describe('the blob layer', () => {
-  const ctx = () => createCopyContext({ blobRetry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  const ctx = () => createCopyContext({ blobRetry: { ...BLOB_RETRY, baseDelayMs: 1, maxDelayMs: 2 } });
   test('a download that failed before any PUT reuses the upload session', async () => {
     const e = endpoints({ getFails: 1 });
     assert.equal(await blobCopy(ctx(), e.src, e.dst, e.desc, emptyCounters()), 'uploaded');
@@ -127,7 +127,7 @@ describe('the blob layer', () => {
   test('transfer attempts are bounded by BLOB_RETRY', async () => {
     const e = endpoints({ putFails: 99 });
     await assert.rejects(blobCopy(ctx(), e.src, e.dst, e.desc, emptyCounters()), NetworkError);
-    assert.equal(e.log.filter((l) => l.startsWith('PUT')).length, 2);
-    assert.equal(e.log.filter((l) => l.startsWith('DELETE')).length, 2, 'every spent session is cancelled');
+    assert.equal(e.log.filter((l) => l.startsWith('PUT')).length, BLOB_RETRY.attempts);
+    assert.equal(e.log.filter((l) => l.startsWith('DELETE')).length, BLOB_RETRY.attempts, 'every spent session is cancelled');
   });
 });
