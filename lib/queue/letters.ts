@@ -60,3 +60,35 @@ export function byImage(letters: readonly DeadLetter[]): ImageLetters {
   }
   return { newest: [...newest.values()], duplicates, keys };
 }
+
+export interface DeadLetterGroup {
+  code: string;
+  /** Images whose newest letter has this code (a duplicate letter is not counted again). */
+  count: number;
+  /** One letter's message, as an example. */
+  example: string;
+}
+
+/** What a DLQ holds, as far as one listing saw. */
+export interface DeadLetterCensus {
+  /** Letters read. */
+  letters: number;
+  /** Distinct images among them. */
+  images: number;
+  /** letters - images: older letters for an image that has a newer one. */
+  duplicates: number;
+  /** By code, most frequent first, each image counted once (by its newest letter). */
+  reasons: DeadLetterGroup[];
+}
+
+export function census(letters: readonly DeadLetter[]): DeadLetterCensus {
+  const { newest, duplicates } = byImage(letters);
+  const groups = new Map<string, DeadLetterGroup>();
+  for (const l of newest) {
+    const g = groups.get(l.reason.code);
+    if (g) g.count++;
+    else groups.set(l.reason.code, { code: l.reason.code, count: 1, example: l.reason.message });
+  }
+  const reasons = [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+  return { letters: letters.length, images: newest.length, duplicates: duplicates.length, reasons };
+}

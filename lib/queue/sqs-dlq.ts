@@ -20,9 +20,11 @@ import { ErrorCode, QueueError } from '../errors.js';
 import { maskSecretText } from '../secrets.js';
 import { printable } from '../text.js';
 import { MAX_RECEIVES_CODE } from './embedded.js';
-import { byImage, deadLetterBody } from './letters.js';
+import { byImage, census, deadLetterBody, type DeadLetterCensus, type DeadLetterGroup } from './letters.js';
 import { isStaleHandle, parseQueueArn, SQS_MAX_BATCH, SQS_MAX_BYTES, sqsCall, sqsText } from './sqs-client.js';
 import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from './types.js';
+
+export type { DeadLetterCensus, DeadLetterGroup };
 
 /** Message attribute names of a dead letter (the reason travels beside the body, not inside it). */
 export const DLQ_ATTR = { code: 'swrm-code', message: 'swrm-message', at: 'swrm-at', receiveCount: 'swrm-receive-count', id: 'swrm-id' } as const;
@@ -30,25 +32,6 @@ export const DLQ_ATTR = { code: 'swrm-code', message: 'swrm-message', at: 'swrm-
 const MAX_REASON = 1000;
 /** How long list() hides a page of letters while it reads the next (they are unhidden after). */
 const LIST_HIDE_S = 30;
-
-export interface DeadLetterGroup {
-  code: string;
-  /** Images whose newest letter has this code (a duplicate letter is not counted again). */
-  count: number;
-  /** One letter's message, as an example. */
-  example: string;
-}
-
-/** What the DLQ holds, as far as one listing saw (list(): at most `max` letters). */
-export interface DeadLetterCensus {
-  /** Letters read. */
-  letters: number;
-  /** Distinct images among them (letters.ts letterKey). */
-  images: number;
-  /** letters - images: older letters for an image that has a newer one. */
-  duplicates: number;
-  reasons: DeadLetterGroup[];
-}
 
 export interface SqsDeadLetterStoreOptions {
   client: SQSClient;
@@ -214,16 +197,7 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
    * twice at once, or a crash between the DLQ send and the delete (sqs-queue.ts deadLetter).
    */
   async census(max = 1000): Promise<DeadLetterCensus> {
-    const letters = await this.list(max);
-    const { newest, duplicates } = byImage(letters);
-    const groups = new Map<string, DeadLetterGroup>();
-    for (const l of newest) {
-      const g = groups.get(l.reason.code);
-      if (g) g.count++;
-      else groups.set(l.reason.code, { code: l.reason.code, count: 1, example: l.reason.message });
-    }
-    const reasons = [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
-    return { letters: letters.length, images: newest.length, duplicates: duplicates.length, reasons };
+    return census(await this.list(max));
   }
 
   /**

@@ -10,6 +10,9 @@ import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
+import { startSqsServer } from '../helpers/sqs-server.js';
+import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
+import { encodeMessage } from '../../lib/queue/messages.js';
 
 interface Letter {
   id: string;
@@ -97,5 +100,41 @@ rules:
     assert.match(replay.stdout, /^replay: 1 image\(s\): 1 copied, 0 already present, 0 failed/m);
     assert.deepEqual(letters(dlq), []);
     assert.equal((await getManifest(dst, 'mirror/traefik-forward-auth', '2.2'))?.digest, pushed.digest);
+  });
+});
+
+describe('SQS DLQ through the CLI: status and replay count images', () => {
+  test('status says how many images and duplicates it read; replay deletes the duplicates, then moves each image once', async () => {
+    const sqs = await startSqsServer();
+    try {
+      const env = {
+        AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+        AWS_ACCESS_KEY_ID: 'test-access-key',
+        AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+        AWS_REGION: 'us-east-1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      };
+      const q = await sqs.createQueuePair('one-letter');
+      const dlq = await new SqsWorkQueue({ queueUrl: q.queueUrl, client: sqs.client }).deadLetters();
+      const body = (name: string, origin?: string) => encodeMessage({ v: 1, kind: 'copy-image', source: `r.io/${name}`, destination: `d.io/m/${name.split('/')[1]!}`, ...(origin ? { origin } : {}) });
+      // The same image planned by two runs (two rules), and once more; another image once.
+      const seeded = [body('thomseddon/traefik-forward-auth:2.2'), body('thomseddon/traefik-forward-auth:2.2', 'rules[1]'), body('thomseddon/traefik-forward-auth:2.2'), body('acme/oauth:3')];
+      for (const [i, b] of seeded.entries()) {
+        await dlq.add({ id: `s${i}`, body: b, receiveCount: 1, reason: { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() });
+      }
+      const status = await runCli(['status', '--queue-url', q.queueUrl], env);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /-dlq: 4 message\(s\); 4 read: 2 image\(s\), 2 duplicate\(s\) of the same image\n/);
+      assert.match(status.stdout, /MANIFEST_UNKNOWN x 2: /);
+      const json = JSON.parse((await runCli(['status', '--queue-url', q.queueUrl, '--json'], env)).stdout) as { dlq: { read: number; images: number; duplicates: number } };
+      assert.deepEqual([json.dlq.read, json.dlq.images, json.dlq.duplicates], [4, 2, 2]);
+
+      const replay = await runCli(['replay', '--queue-url', q.queueUrl], env);
+      assert.equal(replay.code, 0, replay.stderr);
+      assert.match(replay.stdout, /replay: moved 2 (of 2 )?message\(s\) .* \(COMPLETED\); 2 duplicate letter\(s\) of the same image deleted first, so each image moved once\n/);
+      assert.match((await runCli(['status', '--queue-url', q.queueUrl], env)).stdout, /: 2 visible, 0 in flight, 0 delayed\n.*-dlq: 0 message\(s\)\n/);
+    } finally {
+      await sqs.stop();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileDeadLetterStore, InMemoryDeadLetterStore } from '../../lib/queue/dlq-file.js';
-import { byImage, letterKey } from '../../lib/queue/letters.js';
+import { byImage, census, letterKey } from '../../lib/queue/letters.js';
 import { encodeMessage } from '../../lib/queue/messages.js';
 import type { DeadLetter, DeadLetterStore } from '../../lib/queue/types.js';
 import { runReplay } from '../../lib/pipeline/replay.js';
@@ -44,6 +44,17 @@ describe('letterKey and byImage', () => {
     assert.deepEqual(newest.map((l) => l.id), [newer.id, other.id]);
     assert.deepEqual(duplicates.map((l) => l.id), [older.id]);
   });
+});
+
+test('census: reasons count each image once, by its newest letter', () => {
+  const l = [
+    letter(copy(REFS[0]!), '2026-01-01T00:00:00.000Z', 'SWRM_NETWORK'),
+    letter(copy(REFS[0]!), '2026-01-02T00:00:00.000Z', 'DENIED'),
+    letter(copy(REFS[1]!), '2026-01-03T00:00:00.000Z', 'DENIED'),
+  ];
+  const c = census(l);
+  assert.deepEqual([c.letters, c.images, c.duplicates], [3, 2, 1]);
+  assert.deepEqual(c.reasons.map((r) => [r.code, r.count]), [['DENIED', 2]]);
 });
 
 function storeContract(name: string, make: () => Promise<DeadLetterStore & { addAll(l: DeadLetter[], drop?: string[]): Promise<void> }>) {
