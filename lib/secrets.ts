@@ -4,6 +4,8 @@
 // strings, by shape: URL userinfo, `Bearer`/`Basic` credentials, presigned query parameters.
 // Bounded (depth, keys, string length) and cycle-safe, so a huge object costs little.
 
+import { parseRepositoryReference } from './oci/reference.js';
+
 export const MASK = '[redacted]';
 
 /** Keys whose value is a secret, whatever its case or position in the name (`X-Registry-Auth`, `registryAuth` too). */
@@ -14,12 +16,27 @@ export const SECRET_KEY = /authorization|password|passwd|token|secret|signature|
 const QUERY_PARAM = /([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|signature|sig|token|access_token|refresh_token|password|secret)=)[^&#\s"'<>]*/gi;
 // `scheme://user:pass@host` and `scheme://token@host` (RFC 3986 3.2.1 userinfo).
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
-// RFC 7235 credentials: `Authorization: Bearer <token>`, `Basic <base64>`.
-const AUTH_SCHEME = /\b(bearer|basic)(\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]+/gi;
+// RFC 7235 credentials. After `Authorization:` any value is one: `Authorization: Bearer x`.
+const AUTH_HEADER = /(authorization["']?\s*[:=]\s*["']?(?:bearer|basic)\s+)(?!\[redacted\])[A-Za-z0-9._~+/-]+=*/gi;
+// A scheme word elsewhere is often prose ("SWR Basic destinations") or a challenge (`Bearer
+// realm="..."`): only a value shaped like a credential is masked (credentialShaped below).
+const AUTH_SCHEME = /\b(bearer|basic)(\s+)(?!\[redacted\])([A-Za-z0-9._~+/-]+=*)/gi;
 // `password=...`, `"password": "..."`, `token: ...` in text that is not JSON we could walk (a
-// quote left open by a cut excerpt still masks to the end).
-const KEY_VALUE =
-  /((?:authorization|password|passwd|token|secret|signature|credentials?|auth)["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"?|'[^']*'?|(?!\[redacted\]|(?:bearer|basic)\s)[^\s"',&;}]+)/gi;
+// quote left open by a cut excerpt still masks to the end). Before `=`, which no image reference
+// holds, a key word counts anywhere (`X-Amz-Signature=`, `registryAuth=`). Before `:` it must
+// start a key: at the start of the text or after a space, quote, `{`, `,`, `;`, `&`, `?`, `(` or
+// `[`, since after `/`, `.`, `-`, `_`, `:` or a letter it is part of a name
+// (`thomseddon/traefik-forward-auth:2.2`, `acme/oauth:3`, `jwt-token:v1.4.0`); a compound key
+// there (`X-Registry-Auth`, `clientSecret`) needs a closing quote or a space after its `:`, as in
+// JSON, YAML and headers, while a tag follows a reference's `:` at once. `unauthorized:` is a word.
+const KEY_WORD = 'authorization|password|passwd|token|secret|signature|credentials?|auth';
+const COMPOUND_KEY = `[\\w-]{0,64}(?:${KEY_WORD})(?:[-_][\\w-]{0,64})?`;
+const KEY_START = `(?<![^\\s"'{,;&?(\\[])`;
+const KEY_VALUE = new RegExp(
+  `((?:${KEY_START}(?:${COMPOUND_KEY}(?:["']\\s*[:=]|\\s*=|\\s*:(?=\\s))|(?:${KEY_WORD})\\s*:)|(?:${KEY_WORD})["']?\\s*=)\\s*)` +
+    `("(?:[^"\\\\]|\\\\.)*"?|'[^']*'?|(?!\\[redacted\\]|(?:bearer|basic)\\s)[^\\s"',&;}]+)`,
+  'gi',
+);
 
 /** Strings longer than this are cut before masking: nothing we log needs more. */
 const MAX_STRING = 16_384;
@@ -48,9 +65,23 @@ export function maskSecretText(text: string): string {
 function maskOnce(s: string): string {
   return s
     .replace(URL_USERINFO, `$1${MASK}@`)
-    .replace(AUTH_SCHEME, `$1$2${MASK}`)
+    .replace(AUTH_HEADER, `$1${MASK}`)
+    .replace(AUTH_SCHEME, (m, scheme: string, space: string, value: string, at: number, all: string) =>
+      credentialShaped(value, all.charAt(at + m.length)) ? `${scheme}${space}${MASK}` : m,
+    )
     .replace(QUERY_PARAM, `$1${MASK}`)
     .replace(KEY_VALUE, (_m, key: string, value: string) => `${key}${value.startsWith('"') ? `"${MASK}"` : value.startsWith("'") ? `'${MASK}'` : MASK}`);
+}
+
+/**
+ * A Basic/Bearer value that is a credential, not a word: base64 or a token is at least 8 characters
+ * long with a digit, `+`, `/`, `=` padding or a capital after the first letter ("destinations",
+ * "Edition" are words). `realm="...` is an auth-param of a challenge (RFC 7235 2.1), not a token68.
+ */
+function credentialShaped(value: string, next: string): boolean {
+  const bare = value.replace(/=+$/, '');
+  if (/^[a-z][a-z_-]*=$/.test(value) && next !== '' && /["'\w]/.test(next)) return false;
+  return bare.length >= 8 && (/[0-9+/]/.test(bare) || bare !== value || /.[A-Z]/.test(bare));
 }
 
 /**
@@ -92,7 +123,11 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
     if (keys.length > MAX_KEYS) out['[more keys]'] = keys.length - MAX_KEYS;
     for (const key of keys.slice(0, MAX_KEYS)) {
       const v = (value as Record<string, unknown>)[key];
-      setOwn(out, key, isSecretKey(key) && v !== undefined && v !== null && v !== '' ? MASK : walk(v, depth + 1, seen));
+      if (isSecretKey(key)) setOwn(out, key, v !== undefined && v !== null && v !== '' ? MASK : v);
+      // An image reference has no room for a credential (its grammar has no userinfo, query or
+      // spaces): a log line's source and destination are kept exactly as they are.
+      else if (REFERENCE_KEY.test(key) && typeof v === 'string' && isReferenceList(v)) setOwn(out, key, v);
+      else setOwn(out, key, walk(v, depth + 1, seen));
     }
     return out;
   } finally {
@@ -145,6 +180,22 @@ function maskJson(value: unknown, depth: number): { value: unknown; changed: boo
     setOwn(out, key, m.value);
   }
   return { value: out, changed };
+}
+
+/** Keys of log objects that hold image references (outcome lines, the copier's child loggers). */
+const REFERENCE_KEY = /^(?:source|destination|image|reference)$/i;
+
+/** One reference, or an expand message's destinations joined by ", " (copier.ts). */
+function isReferenceList(text: string): boolean {
+  if (text.length > 4096) return false;
+  return text.split(', ').every((ref) => {
+    try {
+      parseRepositoryReference(ref);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 // Log objects use a handful of key names over and over: remember the verdict for each.

@@ -189,9 +189,11 @@ export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Prom
     env.stdout.write(`replay: ${dlqPath} has no messages; nothing to do${corruptLines ? ` (${corruptLines} corrupt line(s))` : ''}\n`);
     return corruptLines ? ExitCode.FAILED : ExitCode.OK;
   }
+  // Each letter counted once: recovered + still in the DLQ + duplicates (of an image that ran once).
   env.stdout.write(
-    `replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.remaining} still in the DLQ` +
-      `${corruptLines ? `, ${corruptLines} corrupt line(s) skipped` : ''}\n`,
+    `replay: ${run.letters} message(s) from ${dlqPath}: ${run.recovered} recovered, ${run.kept} still in the DLQ` +
+      `${run.duplicates ? `, ${run.duplicates} duplicate(s) of the same image merged` : ''}` +
+      `${corruptLines ? `, ${corruptLines} corrupt line(s) skipped` : ''}${run.added ? `; ${run.added} new letter(s) for images it planned` : ''}\n`,
   );
   return finish(run, flags, env, dlqPath, startedAt, ms, 'replay');
 }

@@ -128,7 +128,8 @@ export async function replayQueueCommand(flags: QueueFlags, env: CommandEnv): Pr
     return ExitCode.INTERRUPTED;
   }
   const of = status.toMove !== undefined ? ` of ${status.toMove}` : '';
-  env.stdout.write(`replay: moved ${status.moved}${of} message(s) from ${dlq.dlqUrl} back to ${queueUrl} (${status.status})\n`);
+  const dups = status.duplicates ? `; ${status.duplicates} duplicate letter(s) of the same image deleted first, so each image moved once` : '';
+  env.stdout.write(`replay: moved ${status.moved}${of} message(s) from ${dlq.dlqUrl} back to ${queueUrl} (${status.status})${dups}\n`);
   if (status.status !== 'COMPLETED') {
     env.stderr.write(`swr-migrate: the DLQ move task of ${dlq.dlqUrl} ended ${status.status}${status.failureReason ? `: ${status.failureReason}` : ''} [SWRM_QUEUE]\n`);
     return ExitCode.FAILED;
@@ -142,15 +143,18 @@ export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise
   const { queue, dlq } = await openQueue(queueUrl);
   const counts = await queue.counts();
   const dlqCounts = await new SqsWorkQueue({ queueUrl: dlq.dlqUrl, client: queue.client }).counts();
-  const reasons = await dlq.reasons();
+  // Letters read (at most 1000), distinct images among them, and reasons counting each image once.
+  const { reasons, letters, images, duplicates } = await dlq.census();
   const redrive = await dlq.redriveStatus();
   if (flags.json) {
-    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, reasons }, ...(redrive ? { redrive } : {}) })}\n`);
+    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, read: letters, images, duplicates, reasons }, ...(redrive ? { redrive } : {}) })}\n`);
     return ExitCode.OK;
   }
+  const dups = duplicates ? `, ${duplicates} duplicate(s) of the same image` : '';
   const lines = [
     `queue ${queueUrl}: ${counts.visible} visible, ${counts.inFlight} in flight, ${counts.delayed} delayed`,
-    `DLQ ${dlq.dlqUrl}: ${dlqCounts.visible + dlqCounts.inFlight + dlqCounts.delayed} message(s)${dlqCounts.inFlight ? ` (${dlqCounts.inFlight} in flight)` : ''}`,
+    `DLQ ${dlq.dlqUrl}: ${dlqCounts.visible + dlqCounts.inFlight + dlqCounts.delayed} message(s)${dlqCounts.inFlight ? ` (${dlqCounts.inFlight} in flight)` : ''}` +
+      `${letters ? `; ${letters} read: ${images} image(s)${dups}` : ''}`,
     ...reasons.map((r) => `  ${r.code} x ${r.count}: e.g. ${r.example}`),
   ];
   if (redrive?.status === 'RUNNING') lines.push(`a DLQ move is running: ${redrive.moved} moved${redrive.toMove !== undefined ? ` of ${redrive.toMove}` : ''}`);

@@ -58,7 +58,8 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
   };
 }
 
-function logOutcome(logger: Logger | undefined, o: ImageOutcome): void {
+/** One line per settled image; its source and destination are logged as they are (secrets.ts). */
+export function logOutcome(logger: Logger | undefined, o: ImageOutcome): void {
   if (!logger || o.status === 'retrying') return; // retries are logged by the copier itself
   const { source, destination, status, digest, bytes, attempt } = o;
   logger.info({ source, destination, status, digest, bytes, attempt, durationMs: Math.round(o.durationMs), code: o.error?.code }, `image ${status}`);

@@ -1,9 +1,11 @@
 // Dead-letter stores for the embedded queue: a JSON-lines file (what `sync` writes and `replay`
 // reads back, the local counterpart of the SQS DLQ) and an in-memory one for tests and --dry-run.
+// Both keep one letter per image (letters.ts): a re-failure replaces the image's old letter.
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type LockOptions, withFileLock } from './file-lock.js';
+import { deadLetterBody, letterKey } from './letters.js';
 import type { DeadLetter, DeadLetterStore } from './types.js';
 
 /** Relative to the current directory, like the rest of a run's local state. */
@@ -59,30 +61,45 @@ export class FileDeadLetterStore implements DeadLetterStore {
    *  `<path>.lock` (file-lock.ts): without it, another process's append to the old file would be
    *  lost when remove() renames the rewritten file over it. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** The images (letterKey) with a letter in the file as we last wrote or read it, and the file's
+   *  identity then: while nobody else wrote to it, an add() needs no read to know whether it
+   *  replaces a letter, so a sync that dead-letters 10,000 images appends 10,000 times. */
+  private index: { ino: number; size: number; mtimeMs: number; keys: Set<string> } | undefined;
 
   constructor(
     readonly path: string,
     private readonly lock: LockOptions = {},
   ) {}
 
+  /** One letter per image: a letter for an image already in the file replaces the old one. */
   add(letter: DeadLetter): Promise<void> {
-    return this.serial(true, async () => {
-      const fh = await open(this.path, 'a+');
-      try {
-        // A crash mid-append can leave a last line without its newline; start on a fresh line so
-        // the half line stays one corrupt line and does not swallow this letter too.
-        const { size } = await fh.stat();
-        let prefix = '';
-        if (size > 0) {
-          const last = Buffer.alloc(1);
-          await fh.read(last, 0, 1, size - 1);
-          if (last[0] !== 0x0a) prefix = '\n';
-        }
-        // One write of a whole line (O_APPEND): a crash leaves at worst one partial last line.
-        await fh.write(`${prefix}${JSON.stringify(letter)}\n`);
-      } finally {
-        await fh.close();
-      }
+    return this.addAll([letter]);
+  }
+
+  /**
+   * Add letters, each replacing any letter for the same image (letters.ts letterKey), and remove
+   * the letters `drop` names, in one step: a replay's fresh letters and its recovered ones are
+   * written by one atomic rewrite, so a crash leaves the old file or the new one. Bodies are stored
+   * as deadLetterBody gives them: a valid message byte for byte, anything else masked.
+   */
+  addAll(letters: readonly DeadLetter[], drop: readonly string[] = []): Promise<void> {
+    const fresh = new Map<string, DeadLetter>();
+    for (const l of letters) {
+      const stored = { ...l, body: deadLetterBody(l.body) };
+      const key = letterKey(stored.body);
+      fresh.delete(key); // the last of a batch wins, and goes last
+      fresh.set(key, stored);
+    }
+    const dropIds = new Set(drop);
+    return this.serial(fresh.size > 0, async () => {
+      if (!fresh.size && !dropIds.size) return;
+      const keys = await this.keys();
+      if (!dropIds.size && ![...fresh.keys()].some((k) => keys.has(k))) return this.append([...fresh.values()], [...fresh.keys()]);
+      const lines = parseLines(await readOrEmpty(this.path));
+      const kept = lines.filter((l) => !(l.letter && (dropIds.has(l.letter.id) || fresh.has(letterKey(l.letter.body)))));
+      if (kept.length === lines.length && !fresh.size) return;
+      // Corrupt lines are kept verbatim: deleting data is for the user to decide, not a replay.
+      await this.rewrite([...kept.map((l) => l.raw), ...[...fresh.values()].map((l) => JSON.stringify(l))]);
     });
   }
 
@@ -102,19 +119,64 @@ export class FileDeadLetterStore implements DeadLetterStore {
       const kept = lines.filter((l) => !(l.letter && drop.has(l.letter.id)));
       this.corruptLines = lines.filter((l) => !l.letter).length;
       if (kept.length === lines.length) return;
-      // Corrupt lines are kept verbatim: deleting data is for the user to decide, not a replay.
-      const text = kept.map((l) => `${l.raw}\n`).join('');
-      // Atomic replace: a temp file in the same directory (same filesystem) renamed over the old
-      // one, so a crash leaves either the old or the new file, never a half-written one.
-      const tmp = `${this.path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-      try {
-        await writeFile(tmp, text);
-        await rename(tmp, this.path);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      await this.rewrite(kept.map((l) => l.raw));
     });
+  }
+
+  /** The images with a letter in the file: from the index while the file is as we left it. */
+  private async keys(): Promise<Set<string>> {
+    const st = await stat(this.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st) {
+      this.index = undefined;
+      return new Set();
+    }
+    const i = this.index;
+    if (i && i.ino === st.ino && i.size === st.size && i.mtimeMs === st.mtimeMs) return i.keys;
+    const lines = parseLines(await readFile(this.path, 'utf8'));
+    const keys = new Set(lines.flatMap((l) => (l.letter ? [letterKey(l.letter.body)] : [])));
+    this.index = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, keys };
+    return keys;
+  }
+
+  private async append(letters: DeadLetter[], keys: string[]): Promise<void> {
+    const known = this.index;
+    const fh = await open(this.path, 'a+');
+    try {
+      // A crash mid-append can leave a last line without its newline; start on a fresh line so
+      // the half line stays one corrupt line and does not swallow this letter too.
+      const { size } = await fh.stat();
+      let prefix = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await fh.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      // One write of whole lines (O_APPEND): a crash leaves at worst one partial last line.
+      await fh.write(`${prefix}${letters.map((l) => `${JSON.stringify(l)}\n`).join('')}`);
+      const st = await fh.stat();
+      // keys() just described the file as it was before this append (or found none).
+      const before = known && known.ino === st.ino && known.size === size ? known.keys : size === 0 ? new Set<string>() : undefined;
+      this.index = before ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, keys: new Set([...before, ...keys]) } : undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Atomic replace: a temp file in the same directory (same filesystem) renamed over the old one,
+   *  so a crash leaves either the old or the new file, never a half-written one. */
+  private async rewrite(lines: string[]): Promise<void> {
+    this.index = undefined;
+    const tmp = `${this.path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    try {
+      await writeFile(tmp, lines.map((l) => `${l}\n`).join(''));
+      await rename(tmp, this.path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   /** `create`: make the parent directory; otherwise a missing one means no file, nothing to lock. */
@@ -135,7 +197,18 @@ export class InMemoryDeadLetterStore implements DeadLetterStore {
   private letters: DeadLetter[] = [];
 
   async add(letter: DeadLetter): Promise<void> {
-    this.letters.push(structuredClone(letter));
+    return this.addAll([letter]);
+  }
+
+  async addAll(letters: readonly DeadLetter[], drop: readonly string[] = []): Promise<void> {
+    const dropIds = new Set(drop);
+    this.letters = this.letters.filter((l) => !dropIds.has(l.id));
+    for (const l of letters) {
+      const stored = { ...structuredClone(l), body: deadLetterBody(l.body) };
+      const key = letterKey(stored.body);
+      this.letters = this.letters.filter((old) => letterKey(old.body) !== key);
+      this.letters.push(stored);
+    }
   }
 
   async list(): Promise<DeadLetter[]> {

@@ -17,11 +17,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ErrorCode, QueueError } from '../errors.js';
-import { maskBody, maskSecretText } from '../secrets.js';
+import { maskSecretText } from '../secrets.js';
 import { printable } from '../text.js';
 import { MAX_RECEIVES_CODE } from './embedded.js';
+import { byImage, census, deadLetterBody, type DeadLetterCensus, type DeadLetterGroup } from './letters.js';
 import { isStaleHandle, parseQueueArn, SQS_MAX_BATCH, SQS_MAX_BYTES, sqsCall, sqsText } from './sqs-client.js';
 import type { DeadLetter, DeadLetterStore, Redrivable, RedriveStatus } from './types.js';
+
+export type { DeadLetterCensus, DeadLetterGroup };
 
 /** Message attribute names of a dead letter (the reason travels beside the body, not inside it). */
 export const DLQ_ATTR = { code: 'swrm-code', message: 'swrm-message', at: 'swrm-at', receiveCount: 'swrm-receive-count', id: 'swrm-id' } as const;
@@ -29,13 +32,6 @@ export const DLQ_ATTR = { code: 'swrm-code', message: 'swrm-message', at: 'swrm-
 const MAX_REASON = 1000;
 /** How long list() hides a page of letters while it reads the next (they are unhidden after). */
 const LIST_HIDE_S = 30;
-
-export interface DeadLetterGroup {
-  code: string;
-  count: number;
-  /** One letter's message, as an example. */
-  example: string;
-}
 
 export interface SqsDeadLetterStoreOptions {
   client: SQSClient;
@@ -100,8 +96,11 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
 
   async add(letter: DeadLetter): Promise<void> {
     const str = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
-    // Masked again here whoever calls: a secret must never reach a queue message (issue 6).
-    const body = maskBody(letter.body);
+    // Whoever calls: a valid message byte for byte (replay runs it), anything else masked, since a
+    // secret must never reach a queue message (issue 6). SQS cannot replace a letter in place: a
+    // second letter for the same image is counted as a duplicate (census) and dropped before a
+    // replay (dropDuplicates).
+    const body = deadLetterBody(letter.body);
     const attributes: Record<string, MessageAttributeValue> = {
       [DLQ_ATTR.code]: str(printable(letter.reason.code, 100) || 'SWRM_INTERNAL'),
       [DLQ_ATTR.message]: str(maskSecretText(printable(letter.reason.message, MAX_REASON)) || '-'),
@@ -188,13 +187,28 @@ export class SqsDeadLetterStore implements DeadLetterStore, Redrivable {
 
   /** Reasons grouped by code, most frequent first, without consuming the letters. */
   async reasons(max = 1000): Promise<DeadLetterGroup[]> {
-    const groups = new Map<string, DeadLetterGroup>();
-    for (const l of await this.list(max)) {
-      const g = groups.get(l.reason.code);
-      if (g) g.count++;
-      else groups.set(l.reason.code, { code: l.reason.code, count: 1, example: l.reason.message });
-    }
-    return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+    return (await this.census(max)).reasons;
+  }
+
+  /**
+   * Letters, distinct images and duplicates, and the reasons by code counting each image once (by
+   * its newest letter), without consuming anything. SQS cannot replace a letter, so an image can
+   * have several: planned by two runs (a scheduled planner and a `sync --queue-url`), delivered
+   * twice at once, or a crash between the DLQ send and the delete (sqs-queue.ts deadLetter).
+   */
+  async census(max = 1000): Promise<DeadLetterCensus> {
+    return census(await this.list(max));
+  }
+
+  /**
+   * Delete every letter but the newest of each image among the first `max` (before a redrive, so
+   * each image goes back onto the queue once). Returns what the listing saw and how many it deleted.
+   */
+  async dropDuplicates(max = 1000): Promise<{ letters: number; images: number; dropped: number }> {
+    const letters = await this.list(max);
+    const { newest, duplicates } = byImage(letters);
+    if (duplicates.length) await this.remove(duplicates.map((l) => l.id));
+    return { letters: letters.length, images: newest.length, dropped: duplicates.length };
   }
 
   /** StartMessageMoveTask from the DLQ back onto the queue. SQS allows one active task per DLQ. */

@@ -18,7 +18,7 @@ import { runMessages } from '../../lib/pipeline/sync.js';
 import { InMemoryDeadLetterStore } from '../../lib/queue/dlq-file.js';
 import { EmbeddedQueue } from '../../lib/queue/embedded.js';
 import { encodeMessage } from '../../lib/queue/messages.js';
-import type { QueueMessage, RedriveStatus, WorkQueue } from '../../lib/queue/types.js';
+import type { DeadLetter, QueueMessage, RedriveStatus, WorkQueue } from '../../lib/queue/types.js';
 import type { ClientPool } from '../../lib/registry/pool.js';
 import type { RegistryClient } from '../../lib/registry/types.js';
 import { sqsRecord } from '../helpers/sqs-events.js';
@@ -141,8 +141,10 @@ describe('replay on a Redrivable DLQ', () => {
 
 describe('replay of a dead letter stored twice', () => {
   test('a crash between the DLQ send and the delete leaves two letters: replay runs the body once and keeps one', async () => {
-    // Same body twice, as the SQS adapter may leave it; an invalid body fails again, without a registry.
-    const dlq = new InMemoryDeadLetterStore();
+    // Same body twice, as the SQS adapter may leave it (a store that appends, unlike the file and
+    // in-memory ones, which keep one letter per image); an invalid body fails again, without a registry.
+    let held: DeadLetter[] = [];
+    const dlq = { add: async (l: DeadLetter) => void held.push(l), list: async () => [...held], remove: async (ids: readonly string[]) => void (held = held.filter((l) => !ids.includes(l.id))) };
     const letter = { body: '{"v":2}', receiveCount: 1, reason: { code: 'SWRM_INVALID_MESSAGE', message: 'x' }, at: new Date(0).toISOString() };
     await dlq.add({ ...letter, id: 'a' });
     await dlq.add({ ...letter, id: 'b' });
