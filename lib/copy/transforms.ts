@@ -74,7 +74,7 @@ export function transformsFor(opts: { platforms?: readonly string[]; format?: Fo
   return steps;
 }
 
-/** The memo key of a chain, e.g. `platforms=linux/amd64;format=docker`; undefined for no steps. */
+/** The memo key of a chain, e.g. `platforms.v2=linux/amd64;format=docker`; undefined for no steps. */
 export function transformKey(steps: readonly TransformStep[]): string | undefined {
   return steps.length ? steps.map((s) => s.key).join(';') : undefined;
 }

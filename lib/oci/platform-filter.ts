@@ -109,10 +109,12 @@ export function imageFilteredOut(p: PlatformFields, wanted: readonly string[]): 
 
 /**
  * The filter as a stable memo key: the output keeps the index's own order, so the order (and
- * repeats) of the wanted list do not change the result, and the key sorts them away.
+ * repeats) of the wanted list do not change the result, and the key sorts them away. `.v2`: the
+ * filter before issue 13 neither read configs nor decided entries by position, so what it
+ * remembered under `platforms=` (e.g. "an amd64 image is kept by --arch arm64") must not be reused.
  */
 export function platformTransform(wanted: readonly string[]): string {
-  return `platforms=${[...new Set(wanted)].sort().join(',')}`;
+  return `platforms.v2=${[...new Set(wanted)].sort().join(',')}`;
 }
 
 /** The conversion as reports show it. */

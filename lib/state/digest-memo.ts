@@ -15,8 +15,8 @@ export interface MemoEntry {
   detail?: string;
   /**
    * The platform filter wants none of this image: nothing is pushed. Remembered so that a re-run
-   * needs no manifest GET (nor config GET) to say so again. An older reader ignores the field and
-   * just sees "unchanged", which costs it a GET, never a wrong copy.
+   * needs no manifest GET (nor config GET) to say so again. It is trusted as it stands (the source
+   * digest fixes the manifest, hence the config, hence the platform), whatever the destination holds.
    */
   filtered?: true;
 }

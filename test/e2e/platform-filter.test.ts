@@ -6,7 +6,7 @@
 // reports filtered images as filtered, and --output-success-images leaves them out.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
@@ -131,6 +131,20 @@ describe('--os/--arch filter single-platform images and indexes as image-syncer 
     const again = await sync('s390x-again', 's390x');
     assert.match(again.r.stdout, /4 filtered/);
     assert.deepEqual(await sourceGets(mark), [], 'remembered per filter: no GET the second time');
+  });
+
+  test('an image copied before by the old filter (its memo said "kept") is filtered now, not "already present"', async () => {
+    // What swr-migrate before issue 13 left behind: the amd64 image pushed under --arch arm64, and a
+    // memo line saying the filter keeps it unchanged.
+    const legacyDir = join(dir, 'legacy');
+    const legacyImages = writeFile(dir, 'legacy.yaml', `"${src.host}/single/amd:1": "${dst.host}/legacy/amd"\n`);
+    const plain = await runCli(['sync', '--auth', auth, '--images', legacyImages, '--dlq', join(legacyDir, 'dlq.jsonl')]);
+    assert.equal(plain.code, 0, plain.stderr);
+    mkdirSync(legacyDir, { recursive: true });
+    writeFile(legacyDir, 'digests.jsonl', `${JSON.stringify({ source: p.amd!.digest, transform: 'platforms=linux/arm64', digest: p.amd!.digest })}\n`);
+    const r = await runCli(['sync', '--auth', auth, '--images', legacyImages, '--arch', 'arm64', '--dlq', join(legacyDir, 'dlq.jsonl')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 image\(s\): 0 copied, 0 already present, 1 filtered, 0 failed/);
   });
 
   test('verify reports filtered images as filtered, not missing, and exits 0', async () => {
