@@ -203,7 +203,8 @@ async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, d
   const [first, ...rest] = summaryLines(summary, dlqPath);
   env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
   for (const o of run.outcomes) {
-    if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
+    if (o.status === 'filtered') env.stderr.write(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}\n`);
+    else if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
   }
   if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);
   if (run.interrupted) return ExitCode.INTERRUPTED;
@@ -308,9 +309,11 @@ export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Prom
     }
   }
   if (env.signal.aborted) return ExitCode.INTERRUPTED;
-  const bad = lines.length - (counts.ok ?? 0);
+  // A filtered image (no wanted platform) is expected nowhere: neither a match nor a problem.
+  const bad = lines.length - (counts.ok ?? 0) - (counts.filtered ?? 0);
   (flags.json ? env.stderr : env.stdout).write(
     `verify: ${lines.length} image(s): ${counts.ok ?? 0} match, ${counts.missing ?? 0} missing, ${counts.different ?? 0} different` +
+      `${counts.filtered ? `, ${counts.filtered} filtered` : ''}` +
       `${counts['source-missing'] ? `, ${counts['source-missing']} missing at the source` : ''}${counts.error ? `, ${counts.error} errors` : ''}\n`,
   );
   return bad ? ExitCode.FAILED : ExitCode.OK;

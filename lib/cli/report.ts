@@ -12,6 +12,8 @@ export interface Summary {
   images: number;
   copied: number;
   skipped: number;
+  /** Not copied because the platform filter wants none of the image: not failures. */
+  filtered: number;
   failed: number;
   /** Started but cut short by the interrupt. */
   unfinished: number;
@@ -54,6 +56,7 @@ export function summarise(run: PipelineRun, durationMs: number): Summary {
     images: images.length + stoppedImages.length,
     copied: images.filter((o) => o.status === 'copied').length,
     skipped: images.filter((o) => o.status === 'skipped').length,
+    filtered: images.filter((o) => o.status === 'filtered').length,
     failed: images.filter((o) => o.status === 'failed').length,
     deferred: images.filter((o) => o.status === 'deferred').length,
     unfinished: stoppedImages.filter((u) => u.started).length,
@@ -78,8 +81,9 @@ export function summaryLines(s: Summary, dlqPath: string): string[] {
     ? `; rules: ${s.rules.failed} could not be listed${s.rules.notStarted ? `, ${s.rules.notStarted} not started` : ''}`
     : '';
   const deferred = s.deferred ? `, ${s.deferred} left for later` : '';
+  const filtered = s.filtered ? `, ${s.filtered} filtered` : '';
   const lines = [
-    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present, ${s.failed} failed${deferred}${stopped}${rules}; ` +
+    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present${filtered}, ${s.failed} failed${deferred}${stopped}${rules}; ` +
       `${formatBytes(s.bytes)} moved in ${formatDuration(s.durationMs)}`,
   ];
   if (s.failures.length) {

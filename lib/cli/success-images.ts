@@ -1,6 +1,8 @@
 // image-syncer's --output-success-images FILE [--output-images-format yaml|json]: after a sync, the
 // images that are now at their destination (copied, or already present), written as an images
 // file (source -> destination, or a list of destinations) so it can be fed back with --images.
+// An image the platform filter wants none of (`filtered`) is not there, so it is left out, as
+// image-syncer leaves out the images its filter skips (it lists only the manifests it pushed).
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { UsageError } from '../errors.js';

@@ -23,17 +23,23 @@ export interface CopyResult {
   destination: string;
   digest: string;
   mediaType: string;
-  /** `skipped`: the destination already had this digest under the tag. */
-  status: 'copied' | 'skipped';
+  /**
+   * `skipped`: the destination already had this digest under the tag. `filtered`: the platform
+   * filter wants none of the image (`conversion` says why): nothing was pushed, and nothing failed.
+   */
+  status: 'copied' | 'skipped' | 'filtered';
   counters: CopyCounters;
   /** Set when the manifest was converted (platform filter, Docker format): the source's own digest. */
   sourceDigest?: string;
-  /** What was converted, for reports. */
+  /** What was converted, for reports; for `filtered`, why the image was not wanted. */
   conversion?: string;
 }
 
 export interface CopyOptions {
-  /** `os/arch[/variant]` to keep from an index; the others are dropped (a reported conversion). */
+  /**
+   * `os/arch[/variant]` to keep (oci/platform-filter.ts): an index's other entries are dropped (a
+   * reported conversion); an image or index with none of them is `filtered`, not copied.
+   */
   platforms?: readonly string[];
   /** Filtered digests pushed before (source digest -> pushed digest), so a no-op re-run needs no GET. */
   memo?: DigestMemo;
@@ -120,11 +126,17 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     ...(conversion ? { sourceDigest: srcInfo.digest, conversion } : {}),
   });
   const force = opts.force === true;
-  if (!force && dstInfo && dstInfo.digest === srcInfo.digest) {
+  known ??= await recall(srcInfo.digest);
+  // The filter's verdict is a fact about the source digest (its manifest names its config), so a
+  // remembered "filtered" needs no GET and holds whatever the destination has.
+  if (known?.filtered) return result('filtered', srcInfo.digest, srcInfo.mediaType ?? '', known.detail ?? transform);
+  // With a platform filter, an image the destination already has is only "present" once the filter
+  // is known to keep it (a memo entry): otherwise one GET decides, and is remembered.
+  const filtering = Boolean(opts.platforms?.length);
+  if (!force && dstInfo && dstInfo.digest === srcInfo.digest && (!filtering || known)) {
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
     return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   }
-  known ??= await recall(srcInfo.digest);
   if (!force && dstInfo && known && dstInfo.digest === known.digest) {
     // The destination holds what the transforms made of this very source digest: nothing to GET.
     ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (transformed)');
@@ -136,12 +148,19 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   const fetched = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
   const top = { data: fetched, manifest: parseManifest(fetched.bytes, fetched.mediaType) };
   // Every child is converted before anything is pushed: a refusal leaves the destination untouched.
-  const { data, manifest, children, conversion } = await applyTransforms(steps, from, top, formatReference(src.ref), ctx.signal);
+  const { data, manifest, children, conversion, filtered } = await applyTransforms(steps, from, top, formatReference(src.ref), ctx.signal);
+  if (filtered) {
+    if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: srcInfo.digest, detail: filtered, filtered: true });
+    ctx.logger?.info({ source: formatReference(src.ref), reason: filtered }, 'filtered: no wanted platform');
+    return result('filtered', srcInfo.digest, top.manifest.mediaType, filtered);
+  }
   // A digest destination is named by what is pushed (never by a memo entry that proved wrong).
   if (isDigest(dstTarget)) dstTarget = data.digest;
   // Remember the outcome of the transforms (the same digest when they changed nothing) before
   // pushing: it is a fact about the source, true whether or not this push succeeds.
   if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });
+  // The destination has the source's own bytes (copied before without the filter): as before, present.
+  if (!force && dstInfo?.digest === srcInfo.digest) return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   if (!force && dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
   if (!force && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.

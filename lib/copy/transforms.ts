@@ -1,13 +1,15 @@
 // The transform seam of the copy engine (issue 8, item 5). A fetched top manifest goes through the
 // steps in order before anything is pushed; a step may rewrite the manifest and return converted
 // children, so a parent names its children's new digests. Two steps exist: the platform filter
-// (drops index entries) and the Docker format conversion (transform-docker.ts). Both `copy` and
-// `verify` use the same chain, so what verify expects is exactly what a copy pushes.
+// (drops index entries, or the whole image: `filtered`) and the Docker format conversion
+// (transform-docker.ts). Both `copy` and `verify` use the same chain, so what verify expects is
+// exactly what a copy pushes.
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
-import { filterDetail, filterIndex, platformTransform } from '../oci/platform-filter.js';
+import { filterDetail, filterIndex, imageFilteredOut, platformTransform } from '../oci/platform-filter.js';
 import type { ManifestData } from '../registry/types.js';
 import type { RegistryAccess } from '../registry/pool.js';
 import type { BlobEndpoint } from './blob-copy.js';
+import { readConfigPlatform } from './config-platform.js';
 import { dockerPrepare } from './transform-docker.js';
 
 export type Format = 'keep' | 'docker';
@@ -22,6 +24,8 @@ export interface Transformed extends Prepared {
   children: Prepared[];
   /** What was changed, for reports; undefined when every step left the bytes as they were. */
   conversion?: string;
+  /** Set when the platform filter wants none of the image: why. Nothing is pushed; later steps do not run. */
+  filtered?: string;
 }
 
 export interface TransformStep {
@@ -30,14 +34,22 @@ export interface TransformStep {
   apply(from: BlobEndpoint, t: Transformed, image: string, signal?: AbortSignal): Promise<Transformed>;
 }
 
-/** Keep only some platforms of an index; an image manifest passes unchanged. */
+/**
+ * Keep only some platforms: an index loses its other entries (or is filtered whole when none is
+ * wanted); a single-platform image is filtered whole when its config names another platform.
+ */
 export function platformStep(platforms: readonly string[]): TransformStep {
   return {
     key: platformTransform(platforms),
-    async apply(_from, t) {
-      if (t.manifest.kind !== 'index') return t;
+    async apply(from, t, image, signal) {
+      if (t.manifest.kind === 'image') {
+        const platform = await readConfigPlatform(from, t.manifest.config, image, signal);
+        const why = platform && imageFilteredOut(platform, platforms);
+        return why ? { ...t, filtered: why } : t;
+      }
       const filtered = filterIndex(t.data.bytes, t.manifest.manifests, platforms);
       if (!filtered) return t;
+      if ('nothing' in filtered) return { ...t, filtered: filtered.reason };
       // The index digest changes, the children's do not.
       const data: ManifestData = { ...t.data, bytes: filtered.bytes, digest: filtered.digest, size: filtered.bytes.length };
       return { ...t, data, manifest: parseManifest(data.bytes, t.manifest.mediaType), conversion: joinConversion(t.conversion, filterDetail(filtered)) };
@@ -62,7 +74,7 @@ export function transformsFor(opts: { platforms?: readonly string[]; format?: Fo
   return steps;
 }
 
-/** The memo key of a chain, e.g. `platforms=linux/amd64;format=docker`; undefined for no steps. */
+/** The memo key of a chain, e.g. `platforms.v2=linux/amd64;format=docker`; undefined for no steps. */
 export function transformKey(steps: readonly TransformStep[]): string | undefined {
   return steps.length ? steps.map((s) => s.key).join(';') : undefined;
 }
@@ -75,7 +87,10 @@ export async function applyTransforms(
   signal?: AbortSignal,
 ): Promise<Transformed> {
   let t: Transformed = { ...top, children: [] };
-  for (const step of steps) t = await step.apply(from, t, image, signal);
+  for (const step of steps) {
+    t = await step.apply(from, t, image, signal);
+    if (t.filtered) break;
+  }
   return t;
 }
 

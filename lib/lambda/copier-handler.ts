@@ -15,7 +15,7 @@ import { type MigrationCounts, emfLine } from './metrics.js';
 export interface CopierHandlerOptions {
   logger?: Logger;
   /**
-   * Where one CloudWatch EMF line per invocation goes (images copied, skipped, failed, bytes): the
+   * Where one CloudWatch EMF line per invocation goes (images copied, skipped, filtered, failed, bytes): the
    * dashboard's figures, extracted from the logs with no API call. Lambda ships stdout to CloudWatch.
    */
   metrics?: { service: string; write(line: string): void };
@@ -25,6 +25,7 @@ export interface CopierHandlerOptions {
 function tally(counts: MigrationCounts, o: ImageOutcome): void {
   if (o.status === 'copied') counts.copied++;
   else if (o.status === 'skipped') counts.skipped++;
+  else if (o.status === 'filtered') counts.filtered++;
   else if (o.status === 'failed') counts.failed++;
   counts.bytes += o.bytes;
 }
@@ -41,7 +42,7 @@ export function copierHandler(load: () => Promise<CopierEnv>, opts: CopierHandle
   };
   const inner = async (event: SQSEvent, context: Context): Promise<PromiseSettledResult<void>[]> => {
     const base = await environment();
-    const counts: MigrationCounts = { copied: 0, skipped: 0, failed: 0, bytes: 0 };
+    const counts: MigrationCounts = { copied: 0, skipped: 0, filtered: 0, failed: 0, bytes: 0 };
     const onOutcome = (o: ImageOutcome) => {
       tally(counts, o);
       base.onOutcome?.(o);

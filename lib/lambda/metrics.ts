@@ -11,6 +11,8 @@ export const METRIC_DIMENSION = 'Service';
 export const MetricName = {
   ImagesCopied: 'ImagesCopied',
   ImagesSkipped: 'ImagesSkipped',
+  /** Not copied: the platform filter wants none of the image (not a failure). */
+  ImagesFiltered: 'ImagesFiltered',
   ImagesFailed: 'ImagesFailed',
   BytesCopied: 'BytesCopied',
 } as const;
@@ -19,6 +21,7 @@ export const MetricName = {
 export interface MigrationCounts {
   copied: number;
   skipped: number;
+  filtered: number;
   failed: number;
   bytes: number;
 }
@@ -52,6 +55,7 @@ export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
           Metrics: [
             { Name: MetricName.ImagesCopied, Unit: 'Count' },
             { Name: MetricName.ImagesSkipped, Unit: 'Count' },
+            { Name: MetricName.ImagesFiltered, Unit: 'Count' },
             { Name: MetricName.ImagesFailed, Unit: 'Count' },
             { Name: MetricName.BytesCopied, Unit: 'Bytes' },
           ],
@@ -61,6 +65,7 @@ export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
     [METRIC_DIMENSION]: opts.service,
     [MetricName.ImagesCopied]: value(counts.copied),
     [MetricName.ImagesSkipped]: value(counts.skipped),
+    [MetricName.ImagesFiltered]: value(counts.filtered),
     [MetricName.ImagesFailed]: value(counts.failed),
     [MetricName.BytesCopied]: value(counts.bytes),
   };

@@ -37,8 +37,11 @@ export interface ImageOutcome {
   kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'invalid';
   source: string;
   destination: string;
-  /** `deferred`: left in the DLQ because a source's pull budget is spent (pull-budget.ts); not a failure. */
-  status: 'copied' | 'skipped' | 'expanded' | 'retrying' | 'failed' | 'deferred';
+  /**
+   * `deferred`: left in the DLQ because a source's pull budget is spent (pull-budget.ts); not a failure.
+   * `filtered`: the platform filter wants none of the image (`conversion` says why); not copied, not a failure.
+   */
+  status: 'copied' | 'skipped' | 'filtered' | 'expanded' | 'retrying' | 'failed' | 'deferred';
   digest?: string;
   sourceDigest?: string;
   conversion?: string;

@@ -20,7 +20,8 @@ import type { Logger } from 'pino';
 export interface VerifyLine {
   source: string;
   destination: string;
-  status: 'ok' | 'missing' | 'different' | 'source-missing' | 'error';
+  /** `filtered`: the platform filter wants none of the image (`message` says why), so none is expected. */
+  status: 'ok' | 'missing' | 'different' | 'source-missing' | 'error' | 'filtered';
   sourceDigest?: string;
   destinationDigest?: string;
   message?: string;
@@ -73,16 +74,19 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
     if (!si) return { ...line, status: 'source-missing' };
     let expected = si.digest;
     let di = tagged;
+    let filtered: string | undefined;
     if (steps.length && !(tagged && tagged.digest === expected)) {
       const look = async (trustMemo: boolean) => {
         const found = await transformedDigest({ client: src, repository: s.repository }, t.source, si.digest, steps, memo, trustMemo, signal);
         expected = found.digest;
-        if (d.digest) di = await dst.manifestHead(d.repository, expected, signal);
+        filtered = found.filtered;
+        if (d.digest && !filtered) di = await dst.manifestHead(d.repository, expected, signal);
         return found.fromMemo;
       };
       // A mismatch is only reported from a recomputed digest, never from a memo entry alone.
-      if ((await look(true)) && di?.digest !== expected) await look(false);
+      if ((await look(true)) && !filtered && di?.digest !== expected) await look(false);
     }
+    if (filtered) return { ...line, status: 'filtered', message: filtered };
     line.sourceDigest = expected;
     if (!di) return { ...line, status: 'missing' };
     line.destinationDigest = di.digest;
@@ -101,12 +105,16 @@ async function transformedDigest(
   memo: DigestMemo | undefined,
   trustMemo: boolean,
   signal?: AbortSignal,
-): Promise<{ digest: string; fromMemo: boolean }> {
+): Promise<{ digest: string; fromMemo: boolean; filtered?: string }> {
   const key = transformKey(steps)!;
   const known = trustMemo ? await memo?.get(digest, key) : undefined;
-  if (known) return { digest: known.digest, fromMemo: true };
+  if (known) return { digest: known.digest, fromMemo: true, ...(known.filtered ? { filtered: known.detail ?? key } : {}) };
   const data = await from.client.manifestGet(from.repository, digest, signal);
   const out = await applyTransforms(steps, from, { data, manifest: parseManifest(data.bytes, data.mediaType) }, image, signal);
+  if (out.filtered) {
+    await memo?.put(digest, key, { digest, detail: out.filtered, filtered: true });
+    return { digest, fromMemo: false, filtered: out.filtered };
+  }
   await memo?.put(digest, key, { digest: out.data.digest, ...(out.conversion ? { detail: out.conversion } : {}) });
   return { digest: out.data.digest, fromMemo: false };
 }

@@ -1,35 +1,59 @@
 // Tag selection for rules that list a repository: include / exclude regexes, then "latest N".
-// Registries return tags with no date, so "latest" means last in version order: tags are compared
-// piecewise, digits as numbers (so 1.10 > 1.9 and v2 > v1), the rest as text.
+// Registries return tags with no date, so "latest" means last in version order (compareTags).
 // A semver range and "pushed within N days" narrow further (issue 9); each filter's drops are kept
 // for `plan --explain`.
 import semver from 'semver';
 import { isValidTag } from '../oci/reference.js';
 import type { TagFilter } from '../config/types.js';
 
-const PIECES = /(\d+)|(\D+)/g;
+const PIECES = /\d+|\D+/g;
 
-export function compareVersions(a: string, b: string): number {
+/** Digit runs compared as numbers of any length (no Number overflow): `010` == `10`, `9` < `10`. */
+function compareDigits(x: string, y: string): number {
+  const a = x.replace(/^0+(?=\d)/, '');
+  const b = y.replace(/^0+(?=\d)/, '');
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Plain UTF-16 code unit order: what makes every tie deterministic. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Natural order: runs of digits compare as numbers (t1204 > t0999, build-10 > build-9), other runs
+ * and a digit run against a letter run by code unit; a tag that is a prefix of another sorts first.
+ * Tags equal here (t01 and t1) are ordered by code unit, so this is a total order.
+ */
+export function naturalCompare(a: string, b: string): number {
   const pa = a.match(PIECES) ?? [];
   const pb = b.match(PIECES) ?? [];
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d/.test(x);
-    const ny = /^\d/.test(y);
-    if (nx && ny) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d;
-    } else if (x !== y) {
-      // A number sorts after text at the same position: "1.0" > "1.0-rc" is not decidable here,
-      // but "v1" vs "latest" should not put a word above every version.
-      if (nx !== ny) return nx ? 1 : -1;
-      return x < y ? -1 : 1;
-    }
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    const digits = /^\d/.test(x) && /^\d/.test(y);
+    const c = digits ? compareDigits(x, y) : compareText(x, y);
+    if (c !== 0) return c;
   }
-  return 0;
+  return pa.length - pb.length || compareText(a, b);
+}
+
+/**
+ * The order `latest: N` keeps the last N of. Tags are read as versions the way the `semver` filter
+ * reads them (tagVersion: `v1.2.3`, `1.25` = 1.25.0) and ordered by semver.compare (pre-releases
+ * before their release; a tag cannot hold `+build`); every tag that is not a version ranks below
+ * every version, in natural order among themselves (naturalCompare). Tags naming the same version
+ * (`v1.2.0` and `1.2.0`, `1.25` and `1.25.0`) are ordered by naturalCompare, so `1.2.0` < `v1.2.0`
+ * and `1.25` < `1.25.0`: the same input always keeps the same tags, in whatever order it was listed.
+ */
+export function compareTags(a: string, b: string): number {
+  const va = tagVersion(a);
+  const vb = tagVersion(b);
+  if (va !== undefined && vb !== undefined) return semver.compare(va, vb) || naturalCompare(a, b);
+  if (va !== undefined) return 1;
+  if (vb !== undefined) return -1;
+  return naturalCompare(a, b);
 }
 
 // A tag list is the registry's word, not ours: tags outside the grammar are dropped before
@@ -60,7 +84,8 @@ export interface TagSelection {
  */
 export function tagVersion(tag: string): string | undefined {
   const t = tag.replace(/^v/i, '');
-  return semver.valid(t) ?? (/^\d+\.\d+$/.test(t) ? `${t}.0` : undefined);
+  // `1.05` is not `1.05.0`: semver forbids leading zeros, so it is no version either way.
+  return semver.valid(t) ?? ((/^\d+\.\d+$/.test(t) && semver.valid(`${t}.0`)) || undefined);
 }
 
 /** A range semver accepts, or undefined. */
@@ -109,7 +134,7 @@ export function explainTags(tags: readonly string[], filter: TagFilter | undefin
     }
   }
   if (filter?.latest !== undefined) {
-    const sorted = [...kept].sort(compareVersions);
+    const sorted = [...kept].sort(compareTags);
     const last = new Set(sorted.slice(-filter.latest));
     step('latest', String(filter.latest), (t) => last.has(t));
     kept = sorted.filter((t) => last.has(t));

@@ -38,7 +38,7 @@ export class FileDigestMemo implements DigestMemo {
     const entries = await this.entries();
     const key = memoKey(sourceDigest, transform);
     const known = entries.get(key);
-    if (known?.digest === entry.digest && known.detail === entry.detail) return;
+    if (known?.digest === entry.digest && known.detail === entry.detail && known.filtered === entry.filtered) return;
     entries.set(key, entry);
     const record = `${JSON.stringify({ source: sourceDigest, transform, ...entry })}\n`;
     const write = this.tail.then(async () => {

@@ -9,10 +9,16 @@
 import { isDigest } from '../oci/digest.js';
 
 export interface MemoEntry {
-  /** The digest the transform produced (equal to the source's when it changed nothing). */
+  /** The digest the transform produced (equal to the source's when it changed nothing, or filtered it). */
   digest: string;
-  /** What the transform did, for reports (e.g. "platforms kept: ...; dropped: ..."). */
+  /** What the transform did, for reports (e.g. "platforms kept: ...; dropped: ..."), or why it filtered. */
   detail?: string;
+  /**
+   * The platform filter wants none of this image: nothing is pushed. Remembered so that a re-run
+   * needs no manifest GET (nor config GET) to say so again. It is trusted as it stands (the source
+   * digest fixes the manifest, hence the config, hence the platform), whatever the destination holds.
+   */
+  filtered?: true;
 }
 
 export interface DigestMemo {
@@ -34,7 +40,8 @@ export function memoEntryFrom(raw: unknown): { source: string; transform: string
   if (typeof r.digest !== 'string' || !isDigest(r.digest)) return undefined;
   if (typeof r.transform !== 'string' || r.transform === '') return undefined;
   const detail = typeof r.detail === 'string' ? r.detail : undefined;
-  return { source: r.source, transform: r.transform, entry: { digest: r.digest, ...(detail ? { detail } : {}) } };
+  const filtered = r.filtered === true ? { filtered: true as const } : {};
+  return { source: r.source, transform: r.transform, entry: { digest: r.digest, ...(detail ? { detail } : {}), ...filtered } };
 }
 
 /** One process's memo (tests, `copy`, or a run without a state directory). */

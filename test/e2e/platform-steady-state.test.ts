@@ -103,7 +103,7 @@ rules:
   });
 
   test('a missing, corrupt or wrong memo falls back to one GET, still copies nothing, and is rebuilt', async () => {
-    const wrong = JSON.stringify({ source: index.digest, transform: 'platforms=linux/amd64', digest: `sha256:${'e'.repeat(64)}` });
+    const wrong = JSON.stringify({ source: index.digest, transform: 'platforms.v2=linux/amd64', digest: `sha256:${'e'.repeat(64)}` });
     for (const damage of ['missing', 'corrupt', 'wrong'] as const) {
       if (damage === 'missing') rmSync(memo);
       else if (damage === 'corrupt') writeFileSync(memo, '{"source": "sha256:nope", "transform"\nnot json at all\n');

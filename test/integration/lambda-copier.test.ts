@@ -84,6 +84,20 @@ describe('copier handler (middy, SQS events, real registries)', () => {
     await t.close();
   });
 
+  // Issue 13 item 2: an image the platform filter wants none of is acked, not dead-lettered, and
+  // counted on the dashboard as filtered (lambda/metrics.ts ImagesFiltered), not as failed or copied.
+  test('a filtered image is acked and counted as filtered, not failed', async () => {
+    const t = setup();
+    const filtered = encodeMessage({ v: 1, kind: 'copy-image', source: `${src.host}/app/one:v1`, destination: `${dst.host}/filtered/one:v1`, platforms: ['linux/arm64'] });
+    const { res } = await t.invoke([filtered, copy(`${src.host}/app/one:v2`, `${dst.host}/filtered/two:v2`)]);
+    assert.deepEqual(res, { batchItemFailures: [] });
+    assert.deepEqual(await t.dlq.list(), []);
+    assert.equal(await getManifest(dst, 'filtered/one', 'v1'), undefined, 'amd64 only: not pushed');
+    const emf = JSON.parse(t.metrics[0]!) as Record<string, number>;
+    assert.deepEqual([emf.ImagesCopied, emf.ImagesFiltered, emf.ImagesFailed], [1, 1, 0]);
+    await t.close();
+  });
+
   test('invalid bodies, an unknown version and a missing source go to the DLQ at once, not as batch failures', async () => {
     const t = setup();
     const bad = ['{not json', JSON.stringify({ v: 2, kind: 'copy-image', source: 'a', destination: 'b' }), JSON.stringify({ v: 1, kind: 'copy-image', source: 'x', destination: 'y', password: 'hunter2-canary' })];

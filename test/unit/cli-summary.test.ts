@@ -54,6 +54,15 @@ describe('summary', () => {
     assert.match(lines[2]!, /^ {2}MANIFEST_UNKNOWN: e\.g\. src\/app:0 -> dst\/app:0: manifest_unknown 0$/);
   });
 
+  // Issue 13: an image the platform filter wants none of is counted apart, and is no failure.
+  test('filtered images are counted as filtered, shown only when there are some', () => {
+    const s = summarise(run({ outcomes: [image('copied'), image('filtered', undefined, 1), image('filtered', undefined, 2), image('skipped')] }), 10);
+    assert.deepEqual([s.images, s.copied, s.skipped, s.filtered, s.failed], [4, 1, 1, 2, 0]);
+    assert.match(summaryLines(s, 'd')[0]!, /^4 image\(s\): 1 copied, 1 already present, 2 filtered, 0 failed;/);
+    assert.ok(!summaryLines(s, 'd').some((l) => l.startsWith('failures')), 'no failure lines');
+    assert.doesNotMatch(summaryLines(summarise(run({ outcomes: [image('copied')] }), 1), 'd')[0]!, /filtered/);
+  });
+
   test('a rule that could not be listed is a rule, not an image', () => {
     const s = summarise(run({ outcomes: [image('copied'), image('failed', 'MANIFEST_UNKNOWN'), rule('failed'), rule('expanded')] }), 10);
     assert.equal(s.images, 2);

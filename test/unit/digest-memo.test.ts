@@ -17,8 +17,22 @@ const T = platformTransform(['linux/arm64', 'linux/amd64']);
 
 describe('digest memo', () => {
   test('the transform key ignores the order and repeats of the platform list', () => {
-    assert.equal(T, 'platforms=linux/amd64,linux/arm64');
+    assert.equal(T, 'platforms.v2=linux/amd64,linux/arm64');
     assert.equal(platformTransform(['linux/amd64', 'linux/arm64', 'linux/amd64']), T);
+  });
+
+  // Issue 13: the old filter remembered single images as kept whatever their platform; its
+  // entries live under another key, so they are never taken for the new filter's word.
+  test('the key is versioned: entries of the filter before issue 13 are not reused', () => {
+    assert.notEqual(platformTransform(['linux/arm64']), 'platforms=linux/arm64');
+  });
+
+  test('a "filtered" verdict round-trips through the file; anything but true is not one', async () => {
+    const file = join(tempDir('swrm-memo-'), 'state', 'digests.jsonl');
+    await new FileDigestMemo(file).put(dig(7), T, { digest: dig(7), detail: 'the image is linux/s390x', filtered: true });
+    assert.deepEqual(await new FileDigestMemo(file).get(dig(7), T), { digest: dig(7), detail: 'the image is linux/s390x', filtered: true });
+    writeFileSync(file, `${JSON.stringify({ source: dig(8), transform: T, digest: dig(8), filtered: 'yes' })}\n`);
+    assert.deepEqual(await new FileDigestMemo(file).get(dig(8), T), { digest: dig(8) });
   });
 
   test('the file sits next to the DLQ', () => assert.equal(memoPathFor('/x/state/dlq.jsonl'), '/x/state/digests.jsonl'));
@@ -27,7 +41,7 @@ describe('digest memo', () => {
     const mem = new InMemoryDigestMemo();
     await mem.put(dig(1), T, { digest: dig(2), detail: 'kept amd64' });
     assert.deepEqual(await mem.get(dig(1), T), { digest: dig(2), detail: 'kept amd64' });
-    assert.equal(await mem.get(dig(1), 'platforms=linux/amd64'), undefined, 'another transform is another fact');
+    assert.equal(await mem.get(dig(1), 'platforms.v2=linux/amd64'), undefined, 'another transform is another fact');
 
     const file = join(tempDir('swrm-memo-'), 'state', 'digests.jsonl');
     const a = new FileDigestMemo(file);

@@ -99,7 +99,7 @@ test('helpers: Docker types are recognised; the memo transform key is stable', (
   assert.ok(isDockerMediaType(MediaType.DOCKER_MANIFEST_LIST));
   assert.ok(!isDockerMediaType(MediaType.OCI_INDEX));
   assert.equal(transformKey(transformsFor({ format: 'docker' })), 'format=docker');
-  assert.equal(transformKey(transformsFor({ format: 'docker', platforms: ['linux/arm64', 'linux/amd64'] })), 'platforms=linux/amd64,linux/arm64;format=docker');
+  assert.equal(transformKey(transformsFor({ format: 'docker', platforms: ['linux/arm64', 'linux/amd64'] })), 'platforms.v2=linux/amd64,linux/arm64;format=docker');
   assert.equal(transformKey(transformsFor({ format: 'keep' })), undefined);
   assert.equal(resolveFormat(undefined, { swr: { convertToDocker: true } as never }), 'docker');
   assert.equal(resolveFormat(undefined, { swr: { convertToDocker: false } as never }), 'keep');

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVersions, selectTags } from '../../lib/plan/tags.js';
+import { compareTags, selectTags } from '../../lib/plan/tags.js';
 import { copyMessagesFor, expandMessageFor, ruleFromExpand, runPlanner } from '../../lib/plan/planner.js';
 import type { SyncRule } from '../../lib/config/types.js';
 import type { CopyImageMessage, RuleMessage } from '../../lib/queue/messages.js';
@@ -15,7 +15,7 @@ const rule = (over: Partial<SyncRule>): SyncRule => ({
 
 describe('tag selection', () => {
   test('version order: numbers compare as numbers, and sort after words', () => {
-    const sorted = ['1.10', '1.9', 'v2', '1.2.3', 'v10', '1.2', 'latest'].sort(compareVersions);
+    const sorted = ['1.10', '1.9', 'v2', '1.2.3', 'v10', '1.2', 'latest'].sort(compareTags);
     assert.deepEqual(sorted, ['latest', 'v2', 'v10', '1.2', '1.2.3', '1.9', '1.10']);
   });
   test('include, exclude, then latest N', () => {

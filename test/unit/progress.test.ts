@@ -55,6 +55,11 @@ describe('progress line and ETA (pure)', () => {
     assert.equal(fitLine(state({ total: 2 }), 200), progressLine(state({ total: 2 })), 'a wide terminal gets the full line');
   });
 
+  test('filtered images count as done (issue 13), and are named when there are some', () => {
+    assert.match(progressLine(state({ total: 4, copied: 1, filtered: 2 })), /^images 3\/4 \(copied 1, present 0, filtered 2, failed 0\)/);
+    assert.doesNotMatch(progressLine(state({ total: 4, copied: 1 })), /filtered/);
+  });
+
   test('the ETA comes from bytes as well as images: big images left make it longer', () => {
     // Half the images done in 10 s: by images alone, 10 s left.
     const images = state({ total: 4, copied: 2, elapsedMs: 10_000 });
