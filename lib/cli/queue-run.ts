@@ -12,6 +12,7 @@ import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, type Unfinished } from '../pipeline/sync.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { sqsCall } from '../queue/sqs-client.js';
@@ -51,6 +52,8 @@ export interface QueueRunOptions {
   logger: Logger;
   signal: AbortSignal;
   progress: Progress;
+  /** Warnings for the user (lib/cli/warnings.ts), from planning and from expanding repositories. */
+  onWarning?: (message: string) => void;
 }
 
 export interface QueueRun extends PipelineRun {
@@ -95,7 +98,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     progress.outcome(o);
     check();
   };
-  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount, memo: new InMemoryDigestMemo(), logger };
+  const runtime = { pool, ctx, list: poolTagLister(pool), maxReceiveCount, memo: new InMemoryDigestMemo(), logger, onWarning: opts.onWarning };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();
   const handler = copierHandler(async () => ({ queue: held.wrap(queue), runtime, logger, onOutcome }), { logger });
@@ -128,6 +131,7 @@ async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => voi
   const { pool } = createCopyRuntime(config, { logger, signal });
   const letter = (body: string, reason: { code: string; message: string }) =>
     dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+  const warn = opts.onWarning ?? ((message: string) => logger.warn(message));
   try {
     await runPlanner(
       config.rules,
@@ -161,8 +165,8 @@ async function planOnto(opts: QueueRunOptions, expect: (bodies: string[]) => voi
         platforms: config.defaults.platforms,
         signal,
         repositories: (registry) => listerFor(pool, registry),
-        onWarning: (message) => logger.warn(message),
-        onInvalidTags: (source, tags, origin) => logger.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+        onWarning: warn,
+        onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
       },
     );
   } finally {

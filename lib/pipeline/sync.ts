@@ -9,6 +9,7 @@ import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } f
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { listerFor } from '../listing/index.js';
 import { type TagLister, expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
@@ -47,6 +48,8 @@ export interface PipelineOptions {
   pace?: boolean;
   /** A line for the user before copying: the plan exceeds a source's pull budget (pull-budget.ts). */
   onNotice?: (line: string) => void;
+  /** Warnings for the user (a glob matching nothing, no push times, skipped tags); default: logged. */
+  onWarning?: (message: string) => void;
 }
 
 /** Work left when the run stopped: `started` false means it was never tried (summary: "not started"). */
@@ -96,7 +99,7 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
 }
 
 async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
-  const warn = (message: string) => opts.logger?.warn(message);
+  const warn = opts.onWarning ?? ((message: string) => opts.logger?.warn(message));
   const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
   // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
   const expanded = await expandRules(opts.config.rules, planOpts);
@@ -141,7 +144,7 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       ...planOpts,
       expanded,
       platforms: opts.config.defaults.platforms,
-      onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+      onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
     },
   );
 }
@@ -236,7 +239,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   fed.then(() => untilDrained(queue, opts.drainPollMs ?? 1000, stopPoll), () => undefined).finally(() => done.abort());
   const copiers = runCopiers(
     opts.proc,
-    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo, pullBudget },
+    { queue, pool, ctx, maxReceiveCount: opts.retries + 1, list, logger, signal, onOutcome: outcome, onPlanned: plannedBy, memo: opts.memo, pullBudget, onWarning: opts.onWarning },
     done.signal,
   );
   // Wait for both, whatever happens to one, before closing the connections they use.
