@@ -5,12 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { fileAt } from './problems.js';
+import { formatPath } from './zod-issues.js';
 import { type DuplicateKey, type Locate, type ParsedText, parseJsonText, parseYamlText, TextSyntaxError } from './source-text.js';
 
 /** How a duplicate key is named in the error; default `duplicate key "k"` (with where it is). */
 export type DuplicateWording = (d: DuplicateKey) => string;
 
-const defaultWording: DuplicateWording = (d) => `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.map((k) => JSON.stringify(k)).join('.')}` : ''}`;
+const defaultWording: DuplicateWording = (d) => `duplicate key "${d.key}"${d.path.length ? ` under ${formatPath(d.path)}` : ''}`;
 
 export interface ConfigText {
   value: unknown;

@@ -7,7 +7,7 @@ import type { DuplicateKey } from './source-text.js';
 
 interface Frame {
   object: boolean;
-  path: string[];
+  path: (string | number)[];
   keys: Set<string>;
   expectKey: boolean;
   lastKey: string;
@@ -19,7 +19,7 @@ export function findJsonDuplicate(text: string): DuplicateKey | undefined {
   const stack: Frame[] = [];
   const open = (object: boolean) => {
     const parent = stack[stack.length - 1];
-    const path = parent ? [...parent.path, parent.object ? parent.lastKey : String(parent.index)] : [];
+    const path = parent ? [...parent.path, parent.object ? parent.lastKey : parent.index] : [];
     stack.push({ object, path, keys: new Set(), expectKey: object, lastKey: '', index: 0 });
   };
   for (let i = 0; i < text.length; i++) {

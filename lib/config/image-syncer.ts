@@ -95,7 +95,7 @@ export function loadCombinedConfig(
 
 /** Duplicates in a combined config: `images` keys are sources, `auth` keys registries. */
 export const duplicateInCombined: DuplicateWording = (d) =>
-  d.path.length === 1 && d.path[0] === 'images' ? duplicateSource(d) : d.path.length === 1 && d.path[0] === 'auth' ? duplicateRegistry(d) : `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.join('.')}` : ''}`;
+  d.path.length === 1 && d.path[0] === 'images' ? duplicateSource(d) : d.path.length === 1 && d.path[0] === 'auth' ? duplicateRegistry(d) : `duplicate key "${d.key}"${d.path.length ? ` under ${formatPath(d.path)}` : ''}`;
 
 function finish(p: Problems, files: string, entries: AuthEntry[], rules: SyncRule[], platforms: string[] | undefined): LoadedConfig {
   const defaults: SyncDefaults = { ...DEFAULTS };

@@ -5,6 +5,7 @@
 // Everything wrong with a run's inputs comes in one error (issue 13): the files' problems and those
 // of the flags that combine with them (the CLI's own checks arrive as `problems`).
 import { ConfigError, type CredentialSource, UsageError } from '../errors.js';
+import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
 import { loadAuthFile, resolverFromEntries } from './auth-file.js';
 import { type ConfigText, readConfigFile } from './config-file.js';
 import { duplicateInCombined, loadCombinedConfig, loadImageSyncerConfig } from './image-syncer.js';
@@ -127,20 +128,25 @@ function isCombined(raw: ConfigText['value']): boolean {
   return !keys.includes('version') && (keys.includes('auth') || keys.includes('images'));
 }
 
-/**
- * Every registry's access says where its credentials were given (the file and the flag), and a
- * registry with no entry says the file has none for it: an authentication failure then names
- * them (lib/errors.ts credentialHint). An entry that names its own source (dockerConfig) keeps it.
- */
 function withCredentialSources(config: LoadedConfig, given: { file?: string; flag: string }): LoadedConfig {
-  for (const r of config.registries) {
-    r.access.credentialsFrom ??= given.file !== undefined ? { file: given.file, flag: given.flag, entry: r.prefix } : { flag: given.flag };
-  }
-  const resolve = config.resolve;
+  config.resolve = sourcedResolver(config.registries, config.resolve, given);
+  return config;
+}
+
+/**
+ * Every registry's access says where its credentials were given (the file and the flag); an entry
+ * without credentials, or a registry with no entry, says the file has none for it. An
+ * authentication failure then names them (lib/errors.ts credentialHint). An entry that names its
+ * own source (dockerConfig) keeps it.
+ */
+export function sourcedResolver(registries: { prefix: string; access: RegistryAccess }[], resolve: AccessResolver, given: { file?: string; flag: string }): AccessResolver {
   const none: CredentialSource = given.file !== undefined ? { file: given.file, flag: given.flag } : { flag: given.flag };
-  config.resolve = (registry, repository) => {
+  for (const r of registries) {
+    const has = r.access.credentials !== undefined || r.access.credentialsProvider !== undefined;
+    r.access.credentialsFrom ??= has && given.file !== undefined ? { file: given.file, flag: given.flag, entry: r.prefix } : none;
+  }
+  return (registry, repository) => {
     const access = resolve(registry, repository);
     return access.credentialsFrom ? access : { ...access, credentialsFrom: none };
   };
-  return config;
 }

@@ -21,7 +21,7 @@ export type Locate = (path: readonly PropertyKey[], at?: 'key' | 'value') => Pos
 
 export interface DuplicateKey {
   /** Keys (and array indexes) from the top down to the mapping that holds the duplicate. */
-  path: string[];
+  path: (string | number)[];
   key: string;
   /** The second occurrence, and the first. */
   position?: Position;
@@ -133,7 +133,7 @@ function locator(text: string, doc: Document): Locate {
 
 function duplicatesOf(text: string, doc: Document): DuplicateKey[] {
   const found: DuplicateKey[] = [];
-  const walk = (node: AnyNode, path: string[]) => {
+  const walk = (node: AnyNode, path: (string | number)[]) => {
     if (isMap(node)) {
       const seen = new Map<string, unknown>();
       for (const pair of node.items) {
@@ -146,7 +146,7 @@ function duplicatesOf(text: string, doc: Document): DuplicateKey[] {
         } else seen.set(key, pair.key);
         walk(pair.value as AnyNode, [...path, key]);
       }
-    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item as AnyNode, [...path, String(i)]));
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item as AnyNode, [...path, i]));
   };
   walk(doc.contents as AnyNode, []);
   return found;

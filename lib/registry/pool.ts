@@ -236,7 +236,9 @@ export class ClientPool {
     if (access.credentials || access.credentialsProvider || (!ecrHost(registry) && access.listing?.type !== 'ecr')) return access;
     let provider = this.ecrLogins.get(registry);
     if (!provider) this.ecrLogins.set(registry, (provider = ecrCredentialsProvider(registry, access.listing?.apiEndpoint ? { endpoint: access.listing.apiEndpoint } : {})));
-    return { ...access, credentialsProvider: provider };
+    // The login comes from the AWS credential chain, not from the file the entry is in.
+    const { credentialsFrom: _file, ...rest } = access;
+    return { ...rest, credentialsProvider: provider };
   }
 
   /** Requests per registry host, for reports and benchmarks. */

@@ -113,7 +113,7 @@ describe('image-syncer --auth + --images', () => {
     const from = (entry?: string) => ({ file: auth, flag: '--auth', ...(entry ? { entry } : {}) });
     assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { insecure: false, credentials: { username: 'cu', password: 'core-pass' }, credentialsFrom: from('quay.io/coreos') });
     assert.deepEqual(cfg.resolve('quay.io', 'other/app'), { insecure: false, credentials: { username: 'org', password: 'qp' }, credentialsFrom: from('quay.io') });
-    assert.deepEqual(cfg.resolve('registry.local:5000', 'mirror/etcd'), { insecure: true, credentialsFrom: from('registry.local:5000') });
+    assert.deepEqual(cfg.resolve('registry.local:5000', 'mirror/etcd'), { insecure: true, credentialsFrom: from() });
     assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentialsFrom: from() });
   });
 

@@ -92,7 +92,7 @@ describe('native config', () => {
     assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentials: { username: 'me', password: 'tok-secret$literal' }, credentialsFrom: from('docker.io') });
     assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { credentials: { username: 'q', password: 'p' }, credentialsFrom: from('quay.io/coreos') });
     assert.deepEqual(cfg.resolve('quay.io', 'other/etcd'), { credentialsFrom: from() });
-    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true, credentialsFrom: from('127.0.0.1:5000') });
+    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true, credentialsFrom: from() });
     assert.equal(cfg.registries.find((r) => r.prefix === '127.0.0.1:5000')?.concurrency, 4);
   });
 

@@ -67,7 +67,7 @@ describe('--os / --arch', () => {
 
 describe('duplicate keys', () => {
   test('JSON: found by the scanner, with escapes undone and the path to the mapping', () => {
-    assert.deepEqual(findJsonDuplicate('{"a": 1, "b": {"x": [1, "a", {"y": 1, "y": 2}]}}'), { path: ['b', 'x', '2'], key: 'y' });
+    assert.deepEqual(findJsonDuplicate('{"a": 1, "b": {"x": [1, "a", {"y": 1, "y": 2}]}}'), { path: ['b', 'x', 2], key: 'y' });
     assert.deepEqual(findJsonDuplicate('{"a\\u0062": 1, "ab": 2}'), { path: [], key: 'ab' });
     // A value equal to a key, keys in sibling objects, and `\\"` inside strings are not duplicates.
     assert.equal(findJsonDuplicate('{"a": "a", "b": [{"k": 1}, {"k": 2}], "c\\"": "}{", "d": true}'), undefined);
