@@ -39,13 +39,12 @@ export class Problems {
    * A zod validation's issues under `prefix`. An unknown key is one line per key, placed on the key
    * (zod groups them on the mapping that holds them).
    */
-  zod(error: z.ZodError, prefix: readonly PropertyKey[] = [], label?: (path: readonly PropertyKey[]) => string): void {
+  zod(error: z.ZodError, prefix: readonly PropertyKey[] = []): void {
     for (const issue of error.issues) {
       const path = [...prefix, ...issue.path];
-      const shown = label?.(path);
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) this.at([...path, key], `Unrecognized key: "${key}"`, { key: true, label: shown ?? formatPath(path) });
-      } else this.at(path, issue.message, shown === undefined ? {} : { label: shown });
+        for (const key of issue.keys) this.at([...path, key], `Unrecognized key: "${key}"`, { key: true, label: formatPath(path) });
+      } else this.at(path, issue.message);
     }
   }
 
@@ -58,10 +57,6 @@ export class Problems {
   addError(err: unknown): void {
     if (!(err instanceof ConfigError)) throw err;
     this.lines.push(...(err.problems.length ? err.problems : [err.message]));
-  }
-
-  get count(): number {
-    return this.lines.length;
   }
 
   throwIfAny(message: string): void {
