@@ -68,7 +68,7 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
   }
   const ms = performance.now() - started;
   const summary = summarise(run, ms);
-  const lines = summaryLines(summary, dlq.dlqUrl).map((l) =>
+  const lines = summaryLines(summary, dlq.dlqUrl, { replay: `'swr-migrate replay --queue-url ${queueUrl}'` }).map((l) =>
     // The embedded wording names `replay` on a file; here the letters are on the DLQ queue.
     l.startsWith('failures are in ') ? `failures are in the DLQ ${dlq.dlqUrl}; fix the cause, then run 'swr-migrate replay --queue-url ${queueUrl}'` : l,
   );
