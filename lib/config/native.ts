@@ -401,7 +401,7 @@ function salvage<S extends z.ZodObject>(schema: S, raw: unknown, path: PropertyK
   p.zod(parsed.error, path);
   if (!isMapping(raw)) return undefined;
   const failed = new Set(parsed.error.issues.map((i) => i.path[0]));
-  const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => k in schema.shape && !failed.has(k)));
+  const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => Object.hasOwn(schema.shape, k) && !failed.has(k)));
   const again = schema.partial().safeParse(rest);
   return again.success ? (again.data as Partial<z.infer<S>>) : undefined;
 }
