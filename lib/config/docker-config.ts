@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Credentials } from '../registry/auth.js';
 import { normalisePrefix } from './auth-file.js';
-import { describeJsonError } from './source-text.js';
+import { describeJsonError } from './syntax-errors.js';
 
 interface DockerConfigFile {
   auths: Record<string, Record<string, unknown>>;

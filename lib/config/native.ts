@@ -14,7 +14,6 @@ import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
 import type { Locate } from './source-text.js';
 import { DEFAULTS, type LoadedConfig, type DestinationMapping, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
-
 import type { Format } from '../copy/transforms.js';
 import { TEMPLATE_FIELDS, mapRepository, unknownTemplateFields } from '../plan/mapping.js';
 import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespaces.js';
