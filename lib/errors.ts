@@ -89,10 +89,14 @@ export class InvalidReferenceError extends MigrateError {
 /** A config file that does not validate. Carries every problem, each with file and path. */
 export class ConfigError extends MigrateError {
   readonly problems: string[];
-  constructor(message: string, problems: string[] = []) {
+  constructor(
+    /** The message without the list of problems. */
+    readonly summary: string,
+    problems: string[] = [],
+  ) {
     // A problem quotes keys and values from the file: one line each, whatever they hold (issue 6 item 11).
     const lines = problems.map((p) => printable(p, 2048));
-    super(ErrorCode.CONFIG, lines.length ? `${message}\n  - ${lines.join('\n  - ')}` : message);
+    super(ErrorCode.CONFIG, lines.length ? `${summary}\n  - ${lines.join('\n  - ')}` : summary);
     this.problems = lines;
   }
 }
@@ -124,18 +128,39 @@ export class RegistryError extends MigrateError {
   }
 }
 
+/**
+ * Where a registry's credentials were given, so an authentication failure points at what the user
+ * actually wrote (issue 13: the hint named --auth when --config was used). Files and flags only:
+ * never a credential.
+ */
+export interface CredentialSource {
+  /** The file holding them (sync.yaml, auth.yaml, a docker config.json); absent: none was given. */
+  file?: string;
+  /** How that file was given (`--config`, `--auth`, `SWRM_CONFIG`, `dockerConfig of quay.io in sync.yaml`),
+   *  or, with no file, how to give one (`--auth FILE`). */
+  flag: string;
+  /** The entry whose credentials apply (`quay.io/coreos`); absent: the file has none for this registry. */
+  entry?: string;
+}
+
+/** The advice that ends an authentication failure, naming the user's own file and flag. */
+export function credentialHint(host: string, from?: CredentialSource): string {
+  if (!from) return `check the credentials for ${host}`;
+  if (!from.file) return `no credentials are given for ${host}: give them with ${from.flag}`;
+  if (!from.entry) return `${from.file} (${from.flag}) has no credentials for ${host}: add them there`;
+  return `check the credentials for ${from.entry} in ${from.file} (${from.flag})`;
+}
+
 export class AuthError extends MigrateError {
   constructor(
     readonly host: string,
     readonly status: number,
-    detail?: string,
+    readonly detail?: string,
     /** A token that expired mid-request: fetching a new one may succeed. */
     readonly expired = false,
+    readonly from?: CredentialSource,
   ) {
-    super(
-      ErrorCode.AUTH,
-      `authentication failed for ${host}${detail ? ` (${detail})` : ''}; check the credentials given with --auth`,
-    );
+    super(ErrorCode.AUTH, `authentication failed for ${host}${detail ? ` (${detail})` : ''}; ${credentialHint(host, from)}`);
   }
 }
 
@@ -386,7 +411,8 @@ export class RequestTimeoutError extends MigrateError {
     what: string,
     seconds: number,
   ) {
-    super(ErrorCode.TIMEOUT, `${what} on ${host} took longer than ${seconds} s (its deadline); raise --timeout if the link is that slow`);
+    // --timeout on the command line, defaults.timeout in a config (the only way for the Lambda functions).
+    super(ErrorCode.TIMEOUT, `${what} on ${host} took longer than ${seconds} s (its deadline); raise --timeout (or defaults.timeout) if the link is that slow`);
   }
 }
 

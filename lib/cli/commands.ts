@@ -31,10 +31,10 @@ const OPTIONS = {
   enqueue: { spec: { type: 'boolean' }, usage: '--enqueue', help: 'send the planned messages to --queue-url (copiers do the rest)' },
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
-  pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of stopping when the budget runs out' },
+  pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
   force: { spec: { type: 'boolean' }, usage: '--force', help: 'push the manifest even when the destination already has it (image-syncer --force)' },
-  registry: { spec: { type: 'string' }, usage: '--registry HOST', help: 'image-syncer: registry for empty ("") destinations (env DEFAULT_REGISTRY)' },
-  namespace: { spec: { type: 'string', short: 'n' }, usage: '-n, --namespace NS', help: 'sync/plan: namespace for empty ("") destinations (env DEFAULT_NAMESPACE); images-from-cluster: Kubernetes namespaces (comma list; default all)' },
+  registry: { spec: { type: 'string' }, usage: '--registry HOST', help: 'image-syncer: registry for empty ("") destinations of an images file (env DEFAULT_REGISTRY)' },
+  namespace: { spec: { type: 'string', short: 'n' }, usage: '-n, --namespace NS', help: 'sync/plan/verify: namespace for empty ("") destinations of an images file (env DEFAULT_NAMESPACE); images-from-cluster: Kubernetes namespaces (comma list; default all)' },
   'output-success-images': { spec: { type: 'string' }, usage: '--output-success-images FILE', help: 'write the images that were copied or already present, as an images file' },
   'output-images-format': { spec: { type: 'string' }, usage: '--output-images-format yaml|json', help: 'format of --output-success-images (default yaml)' },
   log: { spec: { type: 'string' }, usage: '--log FILE', help: 'write the JSON log lines to FILE instead of stderr' },
@@ -93,16 +93,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'compare source and destination digests of every planned image (HEAD requests); exit 1 if any differ',
     // --dlq: verify reads the digest memo kept beside the DLQ (state/digest-memo-file.ts).
-    options: [...INPUTS, 'proc', 'os', 'arch', 'format', 'json', 'dlq', 'timeout', ...COMMON],
+    // --registry/--namespace: an images file's empty destinations, as sync and plan read them.
+    options: [...INPUTS, 'proc', 'os', 'arch', 'format', 'json', 'dlq', 'timeout', 'registry', 'namespace', ...COMMON],
     args: 0,
   },
   replay: {
     usage: 'swr-migrate replay (--config FILE | --auth FILE) [options]',
     summary: 'run the DLQ again; remove what now succeeds, keep what fails with the new reason',
-    options: [...INPUTS, 'proc', 'retries', 'report', 'dlq', 'timeout', 'queue-url', ...COMMON],
+    // --pace: the letters a spent pull budget left for later say "replay ... or run with --pace".
+    options: [...INPUTS, 'proc', 'retries', 'report', 'dlq', 'timeout', 'queue-url', 'pace', ...COMMON],
     args: 0,
     notes:
-      'Only credentials are needed: the rules of a --config are not used, and --images is optional.\n' +
+      'Only credentials are needed: the rules of a --config are not used, and an --images file is not read.\n' +
       'With --queue-url: no inputs; SQS moves the DLQ back onto the queue (StartMessageMoveTask) and replay waits for the move.',
   },
   work: {

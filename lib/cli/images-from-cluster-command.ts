@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { listContainerImages } from '../k8s/workloads.js';
 import { ExitCode } from './errors.js';
 import type { CommandEnv } from './pipeline-commands.js';
+import { userWarnings } from './warnings.js';
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -44,8 +45,9 @@ export async function imagesFromClusterCommand(flags: Flags, env: CommandEnv): P
     throw err;
   }
   const plan = planImages(containers, target);
-  for (const w of plan.warnings) env.stderr.write(`swr-migrate: warning: ${w}\n`);
-  if (!plan.images.size) env.stderr.write(`swr-migrate: warning: no images to copy found; check --context and -n\n`);
+  const warn = userWarnings(env.stderr, { logger: env.logger });
+  for (const w of plan.warnings) warn(w);
+  if (!plan.images.size) warn('no images to copy found; check --context and -n');
   const text = renderImagesFile(plan, out?.toLowerCase().endsWith('.json') ? 'json' : 'yaml');
   const workloads = new Set(containers.map((c) => `${c.kind}/${c.namespace}/${c.name}`)).size;
   const where = namespaces ? `namespace(s) ${namespaces.join(', ')}` : 'all namespaces';

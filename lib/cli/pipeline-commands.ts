@@ -23,6 +23,8 @@ import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
 import { successImagesFormat, writeSuccessImages } from './success-images.js';
 import { summarise, summaryLines, writeReport } from './report.js';
+import { userWarnings } from './warnings.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 
 export interface PipelineFlags {
   config?: string;
@@ -99,17 +101,41 @@ export function platformsFrom(flags: Pick<PipelineFlags, 'os' | 'arch'>): string
   return [...new Set((oses.length ? oses : ['linux']).flatMap((o) => arches.map((a) => `${o}/${a.replace(':', '/')}`)))];
 }
 
-export async function loadInputs(flags: PipelineFlags, requireRules = true): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
-  const proc = intFlag(flags.proc, 'proc', 1, 256);
-  const retries = intFlag(flags.retries, 'retries', 0, 20);
-  const timeout = timeoutFlag(flags.timeout);
-  const platforms = platformsFrom(flags);
+/** The value of a flag check, or undefined with its UsageError's message added to `problems`. */
+export function checked<T>(problems: string[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    problems.push(err.message);
+    return undefined;
+  }
+}
+
+/**
+ * The config and the flags that go with it. Every problem of both comes in one error (issue 13): the
+ * flags' own (and `more.problems`, the command's other flags) are handed to loadConfig, which lists
+ * them with the files' problems, or alone as a usage error when the files are fine.
+ */
+export async function loadInputs(
+  flags: PipelineFlags,
+  requireRules = true,
+  more: { command?: string; problems?: string[] } = {},
+): Promise<{ config: LoadedConfig; proc: number; retries: number }> {
+  const problems = [...(more.problems ?? [])];
+  const proc = checked(problems, () => intFlag(flags.proc, 'proc', 1, 256));
+  const retries = checked(problems, () => intFlag(flags.retries, 'retries', 0, 20));
+  const timeout = checked(problems, () => timeoutFlag(flags.timeout));
+  const platforms = checked(problems, () => platformsFrom(flags));
+  const format = checked(problems, () => formatFlag(flags.format));
   const config = await loadConfig({
     config: flags.config,
     auth: flags.auth,
     images: flags.images,
     platforms,
     requireRules,
+    problems,
+    ...(more.command ? { command: more.command } : {}),
     ...(flags.registry ? { registry: flags.registry } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
   });
@@ -121,7 +147,6 @@ export async function loadInputs(flags: PipelineFlags, requireRules = true): Pro
     for (const r of config.rules) r.force = true;
   }
   if (timeout !== undefined) config.defaults.timeout = timeout;
-  const format = formatFlag(flags.format);
   if (format) {
     // The flag is this run's decision: it wins over defaults.format and each rule's own format.
     config.defaults.format = format;
@@ -138,12 +163,10 @@ async function withProgress<R extends PipelineRun>(
   run: (opts: PipelineOptions) => Promise<R>,
 ): Promise<{ run: R; dlqPath: string; startedAt: Date; ms: number; corruptLines: number }> {
   const dlqPath = flags.dlq ?? DEFAULT_DLQ_PATH;
-  // Failures and the report must have somewhere to go before anything is copied.
-  await assertWritable(dlqPath, '--dlq');
-  if (flags.report) await assertWritable(flags.report, '--report');
   const startedAt = new Date();
   const started = performance.now();
   const progress = new Progress(env.stderr);
+  const warn = userWarnings(env.stderr, { logger: env.logger, progress });
   const dlq = new FileDeadLetterStore(dlqPath);
   try {
     const result = await run({
@@ -156,10 +179,9 @@ async function withProgress<R extends PipelineRun>(
       onOutcome: (o) => progress.outcome(o),
       onBytes: (n) => progress.moved(n),
       pace: flags.pace ?? false,
-      onNotice: (line) => {
-        progress.clear();
-        env.stderr.write(`swr-migrate: ${line}\n`);
-      },
+      // The pull budget notice is a warning like any other: the same form in every command.
+      onNotice: warn,
+      onWarning: warn,
       onLost: (body, err) => {
         progress.clear();
         env.stderr.write(`swr-migrate: could not write to ${dlqPath} (${errorMessage(err)}); not saved: ${body}\n`);
@@ -172,17 +194,21 @@ async function withProgress<R extends PipelineRun>(
 }
 
 export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const successFormat = successImagesFormat(flags);
-  const inputs = await loadInputs(flags);
+  const problems: string[] = [];
+  const successFormat = checked(problems, () => successImagesFormat(flags)) ?? 'yaml';
+  // A dry run writes nothing; a sync needs somewhere for failures, the report and the success list.
+  if (!flags['dry-run']) problems.push(...(await unwritable(flags, ['dlq', 'report', 'output-success-images'])));
+  const inputs = await loadInputs(flags, true, { command: 'sync', problems });
   if (flags['dry-run']) return planCommand(flags, env, inputs.config);
-  if (flags['output-success-images']) await assertWritable(flags['output-success-images'], '--output-success-images');
   const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, inputs, runSync);
   if (flags['output-success-images']) await writeSuccessImages(flags['output-success-images'], successFormat, run.outcomes);
   return finish(run, flags, env, dlqPath, startedAt, ms, 'sync');
 }
 
 export async function replayCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const { run, dlqPath, startedAt, ms, corruptLines } = await withProgress(flags, env, await loadInputs(flags, false), runReplay);
+  const problems = await unwritable(flags, ['dlq', 'report']);
+  const inputs = await loadInputs(flags, false, { command: 'replay', problems });
+  const { run, dlqPath, startedAt, ms, corruptLines } = await withProgress(flags, env, inputs, runReplay);
   // Corrupt lines (a crash mid-write, a hand edit) stay in the file verbatim; say so every time.
   if (corruptLines) env.stderr.write(`replay: ${dlqPath}: ${corruptLines} corrupt line(s) skipped and kept in the file; fix or delete them by hand\n`);
   if (run.letters === 0) {
@@ -211,29 +237,44 @@ async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, d
   return summary.failed + summary.rules.failed + summary.lost > 0 ? ExitCode.FAILED : ExitCode.OK;
 }
 
-/** A file we will write: it is not a directory, and it (or the nearest existing parent) is writable. */
-async function assertWritable(file: string, flag: string): Promise<void> {
-  const fail = (why: string) => new UsageError(`cannot write ${file} (${why}); choose another path with ${flag}`);
+/**
+ * The files a command will write, checked before anything is copied (failures and the report must
+ * have somewhere to go): one problem line per flag whose file cannot be written.
+ */
+export async function unwritable(flags: PipelineFlags, which: ('dlq' | 'report' | 'output-success-images')[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const flag of which) {
+    const file = flag === 'dlq' ? (flags.dlq ?? DEFAULT_DLQ_PATH) : flags[flag];
+    if (file === undefined) continue;
+    const why = await whyUnwritable(file);
+    if (why) problems.push(`cannot write ${file} (${why}); choose another path with --${flag}`);
+  }
+  return problems;
+}
+
+/** Why a file cannot be written: it is a directory, or it (or the nearest existing parent) is not writable. */
+async function whyUnwritable(file: string): Promise<string | undefined> {
   const info = await stat(file).catch(() => undefined);
-  if (info?.isDirectory()) throw fail('it is a directory');
+  if (info?.isDirectory()) return 'it is a directory';
   let target = info ? file : dirname(resolve(file));
   for (;;) {
     const st = await stat(target).catch(() => undefined);
     if (st) {
-      if (!st.isDirectory() && target !== file) throw fail(`${target} is not a directory`);
+      if (!st.isDirectory() && target !== file) return `${target} is not a directory`;
       break;
     }
     const up = dirname(target);
     if (up === target) break;
     target = up;
   }
-  await access(target, constants.W_OK).catch(() => {
-    throw fail('permission denied');
-  });
+  return access(target, constants.W_OK).then(
+    () => undefined,
+    () => 'permission denied',
+  );
 }
 
 export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?: LoadedConfig): Promise<number> {
-  const config = loaded ?? (await loadInputs(flags)).config;
+  const config = loaded ?? (await loadInputs(flags, true, { command: 'plan' })).config;
   // Names and quota only: a dry run creates no organization.
   await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger: env.logger, mode: 'check' });
   const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
@@ -241,10 +282,11 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   let failures = 0;
   let conflicts = 0;
   const explain = flags.explain ? new ExplainCollector() : undefined;
+  const warn = userWarnings(env.stderr, { logger: env.logger });
   const planOpts = {
     signal: env.signal,
     repositories: (registry: string) => listerFor(pool, registry),
-    onWarning: (message: string) => void env.stderr.write(`warning: ${message}\n`),
+    onWarning: warn,
     ...(explain ? { explain } : {}),
   };
   try {
@@ -273,7 +315,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
         ...planOpts,
         expanded,
         platforms: config.defaults.platforms,
-        onInvalidTags: (source, bad, origin) => env.stderr.write(`skipped invalid tag(s) of ${source} (${origin}): ${bad.map((t) => JSON.stringify(t)).join(', ')}\n`),
+        onInvalidTags: (source, bad, origin) => warn(invalidTagsWarning(source, bad, origin)),
       },
     );
   } finally {
@@ -291,9 +333,9 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
 }
 
 export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
-  const { config, proc } = await loadInputs(flags);
+  const { config, proc } = await loadInputs(flags, true, { command: 'verify' });
   const memo = new FileDigestMemo(memoPathFor(flags.dlq ?? DEFAULT_DLQ_PATH), env.logger);
-  const lines = await runVerify(config, proc, env.logger, env.signal, memo);
+  const lines = await runVerify(config, proc, env.logger, env.signal, memo, userWarnings(env.stderr, { logger: env.logger }));
   const counts: Record<string, number> = {};
   for (const l of lines) {
     counts[l.status] = (counts[l.status] ?? 0) + 1;

@@ -2,7 +2,8 @@
 // --queue-url`, `work --queue-url [--until-empty]`, `replay --queue-url` and `status --queue-url`.
 // The queue's DLQ is its RedrivePolicy target, found before anything is sent.
 import { randomUUID } from 'node:crypto';
-import { UsageError, errorMessage, failureCode } from '../errors.js';
+import { errorMessage, failureCode } from '../errors.js';
+import { flagError } from '../config/load.js';
 import { redriveAndWait } from '../pipeline/replay.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
@@ -10,10 +11,12 @@ import { encodeMessage } from '../queue/messages.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { ClientPool } from '../registry/pool.js';
 import { ExitCode } from './errors.js';
-import { type CommandEnv, loadInputs, type PipelineFlags } from './pipeline-commands.js';
+import { checked, type CommandEnv, loadInputs, type PipelineFlags, unwritable } from './pipeline-commands.js';
 import { Progress } from './progress.js';
 import { openQueue, type QueueRun, queueUrlFlag, runOnQueue } from './queue-run.js';
 import { summarise, summaryLines, writeReport } from './report.js';
+import { userWarnings } from './warnings.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 
 export interface QueueFlags extends PipelineFlags {
   'queue-url'?: string;
@@ -22,13 +25,31 @@ export interface QueueFlags extends PipelineFlags {
 }
 
 /** `sync --queue-url` (plan, enqueue, work until this run is settled) and `work --queue-url`. */
+/**
+ * Flags a command accepts that mean nothing with --queue-url: refused rather than silently ignored
+ * (a user who gave --dlq expects it to act).
+ */
+function unusedWithQueue(flags: QueueFlags, command: string, unused: Partial<Record<keyof QueueFlags, string>>): string[] {
+  return Object.entries(unused)
+    .filter(([flag]) => flags[flag as keyof QueueFlags] !== undefined)
+    .map(([flag, why]) => `${command} --queue-url: --${flag} is not used (${why})`);
+}
+
 export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what: 'sync' | 'work'): Promise<number> {
-  const queueUrl = queueUrlFlag(flags['queue-url'], what);
-  const inputs = await loadInputs(flags, what === 'sync');
-  const { queue, dlq } = await openQueue(queueUrl);
+  const problems = await unwritable(flags, ['report']);
+  problems.push(
+    ...unusedWithQueue(flags, what, {
+      dlq: "failures go to the queue's own DLQ, named by its RedrivePolicy",
+      'output-success-images': 'only the embedded sync writes it',
+    }),
+  );
+  const queueUrl = checked(problems, () => queueUrlFlag(flags['queue-url'], what));
+  const inputs = await loadInputs(flags, what === 'sync', { command: what, problems });
+  const { queue, dlq } = await openQueue(queueUrl!);
   const startedAt = new Date();
   const started = performance.now();
   const progress = new Progress(env.stderr);
+  const warn = userWarnings(env.stderr, { logger: env.logger, progress });
   let run: QueueRun;
   try {
     run = await runOnQueue({
@@ -41,17 +62,16 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
       signal: env.signal,
       progress,
       pace: flags.pace ?? false,
-      onNotice: (line) => {
-        progress.clear();
-        env.stderr.write(`swr-migrate: ${line}\n`);
-      },
+      onWarning: warn,
+      // The pull-budget notice is a warning like any other (lib/cli/warnings.ts).
+      onNotice: warn,
     });
   } finally {
     progress.stop();
   }
   const ms = performance.now() - started;
   const summary = summarise(run, ms);
-  const lines = summaryLines(summary, dlq.dlqUrl).map((l) =>
+  const lines = summaryLines(summary, dlq.dlqUrl, { replay: `'swr-migrate replay --queue-url ${queueUrl}'` }).map((l) =>
     // The embedded wording names `replay` on a file; here the letters are on the DLQ queue.
     l.startsWith('failures are in ') ? `failures are in the DLQ ${dlq.dlqUrl}; fix the cause, then run 'swr-migrate replay --queue-url ${queueUrl}'` : l,
   );
@@ -67,13 +87,15 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
 
 /** `plan --enqueue --queue-url`: plan as `sync` does and only enqueue; copiers (Lambda, `work`) do the rest. */
 export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
-  if (!flags.enqueue) throw new UsageError('plan takes --queue-url only with --enqueue (plan --enqueue --queue-url URL)');
-  const queueUrl = queueUrlFlag(flags['queue-url'], 'plan --enqueue');
-  const { config } = await loadInputs(flags);
-  const { queue, dlq } = await openQueue(queueUrl);
+  const problems: string[] = [];
+  if (!flags.enqueue) problems.push('plan takes --queue-url only with --enqueue (plan --enqueue --queue-url URL)');
+  const queueUrl = checked(problems, () => queueUrlFlag(flags['queue-url'], 'plan --enqueue'));
+  const { config } = await loadInputs(flags, true, { command: 'plan', problems });
+  const { queue, dlq } = await openQueue(queueUrl!);
   const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   let sent = 0;
   let failed = 0;
+  const warn = userWarnings(env.stderr, { logger: env.logger });
   const letter = (body: string, code: string, message: string) =>
     dlq.add({ id: randomUUID(), body, receiveCount: 1, reason: { code, message }, at: new Date().toISOString() });
   try {
@@ -101,7 +123,8 @@ export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Pr
         platforms: config.defaults.platforms,
         signal: env.signal,
         repositories: (registry) => listerFor(pool, registry),
-        onWarning: (message) => env.stderr.write(`warning: ${message}\n`),
+        onWarning: warn,
+        onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
       },
     );
   } finally {
@@ -115,6 +138,9 @@ export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Pr
 /** `replay --queue-url`: SQS's own redrive (StartMessageMoveTask) from the DLQ, waited for. */
 export async function replayQueueCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
   const queueUrl = queueUrlFlag(flags['queue-url'], 'replay');
+  const why = "SQS moves the DLQ's messages back onto the queue; 'swr-migrate work --queue-url' copies them";
+  const unused = unusedWithQueue(flags, 'replay', { config: why, auth: why, images: why, proc: why, retries: why, report: why, dlq: why, timeout: why, pace: why });
+  if (unused.length) throw flagError(unused);
   const { queue, dlq } = await openQueue(queueUrl);
   const waiting = await new SqsWorkQueue({ queueUrl: dlq.dlqUrl, client: queue.client }).counts();
   const running = (await dlq.redriveStatus())?.status === 'RUNNING';

@@ -12,6 +12,7 @@ import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, ruleFailure, type Unfinished } from '../pipeline/sync.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { sqsCall } from '../queue/sqs-client.js';
@@ -57,6 +58,8 @@ export interface QueueRunOptions {
   pace?: boolean;
   /** The pull-budget line before copying (the plan exceeds a source's budget). */
   onNotice?: (line: string) => void;
+  /** Warnings for the user (lib/cli/warnings.ts), from planning and from expanding repositories. */
+  onWarning?: (message: string) => void;
 }
 
 export interface QueueRun extends PipelineRun {
@@ -117,6 +120,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     memo: new InMemoryDigestMemo(),
     logger,
     pullBudget,
+    onWarning: opts.onWarning,
   };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();
@@ -163,6 +167,7 @@ async function planOnto(
   const { pool } = createCopyRuntime(config, { logger, signal });
   const letter = (body: string, reason: { code: string; message: string }) =>
     dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+  const warn = opts.onWarning ?? ((message: string) => logger.warn(message));
   try {
     await runPlanner(
       config.rules,
@@ -199,8 +204,8 @@ async function planOnto(
         platforms: config.defaults.platforms,
         signal,
         repositories: (registry) => listerFor(pool, registry),
-        onWarning: (message) => logger.warn(message),
-        onInvalidTags: (source, tags, origin) => logger.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+        onWarning: warn,
+        onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
       },
     );
   } finally {

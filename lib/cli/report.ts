@@ -74,8 +74,12 @@ export function summarise(run: PipelineRun, durationMs: number): Summary {
   };
 }
 
-/** The end-of-run summary (stdout). Each failure is counted once, under its code. */
-export function summaryLines(s: Summary, dlqPath: string): string[] {
+/**
+ * The end-of-run summary (stdout). Each failure is counted once, under its code. `replay` is the
+ * command that runs the DLQ again, `pace` the one that waits out a pull budget instead (none with
+ * --queue-url, whose copiers always leave the rest for later): hints name only what works.
+ */
+export function summaryLines(s: Summary, dlqPath: string, how: { replay: string; pace?: string } = { replay: "'swr-migrate replay'", pace: 'sync with --pace' }): string[] {
   const stopped = s.interrupted || s.unfinished || s.notStarted ? `, ${s.unfinished} unfinished, ${s.notStarted} not started` : '';
   const rules = s.rules.failed || s.rules.notStarted
     ? `; rules: ${s.rules.failed} could not be listed${s.rules.notStarted ? `, ${s.rules.notStarted} not started` : ''}`
@@ -92,7 +96,7 @@ export function summaryLines(s: Summary, dlqPath: string): string[] {
   }
   if (s.interrupted) lines.push(`interrupted: ${s.unfinished + s.notStarted + s.rules.notStarted} unfinished or not started kept in ${dlqPath} for 'swr-migrate replay'`);
   if (s.deferred) {
-    lines.push(`${s.deferred} left for later (pull budget spent, ${s.deferred} x SWRM_RATE_BUDGET in ${dlqPath}): run 'swr-migrate replay' once the window refills, or sync with --pace`);
+    lines.push(`${s.deferred} left for later (pull budget spent, ${s.deferred} x SWRM_RATE_BUDGET in ${dlqPath}): run ${how.replay} once the window refills${how.pace ? `, or ${how.pace}` : ''}`);
   }
   if (s.failed + s.rules.failed > 0) lines.push(`failures are in ${dlqPath} (--report has every one); fix the cause, then run 'swr-migrate replay'`);
   if (s.lost) lines.push(`${s.lost} message(s) could not be written to ${dlqPath}; they are printed on stderr above`);

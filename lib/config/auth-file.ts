@@ -2,15 +2,12 @@
 //   { "quay.io": {username, password, insecure}, "quay.io/coreos": {...}, "docker.io": {} }
 // A key is a registry or registry/namespace; the longest key that prefixes the repository wins
 // (image-syncer documents this but does not enforce it; we do, on path-component boundaries).
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
 import type { Credentials } from '../registry/auth.js';
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
-import { type DuplicateKey, findJsonDuplicate, parseYamlUnique } from './duplicate-keys.js';
-import { expandEnv } from './env-expand.js';
-import { formatZodIssues } from './zod-issues.js';
+import { type DuplicateWording, readConfigFile } from './config-file.js';
+import { expandEnvText } from './env-expand.js';
+import { Problems } from './problems.js';
 
 const entrySchema = z.strictObject({
   username: z.string().optional(),
@@ -19,7 +16,7 @@ const entrySchema = z.strictObject({
   identityToken: z.string().optional(),
   insecure: z.boolean().optional(),
 });
-const authFileSchema = z.record(z.string().min(1), z.union([entrySchema, z.null()]));
+const authFileSchema = z.record(z.string(), z.unknown(), { error: 'expected a mapping of registry[/namespace] to {username, password, identityToken, insecure}' });
 
 export interface AuthEntry {
   /** Normalised `registry` or `registry/namespace/...`. */
@@ -27,86 +24,66 @@ export interface AuthEntry {
   access: RegistryAccess;
 }
 
-/** How a duplicate key is named in the error; default `duplicate key "k"` (with where it is). */
-export type DuplicateWording = (d: DuplicateKey) => string;
-
-const defaultWording: DuplicateWording = (d) => `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.map((k) => JSON.stringify(k)).join('.')}` : ''}`;
-
-/**
- * Read and parse a structured file by extension (.yaml/.yml, else JSON with a YAML fallback). A
- * duplicate key is an error in both (see duplicate-keys.ts).
- */
-export async function readStructuredFile(file: string, wording: DuplicateWording = defaultWording): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  const ext = extname(file).toLowerCase();
-  let parsed: { value: unknown; duplicate?: DuplicateKey };
-  try {
-    if (ext === '.yaml' || ext === '.yml') parsed = parseYamlUnique(text);
-    else {
-      try {
-        const value: unknown = JSON.parse(text);
-        const duplicate = findJsonDuplicate(text);
-        parsed = duplicate ? { value, duplicate } : { value };
-      } catch (jsonErr) {
-        if (ext === '.json') throw jsonErr;
-        parsed = parseYamlUnique(text);
-      }
-    }
-  } catch (err) {
-    throw new ConfigError(`${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${parseErrorWhere(err)}`);
-  }
-  if (parsed.duplicate) throw new ConfigError(`${file}: ${wording(parsed.duplicate)}; each key may appear once, merge the two entries`);
-  return parsed.value;
-}
-
-/**
- * Where a parse failed, without the parser's excerpt: V8's JSON errors quote the text around the
- * fault, and in an auth file that text is a password.
- */
-export function parseErrorWhere(err: unknown): string {
-  const message = (err as Error).message ?? '';
-  const position = /position (\d+)/.exec(message)?.[1];
-  const line = /line (\d+)(?:,? column (\d+))?/.exec(message);
-  if (line) return `syntax error at line ${line[1]}${line[2] ? `, column ${line[2]}` : ''}`;
-  if (position) return `syntax error at character ${position}`;
-  return 'syntax error';
-}
-
 /** The wording for a duplicate registry in an auth file (also the `auth` part of a combined config). */
 export const duplicateRegistry: DuplicateWording = (d) => `duplicate registry "${d.key}"`;
 
 export async function loadAuthFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AuthEntry[]> {
-  const raw = (await readStructuredFile(file, duplicateRegistry)) ?? {};
-  return parseAuthEntries(raw, file, env);
+  const text = await readConfigFile(file, duplicateRegistry);
+  const p = new Problems(file, text.locate);
+  p.add(...text.duplicates);
+  const entries = collectAuthEntries(text.value ?? {}, p, env);
+  p.throwIfAny(`invalid auth file ${file}`);
+  return entries;
 }
 
+/** The entries of an already parsed auth document; throws a ConfigError listing every problem. */
 export function parseAuthEntries(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): AuthEntry[] {
+  const p = new Problems(file);
+  const entries = collectAuthEntries(raw, p, env);
+  p.throwIfAny(`invalid auth file ${file}`);
+  return entries;
+}
+
+/**
+ * Each entry checked on its own, so an unknown key in one does not hide an unset variable in
+ * another. `base` is where the entries sit in the file (`auth` in a combined config).
+ */
+export function collectAuthEntries(raw: unknown, p: Problems, env: NodeJS.ProcessEnv, base: readonly PropertyKey[] = []): AuthEntry[] {
   const parsed = authFileSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`invalid auth file ${file}`, formatZodIssues(parsed.error, file));
-  const problems: string[] = [];
+  if (!parsed.success) {
+    p.zod(parsed.error, base);
+    return [];
+  }
   const entries: AuthEntry[] = [];
-  for (const [key, value] of Object.entries(parsed.data)) {
+  for (const [key, given] of Object.entries(parsed.data)) {
+    const path = [...base, key];
+    if (!key.trim()) {
+      p.at(path, 'expected a registry host[:port][/namespace], e.g. quay.io', { key: true });
+      continue;
+    }
+    const entry = entrySchema.safeParse(given ?? {}); // `docker.io:` with nothing = anonymous
+    if (!entry.success) {
+      p.zod(entry.error, path);
+      continue;
+    }
+    const value = entry.data;
     const access: RegistryAccess = { insecure: value?.insecure ?? false };
-    try {
-      const username = value?.username ? expandEnv(value.username, `${file}: ${key}.username`, env) : undefined;
-      const password = value?.password ? expandEnv(value.password, `${file}: ${key}.password`, env) : undefined;
-      const identityToken = value?.identityToken ? expandEnv(value.identityToken, `${file}: ${key}.identityToken`, env) : undefined;
-      // An entry with no username and no token is anonymous (image-syncer: `{}` means anonymous).
-      if (username || identityToken) {
-        access.credentials = { username: username ?? '', password: password ?? '', ...(identityToken ? { identityToken } : {}) } satisfies Credentials;
-      }
-    } catch (err) {
-      problems.push((err as Error).message);
+    const expand = (field: 'username' | 'password' | 'identityToken') => {
+      const v = value?.[field];
+      if (!v) return undefined;
+      const { text, problem } = expandEnvText(v, env);
+      if (problem) p.at([...path, field], problem);
+      return text;
+    };
+    const username = expand('username');
+    const password = expand('password');
+    const identityToken = expand('identityToken');
+    // An entry with no username and no token is anonymous (image-syncer: `{}` means anonymous).
+    if (username || identityToken) {
+      access.credentials = { username: username ?? '', password: password ?? '', ...(identityToken ? { identityToken } : {}) } satisfies Credentials;
     }
     entries.push({ prefix: normalisePrefix(key), access });
   }
-  if (problems.length) throw new ConfigError(`invalid auth file ${file}`, problems);
   return entries;
 }
 

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Credentials } from '../registry/auth.js';
-import { normalisePrefix, parseErrorWhere } from './auth-file.js';
+import { normalisePrefix } from './auth-file.js';
+import { describeJsonError } from './syntax-errors.js';
 
 interface DockerConfigFile {
   auths: Record<string, Record<string, unknown>>;
@@ -45,7 +46,7 @@ function readDockerConfig(path: string, cache: DockerConfigCache): DockerConfigF
       json = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
       // V8's SyntaxError quotes the text around the fault, and in this file that text is `auth`.
-      throw new Error(`not valid JSON: ${parseErrorWhere(err)}`);
+      throw new Error(`not valid JSON: ${describeJsonError(text, err)}`);
     }
     if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
     const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, never>) : {});

@@ -9,10 +9,11 @@
 // The older combined `--config` file ({auth, images} in one) is read by loadCombinedConfig.
 import { z } from 'zod';
 import { parseRepositoryReference, stripTransport } from '../oci/reference.js';
-import { type DuplicateWording, duplicateRegistry, loadAuthFile, parseAuthEntries, readStructuredFile, resolverFromEntries, type AuthEntry } from './auth-file.js';
+import { collectAuthEntries, duplicateRegistry, loadAuthFile, resolverFromEntries, type AuthEntry } from './auth-file.js';
+import { type ConfigText, type DuplicateWording, readConfigFile } from './config-file.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason } from './rule-parts.js';
 import { DEFAULTS, type LoadedConfig, type SyncDefaults, type SyncRule } from './types.js';
-import { formatZodIssues } from './zod-issues.js';
+import { formatPath } from './zod-issues.js';
 
 export interface ImageSyncerOptions {
   authFile?: string;
@@ -22,6 +23,8 @@ export interface ImageSyncerOptions {
   /** --registry / --namespace, for empty destinations; over DEFAULT_REGISTRY / DEFAULT_NAMESPACE. */
   registry?: string;
   namespace?: string;
+  /** false (replay, work): only the credentials are needed; the images file is not read. */
+  requireRules?: boolean;
 }
 
 /** Where empty destinations go: the flags, else the environment (image-migrator's variables). */
@@ -55,10 +58,17 @@ export async function loadImageSyncerConfig(opts: ImageSyncerOptions, env: NodeJ
     }
   }
   let rules: SyncRule[] = [];
-  try {
-    rules = collectRules(await readStructuredFile(opts.imagesFile, duplicateSource), opts.imagesFile, p, emptyDestination(opts, env));
-  } catch (err) {
-    p.addError(err);
+  // Replay and work take their work from the DLQ or the queue: the images file is not read.
+  if (opts.requireRules !== false) {
+    try {
+      const text = await readConfigFile(opts.imagesFile, duplicateSource);
+      const images = new Problems(opts.imagesFile, text.locate);
+      images.add(...text.duplicates);
+      rules = collectRules(text.value, images, emptyDestination(opts, env));
+      p.add(...images.lines);
+    } catch (err) {
+      p.addError(err);
+    }
   }
   const files = opts.authFile !== undefined ? `${opts.authFile} and ${opts.imagesFile}` : opts.imagesFile;
   return finish(p, files, entries, rules, opts.platforms);
@@ -66,29 +76,26 @@ export async function loadImageSyncerConfig(opts: ImageSyncerOptions, env: NodeJ
 
 /**
  * Older image-syncer's single `--config` file: `{auth: {...}, images: {...}}` (REFERENCE.md
- * section 5). `raw` is the file already read (load.ts reads it to tell it from a native config).
+ * section 5). `text` is the file already read (load.ts reads it to tell it from a native config).
  */
 export function loadCombinedConfig(
-  raw: { auth?: unknown; images?: unknown },
+  text: ConfigText,
   file: string,
   opts: Omit<ImageSyncerOptions, 'authFile' | 'imagesFile'> & { requireRules?: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedConfig {
-  const p = new Problems(file);
-  let entries: AuthEntry[] = [];
-  try {
-    entries = parseAuthEntries(raw.auth ?? {}, `${file}: auth`, env);
-  } catch (err) {
-    p.addError(err);
-  }
+  const raw = text.value as { auth?: unknown; images?: unknown };
+  const p = new Problems(file, text.locate);
+  p.add(...text.duplicates);
+  const entries = collectAuthEntries(raw.auth ?? {}, p, env, ['auth']);
   // Replay needs only the credentials, as with a native config whose rules went stale.
-  const rules = opts.requireRules === false ? [] : collectRules(raw.images, `${file}: images`, p, emptyDestination(opts, env));
+  const rules = opts.requireRules === false ? [] : collectRules(raw.images, p, emptyDestination(opts, env), ['images']);
   return finish(p, file, entries, rules, opts.platforms);
 }
 
 /** Duplicates in a combined config: `images` keys are sources, `auth` keys registries. */
 export const duplicateInCombined: DuplicateWording = (d) =>
-  d.path.length === 1 && d.path[0] === 'images' ? duplicateSource(d) : d.path.length === 1 && d.path[0] === 'auth' ? duplicateRegistry(d) : `duplicate key "${d.key}"${d.path.length ? ` under ${d.path.join('.')}` : ''}`;
+  d.path.length === 1 && d.path[0] === 'images' ? duplicateSource(d) : d.path.length === 1 && d.path[0] === 'auth' ? duplicateRegistry(d) : `duplicate key "${d.key}"${d.path.length ? ` under ${formatPath(d.path)}` : ''}`;
 
 function finish(p: Problems, files: string, entries: AuthEntry[], rules: SyncRule[], platforms: string[] | undefined): LoadedConfig {
   const defaults: SyncDefaults = { ...DEFAULTS };
@@ -111,51 +118,59 @@ function finish(p: Problems, files: string, entries: AuthEntry[], rules: SyncRul
 /** The rules of an already parsed `--images` document; throws a ConfigError listing every problem. */
 export function parseImagesFile(raw: unknown, file: string, empty: EmptyDestination = {}): SyncRule[] {
   const p = new Problems(file);
-  const rules = collectRules(raw, file, p, empty);
+  const rules = collectRules(raw, p, empty);
   p.throwIfAny(`invalid images file ${file}`);
   return rules;
 }
 
-function collectRules(raw: unknown, file: string, p: Problems, empty: EmptyDestination): SyncRule[] {
+/** `base`: where the images sit in the file (`images` in a combined config), shown before each source. */
+function collectRules(raw: unknown, p: Problems, empty: EmptyDestination, base: readonly PropertyKey[] = []): SyncRule[] {
   const parsed = imagesSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    p.add(...formatZodIssues(parsed.error, file));
+    p.zod(parsed.error, base);
     return [];
   }
   const keys = Object.keys(parsed.data);
-  if (!keys.length) p.at([], 'no images listed');
+  if (!keys.length) p.at(base, 'no images listed');
   const rules: SyncRule[] = [];
   for (const key of keys) {
-    const rule = parseEntry(key, parsed.data[key], file, p, empty);
+    const rule = parseEntry(key, parsed.data[key], p, empty, base);
     if (rule) rules.push(rule);
   }
   return rules;
 }
 
-function parseEntry(key: string, value: unknown, file: string, p: Problems, empty: EmptyDestination): SyncRule | undefined {
-  const where = JSON.stringify(key);
+function parseEntry(key: string, value: unknown, p: Problems, empty: EmptyDestination, base: readonly PropertyKey[]): SyncRule | undefined {
+  // Sources are shown quoted (they hold ':' and '/'): `images.yaml: "quay.io/a:t1,t2"[1]: ...`.
+  const where = `${base.length ? `${formatPath(base)}: ` : ''}${JSON.stringify(key)}`;
+  const at = (j?: number) => ({ path: j === undefined ? [...base, key] : [...base, key, j], label: j === undefined ? where : `${where}[${j}]` });
+  const problem = (j: number | undefined, why: string) => {
+    const { path, label } = at(j);
+    // A bad source names the key; a bad destination its value.
+    p.at(path, why, { label, key: j === undefined && typeof value !== 'string' });
+  };
   const before = p.lines.length;
-  const rule: SyncRule = { origin: `${file}: ${where}`, source: { registry: '', repository: '' }, destinations: [] };
+  const rule: SyncRule = { origin: `${p.file}: ${where}`, source: { registry: '', repository: '' }, destinations: [] };
   let sourceOk = true;
   try {
     Object.assign(rule, parseSource(key));
   } catch (err) {
-    p.at([where], reason(err));
+    p.at([...base, key], reason(err), { label: where, key: true });
     sourceOk = false;
   }
   const single = rule.digest !== undefined || (rule.tags?.length === 1 && rule.filter === undefined);
 
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.length === 0 || list.some((d) => typeof d !== 'string')) {
-    p.at([where], 'expected a destination repository or a non-empty list of them');
+    problem(undefined, 'expected a destination repository or a non-empty list of them');
     return undefined;
   }
   list.forEach((given: string, j) => {
-    const at = typeof value === 'string' ? [where] : [where, j];
+    const jj = typeof value === 'string' ? undefined : j;
     let d = given;
     if (d.trim() === '') {
       if (!empty.registry || !empty.namespace) {
-        p.at(at, 'empty destination: give --registry and --namespace (or DEFAULT_REGISTRY and DEFAULT_NAMESPACE), or write the destination');
+        problem(jj, 'empty destination: give --registry and --namespace (or DEFAULT_REGISTRY and DEFAULT_NAMESPACE), or write the destination');
         return;
       }
       if (!sourceOk) return;
@@ -165,14 +180,14 @@ function parseEntry(key: string, value: unknown, file: string, p: Problems, empt
     try {
       const ref = parseRepositoryReference(d);
       if (ref.digest !== undefined) {
-        p.at(at, `destination "${d}" names a digest; a destination is a repository, optionally with a tag`);
+        problem(jj, `destination "${d}" names a digest; a destination is a repository, optionally with a tag`);
       } else if (ref.tag !== undefined && !single && sourceOk) {
-        p.at(at, `destination "${d}" names tag "${ref.tag}", which needs a source with exactly one tag or a digest; drop the tag to keep the source tags`);
+        problem(jj, `destination "${d}" names tag "${ref.tag}", which needs a source with exactly one tag or a digest; drop the tag to keep the source tags`);
       } else {
         rule.destinations.push({ registry: ref.registry, repository: ref.repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) });
       }
     } catch (err) {
-      p.at(at, reason(err));
+      problem(jj, reason(err));
     }
   });
   return p.lines.length === before ? rule : undefined;

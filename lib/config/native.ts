@@ -5,14 +5,15 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { parseRepositoryReference, type ImageReference } from '../oci/reference.js';
 import type { RegistryAccess } from '../registry/pool.js';
-import { normalisePrefix, readStructuredFile, resolverFromEntries } from './auth-file.js';
+import { normalisePrefix, resolverFromEntries } from './auth-file.js';
+import { type ConfigText, readConfigFile } from './config-file.js';
 import { dockerConfigCredentials, dockerConfigPath, type DockerConfigCache } from './docker-config.js';
 import { literalOf, parseCredential } from './secret-refs.js';
 import { resolveSecretSlots, type SecretSlot } from './secret-resolve.js';
 import type { SecretStore } from './secret-store.js';
 import { compileRegex, PLATFORM, PLATFORM_HINT, Problems, reason, TAG } from './rule-parts.js';
+import type { Locate } from './source-text.js';
 import { DEFAULTS, type LoadedConfig, type DestinationMapping, type RegistrySettings, type RuleDestination, type SyncRule, type TagFilter } from './types.js';
-import { formatPath, formatZodIssues } from './zod-issues.js';
 import type { Format } from '../copy/transforms.js';
 import { TEMPLATE_FIELDS, mapRepository, unknownTemplateFields } from '../plan/mapping.js';
 import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespaces.js';
@@ -107,37 +108,49 @@ export interface NativeOptions {
   requireRules?: boolean;
   /** Where `${secretsmanager:}` / `${ssm:}` values come from; default: AWS, cached per process. */
   secretStore?: SecretStore;
+  /** Where each value sits in the file's text (problems then name the line and column). */
+  locate?: Locate;
+  /** Problems found before the values were looked at (duplicate keys), listed first. */
+  problems?: string[];
+  /** false: leave `${secretsmanager:}` / `${ssm:}` unresolved (the run stops on its flags anyway). */
+  fetchSecrets?: boolean;
 }
 
-export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): Promise<LoadedConfig> {
-  const loaded = parseNativeConfig(await readStructuredFile(file), file, env, opts);
+/** Read and validate a native config; `text` when the caller already read the file (load.ts). */
+export async function loadNativeConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}, text?: ConfigText): Promise<LoadedConfig> {
+  const read = text ?? (await readConfigFile(file));
+  const loaded = parseNativeConfig(read.value, file, env, { ...opts, locate: read.locate, problems: [...read.duplicates, ...(opts.problems ?? [])] });
   // The secrets are fetched only once the whole file is known to be valid: a typo costs no AWS call.
-  if (loaded.secrets) await resolveSecretSlots(loaded.secrets, file, opts.secretStore);
+  if (loaded.secrets && opts.fetchSecrets !== false) await resolveSecretSlots(loaded.secrets, file, opts.secretStore);
   delete loaded.secrets;
   return loaded;
 }
 
 export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env, opts: NativeOptions = {}): LoadedConfig {
-  const p = new Problems(file);
+  const p = new Problems(file, opts.locate);
+  p.add(...(opts.problems ?? []));
   const message = `invalid config file ${file}`;
+  const stop = () => p.throwIfAny(message);
   if (!isMapping(raw)) {
     p.at([], 'expected a mapping with version, registries and rules');
-    p.throwIfAny(message);
+    stop();
   }
   const doc = raw as Record<string, unknown>;
-  // Another version's file may be shaped differently: its other "problems" would only be noise.
-  if (doc.version !== 1) {
-    const supported = `supported versions: ${SUPPORTED_VERSIONS.join(', ')}`;
-    p.at(['version'], doc.version === undefined ? `required (${supported})` : `version ${JSON.stringify(doc.version)} is not supported; ${supported}`);
-    p.throwIfAny(message);
+  const supported = `supported versions: ${SUPPORTED_VERSIONS.join(', ')}`;
+  // A missing version is read as the only one there is, so its other problems come in this run too;
+  // another version's file may be shaped differently, and its other "problems" would only be noise.
+  if (doc.version === undefined) p.at([], `required (${supported})`, { label: 'version' });
+  else if (doc.version !== 1) {
+    p.at(['version'], `version ${JSON.stringify(doc.version)} is not supported; ${supported}`);
+    stop();
   }
-  const top = topSchema.safeParse(doc);
-  if (!top.success) p.add(...formatZodIssues(top.error, file));
+  const top = topSchema.safeParse({ version: 1, ...doc });
+  if (!top.success) p.zod(top.error);
 
   const defaults = { ...DEFAULTS };
   const parsedDefaults = defaultsSchema.safeParse(doc.defaults ?? {});
   if (parsedDefaults.success) Object.assign(defaults, parsedDefaults.data);
-  else p.add(...formatZodIssues(parsedDefaults.error, file, ['defaults']));
+  else p.zod(parsedDefaults.error, ['defaults']);
 
   const secrets: SecretSlot[] = [];
   const registries = parseRegistries(doc.registries, file, env, p, secrets);
@@ -168,19 +181,16 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
     const path = ['registries', key];
     const prefix = registryPrefix(key);
     if (prefix === undefined) {
-      p.at(path, 'expected registry host[:port][/namespace], e.g. quay.io or quay.io/coreos');
+      p.at(path, 'expected registry host[:port][/namespace], e.g. quay.io or quay.io/coreos', { key: true });
       continue;
     }
     const other = seen.get(prefix);
-    if (other !== undefined) p.at(path, `the same registry as "${other}"`);
+    if (other !== undefined) p.at(path, `the same registry as "${other}"`, { key: true });
     seen.set(prefix, key);
 
-    const parsed = registrySchema.safeParse(value ?? {}); // `docker.io:` with nothing = anonymous
-    if (!parsed.success) {
-      p.add(...formatZodIssues(parsed.error, file, path));
-      continue;
-    }
-    const e = parsed.data;
+    // `docker.io:` with nothing = anonymous. A field that fails does not hide the others' problems.
+    const e = salvage(registrySchema, value ?? {}, path, p);
+    if (!e) continue;
     const access: RegistryAccess = {};
     if (e.insecure) access.insecure = true;
     if (e.connections !== undefined) access.connections = e.connections;
@@ -194,7 +204,7 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
       const v = e[k];
       if (v !== undefined) access[k] = posix.isAbsolute(v) ? v : posix.join(posix.dirname(file), v);
     }
-    const listing = parseListing(e, env, path, p, `${file}: ${formatPath(path)}`, secrets);
+    const listing = parseListing(e, env, path, p, secrets);
     if (listing) access.listing = listing;
     const swr = swrAccessOf(prefix.split('/')[0]!, e, (k, why) => p.at(k ? [...path, k] : path, why));
     if (swr) access.swr = swr;
@@ -207,7 +217,7 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
       for (const line of sk.problems) p.at([...path, 'secretKey'], line);
       const [a, s] = [literalOf(ak.template), literalOf(sk.template)];
       if (a !== undefined && s !== undefined) access.credentials = attachSwrKeys(swr, a, s);
-      else secrets.push({ where: `${file}: ${formatPath(path)}`, access, username: ak.template, password: sk.template, swrKeys: true });
+      else secrets.push({ where: (field) => p.where([...path, field]), access, username: ak.template, password: sk.template, swrKeys: true });
     } else if (inline && e.dockerConfig) {
       p.at(path, 'username/password and dockerConfig are mutually exclusive: give one way to find the credentials');
     } else if (inline) {
@@ -220,12 +230,17 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
         for (const line of password.problems) p.at([...path, 'password'], line);
         const [user, pass] = [literalOf(username.template), literalOf(password.template)];
         if (user !== undefined && pass !== undefined) access.credentials = { username: user, password: pass };
-        else secrets.push({ where: `${file}: ${formatPath(path)}`, access, username: username.template, password: password.template });
+        else secrets.push({ where: (field) => p.where([...path, field]), access, username: username.template, password: password.template });
       }
     } else if (e.dockerConfig) {
-      const creds = dockerConfigCredentials(prefix, dockerConfigPath(e.dockerConfig, file, env), cache);
+      const dockerFile = dockerConfigPath(e.dockerConfig, file, env);
+      const creds = dockerConfigCredentials(prefix, dockerFile, cache);
       if (typeof creds === 'string') p.at([...path, 'dockerConfig'], creds);
-      else access.credentials = creds;
+      else {
+        access.credentials = creds;
+        // A refused login names the docker config.json they came from, not this file.
+        access.credentialsFrom = { file: dockerFile, flag: `dockerConfig of ${key} in ${file}`, entry: prefix };
+      }
     }
     out.push({ prefix, access, ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}) });
   }
@@ -235,7 +250,7 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
 /** The listing settings of an entry (type, apiEndpoint, apiToken), or undefined when it gives none. */
 function parseListing(
   e: { type?: ListingType; apiEndpoint?: string; apiToken?: string },
-  env: NodeJS.ProcessEnv, path: PropertyKey[], p: Problems, where: string, secrets: SecretSlot[],
+  env: NodeJS.ProcessEnv, path: PropertyKey[], p: Problems, secrets: SecretSlot[],
 ): ListingSettings | undefined {
   if (e.type === undefined && e.apiEndpoint === undefined && e.apiToken === undefined) return undefined;
   const listing: ListingSettings = {};
@@ -251,7 +266,7 @@ function parseListing(
       // `credentials`; this slot's target turns that into the token.
       const target = {} as RegistryAccess;
       Object.defineProperty(target, 'credentials', { set: (c: { password: string }) => (listing.apiToken = c.password) });
-      secrets.push({ where: `${where}.apiToken`, access: target, username: [], password: token.template });
+      secrets.push({ where: () => p.where([...path, 'apiToken']), access: target, username: [], password: token.template });
     }
   }
   return listing;
@@ -272,25 +287,20 @@ function registryPrefix(key: string): string | undefined {
 
 function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFormat?: Format): SyncRule | undefined {
   const path = ['rules', i];
-  let parsed = ruleSchema.safeParse(raw);
-  if (!parsed.success) {
-    p.add(...formatZodIssues(parsed.error, file, path));
-    // An unknown key must not hide a bad source or destination: check the rest as if it were absent.
-    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) return undefined;
-    parsed = ruleSchema.strip().safeParse(raw);
-    if (!parsed.success) return undefined;
-  }
-  const r = parsed.data;
   const before = p.lines.length;
+  // A field that fails (an unknown key, a wrong type) must not hide the others' problems: the rest
+  // is checked as if it were absent, and the rule is dropped anyway.
+  const r = salvage(ruleSchema, raw, path, p);
+  if (!r) return undefined;
 
-  const glob = globSource(r.source);
+  const glob = r.source === undefined ? undefined : globSource(r.source);
   if (glob) return parseNamespaceRule(r, glob, path, file, p, defaultFormat);
   for (const k of ['repositories'] as const) {
-    if (r[k] !== undefined) p.at([...path, k], `only valid when the source is a glob such as HOST/team/* or HOST/team/**; "${r.source}" is one repository`);
+    if (r[k] !== undefined && r.source !== undefined) p.at([...path, k], `only valid when the source is a glob such as HOST/team/* or HOST/team/**; "${r.source}" is one repository`);
   }
   let src: ImageReference | undefined;
   try {
-    src = parseRepositoryReference(r.source);
+    if (r.source !== undefined) src = parseRepositoryReference(r.source);
   } catch (err) {
     p.at([...path, 'source'], reason(err));
   }
@@ -310,11 +320,11 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
     } else if (Array.isArray(r.tags)) {
       const tags = exactTagsSchema.safeParse(r.tags);
       if (tags.success) rule.tags = [...new Set(tags.data)];
-      else p.add(...formatZodIssues(tags.error, file, [...path, 'tags']));
+      else p.zod(tags.error, [...path, 'tags']);
     } else if (isMapping(r.tags)) {
       const f = filterSchema.safeParse(r.tags);
       if (f.success) rule.filter = compileFilter(f.data, [...path, 'tags'], p);
-      else p.add(...formatZodIssues(f.error, file, [...path, 'tags']));
+      else p.zod(f.error, [...path, 'tags']);
     } else {
       p.at([...path, 'tags'], TAGS_HINT);
     }
@@ -325,7 +335,7 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
     p.at([...path, 'name'], 'expected a repository name such as "etcd" or "tools/etcd" (lowercase a-z, 0-9, separators ".", "_", "__", "-")');
   }
 
-  const list = typeof r.destination === 'string' ? [r.destination] : r.destination;
+  const list = typeof r.destination === 'string' ? [r.destination] : (r.destination ?? []);
   list.forEach((d, j) => {
     const dpath = typeof r.destination === 'string' ? [...path, 'destination'] : [...path, 'destination', j];
     // Only the part after the last '/' can hold a tag; a ':' in a lone host is its port.
@@ -376,7 +386,24 @@ function compileFilter(f: z.infer<typeof filterSchema>, path: PropertyKey[], p: 
 }
 
 const TAGS_HINT = 'expected a list of exact tags or { include, exclude, semver, pushedWithinDays, latest }';
-type RawRule = z.infer<typeof ruleSchema>;
+/** A rule as far as its fields validated (salvage): a field that failed is absent. */
+type RawRule = Partial<z.infer<typeof ruleSchema>>;
+
+/**
+ * A mapping validated by `schema`, its problems recorded. When some fields fail, the others are
+ * still returned (those that failed, and unknown keys, dropped), so their own checks run in the
+ * same pass; undefined when not even that is a mapping.
+ */
+function salvage<S extends z.ZodObject>(schema: S, raw: unknown, path: PropertyKey[], p: Problems): Partial<z.infer<S>> | undefined {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  p.zod(parsed.error, path);
+  if (!isMapping(raw)) return undefined;
+  const failed = new Set(parsed.error.issues.map((i) => i.path[0]));
+  const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => Object.hasOwn(schema.shape, k) && !failed.has(k)));
+  const again = schema.partial().safeParse(rest);
+  return again.success ? (again.data as Partial<z.infer<S>>) : undefined;
+}
 
 function mappingOf(r: RawRule, mode: 'path' | 'basename'): DestinationMapping {
   return {
@@ -438,14 +465,14 @@ function parseNamespaceRule(r: RawRule, g: { host: string; glob: string }, path:
   if (Array.isArray(r.tags)) {
     const tags = exactTagsSchema.safeParse(r.tags);
     if (tags.success) rule.tags = [...new Set(tags.data)];
-    else p.add(...formatZodIssues(tags.error, file, [...path, 'tags']));
+    else p.zod(tags.error, [...path, 'tags']);
   } else if (isMapping(r.tags)) {
     const f = filterSchema.safeParse(r.tags);
     if (f.success) rule.filter = compileFilter(f.data, [...path, 'tags'], p);
-    else p.add(...formatZodIssues(f.error, file, [...path, 'tags']));
+    else p.zod(f.error, [...path, 'tags']);
   } else if (r.tags !== undefined) p.at([...path, 'tags'], TAGS_HINT);
 
-  const list = typeof r.destination === 'string' ? [r.destination] : r.destination;
+  const list = typeof r.destination === 'string' ? [r.destination] : (r.destination ?? []);
   const targets: string[] = [];
   list.forEach((d, j) => {
     const dpath = typeof r.destination === 'string' ? [...path, 'destination'] : [...path, 'destination', j];

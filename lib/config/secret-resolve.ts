@@ -1,6 +1,6 @@
 // The async step of loading a config with secret references: every distinct secret and parameter is
 // fetched once, all at once (cold start pays the slowest look-up, not their sum), then substituted
-// into the credentials they belong to. Every failure is listed as `FILE: path: reason`, naming the
+// into the credentials they belong to. Every failure is listed as `FILE:LINE:COL: path: reason`, naming the
 // secret; a value never reaches a message (a JSON parse error would quote it, so none is shown).
 import { ConfigError } from '../errors.js';
 import type { RegistryAccess } from '../registry/pool.js';
@@ -8,9 +8,9 @@ import type { CredentialTemplate, SecretRef } from './secret-refs.js';
 import { attachSwrKeys } from '../swr/config.js';
 import { processSecretStore, SecretLookupError, type SecretStore } from './secret-store.js';
 
-/** A registry whose credentials wait for secrets; `where` is `FILE: registries.HOST` for messages. */
+/** A registry whose credentials wait for secrets; `where(field)` is `FILE:LINE:COL: registries.HOST.field` for messages. */
 export interface SecretSlot {
-  where: string;
+  where: (field: 'username' | 'password' | 'accessKey' | 'secretKey') => string;
   access: RegistryAccess;
   username: CredentialTemplate;
   password: CredentialTemplate;
@@ -77,8 +77,8 @@ export async function resolveSecretSlots(slots: SecretSlot[], file: string, stor
     return ok ? out : undefined;
   };
   for (const slot of slots) {
-    const username = await render(slot.username, `${slot.where}.${slot.swrKeys ? 'accessKey' : 'username'}`);
-    const password = await render(slot.password, `${slot.where}.${slot.swrKeys ? 'secretKey' : 'password'}`);
+    const username = await render(slot.username, slot.where(slot.swrKeys ? 'accessKey' : 'username'));
+    const password = await render(slot.password, slot.where(slot.swrKeys ? 'secretKey' : 'password'));
     if (username !== undefined && password !== undefined) {
       slot.access.credentials = slot.swrKeys && slot.access.swr ? attachSwrKeys(slot.access.swr, username, password) : { username, password };
     }

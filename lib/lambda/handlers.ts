@@ -39,7 +39,8 @@ function logger(setup: HandlerSetup): Logger {
   return setup.logger ?? createLogger(logLevelFrom(setup.env));
 }
 
-const loadDefault = (path: string) => loadConfig({ config: path });
+// A refused login names the bundled config as the functions are given it (SWRM_CONFIG), not a flag.
+const loadDefault = (path: string) => loadConfig({ config: path, configFlag: 'SWRM_CONFIG' });
 
 /** One line for a failure that stops a handler (bad config, missing QUEUE_URL), then rethrow. */
 function fatal(log: Logger, what: string, err: unknown): never {

@@ -13,6 +13,7 @@ import { parseReference } from '../oci/reference.js';
 import { listerFor } from '../listing/index.js';
 import { type TagLister, copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
 import { invalidTags, selectTags } from '../plan/tags.js';
+import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
 import {
   type CopyImageMessage,
   type ExpandNamespaceMessage,
@@ -90,6 +91,8 @@ export interface ProcessDeps {
   memo?: DigestMemo;
   /** Sources' pull budgets (Docker Hub): admit, pace or defer each image (registry/limits/pull-gate.ts). */
   pullBudget?: PullBudgetGate;
+  /** Warnings for the user while expanding a repository (lib/plan/warnings.ts); default: logged. */
+  onWarning?: (message: string) => void;
 }
 
 export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
@@ -227,15 +230,16 @@ async function copyOne(
 async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
   const rule = ruleFromExpand(m);
   const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
+  const warn = deps.onWarning ?? ((message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message));
   const invalid = invalidTags(tags);
-  if (invalid.length) deps.logger?.warn({ source: m.source, origin: rule.origin, tags: invalid }, 'skipped listed tags that are not valid tags');
+  if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
   // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
   let pushedAt: Map<string, string> | undefined;
   if (rule.filter?.pushedWithinDays !== undefined) {
     const lister = listerFor(deps.pool, rule.source.registry);
     const times = lister.tagTimes ? (await lister.tagTimes(rule.source.repository, signal)).filter((t) => t.pushedAt) : [];
     if (times.length) pushedAt = new Map(times.map((t) => [t.name, t.pushedAt!]));
-    else deps.logger?.warn({ source: m.source, origin: rule.origin }, `${rule.source.registry} gives no push times (${lister.kind}); pushedWithinDays keeps every tag`);
+    else warn(noPushTimesWarning(rule.origin, rule.source.registry, lister.kind, rule.filter.pushedWithinDays));
   }
   const messages = copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
   await deps.send(messages.map(encodeMessage));

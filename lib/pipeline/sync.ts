@@ -9,6 +9,7 @@ import { type DestinationConflictError, ErrorCode, errorMessage, failureCode, is
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { listerFor } from '../listing/index.js';
 import { type TagLister, expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
 import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
@@ -48,6 +49,8 @@ export interface PipelineOptions {
   pace?: boolean;
   /** A line for the user before copying: the plan exceeds a source's pull budget (pull-budget.ts). */
   onNotice?: (line: string) => void;
+  /** Warnings for the user (a glob matching nothing, no push times, skipped tags); default: logged. */
+  onWarning?: (message: string) => void;
 }
 
 /** Work left when the run stopped: `started` false means it was never tried (summary: "not started"). */
@@ -97,7 +100,7 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
 }
 
 async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
-  const warn = (message: string) => opts.logger?.warn(message);
+  const warn = opts.onWarning ?? ((message: string) => opts.logger?.warn(message));
   const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
   // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
   const expanded = await expandRules(opts.config.rules, planOpts);
@@ -144,7 +147,7 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       ...planOpts,
       expanded,
       platforms: opts.config.defaults.platforms,
-      onInvalidTags: (source, tags, origin) => opts.logger?.warn({ source, origin, tags }, 'skipped listed tags that are not valid tags'),
+      onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
     },
   );
 }
@@ -271,6 +274,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
       onPlanned: plannedBy,
       memo: opts.memo,
       pullBudget,
+      onWarning: opts.onWarning,
     },
     done.signal,
   );

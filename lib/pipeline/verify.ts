@@ -10,6 +10,7 @@ import { parseManifest } from '../oci/manifest.js';
 import { parseReference } from '../oci/reference.js';
 import { listerFor } from '../listing/index.js';
 import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { invalidTagsWarning } from '../plan/warnings.js';
 import { type CopyImageMessage, ruleDestinationText } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import type { BlobEndpoint } from '../copy/blob-copy.js';
@@ -33,6 +34,8 @@ export async function runVerify(
   logger?: Logger,
   signal?: AbortSignal,
   memo?: DigestMemo,
+  /** Warnings for the user (lib/plan/warnings.ts); default: logged. */
+  onWarning: (message: string) => void = (message) => logger?.warn(message),
 ): Promise<VerifyLine[]> {
   const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const tasks: CopyImageMessage[] = [];
@@ -47,7 +50,7 @@ export async function runVerify(
           void lines.push({ source: m.source, destination: ruleDestinationText(m), status: 'source-missing', message: errorMessage(err) }),
         conflict: async (m, err) => void lines.push({ source: m.source, destination: m.destination, status: 'error', message: err.message }),
       },
-      { platforms: config.defaults.platforms, signal, repositories: (registry) => listerFor(pool, registry), onWarning: (message) => logger?.warn(message) },
+      { platforms: config.defaults.platforms, signal, repositories: (registry) => listerFor(pool, registry), onWarning, onInvalidTags: (s, tags, origin) => onWarning(invalidTagsWarning(s, tags, origin)) },
     );
     lines.push(...(await mapLimit(tasks, Math.max(proc, 8), (t) => verifyOne(pool, t, signal, memo))));
   } finally {

@@ -11,6 +11,7 @@ import type { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups, partitionConflicts } from './conflicts.js';
 import { type ExpandedRules, type ListerFor, type RepositoriesExplained, expandNamespaceRules } from './namespaces.js';
 import { type FilterStep, explainTags, invalidTags } from './tags.js';
+import { noPushTimesWarning } from './warnings.js';
 
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => Promise<string[]>;
 
@@ -147,9 +148,7 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
         if (!pushedAt && lister?.tagTimes) pushedAt = timesOf(await lister.tagTimes(rule.source.repository, opts.signal));
         if (!pushedAt && !timesWarned.has(rule.origin)) {
           timesWarned.add(rule.origin);
-          opts.onWarning?.(
-            `${rule.origin}: ${rule.source.registry} gives no push times (${lister?.kind ?? 'tag list only'}), so pushedWithinDays ${rule.filter.pushedWithinDays} keeps every tag; filter with latest or semver instead`,
-          );
+          opts.onWarning?.(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter.pushedWithinDays));
         }
       }
     } catch (err) {

@@ -2,7 +2,7 @@
 // A host's challenge is learnt from its first 401 and remembered, so later requests for other scopes
 // fetch their token up front instead of paying one more 401 each.
 import type { Dispatcher } from 'undici';
-import { AuthError, MigrateError, NetworkError, RegistryError, RequestTimeoutError, UntrustedRealmError, errorMessage } from '../errors.js';
+import { AuthError, type CredentialSource, MigrateError, NetworkError, RegistryError, RequestTimeoutError, UntrustedRealmError, errorMessage } from '../errors.js';
 import { remoteText } from '../text.js';
 import { type Challenge, repositoryScope } from './challenge.js';
 import { redactUrl } from './location.js';
@@ -59,6 +59,8 @@ export class HostAuth {
   explainRefusal?: (scopes: readonly string[], status: number) => Error | undefined;
   /** Credentials that expire (ECR's 12-hour login), asked when none were given; set by the pool. */
   credentialsProvider?: () => Promise<Credentials>;
+  /** Where the credentials were given, for the hint of a refusal; set by the pool. */
+  credentialsFrom?: CredentialSource;
 
   constructor(
     private readonly host: string,
@@ -90,7 +92,7 @@ export class HostAuth {
     if (!c) return undefined;
     if (c.scheme === 'basic') {
       const creds = await this.currentCredentials();
-      if (!creds) throw new AuthError(this.host, 401, 'the registry wants a username and password');
+      if (!creds) throw new AuthError(this.host, 401, 'the registry wants a username and password', false, this.credentialsFrom);
       return basicHeader(creds);
     }
     if (c.scheme !== 'bearer') throw new AuthError(this.host, 401, `unsupported auth scheme ${c.scheme}`);
@@ -174,7 +176,7 @@ export class HostAuth {
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       const what = form === undefined ? 'the credentials' : 'the identityToken (refresh token); get a new one';
-      throw this.explainRefusal?.(scopes, res.statusCode) ?? new AuthError(this.host, res.statusCode, `the token server refused ${what}`);
+      throw this.explainRefusal?.(scopes, res.statusCode) ?? new AuthError(this.host, res.statusCode, `the token server refused ${what}`, false, this.credentialsFrom);
     }
     if (res.statusCode !== 200) {
       const errors = await readErrorBody(res);

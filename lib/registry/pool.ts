@@ -8,6 +8,7 @@ import { guardedLookup, type LookupFunction } from './lookup.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth.js';
+import { AuthError, type CredentialSource } from '../errors.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
 import type { ListingSettings } from '../listing/settings.js';
 import { ecrHost } from '../listing/settings.js';
@@ -46,6 +47,8 @@ export interface RegistryAccess {
    * refreshed by the provider itself. Used when `credentials` is not set.
    */
   credentialsProvider?: () => Promise<Credentials>;
+  /** Where these credentials were given (lib/config/load.ts), named by an authentication failure. */
+  credentialsFrom?: CredentialSource;
 }
 
 /** Finds credentials and transport settings for a repository (longest-prefix match, see auth-file). */
@@ -173,10 +176,16 @@ export class ClientPool {
         rateBudget: role === 'source' ? this.rateBudget(registry, repository) : undefined,
       });
       if (!access.credentials && access.credentialsProvider) client.transport.auth.credentialsProvider = access.credentialsProvider;
+      // A refusal names where the user gave these credentials (their file and flag).
+      const from = access.credentialsFrom;
+      client.transport.auth.credentialsFrom = from;
+      const sourced = (err: AuthError) => (from ? new AuthError(err.host, err.status, err.detail, err.expired, from) : undefined);
+      client.transport.explainRefusal = sourced;
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
+        const swr = registryRefusalExplainer(registry, access.swr);
         client.transport.auth.explainRefusal = tokenRefusalExplainer(registry, access.swr);
-        client.transport.explainRefusal = registryRefusalExplainer(registry, access.swr);
+        client.transport.explainRefusal = (err, req) => swr(err, req) ?? sourced(err);
       }
       this.clients.set(key, client);
     }
@@ -227,7 +236,9 @@ export class ClientPool {
     if (access.credentials || access.credentialsProvider || (!ecrHost(registry) && access.listing?.type !== 'ecr')) return access;
     let provider = this.ecrLogins.get(registry);
     if (!provider) this.ecrLogins.set(registry, (provider = ecrCredentialsProvider(registry, access.listing?.apiEndpoint ? { endpoint: access.listing.apiEndpoint } : {})));
-    return { ...access, credentialsProvider: provider };
+    // The login comes from the AWS credential chain, not from the file the entry is in.
+    const { credentialsFrom: _file, ...rest } = access;
+    return { ...rest, credentialsProvider: provider };
   }
 
   /** Requests per registry host, for reports and benchmarks. */

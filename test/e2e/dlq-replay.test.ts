@@ -116,7 +116,7 @@ rules:
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     const v2 = await runCli(['sync', '--config', writeFile(dir, 'v2.yaml', 'version: 2\nrules: []\n')]);
     assert.equal(v2.code, 2);
-    assert.match(v2.stderr, /v2\.yaml: version: .*1/);
+    assert.match(v2.stderr, /v2\.yaml:1:10: version: .*1/);
     const both = await runCli(['sync', '--config', bad, '--images', bad]);
     assert.equal(both.code, 2);
     const neither = await runCli(['sync']);

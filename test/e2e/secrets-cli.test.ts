@@ -82,7 +82,7 @@ rules:
     const file = config('missing.yaml', '    username: ${secretsmanager:prod/gone#username}\n    password: ${secretsmanager:prod/gone#password}', 'one');
     const r = await run(['sync', '--config', file, '--dlq', join(dir, 'dlq-missing.jsonl')]);
     assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: registries\\.${dst.host.replace(/\./g, '\\.')}\\.password: secret "prod/gone" not found in Secrets Manager \\(ResourceNotFoundException\\)`));
+    assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:8:15: registries\\.${dst.host.replace(/\./g, '\\.')}\\.password: secret "prod/gone" not found in Secrets Manager \\(ResourceNotFoundException\\)`));
     assert.doesNotMatch(r.stderr, /    at /, 'no stack trace');
     assert.equal(aws.calls.length - before, 1, 'one look-up for the two fields');
   });

@@ -220,7 +220,7 @@ rules:
     await aws.stop();
     // A config error (exit 2): the file, the field and the secret, as every config problem is listed.
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /secret\.yaml: registries\.[^ ]+\.password: secret "swrm\/no-such-secret" not found in Secrets Manager/);
+    assert.match(r.stderr, /secret\.yaml:\d+:\d+: registries\.[^ ]+\.password: secret "swrm\/no-such-secret" not found in Secrets Manager/);
     assert.match((await cli(['status', '--queue-url', q.queueUrl])).stdout, /: 0 visible, 0 in flight/);
   });
 });

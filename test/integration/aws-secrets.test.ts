@@ -77,8 +77,8 @@ describe('secret references through the AWS SDK', () => {
     const err = await loadConfig({ config: file }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ConfigError);
     assert.deepEqual(err.problems, [
-      `${file}: registries.quay.io.password: secret "prod/nope" not found in Secrets Manager (ResourceNotFoundException)`,
-      `${file}: registries.swr.example.com.password: parameter "/swr/nope" not found in SSM Parameter Store (ParameterNotFound)`,
+      `${file}:5:15: registries.quay.io.password: secret "prod/nope" not found in Secrets Manager (ResourceNotFoundException)`,
+      `${file}:8:15: registries.swr.example.com.password: parameter "/swr/nope" not found in SSM Parameter Store (ParameterNotFound)`,
     ]);
     // A failure is not cached: once the secret exists, the next load finds it.
     aws.secrets.set('prod/nope', 'now-there');

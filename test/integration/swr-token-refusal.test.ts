@@ -91,7 +91,21 @@ test('with a derived login the token 401 also points at the keys and project', a
 test('a registry that is not SWR keeps the generic message', async () => {
   const p = pool({ insecure: true, credentials: { username: 'u', password: 'p' } });
   try {
-    await assert.rejects(p.client(host, 'ghost/app', 'destination').manifestHead('ghost/app', 'v1'), /the token server refused the credentials\); check the credentials given with --auth/);
+    await assert.rejects(p.client(host, 'ghost/app', 'destination').manifestHead('ghost/app', 'v1'), /the token server refused the credentials\); check the credentials for /);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a refusal names the file and flag the credentials came from (issue 13), never a flag the user did not give', async () => {
+  const from = { file: 'sync.yaml', flag: '--config', entry: host };
+  const p = pool({ insecure: true, credentials: { username: 'robot', password: 'pw-canary-13' }, credentialsFrom: from });
+  try {
+    await assert.rejects(p.client(host, 'ghost/app', 'destination').manifestHead('ghost/app', 'v1'), (e: Error) => {
+      assert.ok(e.message.endsWith(`the token server refused the credentials); check the credentials for ${host} in sync.yaml (--config)`), e.message);
+      assert.doesNotMatch(e.message, /--auth|pw-canary-13/);
+      return true;
+    });
   } finally {
     await p.close();
   }

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandHelp, parseCommandLine } from '../../lib/cli/commands.js';
 import { queueUrlFlag } from '../../lib/cli/queue-run.js';
-import { UsageError } from '../../lib/errors.js';
+import { ConfigError, UsageError } from '../../lib/errors.js';
 
 const URL_ = 'https://sqs.eu-west-1.amazonaws.com/123456789012/swr-migrate-work';
 
@@ -39,5 +39,21 @@ describe('CLI queue flags', () => {
     assert.throws(() => queueUrlFlag(undefined, 'status'), (e: unknown) => e instanceof UsageError && e.message === 'status needs --queue-url URL (the SQS work queue)');
     assert.throws(() => queueUrlFlag('swr-migrate-work', 'sync'), /--queue-url must be an SQS queue URL .*got "swr-migrate-work"/);
     assert.throws(() => queueUrlFlag('ftp://host/q', 'sync'), /must be an http\(s\) URL/);
+  });
+
+  test('flags --queue-url would ignore are refused, with the config\'s problems in one error (issue 13)', async () => {
+    const { queueWorkCommand, replayQueueCommand } = await import('../../lib/cli/queue-commands.js');
+    const { pino } = await import('pino');
+    const env = { logger: pino({ level: 'silent' }), signal: new AbortController().signal, stdout: process.stdout, stderr: process.stderr };
+    // Refused before any queue is opened: nothing listens on 127.0.0.1:9.
+    const q = 'http://127.0.0.1:9/000000000000/q';
+    await assert.rejects(replayQueueCommand({ 'queue-url': q, dlq: 'x.jsonl', proc: '4' }, env), (e: unknown) =>
+      e instanceof UsageError && /^2 problems with the options:\n {2}- replay --queue-url: --proc is not used .*\n {2}- replay --queue-url: --dlq is not used/.test(e.message));
+    await assert.rejects(queueWorkCommand({ 'queue-url': q, pace: true, dlq: 'x.jsonl', images: '/nonexistent/images.yaml' }, env, 'sync'), (e: unknown) =>
+      e instanceof ConfigError &&
+      /^cannot read \/nonexistent\/images\.yaml/.test(e.problems[0]!) &&
+      e.problems.some((p) => /^sync --queue-url: --dlq is not used/.test(p)) &&
+      // --pace acts on the queue path too: its local copiers wait at the same pull-budget gate.
+      !e.problems.some((p) => /--pace/.test(p)));
   });
 });

@@ -95,6 +95,14 @@ describe('summary', () => {
     assert.equal(summarise(run({ outcomes: [image('copied')], bytes: 250 }), 1).bytes, 250);
   });
 
+  test('images left for later: the hint names what works for the run (issue 13: no --pace with --queue-url)', () => {
+    const s = summarise(run({ outcomes: [image('copied'), image('deferred', 'SWRM_RATE_BUDGET', 1)] }), 1);
+    const embedded = summaryLines(s, 'd.jsonl').find((l) => l.includes('left for later ('));
+    assert.match(embedded!, /run 'swr-migrate replay' once the window refills, or sync with --pace$/);
+    const queued = summaryLines(s, 'https://q/dlq', { replay: "'swr-migrate replay --queue-url https://q/work'" }).find((l) => l.includes('left for later ('));
+    assert.match(queued!, /run 'swr-migrate replay --queue-url https:\/\/q\/work' once the window refills$/);
+  });
+
   test('messages the DLQ could not take are counted and pointed at', () => {
     const s = summarise(run({ outcomes: [rule('failed')], lost: 1 }), 1);
     assert.ok(summaryLines(s, 'x.jsonl').includes('1 message(s) could not be written to x.jsonl; they are printed on stderr above'));

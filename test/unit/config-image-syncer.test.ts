@@ -109,10 +109,12 @@ describe('image-syncer --auth + --images', () => {
     assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2, platforms: ['linux/amd64'] });
     assert.equal(cfg.rules.length, 2);
     assert.equal(cfg.rules[1]?.destinations.length, 2);
-    assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { insecure: false, credentials: { username: 'cu', password: 'core-pass' } });
-    assert.deepEqual(cfg.resolve('quay.io', 'other/app'), { insecure: false, credentials: { username: 'org', password: 'qp' } });
-    assert.deepEqual(cfg.resolve('registry.local:5000', 'mirror/etcd'), { insecure: true });
-    assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), {});
+    // Each access also says where its credentials were given, for the hint of a refused login.
+    const from = (entry?: string) => ({ file: auth, flag: '--auth', ...(entry ? { entry } : {}) });
+    assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { insecure: false, credentials: { username: 'cu', password: 'core-pass' }, credentialsFrom: from('quay.io/coreos') });
+    assert.deepEqual(cfg.resolve('quay.io', 'other/app'), { insecure: false, credentials: { username: 'org', password: 'qp' }, credentialsFrom: from('quay.io') });
+    assert.deepEqual(cfg.resolve('registry.local:5000', 'mirror/etcd'), { insecure: true, credentialsFrom: from() });
+    assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentialsFrom: from() });
   });
 
   test('auth and images problems are reported together; --auth is optional', async () => {
@@ -125,8 +127,8 @@ describe('image-syncer --auth + --images', () => {
       (e: unknown) =>
         e instanceof ConfigError &&
         e.problems.length === 3 &&
-        /bad-auth\.yaml: quay\.io\.password: environment variable NOPE_PASS is not set/.test(e.problems[0]!) &&
-        /bad-images\.json: "quay\.io\/a:t1,t2": destination/.test(e.problems[1]!) &&
+        /bad-auth\.yaml:3:13: quay\.io\.password: environment variable NOPE_PASS is not set/.test(e.problems[0]!) &&
+        /bad-images\.json:1:20: "quay\.io\/a:t1,t2": destination/.test(e.problems[1]!) &&
         /--os\/--arch: "amd64"/.test(e.problems[2]!),
     );
     const ok = join(dir, 'ok-images.json');

@@ -87,10 +87,12 @@ describe('native config', () => {
     assert.deepEqual(pinned?.destinations, [{ registry: 'docker.io', repository: 'me/library/alpine' }]);
 
     // ${env:VAR} expanded; a bare `$` stays literal in the native format.
-    assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentials: { username: 'me', password: 'tok-secret$literal' } });
-    assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { credentials: { username: 'q', password: 'p' } });
-    assert.deepEqual(cfg.resolve('quay.io', 'other/etcd'), {});
-    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true });
+    // Each access also says where its credentials were given, for the hint of a refused login.
+    const from = (entry?: string) => ({ file, flag: '--config', ...(entry ? { entry } : {}) });
+    assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentials: { username: 'me', password: 'tok-secret$literal' }, credentialsFrom: from('docker.io') });
+    assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { credentials: { username: 'q', password: 'p' }, credentialsFrom: from('quay.io/coreos') });
+    assert.deepEqual(cfg.resolve('quay.io', 'other/etcd'), { credentialsFrom: from() });
+    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true, credentialsFrom: from() });
     assert.equal(cfg.registries.find((r) => r.prefix === '127.0.0.1:5000')?.concurrency, 4);
   });
 

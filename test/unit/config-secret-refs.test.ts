@@ -93,7 +93,7 @@ describe('credential references: loading', () => {
     );
     assert.equal(cfg.resolve('quay.io', 'a/b').credentials, undefined);
     assert.equal(cfg.secrets?.length, 1);
-    assert.equal(cfg.secrets![0]!.where, 'sync.yaml: registries.quay.io');
+    assert.equal(cfg.secrets![0]!.where('password'), 'sync.yaml: registries.quay.io.password');
   });
 
   test('JSON keys and plain secrets resolve; one look-up per secret however often it is named', async () => {
@@ -109,7 +109,7 @@ describe('credential references: loading', () => {
     assert.equal(cfg.secrets, undefined, 'the loader leaves no unresolved references behind');
   });
 
-  test('a missing secret is named with file and path; every failure is listed; no value is shown', async () => {
+  test('a missing secret is named with file, line, column and path; every failure is listed; no value is shown', async () => {
     const { store } = memoryStore({ 'not-json': CANARY, obj: JSON.stringify({ user: 'u', pass: CANARY, nested: { a: 1 } }) });
     const file = fileWith(config(`  quay.io:\n    username: robot\n    password: \${secretsmanager:prod/quay}
   a.io:\n    username: u\n    password: \${secretsmanager:not-json#password}
@@ -117,11 +117,11 @@ describe('credential references: loading', () => {
   c.io:\n    username: u\n    password: \${ssm:/nope}`));
     const lines = await problems(loadNativeConfig(file, {}, { secretStore: store }));
     assert.deepEqual(lines, [
-      `${file}: registries.quay.io.password: secret "prod/quay" not found in Secrets Manager (ResourceNotFoundException)`,
-      `${file}: registries.a.io.password: secret "not-json" is not JSON, so it has no key "password": drop "#password" to use the whole secret`,
-      `${file}: registries.b.io.username: secret "obj" has no JSON key "username" (its keys: "user", "pass", "nested")`,
-      `${file}: registries.b.io.password: secret "obj" key "nested" is not a string`,
-      `${file}: registries.c.io.password: parameter "/nope" not found in SSM Parameter Store (ParameterNotFound)`,
+      `${file}:5:15: registries.quay.io.password: secret "prod/quay" not found in Secrets Manager (ResourceNotFoundException)`,
+      `${file}:8:15: registries.a.io.password: secret "not-json" is not JSON, so it has no key "password": drop "#password" to use the whole secret`,
+      `${file}:10:15: registries.b.io.username: secret "obj" has no JSON key "username" (its keys: "user", "pass", "nested")`,
+      `${file}:11:15: registries.b.io.password: secret "obj" key "nested" is not a string`,
+      `${file}:14:15: registries.c.io.password: parameter "/nope" not found in SSM Parameter Store (ParameterNotFound)`,
     ]);
     for (const l of lines) assert.ok(!l.includes(CANARY), l);
   });

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { platformsFrom } from '../../lib/cli/pipeline-commands.js';
 import { successImages, successImagesFormat } from '../../lib/cli/success-images.js';
 import { parseAuthEntries } from '../../lib/config/auth-file.js';
-import { findJsonDuplicate, parseYamlUnique } from '../../lib/config/duplicate-keys.js';
+import { findJsonDuplicate } from '../../lib/config/duplicate-keys.js';
+import { parseYamlText } from '../../lib/config/source-text.js';
 import { parseImagesFile } from '../../lib/config/image-syncer.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { parseReference, parseRepositoryReference } from '../../lib/oci/reference.js';
@@ -66,15 +67,15 @@ describe('--os / --arch', () => {
 
 describe('duplicate keys', () => {
   test('JSON: found by the scanner, with escapes undone and the path to the mapping', () => {
-    assert.deepEqual(findJsonDuplicate('{"a": 1, "b": {"x": [1, "a", {"y": 1, "y": 2}]}}'), { path: ['b', 'x', '2'], key: 'y' });
+    assert.deepEqual(findJsonDuplicate('{"a": 1, "b": {"x": [1, "a", {"y": 1, "y": 2}]}}'), { path: ['b', 'x', 2], key: 'y' });
     assert.deepEqual(findJsonDuplicate('{"a\\u0062": 1, "ab": 2}'), { path: [], key: 'ab' });
     // A value equal to a key, keys in sibling objects, and `\\"` inside strings are not duplicates.
     assert.equal(findJsonDuplicate('{"a": "a", "b": [{"k": 1}, {"k": 2}], "c\\"": "}{", "d": true}'), undefined);
   });
 
-  test('YAML: the key is named, not only the line', () => {
-    assert.deepEqual(parseYamlUnique('a: 1\nb:\n  x: 1\n  x: 2\n').duplicate, { path: ['b'], key: 'x' });
-    assert.deepEqual(parseYamlUnique('a: 1\nb: 2\n').value, { a: 1, b: 2 });
+  test('YAML: the key is named, with its line and the first one\'s', () => {
+    assert.deepEqual(parseYamlText('a: 1\nb:\n  x: 1\n  x: 2\n').duplicates, [{ path: ['b'], key: 'x', position: { line: 4, col: 3 }, first: { line: 3, col: 3 } }]);
+    assert.deepEqual(parseYamlText('a: 1\nb: 2\n').value, { a: 1, b: 2 });
   });
 
   test('an images file reports `duplicate source "<key>"` in YAML and in JSON', async () => {

@@ -1,0 +1,14 @@
+// The words of the planning warnings a user sees, one line each, shared by the planner (plan, sync,
+// verify) and the copier's expand step (replay, work, the Lambda copier), so every command says the
+// same thing the same way (issue 13). Where they go is the caller's: the CLI prints each as a
+// `warning:` line (lib/cli/warnings.ts), the Lambda functions log them.
+
+/** Listed tags outside the tag grammar (e.g. `x@sha256:...`): skipped, never copied. */
+export function invalidTagsWarning(source: string, tags: readonly string[], origin: string): string {
+  return `${origin}: skipped invalid tag(s) of ${source}: ${tags.map((t) => JSON.stringify(t)).join(', ')}`;
+}
+
+/** pushedWithinDays on a source that gives no push times: every tag is kept. */
+export function noPushTimesWarning(origin: string, registry: string, kind: string, days: number): string {
+  return `${origin}: ${registry} gives no push times (${kind}), so pushedWithinDays ${days} keeps every tag; filter with latest or semver instead`;
+}
