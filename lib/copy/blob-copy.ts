@@ -4,7 +4,8 @@
 // An SWR destination has a push budget (registry/push-budget.ts): a layer-push slot is held around
 // each mount and each upload session, and busy answers (503) are waited out, not counted.
 import type { Descriptor } from '../oci/manifest.js';
-import type { RegistryClient } from '../registry/types.js';
+import type { ManifestData, RegistryClient } from '../registry/types.js';
+import type { ManifestCache } from './manifest-cache.js';
 import { busyTolerant, type RetryPolicy, withRetry } from '../registry/retry.js';
 import { errorMessage } from '../errors.js';
 import type { CopyContext, CopyCounters } from './context.js';
@@ -15,6 +16,18 @@ export interface BlobEndpoint {
   repository: string;
   /** A source's pull budget: reserve `n` manifest GETs before making them (copy-image.ts CopyOptions). */
   reserveGets?: (n: number) => Promise<void>;
+  /** Source manifests this run fetched already (manifest-cache.ts). */
+  manifests?: ManifestCache;
+}
+
+/** A source manifest by digest: from this run's cache, else a GET (its pull-budget reservation first). */
+export async function sourceManifest(from: BlobEndpoint, digest: string, signal?: AbortSignal): Promise<ManifestData> {
+  const known = from.manifests?.get(digest);
+  if (known) return known;
+  await from.reserveGets?.(1);
+  const data = await from.client.manifestGet(from.repository, digest, signal);
+  from.manifests?.put(data);
+  return data;
 }
 
 export type BlobOutcome = 'known' | 'present' | 'mounted' | 'uploaded';

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { BLOB_RETRY, type RetryPolicy } from '../registry/retry.js';
 import { BlobLedger } from './ledger.js';
 import { Limiter } from './limiter.js';
+import { ManifestCache } from './manifest-cache.js';
 
 export interface CopyCounters {
   blobsUploaded: number;
@@ -23,6 +24,8 @@ export function addCounters(into: CopyCounters, from: CopyCounters): void {
 
 export interface CopyContext {
   ledger: BlobLedger;
+  /** Source manifests fetched by this run, by digest (manifest-cache.ts). */
+  manifests?: ManifestCache;
   /** Bounds concurrent blob transfers across all images of the run. */
   transfers: Limiter;
   /** Per-registry bound on blob transfers (the config's `registries.<host>.concurrency`). */
@@ -96,6 +99,7 @@ export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
   const limited = Object.keys(opts.registryConcurrency ?? {}).length + Object.keys(opts.registryConnections ?? {}).length > 0 || opts.connections !== undefined;
   return {
     ledger: new BlobLedger(),
+    manifests: new ManifestCache(),
     transfers: new Limiter(opts.transfers ?? DEFAULT_TRANSFERS),
     registryLimiter: limited ? registryLimiter : undefined,
     checks: (registry) => {

@@ -8,7 +8,7 @@ import { type ImageReference, formatReference } from '../oci/reference.js';
 import { isDigest } from '../oci/digest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
-import { type BlobEndpoint, blobCopy } from './blob-copy.js';
+import { type BlobEndpoint, blobCopy, sourceManifest } from './blob-copy.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
 import { type Format, applyTransforms, transformKey, transformsFor } from './transforms.js';
@@ -143,9 +143,13 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
   }
 
-  const from: BlobEndpoint = { client: src.client, repository: srcRepo, ...(opts.reserveGets ? { reserveGets: opts.reserveGets } : {}) };
-  await from.reserveGets?.(1);
-  const fetched = await src.client.manifestGet(srcRepo, srcInfo.digest, ctx.signal);
+  const from: BlobEndpoint = {
+    client: src.client,
+    repository: srcRepo,
+    ...(opts.reserveGets ? { reserveGets: opts.reserveGets } : {}),
+    ...(ctx.manifests ? { manifests: ctx.manifests } : {}),
+  };
+  const fetched = await sourceManifest(from, srcInfo.digest, ctx.signal);
   const top = { data: fetched, manifest: parseManifest(fetched.bytes, fetched.mediaType) };
   // Every child is converted before anything is pushed: a refusal leaves the destination untouched.
   const { data, manifest, children, conversion, filtered } = await applyTransforms(steps, from, top, formatReference(src.ref), ctx.signal);
@@ -172,7 +176,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     // Converted children first (their blobs, then their manifests), then the list naming them. A
     // child already there (an earlier run, a sibling tag) brings its blobs with it.
     await mapLimit(children, ctx.childConcurrency, async (c) => {
-      if (await to.client.manifestHead(to.repository, c.data.digest, ctx.signal)) return;
+      if (await childPresent(ctx, to, c.data.digest)) return;
       await manifestContentCopy(ctx, from, to, c.manifest, counters);
       await manifestCommit(ctx, to, c.data.digest, c.data, c.manifest, counters);
     }, ctx.abort);
@@ -202,12 +206,23 @@ async function manifestContentCopy(
 async function childCopy(ctx: ImageContext, from: BlobEndpoint, to: BlobEndpoint, child: Descriptor, counters: CopyCounters): Promise<void> {
   // A child already at the destination brings its blobs with it: the registry only accepts a
   // manifest whose references exist.
-  if (await to.client.manifestHead(to.repository, child.digest, ctx.signal)) return;
-  await from.reserveGets?.(1);
-  const data = await from.client.manifestGet(from.repository, child.digest, ctx.signal);
+  if (await childPresent(ctx, to, child.digest)) return;
+  const data = await sourceManifest(from, child.digest, ctx.signal);
   const manifest = parseManifest(data.bytes, data.mediaType);
   await manifestContentCopy(ctx, from, to, manifest, counters);
   await manifestCommit(ctx, to, child.digest, data, manifest, counters);
+}
+
+/**
+ * Whether a child manifest is at the destination: this run pushed or saw it there (a delivery
+ * again after a failure asks nothing), else one HEAD.
+ */
+async function childPresent(ctx: ImageContext, to: BlobEndpoint, digest: string): Promise<boolean> {
+  const registry = to.client.registry;
+  if (ctx.ledger.hasManifest(registry, to.repository, digest)) return true;
+  if (!(await to.client.manifestHead(to.repository, digest, ctx.signal))) return false;
+  ctx.ledger.addManifest(registry, to.repository, digest);
+  return true;
 }
 
 async function manifestCommit(
@@ -227,12 +242,17 @@ async function manifestCommit(
     if (err instanceof RegistryError && err.hasCode('MANIFEST_BLOB_UNKNOWN')) {
       for (const b of blobDescriptors(manifest)) ctx.ledger.forget(to.client.registry, to.repository, b.digest);
     }
+    // An index whose child the registry does not know (removed meanwhile): forget the children too.
+    if (err instanceof RegistryError && manifest.kind === 'index' && (err.hasCode('MANIFEST_UNKNOWN') || err.hasCode('MANIFEST_BLOB_UNKNOWN'))) {
+      for (const c of manifest.manifests) ctx.ledger.forgetManifest(to.client.registry, to.repository, c.digest);
+    }
     throw err;
   }
   if (stored !== data.digest) {
     throw new ManifestInvalidError(`destination stored manifest ${stored}, expected ${data.digest}`);
   }
   counters.manifestsPut++;
+  ctx.ledger.addManifest(to.client.registry, to.repository, data.digest);
   ctx.logger?.info({ repository: to.repository, target, digest: data.digest }, 'manifest committed');
 }
 

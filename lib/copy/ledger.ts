@@ -7,6 +7,8 @@
 export class BlobLedger {
   private readonly holders = new Map<string, Set<string>>();
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Manifests (children of an index) this run pushed or saw at a destination repository. */
+  private readonly manifests = new Set<string>();
 
   private static key(registry: string, digest: string): string {
     return `${registry}\u0000${digest}`;
@@ -31,6 +33,19 @@ export class BlobLedger {
 
   forget(registry: string, repository: string, digest: string): void {
     this.holders.get(BlobLedger.key(registry, digest))?.delete(repository);
+  }
+
+  /** A child manifest known to be in `repository` (pushed or seen by this run): no HEAD needed. */
+  hasManifest(registry: string, repository: string, digest: string): boolean {
+    return this.manifests.has(`${registry}\u0000${repository}\u0000${digest}`);
+  }
+
+  addManifest(registry: string, repository: string, digest: string): void {
+    this.manifests.add(`${registry}\u0000${repository}\u0000${digest}`);
+  }
+
+  forgetManifest(registry: string, repository: string, digest: string): void {
+    this.manifests.delete(`${registry}\u0000${repository}\u0000${digest}`);
   }
 
   /**

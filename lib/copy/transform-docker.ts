@@ -26,10 +26,14 @@ export async function dockerPrepare(from: BlobEndpoint, top: Prepared, image: st
   const children: Prepared[] = [];
   const map = new Map<string, { digest: string; size: number; mediaType: string }>();
   const fetch = top.manifest.manifests.filter((child) => !isUnknownPlatform(child as never));
-  // Every child is fetched before anything is pushed: its GETs are reserved at once (pull budget).
-  await from.reserveGets?.(fetch.length);
+  // Every child is fetched before anything is pushed: the GETs this run has not made already are
+  // reserved at once (pull budget), so a conversion never stops half-way for the budget.
+  const missing = fetch.filter((child) => !from.manifests?.get(child.digest)).length;
+  if (missing) await from.reserveGets?.(missing);
   for (const child of fetch) {
-    const data = await from.client.manifestGet(from.repository, child.digest, signal);
+    const known = from.manifests?.get(child.digest);
+    const data = known ?? (await from.client.manifestGet(from.repository, child.digest, signal));
+    if (!known) from.manifests?.put(data);
     const manifest = parseManifest(data.bytes, data.mediaType);
     // A Docker manifest list cannot hold another list (schema 2 spec): nothing to map it to.
     if (manifest.kind !== 'image') throw new UnconvertibleError(`${image}: cannot convert to Docker media types: child ${child.digest} is itself an index (nested indexes have no Docker form)`);
