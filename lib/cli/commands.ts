@@ -32,6 +32,7 @@ const OPTIONS = {
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
   pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
+  deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy what of them is missing (no --force needed)' },
   force: { spec: { type: 'boolean' }, usage: '--force', help: 'push the manifest even when the destination already has it (image-syncer --force)' },
   registry: { spec: { type: 'string' }, usage: '--registry HOST', help: 'image-syncer: registry for empty ("") destinations of an images file (env DEFAULT_REGISTRY)' },
   namespace: { spec: { type: 'string', short: 'n' }, usage: '-n, --namespace NS', help: 'sync/plan/verify: namespace for empty ("") destinations of an images file (env DEFAULT_NAMESPACE); images-from-cluster: Kubernetes namespaces (comma list; default all)' },
@@ -78,7 +79,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   sync: {
     usage: 'swr-migrate sync (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'plan, then copy every image with N copiers until done; failures go to the DLQ',
-    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'format', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', 'pace', 'force', 'registry', 'namespace', 'output-success-images', 'output-images-format', 'log', ...COMMON],
+    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'format', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', 'pace', 'force', 'deep', 'registry', 'namespace', 'output-success-images', 'output-images-format', 'log', ...COMMON],
     args: 0,
     notes: 'With --queue-url the messages go to SQS and --proc local workers run the Lambda copier handler on them until this run is settled; failures go to the queue\'s DLQ.',
   },
@@ -94,7 +95,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: 'compare source and destination digests of every planned image (HEAD requests); exit 1 if any differ',
     // --dlq: verify reads the digest memo kept beside the DLQ (state/digest-memo-file.ts).
     // --registry/--namespace: an images file's empty destinations, as sync and plan read them.
-    options: [...INPUTS, 'proc', 'os', 'arch', 'format', 'json', 'dlq', 'timeout', 'registry', 'namespace', ...COMMON],
+    options: [...INPUTS, 'proc', 'os', 'arch', 'format', 'json', 'dlq', 'timeout', 'registry', 'namespace', 'deep', ...COMMON],
     args: 0,
   },
   replay: {

@@ -51,6 +51,8 @@ export interface PipelineFlags {
   'output-images-format'?: string;
   /** sync: wait for a source's pull budget (Docker Hub) instead of leaving the rest for later. */
   pace?: boolean;
+  /** verify: HEAD every child manifest and blob too; sync: repair what of them is missing. */
+  deep?: boolean;
 }
 
 export interface CommandEnv {
@@ -146,6 +148,8 @@ export async function loadInputs(
     config.defaults.force = true;
     for (const r of config.rules) r.force = true;
   }
+  // --deep (sync): likewise in every message, so a repair is carried by expand messages and replays.
+  if (flags.deep) for (const r of config.rules) r.deep = true;
   if (timeout !== undefined) config.defaults.timeout = timeout;
   if (format) {
     // The flag is this run's decision: it wins over defaults.format and each rule's own format.
@@ -335,7 +339,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
 export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Promise<number> {
   const { config, proc } = await loadInputs(flags, true, { command: 'verify' });
   const memo = new FileDigestMemo(memoPathFor(flags.dlq ?? DEFAULT_DLQ_PATH), env.logger);
-  const lines = await runVerify(config, proc, env.logger, env.signal, memo, userWarnings(env.stderr, { logger: env.logger }));
+  const lines = await runVerify(config, proc, env.logger, env.signal, memo, userWarnings(env.stderr, { logger: env.logger }), { deep: flags.deep === true });
   const counts: Record<string, number> = {};
   for (const l of lines) {
     counts[l.status] = (counts[l.status] ?? 0) + 1;
@@ -356,6 +360,7 @@ export async function verifyCommand(flags: PipelineFlags, env: CommandEnv): Prom
   (flags.json ? env.stderr : env.stdout).write(
     `verify: ${lines.length} image(s): ${counts.ok ?? 0} match, ${counts.missing ?? 0} missing, ${counts.different ?? 0} different` +
       `${counts.filtered ? `, ${counts.filtered} filtered` : ''}` +
+      `${counts.incomplete ? `, ${counts.incomplete} incomplete` : ''}` +
       `${counts['source-missing'] ? `, ${counts['source-missing']} missing at the source` : ''}${counts.error ? `, ${counts.error} errors` : ''}\n`,
   );
   return bad ? ExitCode.FAILED : ExitCode.OK;

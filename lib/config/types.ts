@@ -67,6 +67,8 @@ export interface SyncRule {
   format?: Format;
   /** --force: PUT the manifest even when the destination has the digest. */
   force?: boolean;
+  /** --deep: an image counts as there only with every child manifest and blob (copy/deep-check.ts). */
+  deep?: boolean;
 }
 
 export interface SyncDefaults {

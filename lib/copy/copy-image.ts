@@ -9,6 +9,7 @@ import { isDigest } from '../oci/digest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy, sourceManifest } from './blob-copy.js';
+import { deepCheck } from './deep-check.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
 import { type Format, applyTransforms, transformKey, transformsFor } from './transforms.js';
@@ -52,6 +53,11 @@ export interface CopyOptions {
    */
   force?: boolean;
   /**
+   * --deep: the destination counts as having the image only when every child manifest and blob is
+   * there too (deep-check.ts); what is missing is copied again, without --force.
+   */
+  deep?: boolean;
+  /**
    * Before `n` source manifest GETs: the source's pull budget reserves them, waits (--pace) or throws
    * RateBudgetError (registry/limits/pull-gate.ts). HEADs are free and need none.
    */
@@ -86,7 +92,11 @@ export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: Im
   }
 }
 
-type ImageContext = CopyContext & { abort: AbortController };
+type ImageContext = CopyContext & {
+  abort: AbortController;
+  /** A --deep repair: the children found complete at the destination; any other child is copied. */
+  repair?: Set<string>;
+};
 
 async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoint, opts: CopyOptions): Promise<CopyResult> {
   const counters = opts.counters ?? emptyCounters();
@@ -126,6 +136,23 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     ...(conversion ? { sourceDigest: srcInfo.digest, conversion } : {}),
   });
   const force = opts.force === true;
+  // --deep: "the destination has this digest" also needs everything it names (deep-check.ts). An
+  // incomplete image is copied again; children found complete are left as they are.
+  const checked = new Map<string, boolean>();
+  const complete = async (digest: string): Promise<boolean> => {
+    if (!opts.deep) return true;
+    let ok = checked.get(digest);
+    if (ok === undefined) {
+      const report = await deepCheck(dst.client, dstRepo, digest, ctx.signal);
+      ok = report.problems.length === 0;
+      if (!ok) {
+        ctx.repair = report.complete;
+        ctx.logger?.warn({ destination: `${dst.client.registry}/${dstRepo}@${digest}`, problems: report.problems.slice(0, 5) }, 'destination incomplete: repairing');
+      }
+      checked.set(digest, ok);
+    }
+    return ok;
+  };
   known ??= await recall(srcInfo.digest);
   // The filter's verdict is a fact about the source digest (its manifest names its config), so a
   // remembered "filtered" needs no GET and holds whatever the destination has.
@@ -133,11 +160,11 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // With a platform filter, an image the destination already has is only "present" once the filter
   // is known to keep it (a memo entry): otherwise one GET decides, and is remembered.
   const filtering = Boolean(opts.platforms?.length);
-  if (!force && dstInfo && dstInfo.digest === srcInfo.digest && (!filtering || known)) {
+  if (!force && dstInfo && dstInfo.digest === srcInfo.digest && (!filtering || known) && (await complete(dstInfo.digest))) {
     ctx.logger?.debug({ source: formatReference(src.ref), digest: srcInfo.digest }, 'destination up to date');
     return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   }
-  if (!force && dstInfo && known && dstInfo.digest === known.digest) {
+  if (!force && dstInfo && known && dstInfo.digest === known.digest && (await complete(known.digest))) {
     // The destination holds what the transforms made of this very source digest: nothing to GET.
     ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (transformed)');
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
@@ -164,12 +191,12 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // pushing: it is a fact about the source, true whether or not this push succeeds.
   if (transform && opts.memo) await opts.memo.put(srcInfo.digest, transform, { digest: data.digest, ...(conversion ? { detail: conversion } : {}) });
   // The destination has the source's own bytes (copied before without the filter): as before, present.
-  if (!force && dstInfo?.digest === srcInfo.digest) return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
-  if (!force && dstInfo?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
+  if (!force && dstInfo?.digest === srcInfo.digest && (await complete(srcInfo.digest))) return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
+  if (!force && dstInfo?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
   if (!force && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
     const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);
-    if (there?.digest === data.digest) return result('skipped', data.digest, manifest.mediaType, conversion);
+    if (there?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
   }
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
   if (children.length) {
@@ -218,6 +245,8 @@ async function childCopy(ctx: ImageContext, from: BlobEndpoint, to: BlobEndpoint
  * again after a failure asks nothing), else one HEAD.
  */
 async function childPresent(ctx: ImageContext, to: BlobEndpoint, digest: string): Promise<boolean> {
+  // A --deep repair knows which children are whole; the others are copied again (blob by blob).
+  if (ctx.repair) return ctx.repair.has(digest);
   const registry = to.client.registry;
   if (ctx.ledger.hasManifest(registry, to.repository, digest)) return true;
   if (!(await to.client.manifestHead(to.repository, digest, ctx.signal))) return false;

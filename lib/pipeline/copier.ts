@@ -215,6 +215,7 @@ async function copyOne(
       counters,
       ...(admission ? { reserveGets: admission.reserve } : {}),
       ...(m.force ? { force: true } : {}),
+      ...(m.deep ? { deep: true } : {}),
     },
   );
   return {

@@ -14,6 +14,7 @@ import { invalidTagsWarning } from '../plan/warnings.js';
 import { type CopyImageMessage, ruleDestinationText } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import type { BlobEndpoint } from '../copy/blob-copy.js';
+import { deepCheck } from '../copy/deep-check.js';
 import { type TransformStep, applyTransforms, resolveFormat, transformKey, transformsFor } from '../copy/transforms.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import type { Logger } from 'pino';
@@ -21,8 +22,11 @@ import type { Logger } from 'pino';
 export interface VerifyLine {
   source: string;
   destination: string;
-  /** `filtered`: the platform filter wants none of the image (`message` says why), so none is expected. */
-  status: 'ok' | 'missing' | 'different' | 'source-missing' | 'error' | 'filtered';
+  /**
+   * `filtered`: the platform filter wants none of the image (`message` says why), so none is expected.
+   * `incomplete` (--deep): the top manifest is there, but a child manifest or a blob it names is not.
+   */
+  status: 'ok' | 'missing' | 'different' | 'source-missing' | 'error' | 'filtered' | 'incomplete';
   sourceDigest?: string;
   destinationDigest?: string;
   message?: string;
@@ -36,6 +40,8 @@ export async function runVerify(
   memo?: DigestMemo,
   /** Warnings for the user (lib/plan/warnings.ts); default: logged. */
   onWarning: (message: string) => void = (message) => logger?.warn(message),
+  /** --deep: every child manifest and blob of a matching image is HEADed too (copy/deep-check.ts). */
+  opts: { deep?: boolean } = {},
 ): Promise<VerifyLine[]> {
   const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   const tasks: CopyImageMessage[] = [];
@@ -52,14 +58,14 @@ export async function runVerify(
       },
       { platforms: config.defaults.platforms, signal, repositories: (registry) => listerFor(pool, registry), onWarning, onInvalidTags: (s, tags, origin) => onWarning(invalidTagsWarning(s, tags, origin)) },
     );
-    lines.push(...(await mapLimit(tasks, Math.max(proc, 8), (t) => verifyOne(pool, t, signal, memo))));
+    lines.push(...(await mapLimit(tasks, Math.max(proc, 8), (t) => verifyOne(pool, t, signal, memo, opts.deep === true))));
   } finally {
     await pool.close();
   }
   return lines;
 }
 
-async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSignal, memo?: DigestMemo): Promise<VerifyLine> {
+async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal: AbortSignal | undefined, memo: DigestMemo | undefined, deep: boolean): Promise<VerifyLine> {
   const line: VerifyLine = { source: t.source, destination: t.destination, status: 'ok' };
   try {
     const s = parseReference(t.source);
@@ -68,8 +74,9 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
     const dst = pool.client(d.registry, d.repository, 'source');
     // The same chain a copy applies (platform filter, Docker format for SWR Basic or --format docker).
     const steps = transformsFor({ platforms: t.platforms, format: resolveFormat(t.format, pool.access(d.registry, d.repository)) });
-    // A digest destination was pushed under the digest it ended up with (the converted one), so it
-    // can only be looked up once that is known.
+    // Every reference form (issue 13, item 3): a tag destination is HEADed by its tag at once; a
+    // digest destination holds what a copy pushed, named by its digest (the source's, or the
+    // converted one), so it is HEADed by that digest once it is known.
     const [si, tagged] = await Promise.all([
       s.digest ? Promise.resolve({ digest: s.digest }) : src.manifestHead(s.repository, s.tag!, signal),
       d.digest ? Promise.resolve(undefined) : dst.manifestHead(d.repository, d.tag!, signal),
@@ -88,12 +95,20 @@ async function verifyOne(pool: ClientPool, t: CopyImageMessage, signal?: AbortSi
       };
       // A mismatch is only reported from a recomputed digest, never from a memo entry alone.
       if ((await look(true)) && !filtered && di?.digest !== expected) await look(false);
+    } else if (d.digest) {
+      // No transform: the copy pushed the source's own bytes, under their digest.
+      di = await dst.manifestHead(d.repository, expected, signal);
     }
     if (filtered) return { ...line, status: 'filtered', message: filtered };
     line.sourceDigest = expected;
     if (!di) return { ...line, status: 'missing' };
     line.destinationDigest = di.digest;
-    return { ...line, status: di.digest === expected ? 'ok' : 'different' };
+    if (di.digest !== expected) return { ...line, status: 'different' };
+    if (!deep) return line;
+    const report = await deepCheck(dst, d.repository, expected, signal);
+    if (!report.problems.length) return line;
+    const more = report.problems.length > 3 ? `, and ${report.problems.length - 3} more` : '';
+    return { ...line, status: 'incomplete', message: `${report.problems.slice(0, 3).join('; ')}${more}` };
   } catch (err) {
     return { ...line, status: 'error', message: errorMessage(err) };
   }

@@ -174,7 +174,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
   const push = (source: string, destination: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -199,6 +199,7 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
     ...(platforms?.length ? { platforms } : {}),
     ...(rule.format ? { format: rule.format } : {}),
     ...(rule.force ? { force: true } : {}),
+    ...(rule.deep ? { deep: true } : {}),
     origin: rule.origin,
   };
 }
@@ -228,6 +229,7 @@ export function namespaceMessageFor(rule: SyncRule, platforms?: string[]): Expan
     ...(platforms?.length ? { platforms } : {}),
     ...(rule.format ? { format: rule.format } : {}),
     ...(rule.force ? { force: true } : {}),
+    ...(rule.deep ? { deep: true } : {}),
     origin: rule.origin,
   };
 }
@@ -243,6 +245,7 @@ export function ruleFromNamespace(m: ExpandNamespaceMessage): SyncRule {
     namespace: { ...m.namespace, mapping: { ...m.namespace.mapping } },
     ...(m.format ? { format: m.format } : {}),
     ...(m.force ? { force: true } : {}),
+    ...(m.deep ? { deep: true } : {}),
   };
 }
 
@@ -270,6 +273,7 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
     destinations,
     ...(m.format ? { format: m.format } : {}),
     ...(m.force ? { force: true } : {}),
+    ...(m.deep ? { deep: true } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ export const copyImageMessage = z.strictObject({
   origin: z.string().max(1024).optional(),
   /** --force: PUT the manifest even when the destination has the digest (copy/copy-image.ts). */
   force: z.boolean().optional(),
+  /** --deep: "already there" needs every child manifest and blob there too, else the copy repairs it. */
+  deep: z.boolean().optional(),
 });
 
 /**
@@ -49,6 +51,7 @@ export const expandRepositoryMessage = z.strictObject({
   platforms: z.array(platform).optional(),
   format: format.optional(),
   force: z.boolean().optional(),
+  deep: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
 });
 
@@ -79,6 +82,7 @@ export const expandNamespaceMessage = z.strictObject({
   platforms: z.array(platform).optional(),
   format: format.optional(),
   force: z.boolean().optional(),
+  deep: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
 });
 

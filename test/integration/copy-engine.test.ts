@@ -143,7 +143,7 @@ describe('faulty sources', () => {
     const r = await runCli(['copy', `${src.host}/auth/app:v1`, `${dst.host}/auth/app:v1`, '--auth', noCreds]);
     assert.equal(r.code, 1);
     // Both sides refuse; whichever answers first is reported, and nothing is retried after it.
-    assert.match(r.stderr, /^swr-migrate: authentication failed for 127\.0\.0\.1:\d+.*--auth \[SWRM_AUTH_FAILED\]$/m);
+    assert.match(r.stderr, /^swr-migrate: authentication failed for 127\.0\.0\.1:\d+.*--auth\).* \[SWRM_AUTH_FAILED\]$/m);
     assert.doesNotMatch(r.stderr, /retrying/);
     const wrong = writeAuthFile([src, { host: dst.host, username: dst.username, password: 'wrong' }]);
     const w = await runCli(['copy', `${src.host}/auth/app:v1`, `${dst.host}/auth/app:v1`, '--auth', wrong]);

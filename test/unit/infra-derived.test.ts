@@ -39,7 +39,7 @@ test('the queue visibility timeout is 6x the copier timeout, default 900 s', asy
 });
 
 test('numeric parameters become numbers; out-of-range ones are one-line SWRM_CONFIG refusals naming the parameter', async () => {
-  assert.equal(await derived.maxReceiveCount!(params({})), 5);
+  assert.equal(await derived.maxReceiveCount!(params({})), 10);
   assert.equal(await derived.maxReceiveCount!(params({ maxReceiveCount: '8' })), 8);
   assert.equal(await derived.maximumConcurrency!(params({ maximumConcurrency: '20' })), 20);
   assert.match(await refusal(derived.maxReceiveCount!(params({ maxReceiveCount: '0' }))), /^param maxReceiveCount must be .* not "0" \[SWRM_CONFIG\]$/);

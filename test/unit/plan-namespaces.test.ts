@@ -239,6 +239,13 @@ test('a listing API that refuses names the rule as well as the host', async () =
       throw new ListingError('harbor.example.com', 'answered an HTML page, not JSON: is apiEndpoint the API (https://<host>/api/v2.0)?');
     },
   };
-  await assert.rejects(expandNamespaceRules([rule!], () => refusing), (e: Error & { code?: string }) =>
-    e.code === 'SWRM_LISTING' && /^sync\.yaml: rules\[0\]: listing harbor\.example\.com: answered an HTML page/.test(e.message));
+  // The rule is reported as failed (to be listed again or dead-lettered), never thrown: the others go on.
+  const other = parseNativeConfig({ version: 1, rules: [{ source: 'r.example.com/a/b:v1', destination: 'r.example.com/x' }] }, 'sync.yaml').rules[0]!;
+  const out = await expandNamespaceRules([rule!, other], () => refusing);
+  assert.deepEqual(out.rules, [other]);
+  assert.equal(out.failed.length, 1);
+  const e = out.failed[0]!.error as Error & { code?: string };
+  assert.equal(out.failed[0]!.rule, rule);
+  assert.equal(e.code, 'SWRM_LISTING');
+  assert.match(e.message, /^sync\.yaml: rules\[0\]: listing harbor\.example\.com: answered an HTML page/);
 });

@@ -173,8 +173,9 @@ describe('paging against each kind of registry (property)', () => {
           link: true,
           'ignore-last': all.length !== n,
           'ignore-last-capped': all.length < n,
-          // distribution 2.8: exactly a page of tags is told from a capped registry by the n=1 probe.
-          'ignore-n': true,
+          // distribution 2.8: exactly a page of tags is told from a capped registry by the n=1 probe,
+          // except a page of one entry, which the probe cannot tell apart.
+          'ignore-n': !(all.length === 1 && n === 1),
           repeat: !secondPage || n === 1,
           backwards: all.length < n || n === 1,
         }[mode];
