@@ -32,7 +32,7 @@ const OPTIONS = {
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
   pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
-  deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy what of them is missing (no --force needed)' },
+  deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy again only what of them is missing' },
   force: { spec: { type: 'boolean' }, usage: '--force', help: 'push the manifest even when the destination already has it (image-syncer --force)' },
   registry: { spec: { type: 'string' }, usage: '--registry HOST', help: 'image-syncer: registry for empty ("") destinations of an images file (env DEFAULT_REGISTRY)' },
   namespace: { spec: { type: 'string', short: 'n' }, usage: '-n, --namespace NS', help: 'sync/plan/verify: namespace for empty ("") destinations of an images file (env DEFAULT_NAMESPACE); images-from-cluster: Kubernetes namespaces (comma list; default all)' },
