@@ -17,7 +17,7 @@ const OPTIONS = {
   images: { spec: { type: 'string' }, usage: '--images FILE', help: 'image-syncer / image-migrator images file' },
   auth: { spec: { type: 'string' }, usage: '--auth FILE', help: 'image-syncer auth file: "host" or "host/namespace" -> {username, password, insecure}' },
   proc: { spec: { type: 'string', short: 'p' }, usage: '-p, --proc N', help: 'images at once (default: defaults.concurrency, 16)' },
-  retries: { spec: { type: 'string', short: 'r' }, usage: '-r, --retries N', help: 'extra attempts per failing image before the DLQ (default: defaults.retries, 2)' },
+  retries: { spec: { type: 'string', short: 'r' }, usage: '-r, --retries N', help: 'extra deliveries of a failing image that commit nothing, before the DLQ (default: defaults.retries, 3)' },
   os: { spec: { type: 'string', multiple: true }, usage: '--os OS', help: 'keep only these platforms (repeatable or comma list, with --arch; default linux)' },
   arch: { spec: { type: 'string', multiple: true }, usage: '--arch ARCH', help: 'keep only these architectures (repeatable or comma list; arch:variant, e.g. arm64:v8)' },
   'dry-run': { spec: { type: 'boolean' }, usage: '--dry-run', help: 'only print the plan' },

@@ -112,4 +112,4 @@ export interface LoadedConfig {
 
 // 16 copiers: each image is a chain of 6-8 dependent round trips, so over real network latency more
 // copiers overlap more; on a CPU-bound box 5 to 64 measured the same (bench, many-small).
-export const DEFAULTS: SyncDefaults = { concurrency: 16, retries: 2 };
+export const DEFAULTS: SyncDefaults = { concurrency: 16, retries: 3 };

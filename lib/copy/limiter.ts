@@ -1,3 +1,4 @@
+import { isRetryable } from '../errors.js';
 // A counting semaphore: bounds concurrent work (blob transfers, child manifests) without a queue
 // library. FIFO, so earlier images finish first and their manifests can be committed early.
 
@@ -23,8 +24,11 @@ export class Limiter {
 }
 
 /**
- * Wait for every promise; on the first failure abort the siblings (so a failed image does not keep
- * streaming its other layers), and throw that first failure: the root cause, not an abort it caused.
+ * Wait for every promise and throw the first failure: the root cause, not an abort it caused. A
+ * permanent failure aborts the siblings (a failed image does not keep streaming its other layers);
+ * a passing one (a 503, a reset) lets them finish, because what they commit is progress that the
+ * next delivery need not repeat (pipeline/attempts.ts): under a flaky registry an image then moves
+ * forward on every delivery instead of losing every sibling to one unlucky request.
  * The abort carries the failure as its reason, so a caller further up that sees a sibling's abort
  * first (an index whose other child was cut short) still reports the root cause.
  */
@@ -33,7 +37,7 @@ export async function allOrAbort<T>(promises: Promise<T>[], abort?: AbortControl
   for (const p of promises) {
     p.catch((error: unknown) => {
       first ??= { error };
-      if (abort && !abort.signal.aborted) abort.abort(error);
+      if (abort && !abort.signal.aborted && !isRetryable(error)) abort.abort(error);
     });
   }
   const settled = await Promise.allSettled(promises);

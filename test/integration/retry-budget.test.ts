@@ -1,7 +1,7 @@
 // The attempt budget end to end (issue 6, item 7): the real CLI against a proxy that always answers
 // 503, counting the requests each blob costs. HTTP retries (3 attempts per idempotent request),
 // blob retries and message deliveries add up instead of multiplying: at most 3 requests per blob
-// per delivery, so 3 with --retries 0 and 9 with the default --retries 2 (it was 16 per delivery).
+// per delivery, so 3 with --retries 0 and 12 with the default --retries 3 (it was 16 per delivery).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -59,7 +59,7 @@ rules:
 
   for (const [label, flags, deliveries] of [
     ['--retries 0', ['--retries', '0'], 1],
-    ['the default --retries 2', [], 3],
+    ['the default --retries 3', [], 4],
   ] as const) {
     test(`source blob GETs: at most 3 per blob per delivery, ${label}`, async () => {
       const mark = badSource.requests.length;

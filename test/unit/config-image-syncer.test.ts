@@ -106,7 +106,7 @@ describe('image-syncer --auth + --images', () => {
     await writeFile(images, `quay.io/coreos/etcd:v3.5.0: registry.local:5000/mirror/etcd\nquay.io/other/app:\n  - registry.local:5000/a\n  - registry.local:5000/b\n`);
     const cfg = await loadConfig({ auth, images, platforms: ['linux/amd64'] }, { QUAY_PASS: 'qp', CORE_USER: 'cu' });
     assert.equal(cfg.source, `${auth} and ${images}`);
-    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2, platforms: ['linux/amd64'] });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 3, platforms: ['linux/amd64'] });
     assert.equal(cfg.rules.length, 2);
     assert.equal(cfg.rules[1]?.destinations.length, 2);
     // Each access also says where its credentials were given, for the hint of a refused login.
@@ -135,7 +135,7 @@ describe('image-syncer --auth + --images', () => {
     await writeFile(ok, JSON.stringify({ alpine: 'r.io/alpine' }));
     const cfg = await loadImageSyncerConfig({ imagesFile: ok }, {});
     assert.deepEqual(cfg.registries, []);
-    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2 });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 3 });
     assert.deepEqual(cfg.rules[0]?.source, { registry: 'docker.io', repository: 'library/alpine' });
   });
 });

@@ -67,7 +67,7 @@ describe('native config', () => {
     const file = join(dir, 'full.yaml');
     await writeFile(file, FULL);
     const cfg = await loadConfig({ config: file }, { HUB_USER: 'me', HUB_TOKEN: 'secret' });
-    assert.deepEqual(cfg.defaults, { concurrency: 8, retries: 2, platforms: ['linux/amd64', 'linux/arm64/v8'] });
+    assert.deepEqual(cfg.defaults, { concurrency: 8, retries: 3, platforms: ['linux/amd64', 'linux/arm64/v8'] });
     assert.equal(cfg.source, file);
     const [alpine, etcd, app, pinned] = cfg.rules;
     assert.deepEqual(alpine?.source, { registry: 'docker.io', repository: 'library/alpine' });
@@ -100,7 +100,7 @@ describe('native config', () => {
     const file = join(dir, 'min.json');
     await writeFile(file, JSON.stringify({ version: 1, rules: [{ source: 'alpine:3', destination: 'r.io/m' }] }));
     const cfg = await loadConfig({ config: file, platforms: ['linux/arm64'] }, {});
-    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 2, platforms: ['linux/arm64'] });
+    assert.deepEqual(cfg.defaults, { concurrency: 16, retries: 3, platforms: ['linux/arm64'] });
     assert.deepEqual(cfg.registries, []);
   });
 
