@@ -195,6 +195,13 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
     kind: 'expand-repository',
     source: `${rule.source.registry}/${rule.source.repository}`,
     destinations: rule.destinations.map((d) => `${d.registry}/${d.repository}`),
+    ...ruleOptions(rule, platforms),
+  };
+}
+
+/** What a rule message carries besides its source and destinations: filters and copy options. */
+function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositoryMessage, 'filter' | 'platforms' | 'format' | 'force' | 'deep' | 'origin'> {
+  return {
     ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
     ...(platforms?.length ? { platforms } : {}),
     ...(rule.format ? { format: rule.format } : {}),
@@ -225,12 +232,7 @@ export function namespaceMessageFor(rule: SyncRule, platforms?: string[]): Expan
         ...(m.template !== undefined ? { template: m.template } : {}),
       },
     },
-    ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
-    ...(platforms?.length ? { platforms } : {}),
-    ...(rule.format ? { format: rule.format } : {}),
-    ...(rule.force ? { force: true } : {}),
-    ...(rule.deep ? { deep: true } : {}),
-    origin: rule.origin,
+    ...ruleOptions(rule, platforms),
   };
 }
 

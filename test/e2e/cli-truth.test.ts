@@ -12,17 +12,9 @@ import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { CLI, runCli, writeAuthFile } from '../helpers/run-cli.js';
-import { tempDir, writeFile } from '../helpers/files.js';
+import { tempDir, writeFile, readLetters } from '../helpers/files.js';
 
-interface Letter {
-  body: string;
-  reason: { code: string };
-}
-const letters = (file: string): Letter[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Letter);
+const letters = readLetters;
 
 /** A TCP listener that accepts and never answers: requests to it hang until aborted. */
 async function blackHole(): Promise<{ host: string; connected: Promise<void>; close(): void }> {

@@ -9,14 +9,9 @@ import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { listTags, pushImage, randomLayer } from '../helpers/push.js';
 import { runCli } from '../helpers/run-cli.js';
-import { tempDir, writeFile } from '../helpers/files.js';
+import { tempDir, writeFile, readLetters } from '../helpers/files.js';
 
-interface Letter {
-  body: string;
-  reason: { code: string; message: string };
-}
-const letters = (file: string): Letter[] =>
-  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Letter) : [];
+const letters = readLetters;
 
 describe('destination conflicts', () => {
   let src: RegistryHandle;

@@ -9,22 +9,12 @@ import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { runCli } from '../helpers/run-cli.js';
-import { tempDir, writeFile } from '../helpers/files.js';
+import { tempDir, writeFile, readLetters } from '../helpers/files.js';
 import { startSqsServer } from '../helpers/sqs-server.js';
 import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
 import { encodeMessage } from '../../lib/queue/messages.js';
 
-interface Letter {
-  id: string;
-  body: string;
-  at: string;
-  reason: { code: string; message: string };
-}
-const letters = (file: string): Letter[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Letter);
+const letters = readLetters;
 
 describe('DLQ: one letter per image, names intact, replay counts each letter once', () => {
   let src: RegistryHandle;

@@ -11,19 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { CLI, type CliResult, runCli } from '../helpers/run-cli.js';
-import { tempDir, writeFile } from '../helpers/files.js';
+import { tempDir, writeFile, readLetters } from '../helpers/files.js';
 import { type DockerHubHandle, startDockerHub } from '../helpers/docker-hub-registry.js';
 
 const WINDOW_S = 2;
 const TAGS = ['v1', 'v2', 'v3', 'v4', 'v5'];
 
-const letters = (file: string): { body: string; reason: { code: string; message: string } }[] =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-    : [];
+const letters = readLetters;
 
 describe('Docker Hub pull budget', () => {
   let src: RegistryHandle;

@@ -12,19 +12,9 @@ import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry
 import { type ProxyHandle, startProxy } from '../helpers/proxy.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
-import { tempDir, writeFile } from '../helpers/files.js';
+import { tempDir, writeFile, readLetters } from '../helpers/files.js';
 
-interface Letter {
-  body: string;
-  reason: { code: string; message: string };
-}
-const letters = (file: string): Letter[] =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Letter)
-    : [];
+const letters = readLetters;
 
 describe('a rule whose listing fails', () => {
   let healthy: RegistryHandle;

@@ -1,6 +1,6 @@
 // Temporary files for end-to-end tests (configs, image lists, DLQs, reports), removed with the rest
 // of the harness.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { track } from './cleanup.js';
@@ -15,4 +15,23 @@ export function writeFile(dir: string, name: string, content: string | object): 
   const file = join(dir, name);
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   return file;
+}
+
+/** A dead letter as the file DLQ stores it (lib/queue/dlq-file.ts), for assertions. */
+export interface StoredLetter {
+  id: string;
+  body: string;
+  at: string;
+  receiveCount: number;
+  reason: { code: string; message: string };
+}
+
+/** The letters of a JSON-lines DLQ file; none when it does not exist (yet). */
+export function readLetters(file: string): StoredLetter[] {
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as StoredLetter)
+    : [];
 }
