@@ -5,6 +5,7 @@
 // The SDK finds its endpoint by itself (AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_SSM, then
 // AWS_ENDPOINT_URL: the SDK's "service-specific endpoints", present in 3.116x), its credentials
 // (Lambda's role, env, profile) and its region (AWS_REGION); an ARN's own region wins over AWS_REGION.
+import { awsClient } from '../aws/clients.js';
 import { printable } from '../text.js';
 
 /** A failed look-up, worded for `FILE: path: <reason>`; never holds a secret value. */
@@ -62,7 +63,7 @@ export function awsSecretStore(): SecretStore {
       try {
         const mod = await import('@aws-sdk/client-secrets-manager');
         const region = arnRegion(id);
-        const client = await clientFor(sm, region, async (r) => new mod.SecretsManagerClient(r ? { region: r } : {}));
+        const client = await clientFor(sm, region, async (r) => awsClient(new mod.SecretsManagerClient(r ? { region: r } : {})));
         const out = await client.send(new mod.GetSecretValueCommand({ SecretId: id }));
         if (typeof out.SecretString !== 'string') {
           throw new SecretLookupError(`${what} has no SecretString (a binary secret): store the credential as text or JSON`);
@@ -77,7 +78,7 @@ export function awsSecretStore(): SecretStore {
       try {
         const mod = await import('@aws-sdk/client-ssm');
         const region = arnRegion(name);
-        const client = await clientFor(ssm, region, async (r) => new mod.SSMClient(r ? { region: r } : {}));
+        const client = await clientFor(ssm, region, async (r) => awsClient(new mod.SSMClient(r ? { region: r } : {})));
         const out = await client.send(new mod.GetParameterCommand({ Name: name, WithDecryption: true }));
         const value = out.Parameter?.Value;
         if (typeof value !== 'string') throw new SecretLookupError(`${what} has no value in SSM Parameter Store`);

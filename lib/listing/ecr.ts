@@ -3,6 +3,7 @@
 // login: GetAuthorizationToken gives base64 `AWS:<password>` valid 12 hours, refreshed here at 11 h
 // (or 1 h before its stated expiry) so a long migration never presents an expired login.
 // AWS_ENDPOINT_URL_ECR (SDK endpoint configuration) or the entry's apiEndpoint points it elsewhere.
+import { awsClient } from '../aws/clients.js';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { Credentials } from '../registry/auth.js';
 import { isValidListEntry } from '../registry/listing.js';
@@ -29,7 +30,7 @@ async function ecrClient(registry: string, endpoint?: string): Promise<ECRClient
   // Imported on first use: the SDK costs startup time every other run does not need.
   const { ECRClient } = await import('@aws-sdk/client-ecr');
   const { region } = target(registry);
-  return new ECRClient({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) });
+  return awsClient(new ECRClient({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) }));
 }
 
 /** An SDK failure as a ListingError that says what to do; the SDK's message is AWS's, without secrets. */

@@ -2,6 +2,7 @@
 // adapter (sqs-queue.ts) and the DLQ store (sqs-dlq.ts).
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { NetworkError, QueueError, ErrorCode } from '../errors.js';
+import { awsClient } from '../aws/clients.js';
 import { maskSecretText } from '../secrets.js';
 import { remoteText } from '../text.js';
 
@@ -37,7 +38,7 @@ export function sqsClient(options: SqsClientOptions = {}): SQSClient {
   const config: SQSClientConfig = { region, maxAttempts: options.maxAttempts ?? 3 };
   if (options.endpoint) config.endpoint = options.endpoint;
   if (options.credentials) config.credentials = options.credentials;
-  return new SQSClient(config);
+  return awsClient(new SQSClient(config));
 }
 
 interface SdkErrorShape {
