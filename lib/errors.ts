@@ -41,6 +41,8 @@ export const ErrorCode = {
   QUEUE: 'SWRM_QUEUE',
   /** An SQS queue without a RedrivePolicy, so there is no DLQ to dead-letter into or replay from. */
   NO_DLQ: 'SWRM_NO_DLQ',
+  /** An image the Lambda deadline cut twice: moved to the long-haul queue for `work` (not a failure). */
+  LAMBDA_DEADLINE: 'SWRM_LAMBDA_DEADLINE',
   /** An SWR organization or repository name that breaks SWR's naming rules. */
   SWR_NAME: 'SWRM_SWR_NAME',
   /** An SWR management API refusal (quota, exists, owned by another user, auth, busy). */

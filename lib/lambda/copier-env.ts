@@ -11,7 +11,7 @@ import { InMemoryDigestMemo } from '../state/digest-memo.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger } from '../pipeline/attempts.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
-import type { CopierEnv } from './copier-batch.js';
+import type { CopierEnv, LongHaulQueue } from './copier-batch.js';
 
 export interface CopierEnvOptions {
   config: LoadedConfig;
@@ -26,6 +26,8 @@ export interface CopierEnvOptions {
   pace?: boolean;
   /** Default: one info line per settled image (CloudWatch Logs is where a Lambda's results go). */
   onOutcome?: (o: ImageOutcome) => void;
+  /** The long-haul queue (LONG_QUEUE_URL) for records the deadline cut twice (copier-batch.ts). */
+  longHaul?: LongHaulQueue;
 }
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
@@ -53,6 +55,7 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     runtime,
     logger: opts.logger,
     ...(opts.marginMs !== undefined ? { marginMs: opts.marginMs } : {}),
+    ...(opts.longHaul ? { longHaul: opts.longHaul } : {}),
     onOutcome: opts.onOutcome ?? ((o) => logOutcome(opts.logger, o)),
     close: () => pool.close(),
   };

@@ -15,6 +15,14 @@ export function queueUrlFrom(env: Env): string {
   return url;
 }
 
+/**
+ * LONG_QUEUE_URL: the long-haul queue (copier-batch.ts), for images the deadline cut twice; unset,
+ * they keep coming back until the work queue's RedrivePolicy moves them to the DLQ.
+ */
+export function longQueueUrlFrom(env: Env): string | undefined {
+  return env.LONG_QUEUE_URL?.trim() || undefined;
+}
+
 /** SWRM_CONFIG, else the config.yaml bundled next to the handler at deploy time. */
 export function configPathFrom(env: Env, handlerDir: string): string {
   return env.SWRM_CONFIG?.trim() || join(handlerDir, 'config.yaml');

@@ -9,10 +9,11 @@ import type { LoadedConfig } from '../config/types.js';
 import { errorMessage, failureCode } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { DeadLetterStore, Redrivable, WorkQueue } from '../queue/types.js';
+import type { LongHaulQueue } from './copier-batch.js';
 import { createCopierEnv } from './copier-env.js';
 import { metricService } from './metrics.js';
 import { copierHandler } from './copier-handler.js';
-import { type Env, configPathFrom, logLevelFrom, maxReceiveCountFrom, queueUrlFrom } from './env.js';
+import { type Env, configPathFrom, logLevelFrom, longQueueUrlFrom, maxReceiveCountFrom, queueUrlFrom } from './env.js';
 import { type PlanSummary, runScheduledPlan } from './planner.js';
 import { type ReplayResult, startReplay } from './replay.js';
 
@@ -21,6 +22,8 @@ export interface QueueFactory {
   workQueue(queueUrl: string): WorkQueue;
   /** The queue's DLQ (SQS: found from its RedrivePolicy; none is an error naming the queue). */
   deadLetters(queueUrl: string): Promise<DeadLetterStore & Redrivable>;
+  /** The long-haul queue at LONG_QUEUE_URL (copier-batch.ts); absent: records cut twice come back. */
+  longHaul?(queueUrl: string): LongHaulQueue;
 }
 
 export interface HandlerSetup {
@@ -54,12 +57,14 @@ export function copierFromEnv(setup: HandlerSetup) {
     async () => {
       const queueUrl = queueUrlFrom(setup.env);
       const config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
+      const longQueueUrl = longQueueUrlFrom(setup.env);
       return createCopierEnv({
         config,
         queue: setup.queues.workQueue(queueUrl),
         maxReceiveCount: maxReceiveCountFrom(setup.env, config),
         attempts: config.defaults.retries + 1,
         logger: log,
+        ...(longQueueUrl && setup.queues.longHaul ? { longHaul: setup.queues.longHaul(longQueueUrl) } : {}),
       });
     },
     { logger: log, metrics: { service: metricService(setup.env), write: setup.writeMetrics ?? ((line) => process.stdout.write(line)) } },

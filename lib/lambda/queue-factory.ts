@@ -2,6 +2,7 @@
 // per queue URL per container, so a warm container keeps its SQS client and connections.
 import type { QueueFactory } from './handlers.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
+import { sqsLongHaulQueue } from '../queue/sqs-long-haul.js';
 
 const queues = new Map<string, SqsWorkQueue>();
 
@@ -15,4 +16,6 @@ export const sqsQueues: QueueFactory = {
   workQueue,
   // The DLQ is found from the queue's RedrivePolicy; a queue without one is SWRM_NO_DLQ, naming it.
   deadLetters: (queueUrl) => workQueue(queueUrl).deadLetters(),
+  // Asked for once per container, when the copier's environment is built.
+  longHaul: (queueUrl) => sqsLongHaulQueue(queueUrl),
 };
