@@ -65,6 +65,11 @@ function collect(destinations: Iterable<Destination>, resolve: AccessResolver): 
   return byRegistry;
 }
 
+/** The names check alone, with no request: what `swrPreflight` refuses first (packaging runs it). */
+export function checkSwrNames(destinations: Iterable<Destination>, resolve: AccessResolver): void {
+  collect(destinations, resolve);
+}
+
 export async function swrPreflight(destinations: Iterable<Destination>, resolve: AccessResolver, opts: PreflightOptions = {}): Promise<PreflightResult> {
   const byRegistry = collect(destinations, resolve);
   const result: PreflightResult = { orgs: new Map(), unchecked: [] };
