@@ -8,8 +8,17 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { withFileLock } from '../../lib/queue/file-lock.js';
 
 const run = promisify(execFile);
+
+/**
+ * Two packagings of this directory at once would share .serverless/ and .esbuild/ (osls empties the
+ * one, serverless-esbuild removes the other): test files that package take turns through this lock.
+ */
+export function packagingTurn<T>(op: () => Promise<T>): Promise<T> {
+  return withFileLock(join(projectRoot, 'dist', 'packaging'), op, { waitMs: 600_000, staleMs: 600_000 });
+}
 
 /** The project directory (dist/test/helpers -> ../../..). */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -47,7 +56,7 @@ export async function packageService(out: string, params: Record<string, string>
   const isolated = await unshareWorks();
   const [cmd, argv] = isolated ? ['unshare', ['-rn', 'npm', ...args]] : ['npm', args];
   const t0 = performance.now();
-  await run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv(), timeout: 120_000, maxBuffer: 1 << 24 });
+  await packagingTurn(() => run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv(), timeout: 120_000, maxBuffer: 1 << 24 }));
   const ms = performance.now() - t0;
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Json;
   return { dir: out, template, offline: isolated ? 'no network (unshare -rn)' : 'no credentials only', ms };
