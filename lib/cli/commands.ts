@@ -30,6 +30,7 @@ const OPTIONS = {
   'queue-url': { spec: { type: 'string' }, usage: '--queue-url URL', help: 'an SQS work queue with a RedrivePolicy (its DLQ); AWS_REGION, AWS_ENDPOINT_URL_SQS and the SDK credential chain apply' },
   enqueue: { spec: { type: 'boolean' }, usage: '--enqueue', help: 'send the planned messages to --queue-url (copiers do the rest)' },
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
+  'long-queue-url': { spec: { type: 'string' }, usage: '--long-queue-url URL', help: "also the long-haul queue's counts: images too long for Lambda, for `work` (the stack output LongQueueUrl)" },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
   pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
   deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy again only what of them is missing' },
@@ -116,9 +117,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
     notes: 'Only credentials are needed, as for replay. Without --until-empty it runs until SIGINT or SIGTERM; unfinished messages go back to the queue.',
   },
   status: {
-    usage: 'swr-migrate status --queue-url URL [--json]',
+    usage: 'swr-migrate status --queue-url URL [--long-queue-url URL] [--json]',
     summary: "print an SQS queue's visible, in-flight and DLQ counts, and the DLQ's reasons by code (not consumed)",
-    options: ['queue-url', 'json', ...COMMON],
+    options: ['queue-url', 'long-queue-url', 'json', ...COMMON],
     args: 0,
   },
   'images-from-cluster': {

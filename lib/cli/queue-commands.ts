@@ -2,11 +2,12 @@
 // --queue-url`, `work --queue-url [--until-empty]`, `replay --queue-url` and `status --queue-url`.
 // The queue's DLQ is its RedrivePolicy target, found before anything is sent.
 import { randomUUID } from 'node:crypto';
-import { errorMessage, failureCode } from '../errors.js';
+import { UsageError, errorMessage, failureCode } from '../errors.js';
 import { flagError } from '../config/load.js';
 import { redriveAndWait } from '../pipeline/replay.js';
 import { listerFor } from '../listing/index.js';
-import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
+import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { encodeMessage } from '../queue/messages.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { ClientPool } from '../registry/pool.js';
@@ -22,6 +23,8 @@ export interface QueueFlags extends PipelineFlags {
   'queue-url'?: string;
   enqueue?: boolean;
   'until-empty'?: boolean;
+  /** status: the stack's long-haul queue (issue 14, item 4). */
+  'long-queue-url'?: string;
 }
 
 /** `sync --queue-url` (plan, enqueue, work until this run is settled) and `work --queue-url`. */
@@ -92,13 +95,21 @@ export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Pr
   const queueUrl = checked(problems, () => queueUrlFlag(flags['queue-url'], 'plan --enqueue'));
   const { config } = await loadInputs(flags, true, { command: 'plan', problems });
   const { queue, dlq } = await openQueue(queueUrl!);
+  // SWR names, quota and organizations before anything is sent, as `sync` does: the copiers this
+  // feeds (Lambda, `work`) would otherwise fail every push into a fresh SWR account.
+  await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger: env.logger });
   const pool = new ClientPool({ resolve: config.resolve, logger: env.logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
   let sent = 0;
   let failed = 0;
   const warn = userWarnings(env.stderr, { logger: env.logger });
   const letter = (body: string, code: string, message: string) =>
     dlq.add({ id: randomUUID(), body, receiveCount: 1, reason: { code, message }, at: new Date().toISOString() });
+  const planOpts = { signal: env.signal, repositories: (registry: string) => listerFor(pool, registry), onWarning: warn };
   try {
+    // Namespace rules listed first, so the pre-flight sees the organizations they map to.
+    const expanded = await expandRules(config.rules, planOpts);
+    const listed = expanded.rules.filter((r) => !config.rules.includes(r));
+    if (listed.length) await swrPreflight(ruleDestinations(listed), config.resolve, { logger: env.logger });
     await runPlanner(
       config.rules,
       poolTagLister(pool),
@@ -120,10 +131,9 @@ export async function planEnqueueCommand(flags: QueueFlags, env: CommandEnv): Pr
         },
       },
       {
+        ...planOpts,
+        expanded,
         platforms: config.defaults.platforms,
-        signal: env.signal,
-        repositories: (registry) => listerFor(pool, registry),
-        onWarning: warn,
         onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
       },
     );
@@ -166,14 +176,16 @@ export async function replayQueueCommand(flags: QueueFlags, env: CommandEnv): Pr
 /** `status --queue-url`: the queue's and the DLQ's counts, and the DLQ's reasons by code (not consumed). */
 export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
   const queueUrl = queueUrlFlag(flags['queue-url'], 'status');
+  const longUrl = flags['long-queue-url'] === undefined ? undefined : longQueueUrlFlag(flags['long-queue-url']);
   const { queue, dlq } = await openQueue(queueUrl);
   const counts = await queue.counts();
+  const longHaul = longUrl ? { url: longUrl, ...(await new SqsWorkQueue({ queueUrl: longUrl, client: queue.client }).counts()) } : undefined;
   const dlqCounts = await new SqsWorkQueue({ queueUrl: dlq.dlqUrl, client: queue.client }).counts();
   // Letters read (at most 1000), distinct images among them, and reasons counting each image once.
   const { reasons, letters, images, duplicates } = await dlq.census();
   const redrive = await dlq.redriveStatus();
   if (flags.json) {
-    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, read: letters, images, duplicates, reasons }, ...(redrive ? { redrive } : {}) })}\n`);
+    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, read: letters, images, duplicates, reasons }, ...(longHaul ? { longHaul } : {}), ...(redrive ? { redrive } : {}) })}\n`);
     return ExitCode.OK;
   }
   const dups = duplicates ? `, ${duplicates} duplicate(s) of the same image` : '';
@@ -184,6 +196,24 @@ export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise
     ...reasons.map((r) => `  ${r.code} x ${r.count}: e.g. ${r.example}`),
   ];
   if (redrive?.status === 'RUNNING') lines.push(`a DLQ move is running: ${redrive.moved} moved${redrive.toMove !== undefined ? ` of ${redrive.toMove}` : ''}`);
+  if (longHaul) lines.push(longHaulLine(longHaul));
   env.stdout.write(`${lines.join('\n')}\n`);
   return ExitCode.OK;
+}
+
+// The long-haul queue in `status` (issue 14, item 4): images the copier's deadline cut twice.
+
+/** `--long-queue-url`: a queue URL like --queue-url's (its own flag name in the message). */
+function longQueueUrlFlag(value: string): string {
+  try {
+    return queueUrlFlag(value, 'status');
+  } catch (err) {
+    throw err instanceof UsageError ? new UsageError(err.message.replace('--queue-url', '--long-queue-url')) : err;
+  }
+}
+
+function longHaulLine(q: { url: string; visible: number; inFlight: number; delayed: number }): string {
+  const held = q.visible + q.inFlight + q.delayed;
+  const what = `long-haul queue ${q.url}: ${held} message(s)${q.inFlight ? ` (${q.inFlight} in flight)` : ''}`;
+  return held ? `${what}: images too long for the Lambda copier; 'swr-migrate work --queue-url ${q.url}' copies them` : what;
 }

@@ -11,13 +11,14 @@ import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, ruleFailure, type Unfinished } from '../pipeline/sync.js';
 import { listerFor } from '../listing/index.js';
-import { poolTagLister, runPlanner } from '../plan/planner.js';
+import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
 import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
-import { sqsCall } from '../queue/sqs-client.js';
+import { SQS_MAX_WAIT_S, sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from '../pipeline/attempts.js';
 import type { Progress } from './progress.js';
@@ -69,6 +70,9 @@ export interface QueueRun extends PipelineRun {
 
 export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const { config, logger, signal, progress, queue, dlq } = opts;
+  // SWR names, quota and organizations before any worker starts or anything is sent, as `sync` does
+  // (pipeline/sync.ts runSync); namespace rules' destinations once they are listed (planOnto).
+  if (opts.plan) await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger });
   let bytes = 0;
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes: (n) => ((bytes += n), progress.moved(n)) });
   // Dead-lettered by us on the last delivery, so the letter keeps its reason; SQS's own move after
@@ -130,7 +134,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const handler = copierHandler(async () => ({ queue: tracked, runtime, logger, onOutcome }), { logger });
   const stop = AbortSignal.any([done.signal, signal]);
   const visibilityMs = await queueVisibilityMs(queue);
-  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs });
+  // A worker that runs until a signal waits on SQS's longest long poll (20 s) rather than asking an
+  // idle queue every second; an abort ends the wait at once either way.
+  const waitMs = opts.untilEmpty ? undefined : SQS_MAX_WAIT_S * 1000;
+  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs, ...(waitMs ? { waitMs } : {}) });
 
   const count = (sources: string[]) => pullBudget.count(sources, signal);
   const feed = opts.plan
@@ -139,7 +146,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const watch = feed.then(async () => {
     fed = true;
     check();
-    if (opts.untilEmpty) await untilDrainedOrStopped(queue, stop);
+    // `work` without --until-empty: the workers keep long-polling, an empty queue included, until a
+    // signal (README). Only `sync` and --until-empty end when the queue reads drained.
+    if (!opts.untilEmpty) return;
+    await untilDrainedOrStopped(queue, stop);
     done.abort();
   });
   watch.catch(() => done.abort());
@@ -168,7 +178,12 @@ async function planOnto(
   const letter = (body: string, reason: { code: string; message: string }) =>
     dlq.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
   const warn = opts.onWarning ?? ((message: string) => logger.warn(message));
+  const planOpts = { signal, repositories: (registry: string) => listerFor(pool, registry), onWarning: warn };
   try {
+    // Namespace rules are listed first, so SWR's pre-flight sees the organizations they map to.
+    const expanded = await expandRules(config.rules, planOpts);
+    const listed = expanded.rules.filter((r) => !config.rules.includes(r));
+    if (listed.length) await swrPreflight(ruleDestinations(listed), config.resolve, { logger });
     await runPlanner(
       config.rules,
       poolTagLister(pool),
@@ -201,10 +216,9 @@ async function planOnto(
         },
       },
       {
+        ...planOpts,
+        expanded,
         platforms: config.defaults.platforms,
-        signal,
-        repositories: (registry) => listerFor(pool, registry),
-        onWarning: warn,
         onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
       },
     );
