@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { ErrorCode, UsageError, errorMessage, failureCode } from '../errors.js';
 import { copierHandler } from '../lambda/copier-handler.js';
-import { HeldMessages, runLocalWorkers } from '../lambda/local-workers.js';
+import { HeldMessages, PendingPolls, runLocalWorkers } from '../lambda/local-workers.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { createCopyRuntime, type PipelineRun, ruleFailure, type Unfinished } from '../pipeline/sync.js';
 import { listerFor } from '../listing/index.js';
@@ -128,16 +128,20 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();
+  // A message cut short by a signal is released at once (delay 0), but not before the long polls
+  // the signal aborted have run out on SQS's side: one of them could take it and hide it for the
+  // queue's whole visibility timeout (local-workers.ts PendingPolls). Backoffs are left as they are.
+  const polls = new PendingPolls();
   // What a copier enqueues for this run (a rule listed again fans out into copies) is this run's too.
-  const settling = held.wrap(queue);
+  const settling = held.wrap(polls.wrap(queue));
   const tracked = opts.plan ? { ...settling, send: async (bodies: string[]) => (expect(bodies), settling.send(bodies)) } : settling;
   const handler = copierHandler(async () => ({ queue: tracked, runtime, logger, onOutcome }), { logger });
   const stop = AbortSignal.any([done.signal, signal]);
   const visibilityMs = await queueVisibilityMs(queue);
   // A worker that runs until a signal waits on SQS's longest long poll (20 s) rather than asking an
-  // idle queue every second; an abort ends the wait at once either way.
+  // idle queue every second. A stop ends our side of the wait at once (`polls` covers SQS's side).
   const waitMs = opts.untilEmpty ? undefined : SQS_MAX_WAIT_S * 1000;
-  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, visibilityMs, ...(waitMs ? { waitMs } : {}) });
+  const workers = runLocalWorkers({ queue, handler, workers: opts.proc, queueArn: dlq.queueArn, stop, held, polls, visibilityMs, ...(waitMs ? { waitMs } : {}) });
 
   const count = (sources: string[]) => pullBudget.count(sources, signal);
   const feed = opts.plan

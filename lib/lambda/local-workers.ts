@@ -30,7 +30,52 @@ export interface LocalWorkersOptions {
   visibilityMs?: number;
   /** The messages the handler holds, told apart from those it settled (see HeldMessages). */
   held?: HeldMessages;
+  /** Where the receives in progress are recorded (see PendingPolls). */
+  polls?: PendingPolls;
   stop: AbortSignal;
+}
+
+/**
+ * The long polls that may still hand out a message. Aborting a ReceiveMessage only closes our side:
+ * SQS (and local-aws-sqs, measured) goes on waiting and can give the next visible message to the
+ * closed connection, where it stays invisible for the whole visibility timeout (90 minutes on the
+ * stack's work queue). So a message released at a stop must not be visible before the polls this
+ * process abandoned have run out: `quietInMs()` says how long that is.
+ */
+export class PendingPolls {
+  private readonly open = new Map<symbol, number>();
+
+  /** A receive of `waitMs` starts; call the returned function when SQS has answered it. */
+  begin(waitMs: number): () => void {
+    const id = Symbol('poll');
+    // The request reaches SQS a little after this; a second covers the trip.
+    this.open.set(id, Date.now() + waitMs + 1000);
+    return () => void this.open.delete(id);
+  }
+
+  /** `queue`, whose release at once (delay 0: a copy cut short by a stop) waits out the open polls. */
+  wrap(queue: WorkQueue): WorkQueue {
+    return {
+      send: (bodies) => queue.send(bodies),
+      receive: (max, waitMs, signal) => queue.receive(max, waitMs, signal),
+      ack: (m) => queue.ack(m),
+      release: (m, delayMs) => queue.release(m, delayMs > 0 ? delayMs : this.quietInMs()),
+      deadLetter: (m, reason, body) => queue.deadLetter(m, reason, body),
+      counts: () => queue.counts(),
+      drained: () => queue.drained(),
+    };
+  }
+
+  /** Milliseconds until no receive this process gave up on can still take a message (0: none). */
+  quietInMs(): number {
+    const now = Date.now();
+    let last = now;
+    for (const [id, until] of this.open) {
+      if (until <= now) this.open.delete(id);
+      else last = Math.max(last, until);
+    }
+    return last - now;
+  }
 }
 
 /**
@@ -148,8 +193,12 @@ export async function runLocalWorkers(opts: LocalWorkersOptions): Promise<void> 
   const batch = Math.min(10, Math.max(1, opts.batch ?? 1));
   const loop = async () => {
     try {
+      const waitMs = opts.waitMs ?? 1000;
       while (!stop.aborted) {
-        const messages = await opts.queue.receive(batch, opts.waitMs ?? 1000, stop);
+        const answered = opts.polls?.begin(waitMs);
+        const messages = await opts.queue.receive(batch, waitMs, stop);
+        // An aborted receive returns nothing but may still be waiting on SQS's side: it stays open.
+        if (!stop.aborted) answered?.();
         if (messages.length) await runBatch(opts, messages);
       }
     } catch (err) {
