@@ -13,7 +13,8 @@ import { createCopyRuntime, type PipelineRun, ruleFailure, type Unfinished } fro
 import { listerFor } from '../listing/index.js';
 import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
-import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
+import { decodeMessage, encodeMessage, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
+import { letterTo } from '../lambda/copier-env.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { SQS_MAX_WAIT_S, sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
@@ -125,6 +126,25 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     logger,
     pullBudget,
     onWarning: opts.onWarning,
+    // What an expansion must not send to a copier goes to the DLQ, and counts in this run.
+    deadLetter: async (body: string, reason: { code: string; message: string }) => {
+      await letterTo(dlq)(body, reason);
+      const m = decodeMessage(body);
+      const o: ImageOutcome = {
+        body,
+        kind: m.kind,
+        source: m.kind === 'copy-image' ? m.source : ruleSourceText(m),
+        destination: m.kind === 'copy-image' ? m.destination : ruleDestinationText(m),
+        status: 'failed',
+        bytes: 0,
+        durationMs: 0,
+        attempt: 1,
+        error: reason,
+      };
+      outcomes.push(o);
+      if (m.kind === 'copy-image') progress.planned(1);
+      progress.outcome(o);
+    },
   };
   // The handler settles through `held`'s view of the queue, so the heartbeat knows what it still holds.
   const held = new HeldMessages();

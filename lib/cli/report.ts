@@ -4,7 +4,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import type { PipelineRun, Unfinished } from '../pipeline/sync.js';
-import { decodeMessage, isRuleKind, ruleDestinationText } from '../queue/messages.js';
+import { decodeMessage, isRuleKind, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
 import { formatBytes, formatDuration } from './format.js';
 
 export interface Summary {
@@ -145,7 +145,7 @@ function unfinishedEntry(u: Unfinished): ReportEntry {
   try {
     const m = decodeMessage(u.body);
     if (m.kind === 'copy-image') return { source: m.source, destination: m.destination, ...base };
-    return { source: m.source, destination: ruleDestinationText(m), kind: 'rule', ...base };
+    return { source: ruleSourceText(m), destination: ruleDestinationText(m), kind: 'rule', ...base };
   } catch {
     return { source: '', destination: '', ...base };
   }

@@ -2,7 +2,9 @@
 // pool (connections, tokens), the copy context (blob ledger, transfer limits) and a digest memo.
 // Lambda runs one event at a time per container, so sharing them across events is what a long
 // `sync` does across images: the ledger still trusts a blob only for the repository it saw it in.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { DeadLetterStore, FailureReason } from '../queue/types.js';
 import type { LoadedConfig } from '../config/types.js';
 import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
@@ -22,6 +24,11 @@ export interface CopierEnvOptions {
   attempts?: number;
   logger?: Logger;
   marginMs?: number;
+  /**
+   * Where an expansion sends what must not reach a copier (a group's conflicting images, a rule it
+   * cannot list): the queue's DLQ. Without it such an expansion is retried, then dead-lettered whole.
+   */
+  deadLetters?: DeadLetterStore;
   /** --pace (the CLI's queue workers): wait for a source's pull budget instead of leaving images for later. */
   pace?: boolean;
   /** Default: one info line per settled image (CloudWatch Logs is where a Lambda's results go). */
@@ -49,6 +56,7 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     memo: new InMemoryDigestMemo(),
     logger: opts.logger,
     pullBudget,
+    ...(opts.deadLetters ? { deadLetter: letterTo(opts.deadLetters) } : {}),
   };
   return {
     queue: opts.queue,
@@ -59,6 +67,11 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     onOutcome: opts.onOutcome ?? ((o) => logOutcome(opts.logger, o)),
     close: () => pool.close(),
   };
+}
+
+/** A DLQ's add() as the copier's dead-letter hook: a fresh letter with its reason. */
+export function letterTo(store: DeadLetterStore): (body: string, reason: FailureReason) => Promise<void> {
+  return (body, reason) => store.add({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
 }
 
 /** One line per settled image; its source and destination are logged as they are (secrets.ts). */

@@ -61,6 +61,8 @@ export function copierFromEnv(setup: HandlerSetup) {
       return createCopierEnv({
         config,
         queue: setup.queues.workQueue(queueUrl),
+        // A group's conflicting images and rules it cannot list go to the DLQ (pipeline/expand.ts).
+        deadLetters: await setup.queues.deadLetters(queueUrl),
         maxReceiveCount: maxReceiveCountFrom(setup.env, config),
         attempts: config.defaults.retries + 1,
         logger: log,
@@ -76,14 +78,19 @@ export function plannerFromEnv(setup: HandlerSetup) {
   const log = logger(setup);
   return middy<unknown, PlanSummary, Error, Context>().handler(async () => {
     let queue: WorkQueue;
+    let dlq: DeadLetterStore;
     let config: LoadedConfig;
     try {
-      queue = setup.queues.workQueue(queueUrlFrom(setup.env));
+      const queueUrl = queueUrlFrom(setup.env);
+      queue = setup.queues.workQueue(queueUrl);
+      // A rule that cannot be listed for a permanent reason goes there, with its reason.
+      dlq = await setup.queues.deadLetters(queueUrl);
       config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
     } catch (err) {
       fatal(log, 'planner cannot start', err);
     }
-    return runScheduledPlan({ config, queue, logger: log });
+    const metrics = { service: metricService(setup.env), write: setup.writeMetrics ?? ((line: string) => void process.stdout.write(line)) };
+    return runScheduledPlan({ config, queue, dlq, logger: log, metrics });
   });
 }
 

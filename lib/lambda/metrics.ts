@@ -15,6 +15,9 @@ export const MetricName = {
   ImagesFiltered: 'ImagesFiltered',
   ImagesFailed: 'ImagesFailed',
   BytesCopied: 'BytesCopied',
+  /** The planner: images (exact tags and digests) planned, and rules it could not list. */
+  ImagesPlanned: 'ImagesPlanned',
+  RulesFailed: 'RulesFailed',
 } as const;
 
 /** What one invocation (or one record) did. */
@@ -38,36 +41,43 @@ export function metricService(env: NodeJS.ProcessEnv = process.env): string {
   return env.SWRM_METRICS_SERVICE || METRIC_NAMESPACE;
 }
 
-/**
- * One EMF JSON line (no newline) for these counts. Write it to stdout as its own line. Negative or
- * non-finite counts are a bug upstream; they are clamped to 0 so one bad figure cannot make
- * CloudWatch drop the whole line (it rejects non-numeric metric values).
- */
-export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
+/** One EMF JSON line (no newline) for these figures: write it to stdout as its own line. */
+function emf(figures: readonly [name: string, unit: 'Count' | 'Bytes', value: number][], opts: EmfOptions): string {
+  // Negative or non-finite figures are a bug upstream; clamped to 0 so one bad figure cannot make
+  // CloudWatch drop the whole line (it rejects non-numeric metric values).
   const value = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-  const record = {
+  const record: Record<string, unknown> = {
     _aws: {
       Timestamp: opts.timestamp ?? Date.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: METRIC_NAMESPACE,
-          Dimensions: [[METRIC_DIMENSION]],
-          Metrics: [
-            { Name: MetricName.ImagesCopied, Unit: 'Count' },
-            { Name: MetricName.ImagesSkipped, Unit: 'Count' },
-            { Name: MetricName.ImagesFiltered, Unit: 'Count' },
-            { Name: MetricName.ImagesFailed, Unit: 'Count' },
-            { Name: MetricName.BytesCopied, Unit: 'Bytes' },
-          ],
-        },
-      ],
+      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [[METRIC_DIMENSION]], Metrics: figures.map(([Name, Unit]) => ({ Name, Unit })) }],
     },
     [METRIC_DIMENSION]: opts.service,
-    [MetricName.ImagesCopied]: value(counts.copied),
-    [MetricName.ImagesSkipped]: value(counts.skipped),
-    [MetricName.ImagesFiltered]: value(counts.filtered),
-    [MetricName.ImagesFailed]: value(counts.failed),
-    [MetricName.BytesCopied]: value(counts.bytes),
   };
+  for (const [name, , v] of figures) record[name] = value(v);
   return JSON.stringify(record);
+}
+
+/** The copier's figures for one invocation. */
+export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
+  return emf(
+    [
+      [MetricName.ImagesCopied, 'Count', counts.copied],
+      [MetricName.ImagesSkipped, 'Count', counts.skipped],
+      [MetricName.ImagesFiltered, 'Count', counts.filtered],
+      [MetricName.ImagesFailed, 'Count', counts.failed],
+      [MetricName.BytesCopied, 'Bytes', counts.bytes],
+    ],
+    opts,
+  );
+}
+
+/** The planner's figures for one run: images it planned and rules it could not list (the failed-rules alarm). */
+export function plannerEmfLine(summary: { images: number; failedRules: number }, opts: EmfOptions): string {
+  return emf(
+    [
+      [MetricName.ImagesPlanned, 'Count', summary.images],
+      [MetricName.RulesFailed, 'Count', summary.failedRules],
+    ],
+    opts,
+  );
 }

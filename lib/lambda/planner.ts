@@ -7,14 +7,17 @@
 // becomes one expand-repository message, and copiers list the tags.
 import type { Logger } from 'pino';
 import type { LoadedConfig, SyncRule } from '../config/types.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, errorMessage, failureCode } from '../errors.js';
 import { listerFor } from '../listing/index.js';
 import { type ExpandedRules, type ListerFor, expandNamespaceRules } from '../plan/namespaces.js';
 import { ClientPool } from '../registry/pool.js';
-import { findConflicts } from '../plan/conflicts.js';
+import { findConflicts, overlapGroups } from '../plan/conflicts.js';
 import { copyMessagesFor, expandMessageFor, namespaceMessageFor } from '../plan/planner.js';
-import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
-import type { QueueCounts, WorkQueue } from '../queue/types.js';
+import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import type { DeadLetterStore, QueueCounts, WorkQueue } from '../queue/types.js';
+import { ruleFailure } from '../plan/rule-failure.js';
+import { plannerEmfLine } from './metrics.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 
 export interface PlanSummary {
@@ -24,32 +27,56 @@ export interface PlanSummary {
   images: number;
   /** Expand messages: repositories a copier will list. */
   repositories: number;
-  /** Namespace rules whose repositories could not be listed: sent for a copier to list again. */
-  failedRules?: number;
+  /** Expand-group messages: listed rules sharing destination repositories, listed together. */
+  groups?: number;
+  /** Namespace rules whose repositories could not be listed (listed again by a copier, or dead-lettered). */
+  failedRules: number;
   sent: number;
   durationMs: number;
 }
 
 /** Every message a scheduled run sends, without a single registry request. */
-export function planTwoLevel(rules: readonly SyncRule[], platforms?: string[]): { copies: CopyImageMessage[]; expands: ExpandRepositoryMessage[] } {
+export function planTwoLevel(
+  rules: readonly SyncRule[],
+  platforms?: string[],
+): { copies: CopyImageMessage[]; expands: ExpandRepositoryMessage[]; groups: ExpandGroupMessage[] } {
   const copies: CopyImageMessage[] = [];
   const expands: ExpandRepositoryMessage[] = [];
   const seen = new Set<string>();
-  for (const rule of rules) {
-    if (!rule.tags && !rule.digest) {
-      expands.push(expandMessageFor(rule, platforms));
-      continue;
-    }
-    for (const m of copyMessagesFor(rule, rule.tags ?? [], platforms)) {
+  const exactCopies = (rule: SyncRule) =>
+    copyMessagesFor(rule, rule.tags ?? [], platforms).filter((m) => {
       const key = `${m.source}\u0000${m.destination}`;
-      if (!seen.has(key)) copies.push(m);
+      if (seen.has(key)) return false;
       seen.add(key);
-    }
+      return true;
+    });
+  // Rules sharing a destination repository with a listed rule are planned as one expand-group
+  // message (pipeline/expand.ts): the copier lists them together and holds back two sources of one
+  // tag, as `sync` does (plan/conflicts.ts). Independent expansions would race for it.
+  const groupOf = overlapGroups(rules);
+  const members = new Map<number, SyncRule[]>();
+  rules.forEach((rule, i) => {
+    const g = groupOf[i];
+    if (g !== undefined) members.set(g, [...(members.get(g) ?? []), rule]);
+  });
+  const listed = (r: SyncRule) => !r.tags && !r.digest;
+  const grouped = new Set([...members.values()].filter((group) => group.some(listed)).flat());
+  const groups: ExpandGroupMessage[] = [];
+  for (const group of members.values()) {
+    if (!group.some(listed)) continue;
+    const exact = group.filter((r) => !listed(r)).flatMap(exactCopies);
+    groups.push({ v: 1, kind: 'expand-group', rules: group.filter(listed).map((r) => expandMessageFor(r, platforms)), ...(exact.length ? { copies: exact } : {}) });
+  }
+  for (const rule of rules) {
+    if (grouped.has(rule)) continue;
+    if (listed(rule)) expands.push(expandMessageFor(rule, platforms));
+    else copies.push(...exactCopies(rule));
   }
   // As in `sync` (plan/planner.ts): two exact sources for one destination never race.
-  const conflicts = findConflicts(copies);
+  const all = [...copies, ...groups.flatMap((g) => g.copies ?? [])];
+  const conflicts = findConflicts(all);
   if (conflicts.length) throw new ConfigError(`${conflicts.length} destination(s) claimed by more than one source`, conflicts.map((e) => e.message));
-  return { copies, expands };
+  return { copies, expands, groups };
 }
 
 /** Still in progress: anything visible, in flight (being copied, or held back for a retry) or delayed. */
@@ -64,7 +91,11 @@ export interface ScheduledPlanOptions {
   /** Repository listers for namespace rules; default: listerFor over a pool built from the config. */
   repositories?: ListerFor;
   queue: WorkQueue;
+  /** Where a rule that cannot be listed for a permanent reason goes, with its reason. */
+  dlq?: DeadLetterStore;
   logger?: Logger;
+  /** One EMF line per run (images planned, rules that failed): the dashboard and the failed-rules alarm. */
+  metrics?: { service: string; write(line: string): void };
   now?: () => number;
 }
 
@@ -74,32 +105,40 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
   if (!opts.config.defaults.overlap) {
     const why = inProgress(await opts.queue.counts());
     if (why) {
-      const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, sent: 0, durationMs: Math.round(now() - started) };
+      const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, failedRules: 0, sent: 0, durationMs: Math.round(now() - started) };
       opts.logger?.warn(summary, `planner skipped: ${why}`);
       return summary;
     }
   }
   const { rules, failed } = await listNamespaces(opts);
-  const { copies, expands } = planTwoLevel(rules, opts.config.defaults.platforms);
-  // A namespace rule whose listing failed stops no other rule: a copier lists it again, with the
-  // message's backoff and attempts, and dead-letters it with its reason if it keeps failing.
-  const relist = failed.map((f) => {
-    opts.logger?.error({ source: `${f.rule.source.registry}/${f.rule.source.repository}`, origin: f.rule.origin, err: errorMessage(f.error) }, 'cannot list the rule; a copier lists it again');
-    return namespaceMessageFor(f.rule, opts.config.defaults.platforms);
-  });
+  const platforms = opts.config.defaults.platforms;
+  const { copies, expands, groups } = planTwoLevel(rules, platforms);
+  // A namespace rule whose listing failed stops no other rule: for a passing reason a copier lists
+  // it again (the message's backoff and attempts); for a permanent one its letter goes to the DLQ
+  // with the reason, as `sync` does (pipeline/sync.ts ruleFailure).
+  const relist: ExpandNamespaceMessage[] = [];
+  for (const f of failed) {
+    const message = namespaceMessageFor(f.rule, platforms);
+    const verdict = ruleFailure(f.error, undefined);
+    opts.logger?.error({ source: message.source, origin: f.rule.origin, code: failureCode(f.error), err: errorMessage(f.error) }, verdict.action === 'retry' ? 'cannot list the rule; a copier lists it again' : 'cannot list the rule; sent to the DLQ');
+    if (verdict.action === 'retry' || !opts.dlq) relist.push(message);
+    else await opts.dlq.add({ id: randomUUID(), body: encodeMessage(message), receiveCount: 1, reason: verdict.reason, at: new Date().toISOString() });
+  }
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
   await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
-  const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage), ...relist.map(encodeMessage)];
+  const bodies = [...copies, ...expands, ...groups, ...relist].map(encodeMessage);
   await opts.queue.send(bodies);
   const summary: PlanSummary = {
     images: copies.length,
-    repositories: expands.length,
-    ...(relist.length ? { failedRules: relist.length } : {}),
+    repositories: expands.length + groups.reduce((n, g) => n + g.rules.length, 0),
+    ...(groups.length ? { groups: groups.length } : {}),
+    failedRules: failed.length,
     sent: bodies.length,
     durationMs: Math.round(now() - started),
   };
   opts.logger?.info(summary, `planned ${summary.images} image(s) and ${summary.repositories} repository listing(s); ${summary.sent} message(s) sent`);
+  opts.metrics?.write(`${plannerEmfLine(summary, { service: opts.metrics.service })}\n`);
   return summary;
 }
 

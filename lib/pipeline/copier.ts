@@ -10,19 +10,9 @@ import { resolveFormat } from '../copy/transforms.js';
 import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
-import { listerFor } from '../listing/index.js';
-import { type TagLister, copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
-import { invalidTags, selectTags } from '../plan/tags.js';
-import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
-import {
-  type CopyImageMessage,
-  type ExpandNamespaceMessage,
-  type ExpandRepositoryMessage,
-  decodeMessage,
-  encodeMessage,
-  ruleDestinationText,
-} from '../queue/messages.js';
-import { expandNamespaceRules } from '../plan/namespaces.js';
+import type { TagLister } from '../plan/planner.js';
+import { type CopyImageMessage, decodeMessage, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
+import { expandGroup, expandNamespace, expandOne } from './expand.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
@@ -35,7 +25,7 @@ import { type AttemptLedger, madeProgress } from './attempts.js';
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
   body: string;
-  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'invalid';
+  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'expand-group' | 'invalid';
   source: string;
   destination: string;
   /**
@@ -84,6 +74,12 @@ export interface ProcessDeps {
   /** Which deliveries made progress (attempts.ts); without it every delivery spends an attempt. */
   ledger?: AttemptLedger;
   list: TagLister;
+  /**
+   * Straight to the DLQ, for what an expansion must never send to a copier: an image two sources
+   * of a group claim (SWRM_DESTINATION_CONFLICT), a rule of a group that cannot be listed. Without
+   * it such an expansion fails and is retried, or dead-lettered whole.
+   */
+  deadLetter?: (body: string, reason: FailureReason) => Promise<void>;
   /** Enqueue the copy messages an expand-repository message expands into. */
   send: (bodies: string[]) => Promise<void>;
   logger?: Logger;
@@ -122,7 +118,7 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
   try {
     const body = decodeMessage(msg.body);
     kind = body.kind;
-    source = body.source;
+    source = body.kind === 'copy-image' ? body.source : ruleSourceText(body);
     if (body.kind === 'copy-image') {
       destination = body.destination;
       const admission = deps.pullBudget ? await deps.pullBudget.admit(body.source, stop) : undefined;
@@ -135,7 +131,12 @@ export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signa
       return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
     destination = ruleDestinationText(body);
-    const count = body.kind === 'expand-repository' ? await expandOne(body, deps, stop) : await expandNamespace(body, deps, stop);
+    const count =
+      body.kind === 'expand-repository'
+        ? await expandOne(body, deps, stop)
+        : body.kind === 'expand-namespace'
+          ? await expandNamespace(body, deps, stop)
+          : await expandGroup(body, deps, stop);
     deps.ledger?.forget(msg.id);
     const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: count, durationMs: performance.now() - started };
     return { settlement: { action: 'ack' }, outcome };
@@ -226,41 +227,6 @@ async function copyOne(
     bytes: result.counters.bytesUploaded,
     ...(result.conversion ? { conversion: result.conversion, sourceDigest: result.sourceDigest } : {}),
   };
-}
-
-async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
-  const rule = ruleFromExpand(m);
-  const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
-  const warn = deps.onWarning ?? ((message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message));
-  const invalid = invalidTags(tags);
-  if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
-  // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
-  let pushedAt: Map<string, string> | undefined;
-  if (rule.filter?.pushedWithinDays !== undefined) {
-    const lister = listerFor(deps.pool, rule.source.registry);
-    const times = lister.tagTimes ? (await lister.tagTimes(rule.source.repository, signal)).filter((t) => t.pushedAt) : [];
-    if (times.length) pushedAt = new Map(times.map((t) => [t.name, t.pushedAt!]));
-    else warn(noPushTimesWarning(rule.origin, rule.source.registry, lister.kind, rule.filter.pushedWithinDays));
-  }
-  const messages = copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
-  await deps.send(messages.map(encodeMessage));
-  return messages.length;
-}
-
-/**
- * A namespace rule listed again (its listing failed at plan time): one expand-repository message
- * per repository it keeps, each then listed and copied like any listed rule. A listing that fails
- * again fails this message, to be retried or dead-lettered with its reason.
- */
-async function expandNamespace(m: ExpandNamespaceMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
-  const rule = ruleFromNamespace(m);
-  const onWarning = (message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message);
-  const expanded = await expandNamespaceRules([rule], (registry) => listerFor(deps.pool, registry), { signal, onWarning });
-  const failed = expanded.failed[0];
-  if (failed) throw failed.error;
-  const messages = expanded.rules.map((r) => expandMessageFor(r, m.platforms));
-  await deps.send(messages.map(encodeMessage));
-  return messages.length;
 }
 
 /**

@@ -5,13 +5,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { type CopyContext, createCopyContext } from '../copy/context.js';
-import { type DestinationConflictError, ErrorCode, errorMessage, failureCode, isRetryable } from '../errors.js';
+import { type DestinationConflictError, ErrorCode, errorMessage, failureCode } from '../errors.js';
+import { ruleFailure } from '../plan/rule-failure.js';
+export { ruleFailure } from '../plan/rule-failure.js';
 import { partitionConflictBodies } from '../plan/conflicts.js';
 import { listerFor } from '../listing/index.js';
 import { type TagLister, expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
 import { EmbeddedQueue } from '../queue/embedded.js';
-import { encodeMessage, ruleDestinationText } from '../queue/messages.js';
+import { decodeMessage, encodeMessage, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
 import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
@@ -153,22 +155,6 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
 }
 
 /**
- * What becomes of a rule the planner could not list: interrupted before it was listed (not started:
- * saved, so replay plans it), a passing failure (listed again by a copier, under the message's
- * attempts), or a permanent one (the DLQ, with its reason). The other rules go on either way.
- */
-export function ruleFailure(
-  err: unknown,
-  signal: AbortSignal | undefined,
-): { action: 'retry' } | { action: 'dead-letter'; reason: { code: string; message: string }; notStarted: boolean } {
-  if (signal?.aborted && failureCode(err) === ErrorCode.INTERRUPTED) {
-    return { action: 'dead-letter', reason: { code: ErrorCode.NOT_STARTED, message: 'interrupted before this rule was planned' }, notStarted: true };
-  }
-  if (isRetryable(err)) return { action: 'retry' };
-  return { action: 'dead-letter', reason: { code: failureCode(err), message: errorMessage(err) }, notStarted: false };
-}
-
-/**
  * The client pool and copy context a config asks for (connection caps, per-registry transfer
  * limits). One per run for `sync`; one per warm container for the Lambda copier (lib/lambda).
  */
@@ -252,6 +238,17 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
     });
   };
 
+  // What an expansion may not send to a copier (a group's conflicting images, a rule it cannot list):
+  // straight to the DLQ, counted like the planner's own letters.
+  const deadLetter = async (body: string, reason: { code: string; message: string }) => {
+    await saveLetter({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+    const m = decodeMessage(body);
+    if (m.kind === 'copy-image') plannedBy(1);
+    const source = m.kind === 'copy-image' ? m.source : ruleSourceText(m);
+    const destination = m.kind === 'copy-image' ? m.destination : ruleDestinationText(m);
+    outcome({ body, kind: m.kind, source, destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
+  };
+
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();
   const fed = feed({ queue, pool, list, planned: plannedBy, outcome, unfinished: (u) => unfinished.push(u), saveLetter, pullBudget });
@@ -275,6 +272,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
       memo: opts.memo,
       pullBudget,
       onWarning: opts.onWarning,
+      deadLetter,
     },
     done.signal,
   );

@@ -31,6 +31,8 @@ export function letterKey(body: string): string {
   const m = decoded(body);
   if (!m) return JSON.stringify(['body', maskBody(body)]);
   if (m.kind === 'copy-image') return JSON.stringify([m.kind, m.source, m.destination]);
+  // A group is its rules: the same rules listed together are the same letter.
+  if (m.kind === 'expand-group') return JSON.stringify([m.kind, m.rules.map((r) => [r.source, [...r.destinations].sort()]).sort()]);
   const targets = m.kind === 'expand-repository' ? m.destinations : m.namespace.targets;
   return JSON.stringify([m.kind, m.source, [...targets].sort()]);
 }

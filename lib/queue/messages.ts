@@ -86,22 +86,44 @@ export const expandNamespaceMessage = z.strictObject({
   origin: z.string().max(1024).optional(),
 });
 
-export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage]);
+/**
+ * Listed rules that share destination repositories (plan/conflicts.ts overlapGroups), with the
+ * exact images of the group's other rules: one message, so the copier that lists them sees every
+ * image of the group and holds back conflicting ones (SWRM_DESTINATION_CONFLICT), as `sync` does,
+ * instead of independent expansions racing for one tag (issue 14, item 3).
+ */
+export const expandGroupMessage = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('expand-group'),
+  rules: z.array(expandRepositoryMessage).min(1).max(1000),
+  copies: z.array(copyImageMessage).max(5000).optional(),
+});
+
+export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage, expandGroupMessage]);
 
 export type CopyImageMessage = z.infer<typeof copyImageMessage>;
 export type ExpandRepositoryMessage = z.infer<typeof expandRepositoryMessage>;
 export type ExpandNamespaceMessage = z.infer<typeof expandNamespaceMessage>;
+export type ExpandGroupMessage = z.infer<typeof expandGroupMessage>;
 /** A message that stands for a rule (its listing), not for one image. */
 export type RuleMessage = ExpandRepositoryMessage | ExpandNamespaceMessage;
 
-/** Whether a message kind stands for a rule to list rather than an image (summaries count them apart). */
-export function isRuleKind(kind: string): kind is RuleMessage['kind'] {
-  return kind === 'expand-repository' || kind === 'expand-namespace';
+/** Whether a message kind stands for rules to list rather than an image (summaries count them apart). */
+export function isRuleKind(kind: string): kind is RuleMessage['kind'] | 'expand-group' {
+  return kind === 'expand-repository' || kind === 'expand-namespace' || kind === 'expand-group';
 }
 
 /** Where a rule message sends its images, for reports: its destinations or its targets. */
-export function ruleDestinationText(m: RuleMessage): string {
+export function ruleDestinationText(m: RuleMessage | ExpandGroupMessage): string {
+  if (m.kind === 'expand-group') return [...new Set(m.rules.flatMap((r) => r.destinations))].join(', ');
   return m.kind === 'expand-repository' ? m.destinations.join(', ') : m.namespace.targets.join(', ');
+}
+
+/** A rule message's source, for reports: a group names its first rule and how many more it holds. */
+export function ruleSourceText(m: RuleMessage | ExpandGroupMessage): string {
+  if (m.kind !== 'expand-group') return m.source;
+  const more = m.rules.length - 1 + (m.copies?.length ? 1 : 0);
+  return more > 0 ? `${m.rules[0]!.source} (and ${more} more rule(s) sharing its destinations)` : m.rules[0]!.source;
 }
 export type QueueMessageBody = z.infer<typeof queueMessage>;
 

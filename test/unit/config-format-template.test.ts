@@ -29,7 +29,7 @@ test('format: a rule overrides defaults.format; unset rules inherit it; unset ev
 test('format travels in copy and expand messages and back', () => {
   const [rule] = parse({ version: 1, rules: [{ source: 'quay.io/a/b', destination: 'reg.example.com/x', format: 'docker' }] }).rules;
   const [copy] = copyMessagesFor(rule!, ['1']);
-  assert.equal(decodeMessage(encodeMessage(copy!)).format, 'docker');
+  assert.equal((decodeMessage(encodeMessage(copy!)) as NonNullable<typeof copy>).format, 'docker');
   const expand = expandMessageFor(rule!);
   assert.equal(expand.format, 'docker');
   assert.equal(ruleFromExpand(decodeMessage(encodeMessage(expand)) as typeof expand).format, 'docker');

@@ -28,13 +28,38 @@ describe('scheduled planner', () => {
   test('exact tags become copy messages, each listed repository one expand message', async () => {
     const q = queue();
     const summary = await runScheduledPlan({ config: parseNativeConfig(doc(), 'c.yaml'), queue: q });
-    assert.deepEqual({ ...summary, durationMs: 0 }, { images: 2, repositories: 2, sent: 4, durationMs: 0 });
+    assert.deepEqual({ ...summary, durationMs: 0 }, { images: 2, repositories: 2, failedRules: 0, sent: 4, durationMs: 0 });
     const sent = await bodies(q);
     assert.deepEqual(sent.filter((m) => m.kind === 'copy-image').map((m) => m.source), ['src.example/team/app:v1', 'src.example/team/app:v2']);
     const expands = sent.filter((m) => m.kind === 'expand-repository');
     assert.deepEqual(expands.map((m) => m.source), ['src.example/team/db', 'src.example/team/cache']);
     assert.deepEqual(expands[0]!.kind === 'expand-repository' && expands[0]!.destinations, ['dst.example/mirror/db', 'dst2.example/backup/db']);
     assert.deepEqual(expands[1]!.kind === 'expand-repository' && expands[1]!.filter, { include: ['^7'] });
+  });
+
+  test('listed rules sharing a destination repository are one expand-group, with the exact rules among them', () => {
+    const config = parseNativeConfig(
+      {
+        version: 1,
+        rules: [
+          { source: 'a.example/team/app', destination: 'dst.example/mirror' },
+          { source: 'b.example/team/app', destination: 'dst.example/mirror' },
+          { source: 'c.example/team/app', destination: 'dst.example/mirror', tags: ['v9'] },
+          { source: 'a.example/team/db', destination: 'dst.example/mirror' },
+          { source: 'a.example/team/tool', destination: 'dst.example/mirror', tags: ['v1'] },
+        ],
+      },
+      'c.yaml',
+    );
+    const { copies, expands, groups } = planTwoLevel(config.rules);
+    assert.equal(groups.length, 1);
+    assert.deepEqual(groups[0]!.rules.map((r) => r.source), ['a.example/team/app', 'b.example/team/app']);
+    assert.deepEqual(groups[0]!.copies?.map((c) => c.source), ['c.example/team/app:v9'], 'the exact rule onto mirror/app is checked with the group');
+    assert.deepEqual(expands.map((e) => e.source), ['a.example/team/db'], 'a rule sharing nothing expands alone');
+    assert.deepEqual(copies.map((c) => c.source), ['a.example/team/tool:v1']);
+    // Exact rules onto one repository with no listed rule among them need no group.
+    const exactOnly = parseNativeConfig({ version: 1, rules: [{ source: 'a.example/x/app', destination: 'dst.example/m', tags: ['1'] }, { source: 'b.example/y/app', destination: 'dst.example/m', tags: ['2'] }] }, 'c.yaml');
+    assert.equal(planTwoLevel(exactOnly.rules).groups.length, 0);
   });
 
   test('a run while the previous one is still queued is skipped and says why', async () => {

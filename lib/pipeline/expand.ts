@@ -1,0 +1,90 @@
+// What an expand message fans out into (the second level of the planner's fan-out: lib/lambda/
+// planner.ts plans without listing). A copier lists and sends copy messages:
+//   - expand-repository: one listed rule;
+//   - expand-namespace: a namespace rule listed again after its listing failed: one expand-repository
+//     message per repository it keeps;
+//   - expand-group: listed rules that share destination repositories, with the exact images of the
+//     group's other rules: listed together, so two sources claiming one tag are held back
+//     (SWRM_DESTINATION_CONFLICT, as `sync` does), never racing to push it (issue 14, item 3).
+import { ErrorCode, errorMessage, failureCode, isRetryable } from '../errors.js';
+import { listerFor } from '../listing/index.js';
+import { partitionConflicts } from '../plan/conflicts.js';
+import { expandNamespaceRules } from '../plan/namespaces.js';
+import { copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
+import { invalidTags, selectTags } from '../plan/tags.js';
+import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
+import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import type { ProcessDeps } from './copier.js';
+
+/** A listed rule as copy messages: its tags listed and filtered (include, exclude, semver, times, latest). */
+async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<CopyImageMessage[]> {
+  const rule = ruleFromExpand(m);
+  const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
+  const warn = deps.onWarning ?? ((message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message));
+  const invalid = invalidTags(tags);
+  if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
+  // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
+  let pushedAt: Map<string, string> | undefined;
+  if (rule.filter?.pushedWithinDays !== undefined) {
+    const lister = listerFor(deps.pool, rule.source.registry);
+    const times = lister.tagTimes ? (await lister.tagTimes(rule.source.repository, signal)).filter((t) => t.pushedAt) : [];
+    if (times.length) pushedAt = new Map(times.map((t) => [t.name, t.pushedAt!]));
+    else warn(noPushTimesWarning(rule.origin, rule.source.registry, lister.kind, rule.filter.pushedWithinDays));
+  }
+  return copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
+}
+
+/** An expand-repository message: its rule listed, one copy message per kept tag and destination. */
+export async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
+  const messages = await listedCopies(m, deps, signal);
+  await deps.send(messages.map(encodeMessage));
+  return messages.length;
+}
+
+/**
+ * A namespace rule listed again (its listing failed at plan time): one expand-repository message
+ * per repository it keeps, each then listed and copied like any listed rule. A listing that fails
+ * again fails this message, to be retried or dead-lettered with its reason.
+ */
+export async function expandNamespace(m: ExpandNamespaceMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
+  const rule = ruleFromNamespace(m);
+  const onWarning = (message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message);
+  const expanded = await expandNamespaceRules([rule], (registry) => listerFor(deps.pool, registry), { signal, onWarning });
+  const failed = expanded.failed[0];
+  if (failed) throw failed.error;
+  const messages = expanded.rules.map((r) => expandMessageFor(r, m.platforms));
+  await deps.send(messages.map(encodeMessage));
+  return messages.length;
+}
+
+/**
+ * An overlap group: every listed rule's copies and the group's exact copies, checked together. A
+ * rule that cannot be listed for a passing reason fails the whole message (to be retried: the check
+ * needs every rule); for a permanent one its expand letter goes to the DLQ and the rest goes on, as
+ * in `sync`. Conflicting copies go to the DLQ; the rest is sent.
+ */
+export async function expandGroup(m: ExpandGroupMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
+  const copies: CopyImageMessage[] = [...(m.copies ?? [])];
+  const failedRules: { rule: ExpandRepositoryMessage; err: unknown }[] = [];
+  for (const rule of m.rules) {
+    try {
+      copies.push(...(await listedCopies(rule, deps, signal)));
+    } catch (err) {
+      if (signal?.aborted || isRetryable(err) || !deps.deadLetter) throw err;
+      failedRules.push({ rule, err });
+    }
+  }
+  const seen = new Set<string>();
+  const unique = copies.filter((c) => {
+    const key = `${c.source}\u0000${c.destination}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const { clear, held } = partitionConflicts(unique);
+  if (held.length && !deps.deadLetter) throw held[0]!.error;
+  for (const f of failedRules) await deps.deadLetter!(encodeMessage(f.rule), { code: failureCode(f.err), message: errorMessage(f.err) });
+  for (const h of held) await deps.deadLetter!(encodeMessage(h.message), { code: ErrorCode.DESTINATION_CONFLICT, message: h.error.message });
+  await deps.send(clear.map(encodeMessage));
+  return clear.length;
+}
