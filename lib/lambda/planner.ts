@@ -16,6 +16,8 @@ import { copyMessagesFor, expandMessageFor, namespaceMessageFor } from '../plan/
 import { type CopyImageMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
 import type { QueueCounts, WorkQueue } from '../queue/types.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import type { RunTracker } from '../state/runs.js';
+import { lastRunInProgress, sendForRun, startRun } from './planner-runs.js';
 
 export interface PlanSummary {
   /** Why the run did nothing (the previous one is still in progress). */
@@ -28,6 +30,8 @@ export interface PlanSummary {
   failedRules?: number;
   sent: number;
   durationMs: number;
+  /** The run id its messages carry (with a state table: lib/state/runs.ts). */
+  run?: string;
 }
 
 /** Every message a scheduled run sends, without a single registry request. */
@@ -66,13 +70,15 @@ export interface ScheduledPlanOptions {
   queue: WorkQueue;
   logger?: Logger;
   now?: () => number;
+  /** Runs in the state table: a record per run, and the overlap check reads the last one (planner-runs.ts). */
+  runs?: RunTracker;
 }
 
 export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<PlanSummary> {
   const now = opts.now ?? (() => performance.now());
   const started = now();
   if (!opts.config.defaults.overlap) {
-    const why = inProgress(await opts.queue.counts());
+    const why = opts.runs ? await lastRunInProgress(opts.runs, opts.queue, opts.logger) : inProgress(await opts.queue.counts());
     if (why) {
       const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, sent: 0, durationMs: Math.round(now() - started) };
       opts.logger?.warn(summary, `planner skipped: ${why}`);
@@ -90,9 +96,11 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
   await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
-  const bodies = [...copies.map(encodeMessage), ...expands.map(encodeMessage), ...relist.map(encodeMessage)];
-  await opts.queue.send(bodies);
+  const planned = [...copies.map(encodeMessage), ...expands.map(encodeMessage), ...relist.map(encodeMessage)];
+  const { bodies, run } = await startRun(opts, planned, { images: copies.length, repositories: expands.length });
+  await sendForRun(opts, bodies, run);
   const summary: PlanSummary = {
+    ...(run ? { run } : {}),
     images: copies.length,
     repositories: expands.length,
     ...(relist.length ? { failedRules: relist.length } : {}),
