@@ -39,11 +39,11 @@ export function maxReceiveCountFrom(env: Env, config: LoadedConfig): number {
  * SWRM_STATE_TABLE: the DynamoDB table that outlives an invocation (lib/state: the digest memo, the
  * runs). Unset: nothing does (each container has its own memo; the planner checks queue counts).
  */
-export function stateTableFrom(env: Env): string | undefined {
+export function stateTableFrom(env: Env, what = 'SWRM_STATE_TABLE'): string | undefined {
   const name = env.SWRM_STATE_TABLE?.trim();
   if (!name) return undefined;
   // DynamoDB's naming rule; CloudFormation's Ref gives the name, never an ARN.
-  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(name)) throw new ConfigError(`SWRM_STATE_TABLE must name a DynamoDB table (3-255 of A-Z, a-z, 0-9, _ . -), got "${printable(name, 80)}"`);
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(name)) throw new ConfigError(`${what} must name a DynamoDB table (3-255 of A-Z, a-z, 0-9, _ . -), got "${printable(name, 80)}"`);
   return name;
 }
 
