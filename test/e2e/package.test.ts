@@ -273,7 +273,7 @@ describe('npm run package: the copier bundle runs', () => {
 
     // The state table, created as the template declares it, on dynalite.
     dynamo = await startDynamoServer();
-    await dynamo.createStateTable('pkg-state');
+    await dynamo.createStateTable('pkg-state', resourcesOf(pkg.template, 'AWS::DynamoDB::Table')[0]![1].Properties);
 
     // The function's own environment from the template, its queue and table references made local.
     const vars = copier.Properties.Environment.Variables as Json;

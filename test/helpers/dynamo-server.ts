@@ -21,8 +21,11 @@ export interface DynamoServerHandle {
   endpoint: string;
   /** A client for this server (dummy credentials), for the test's own setup and checks. */
   client: DynamoDBClient;
-  /** The state table as the stack creates it. */
-  createStateTable(name: string): Promise<void>;
+  /**
+   * The state table as the stack creates it: infra/state.yml's keys, or the given properties of an
+   * AWS::DynamoDB::Table resource from a packaged template (TableName and TTL are ignored).
+   */
+  createStateTable(name: string, properties?: { AttributeDefinitions?: unknown; KeySchema?: unknown; BillingMode?: string }): Promise<void>;
   /** Operations (e.g. `GetItem`) answered with AccessDeniedException from now on; empty to stop. */
   refuse: Set<string>;
   /** Every operation received, in order (refused ones too). */
@@ -80,22 +83,24 @@ export async function startDynamoServer(): Promise<DynamoServerHandle> {
     client,
     refuse,
     calls,
-    async createStateTable(name) {
+    async createStateTable(name, properties) {
       const { partition, sort } = STATE_TABLE_KEYS;
-      await client.send(
-        new CreateTableCommand({
-          TableName: name,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: partition, AttributeType: 'S' },
-            { AttributeName: sort, AttributeType: 'S' },
-          ],
-          KeySchema: [
-            { AttributeName: partition, KeyType: 'HASH' },
-            { AttributeName: sort, KeyType: 'RANGE' },
-          ],
-        }),
-      );
+      const input = {
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: partition, AttributeType: 'S' },
+          { AttributeName: sort, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: partition, KeyType: 'HASH' },
+          { AttributeName: sort, KeyType: 'RANGE' },
+        ],
+        ...(properties?.AttributeDefinitions ? { AttributeDefinitions: properties.AttributeDefinitions } : {}),
+        ...(properties?.KeySchema ? { KeySchema: properties.KeySchema } : {}),
+        ...(properties?.BillingMode ? { BillingMode: properties.BillingMode } : {}),
+      } as ConstructorParameters<typeof CreateTableCommand>[0];
+      await client.send(new CreateTableCommand(input));
       for (let i = 0; i < 50; i++) {
         if ((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus === 'ACTIVE') return;
         await new Promise((r) => setTimeout(r, 20));
