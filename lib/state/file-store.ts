@@ -9,10 +9,11 @@
 // A group may live in its own file with a reader for the lines an older version wrote there without
 // `_g`/`_id` (the digest memo's `digests.jsonl`): new lines carry the old fields too, so an older
 // version still reads the file it shares with this one.
-import { appendFile, mkdir, open } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type LockOptions, withFileLock } from '../queue/file-lock.js';
+import { JsonlLog, itemKey } from './jsonl-log.js';
 import {
   type AddOptions,
   type PutOptions,
@@ -56,123 +57,9 @@ type Op =
   | { kind: 'delete'; key: StateKey; ifVersion?: string };
 type Pending = Op & { resolve(v: unknown): void; reject(e: unknown): void };
 
-const itemKey = (group: string, id: string) => `${group}\u0000${id}`;
-
-/** One JSON-lines file and the items it holds, read incrementally from `offset`. */
-class JsonlLog {
-  readonly items = new Map<string, StoredItem>();
-  corrupt = 0;
-  private offset = 0;
-  private ino?: number;
-  /** Where a trailing line without its newline starts (counted as corrupt once). */
-  private partialAt?: number;
-  private chain: Promise<unknown> = Promise.resolve();
-  pending: Pending[] = [];
-  flushing?: Promise<void>;
-
-  constructor(
-    readonly path: string,
-    private readonly group?: string,
-    private readonly legacy?: FileGroup['legacy'],
-  ) {}
-
-  /** Reads and writes of this file take turns within the process. */
-  serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn);
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  /** Apply the complete lines appended since the last read; the size read and whether it ends with a newline. */
-  async catchUp(): Promise<{ size: number; clean: boolean }> {
-    let fh;
-    try {
-      fh = await open(this.path, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      if (this.offset > 0) this.reset(); // deleted: an empty store from now on
-      return { size: 0, clean: true };
-    }
-    try {
-      const st = await fh.stat();
-      // Replaced or cut (a user deleted and a run recreated it): read it again from the start.
-      if (st.ino !== this.ino || st.size < this.offset) this.reset();
-      this.ino = st.ino;
-      const len = st.size - this.offset;
-      if (len <= 0) return { size: st.size, clean: this.partialAt === undefined };
-      const buf = Buffer.alloc(len);
-      let got = 0;
-      while (got < len) {
-        const { bytesRead } = await fh.read(buf, got, len - got, this.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      const end = buf.subarray(0, got).lastIndexOf(0x0a) + 1;
-      let at = 0;
-      while (at < end) {
-        const nl = buf.indexOf(0x0a, at);
-        this.applyLine(buf.toString('utf8', at, nl), this.offset + at);
-        at = nl + 1;
-      }
-      this.offset += end;
-      const clean = end === got;
-      if (!clean && this.partialAt !== this.offset) {
-        this.corrupt++;
-        this.partialAt = this.offset;
-      }
-      return { size: this.offset + (got - end), clean };
-    } finally {
-      await fh.close();
-    }
-  }
-
-  private reset(): void {
-    this.items.clear();
-    this.offset = 0;
-    this.partialAt = undefined;
-  }
-
-  private applyLine(line: string, at: number): void {
-    const wasPartial = this.partialAt === at;
-    if (wasPartial) this.partialAt = undefined;
-    const parsed = line.trim() === '' ? null : this.parse(line);
-    if (parsed === undefined) {
-      // A torn line was counted when it was seen without its newline.
-      if (!wasPartial) this.corrupt++;
-      return;
-    }
-    if (wasPartial) this.corrupt--; // it was only being written
-    if (parsed === null) return;
-    const k = itemKey(parsed.group, parsed.id);
-    if (parsed.deleted) this.items.delete(k);
-    else this.items.set(k, { data: parsed.data, version: String(at), ...(parsed.expiresAt !== undefined ? { expiresAt: parsed.expiresAt } : {}) });
-  }
-
-  private parse(line: string): { group: string; id: string; data: StateData; expiresAt?: number; deleted: boolean } | undefined {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      return undefined;
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-    const r = raw as Record<string, unknown>;
-    if (typeof r._g === 'string' && typeof r._id === 'string') {
-      const data: StateData = {};
-      for (const [k, v] of Object.entries(r)) {
-        if (k.startsWith('_')) continue;
-        if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) data[k] = v;
-      }
-      return { group: r._g, id: r._id, data, deleted: r._del === true, ...(typeof r._exp === 'number' ? { expiresAt: r._exp } : {}) };
-    }
-    const old = this.group !== undefined ? this.legacy?.(r) : undefined;
-    return old && { group: this.group!, id: old.id, data: old.data, deleted: false };
-  }
-}
-
 export class FileStateStore implements StateStore {
   readonly where: string;
-  private readonly logs = new Map<string, JsonlLog>();
+  private readonly logs = new Map<string, JsonlLog<Pending>>();
   private readonly clock: () => number;
   private reported = 0;
 
@@ -191,20 +78,20 @@ export class FileStateStore implements StateStore {
     return n;
   }
 
-  private logFor(group: string): JsonlLog {
+  private logFor(group: string): JsonlLog<Pending> {
     const own = this.opts.groups?.[group];
     const file = own?.file ?? SHARED_STATE_FILE;
     let log = this.logs.get(file);
-    if (!log) this.logs.set(file, (log = new JsonlLog(join(this.dir, file), own ? group : undefined, own?.legacy)));
+    if (!log) this.logs.set(file, (log = new JsonlLog<Pending>(join(this.dir, file), own ? group : undefined, own?.legacy)));
     return log;
   }
 
-  private async read(log: JsonlLog): Promise<void> {
+  private async read(log: JsonlLog<Pending>): Promise<void> {
     await log.serial(() => log.catchUp());
     this.reportCorrupt(log);
   }
 
-  private reportCorrupt(log: JsonlLog): void {
+  private reportCorrupt(log: JsonlLog<Pending>): void {
     const n = this.corruptLines;
     if (n > this.reported) this.opts.logger?.warn({ file: log.path, lines: n - this.reported }, 'state file: skipped unreadable lines');
     this.reported = n;
@@ -253,7 +140,7 @@ export class FileStateStore implements StateStore {
     });
   }
 
-  private async flush(log: JsonlLog): Promise<void> {
+  private async flush(log: JsonlLog<Pending>): Promise<void> {
     try {
       while (log.pending.length) {
         const batch = log.pending.splice(0);
@@ -264,7 +151,7 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  private async writeBatch(log: JsonlLog, batch: Pending[]): Promise<void> {
+  private async writeBatch(log: JsonlLog<Pending>, batch: Pending[]): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await withFileLock(
       log.path,
