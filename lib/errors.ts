@@ -43,6 +43,8 @@ export const ErrorCode = {
   NO_DLQ: 'SWRM_NO_DLQ',
   /** An image the Lambda deadline cut twice: moved to the long-haul queue for `work` (not a failure). */
   LAMBDA_DEADLINE: 'SWRM_LAMBDA_DEADLINE',
+  /** The state store (SWRM_STATE_TABLE's DynamoDB table) is missing or refuses an action the code needs. */
+  STATE: 'SWRM_STATE',
   /** An SWR organization or repository name that breaks SWR's naming rules. */
   SWR_NAME: 'SWRM_SWR_NAME',
   /** An SWR management API refusal (quota, exists, owned by another user, auth, busy). */
@@ -431,6 +433,21 @@ export class QueueError extends MigrateError {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * A state store (lib/state) that retrying will not fix: the DynamoDB table is missing, the role may
+ * not call an action on it, or it refused a request as malformed. Names the table and the action.
+ * Throttling, 5xx and the network are NetworkErrors instead (passing).
+ */
+export class StateError extends MigrateError {
+  constructor(
+    readonly store: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.STATE, message, options);
   }
 }
 

@@ -29,6 +29,7 @@ const OPTIONS = {
   'log-level': { spec: { type: 'string' }, usage: '--log-level LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default: warn); JSON logs on stderr' },
   'queue-url': { spec: { type: 'string' }, usage: '--queue-url URL', help: 'an SQS work queue with a RedrivePolicy (its DLQ); AWS_REGION, AWS_ENDPOINT_URL_SQS and the SDK credential chain apply' },
   enqueue: { spec: { type: 'boolean' }, usage: '--enqueue', help: 'send the planned messages to --queue-url (copiers do the rest)' },
+  'state-table': { spec: { type: 'string' }, usage: '--state-table NAME', help: "status: the deployment's DynamoDB state table, to show its last runs (default: $SWRM_STATE_TABLE)" },
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
   'long-queue-url': { spec: { type: 'string' }, usage: '--long-queue-url URL', help: "also the long-haul queue's counts: images too long for Lambda, for `work` (the stack output LongQueueUrl)" },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
@@ -117,9 +118,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
     notes: 'Only credentials are needed, as for replay. Without --until-empty it runs until SIGINT or SIGTERM; unfinished messages go back to the queue.',
   },
   status: {
-    usage: 'swr-migrate status --queue-url URL [--long-queue-url URL] [--json]',
-    summary: "print an SQS queue's visible, in-flight and DLQ counts, and the DLQ's reasons by code (not consumed)",
-    options: ['queue-url', 'long-queue-url', 'json', ...COMMON],
+    usage: 'swr-migrate status --queue-url URL [--long-queue-url URL] [--state-table NAME] [--json]',
+    summary: "print an SQS queue's visible, in-flight and DLQ counts, the DLQ's reasons by code (not consumed), and the last runs",
+    options: ['queue-url', 'long-queue-url', 'state-table', 'json', ...COMMON],
     args: 0,
   },
   'images-from-cluster': {

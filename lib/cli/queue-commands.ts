@@ -18,9 +18,13 @@ import { openQueue, type QueueRun, queueUrlFlag, runOnQueue } from './queue-run.
 import { summarise, summaryLines, writeReport } from './report.js';
 import { userWarnings } from './warnings.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
+import { stateTableFrom } from '../lambda/env.js';
+import { DynamoStateStore } from '../state/dynamo-store.js';
+import { type RunRecord, RunTracker, runInProgress, runLine, settledTotal } from '../state/runs.js';
 
 export interface QueueFlags extends PipelineFlags {
   'queue-url'?: string;
+  'state-table'?: string;
   enqueue?: boolean;
   'until-empty'?: boolean;
   /** status: the stack's long-haul queue (issue 14, item 4). */
@@ -173,10 +177,27 @@ export async function replayQueueCommand(flags: QueueFlags, env: CommandEnv): Pr
   return ExitCode.OK;
 }
 
-/** `status --queue-url`: the queue's and the DLQ's counts, and the DLQ's reasons by code (not consumed). */
+/** Runs `status` shows from the state table. */
+const STATUS_RUNS = 5;
+
+/** The deployment's state table: --state-table, else SWRM_STATE_TABLE (as the handlers have it). */
+function statusTable(flags: QueueFlags): string | undefined {
+  const flag = flags['state-table'];
+  return stateTableFrom({ SWRM_STATE_TABLE: flag ?? process.env.SWRM_STATE_TABLE }, flag !== undefined ? '--state-table' : 'SWRM_STATE_TABLE');
+}
+
+/** The last runs as JSON: the record, its settled total and whether it is still running. */
+function runJson(r: RunRecord) {
+  return { ...r, settledTotal: settledTotal(r), inProgress: runInProgress(r) };
+}
+
+/** `status --queue-url`: the queue's and the DLQ's counts, the DLQ's reasons by code (not consumed), the last runs. */
 export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
   const queueUrl = queueUrlFlag(flags['queue-url'], 'status');
   const longUrl = flags['long-queue-url'] === undefined ? undefined : longQueueUrlFlag(flags['long-queue-url']);
+  const table = statusTable(flags);
+  // First, so that a missing table or a refused Query is the one line it prints.
+  const runs = table ? await new RunTracker(new DynamoStateStore({ table })).last(STATUS_RUNS) : undefined;
   const { queue, dlq } = await openQueue(queueUrl);
   const counts = await queue.counts();
   const longHaul = longUrl ? { url: longUrl, ...(await new SqsWorkQueue({ queueUrl: longUrl, client: queue.client }).counts()) } : undefined;
@@ -185,7 +206,8 @@ export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise
   const { reasons, letters, images, duplicates } = await dlq.census();
   const redrive = await dlq.redriveStatus();
   if (flags.json) {
-    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, read: letters, images, duplicates, reasons }, ...(longHaul ? { longHaul } : {}), ...(redrive ? { redrive } : {}) })}\n`);
+    const state = runs ? { runs: { table, last: runs.map(runJson) } } : {};
+    env.stdout.write(`${JSON.stringify({ queue: { url: queueUrl, ...counts }, dlq: { url: dlq.dlqUrl, ...dlqCounts, read: letters, images, duplicates, reasons }, ...(longHaul ? { longHaul } : {}), ...(redrive ? { redrive } : {}), ...state })}\n`);
     return ExitCode.OK;
   }
   const dups = duplicates ? `, ${duplicates} duplicate(s) of the same image` : '';
@@ -197,6 +219,7 @@ export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise
   ];
   if (redrive?.status === 'RUNNING') lines.push(`a DLQ move is running: ${redrive.moved} moved${redrive.toMove !== undefined ? ` of ${redrive.toMove}` : ''}`);
   if (longHaul) lines.push(longHaulLine(longHaul));
+  if (runs) lines.push(runs.length ? `last runs in ${table}:` : `no runs recorded in ${table}`, ...runs.map((r) => `  ${runLine(r)}`));
   env.stdout.write(`${lines.join('\n')}\n`);
   return ExitCode.OK;
 }

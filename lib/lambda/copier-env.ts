@@ -1,5 +1,7 @@
 // The copier's container-wide environment, built from a config once per cold start: the client
-// pool (connections, tokens), the copy context (blob ledger, transfer limits) and a digest memo.
+// pool (connections, tokens), the copy context (blob ledger, transfer limits) and a digest memo:
+// the state table's when there is one (SWRM_STATE_TABLE), so a cold container knows the digests
+// earlier containers learnt, and the runs' accounting with it; else this container's own.
 // Lambda runs one event at a time per container, so sharing them across events is what a long
 // `sync` does across images: the ledger still trusts a blob only for the repository it saw it in.
 import { randomUUID } from 'node:crypto';
@@ -9,7 +11,9 @@ import type { LoadedConfig } from '../config/types.js';
 import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
-import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
+import { RunTracker } from '../state/runs.js';
+import type { StateStore } from '../state/store.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger } from '../pipeline/attempts.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
@@ -35,6 +39,8 @@ export interface CopierEnvOptions {
   onOutcome?: (o: ImageOutcome) => void;
   /** The long-haul queue (LONG_QUEUE_URL) for records the deadline cut twice (copier-batch.ts). */
   longHaul?: LongHaulQueue;
+  /** What outlives the container (the DynamoDB state table): the digest memo and the runs' counts. */
+  state?: StateStore;
 }
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
@@ -53,7 +59,8 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     attempts: Math.min(opts.attempts ?? opts.maxReceiveCount, opts.maxReceiveCount),
     // Progress seen by this container (a warm one sees the redeliveries it handles itself).
     ledger: new AttemptLedger(),
-    memo: new InMemoryDigestMemo(),
+    memo: opts.state ? new StoreDigestMemo(opts.state, opts.logger) : new InMemoryDigestMemo(),
+    ...(opts.state ? { runs: new RunTracker(opts.state) } : {}),
     logger: opts.logger,
     pullBudget,
     ...(opts.deadLetters ? { deadLetter: letterTo(opts.deadLetters) } : {}),

@@ -5,6 +5,7 @@ import { deliveryCap } from '../pipeline/attempts.js';
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
+import { printable } from '../text.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -40,6 +41,18 @@ export function maxReceiveCountFrom(env: Env, config: LoadedConfig): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ConfigError(`MAX_RECEIVE_COUNT must be a whole number from 1 to 1000, got "${raw}"`);
   return n;
+}
+
+/**
+ * SWRM_STATE_TABLE: the DynamoDB table that outlives an invocation (lib/state: the digest memo, the
+ * runs). Unset: nothing does (each container has its own memo; the planner checks queue counts).
+ */
+export function stateTableFrom(env: Env, what = 'SWRM_STATE_TABLE'): string | undefined {
+  const name = env.SWRM_STATE_TABLE?.trim();
+  if (!name) return undefined;
+  // DynamoDB's naming rule; CloudFormation's Ref gives the name, never an ARN.
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(name)) throw new ConfigError(`${what} must name a DynamoDB table (3-255 of A-Z, a-z, 0-9, _ . -), got "${printable(name, 80)}"`);
+  return name;
 }
 
 /** LOG_LEVEL for the handlers' pino logger; default info. */

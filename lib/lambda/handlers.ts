@@ -16,6 +16,9 @@ import { copierHandler } from './copier-handler.js';
 import { type Env, configPathFrom, logLevelFrom, longQueueUrlFrom, maxReceiveCountFrom, queueUrlFrom } from './env.js';
 import { type PlanSummary, runScheduledPlan } from './planner.js';
 import { type ReplayResult, startReplay } from './replay.js';
+import { RunTracker } from '../state/runs.js';
+import type { StateStore } from '../state/store.js';
+import { type StateStoreFactory, openStateStore } from './state.js';
 
 /** Builds the queue ports for a queue URL (SQS in functions/, the embedded queue in tests). */
 export interface QueueFactory {
@@ -36,6 +39,8 @@ export interface HandlerSetup {
   load?: (path: string) => Promise<LoadedConfig>;
   /** Where the copier's EMF metric lines go (default: stdout, which Lambda ships to CloudWatch). */
   writeMetrics?: (line: string) => void;
+  /** The store for SWRM_STATE_TABLE's table (default: DynamoDB, found through the SDK's endpoint settings). */
+  stateStore?: StateStoreFactory;
 }
 
 function logger(setup: HandlerSetup): Logger {
@@ -56,6 +61,9 @@ export function copierFromEnv(setup: HandlerSetup) {
   return copierHandler(
     async () => {
       const queueUrl = queueUrlFrom(setup.env);
+      // A missing or refused state table fails the cold start (the batch comes back), rather than
+      // each container keeping its own memo and no run being counted.
+      const state = await openStateStore(setup.env, setup.stateStore);
       const config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
       const longQueueUrl = longQueueUrlFrom(setup.env);
       return createCopierEnv({
@@ -67,6 +75,7 @@ export function copierFromEnv(setup: HandlerSetup) {
         attempts: config.defaults.retries + 1,
         logger: log,
         ...(longQueueUrl && setup.queues.longHaul ? { longHaul: setup.queues.longHaul(longQueueUrl) } : {}),
+        ...(state ? { state } : {}),
       });
     },
     { logger: log, metrics: { service: metricService(setup.env), write: setup.writeMetrics ?? ((line) => process.stdout.write(line)) } },
@@ -76,21 +85,29 @@ export function copierFromEnv(setup: HandlerSetup) {
 /** The scheduled planner: the config is read on every run, so a redeployed config applies at once. */
 export function plannerFromEnv(setup: HandlerSetup) {
   const log = logger(setup);
+  // Opened (and probed) once per container, as the copier's.
+  let opened: Promise<StateStore | undefined> | undefined;
   return middy<unknown, PlanSummary, Error, Context>().handler(async () => {
     let queue: WorkQueue;
     let dlq: DeadLetterStore;
     let config: LoadedConfig;
+    let state: StateStore | undefined;
     try {
       const queueUrl = queueUrlFrom(setup.env);
       queue = setup.queues.workQueue(queueUrl);
       // A rule that cannot be listed for a permanent reason goes there, with its reason.
       dlq = await setup.queues.deadLetters(queueUrl);
+      opened ??= openStateStore(setup.env, setup.stateStore).catch((err: unknown) => {
+        opened = undefined;
+        throw err;
+      });
+      state = await opened;
       config = await (setup.load ?? loadDefault)(configPathFrom(setup.env, setup.handlerDir));
     } catch (err) {
       fatal(log, 'planner cannot start', err);
     }
     const metrics = { service: metricService(setup.env), write: setup.writeMetrics ?? ((line: string) => void process.stdout.write(line)) };
-    return runScheduledPlan({ config, queue, dlq, logger: log, metrics });
+    return runScheduledPlan({ config, queue, dlq, logger: log, metrics, ...(state ? { runs: new RunTracker(state) } : {}) });
   });
 }
 

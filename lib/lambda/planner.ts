@@ -19,6 +19,8 @@ import type { DeadLetterStore, QueueCounts, WorkQueue } from '../queue/types.js'
 import { ruleFailure } from '../plan/rule-failure.js';
 import { plannerEmfLine } from './metrics.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import type { RunTracker } from '../state/runs.js';
+import { lastRunInProgress, sendForRun, startRun } from './planner-runs.js';
 
 export interface PlanSummary {
   /** Why the run did nothing (the previous one is still in progress). */
@@ -33,6 +35,8 @@ export interface PlanSummary {
   failedRules: number;
   sent: number;
   durationMs: number;
+  /** The run id its messages carry (with a state table: lib/state/runs.ts). */
+  run?: string;
 }
 
 /** Every message a scheduled run sends, without a single registry request. */
@@ -97,13 +101,15 @@ export interface ScheduledPlanOptions {
   /** One EMF line per run (images planned, rules that failed): the dashboard and the failed-rules alarm. */
   metrics?: { service: string; write(line: string): void };
   now?: () => number;
+  /** Runs in the state table: a record per run, and the overlap check reads the last one (planner-runs.ts). */
+  runs?: RunTracker;
 }
 
 export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<PlanSummary> {
   const now = opts.now ?? (() => performance.now());
   const started = now();
   if (!opts.config.defaults.overlap) {
-    const why = inProgress(await opts.queue.counts());
+    const why = opts.runs ? await lastRunInProgress(opts.runs, opts.queue, opts.logger) : inProgress(await opts.queue.counts());
     if (why) {
       const summary: PlanSummary = { skipped: why, images: 0, repositories: 0, failedRules: 0, sent: 0, durationMs: Math.round(now() - started) };
       opts.logger?.warn(summary, `planner skipped: ${why}`);
@@ -127,9 +133,11 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
   await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
-  const bodies = [...copies, ...expands, ...groups, ...relist].map(encodeMessage);
-  await opts.queue.send(bodies);
+  const planned = [...copies, ...expands, ...groups, ...relist].map(encodeMessage);
+  const { bodies, run } = await startRun(opts, planned, { images: copies.length, repositories: expands.length + groups.length });
+  await sendForRun(opts, bodies, run);
   const summary: PlanSummary = {
+    ...(run ? { run } : {}),
     images: copies.length,
     repositories: expands.length + groups.reduce((n, g) => n + g.rules.length, 0),
     ...(groups.length ? { groups: groups.length } : {}),

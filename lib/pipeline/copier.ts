@@ -11,12 +11,13 @@ import type { CopyContext } from '../copy/context.js';
 import { errorMessage, failureCode, isRetryable } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
 import type { TagLister } from '../plan/planner.js';
-import { type CopyImageMessage, decodeMessage, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
+import { type CopyImageMessage, decodeMessage, ruleDestinationText, ruleSourceText, runOf } from '../queue/messages.js';
 import { expandGroup, expandNamespace, expandOne } from './expand.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
+import type { RunAccounting, RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';
 import type { PullAdmission, PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { type CopyCounters, emptyCounters } from '../copy/context.js';
@@ -89,6 +90,8 @@ export interface ProcessDeps {
   pullBudget?: PullBudgetGate;
   /** Warnings for the user while expanding a repository (lib/plan/warnings.ts); default: logged. */
   onWarning?: (message: string) => void;
+  /** Counts the settled messages of scheduled runs (state/runs.ts), for messages that carry a `run`. */
+  runs?: RunAccounting;
 }
 
 export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
@@ -102,8 +105,30 @@ export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
 /** Backoff between deliveries of a failing message: 1 s, 2 s, 4 s ... capped at 60 s. */
 const MESSAGE_BACKOFF = { attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 60_000 };
 
-/** Copy or expand one message; the only queue call is the expansion's `send`. */
+/**
+ * Copy or expand one message; the only queue call is the expansion's `send`. A message of a run
+ * is counted (deps.runs) before the caller settles it on the queue: a settlement that fails brings
+ * the message back, and its second count is none (runs.ts).
+ */
 export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<Processed> {
+  const processed = await decide(msg, deps, signal);
+  const status = processed.outcome?.status;
+  if (deps.runs && status && status !== 'retrying' && processed.outcome!.kind !== 'invalid') await countSettled(deps, msg.body, status);
+  return processed;
+}
+
+/** Run accounting never fails a message: a lost count only makes the run look unfinished. */
+async function countSettled(deps: ProcessDeps, body: string, outcome: RunOutcome): Promise<void> {
+  const run = runOf(body);
+  if (!run) return;
+  try {
+    await deps.runs!.settled(run, body, outcome);
+  } catch (err) {
+    deps.logger?.warn({ run, code: failureCode(err), err: errorMessage(err) }, 'cannot count the message in its run');
+  }
+}
+
+async function decide(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<Processed> {
   const started = performance.now();
   const base = { body: msg.body, attempt: msg.receiveCount, bytes: 0 };
   // The message's own signal (a Lambda deadline) joins the run's: either one stops the transfers.

@@ -37,7 +37,7 @@ async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signa
 /** An expand-repository message: its rule listed, one copy message per kept tag and destination. */
 export async function expandOne(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<number> {
   const messages = await listedCopies(m, deps, signal);
-  await deps.send(messages.map(encodeMessage));
+  await fanOut(m, messages, deps);
   return messages.length;
 }
 
@@ -53,7 +53,7 @@ export async function expandNamespace(m: ExpandNamespaceMessage, deps: ProcessDe
   const failed = expanded.failed[0];
   if (failed) throw failed.error;
   const messages = expanded.rules.map((r) => expandMessageFor(r, m.platforms));
-  await deps.send(messages.map(encodeMessage));
+  await fanOut(m, messages, deps);
   return messages.length;
 }
 
@@ -85,6 +85,25 @@ export async function expandGroup(m: ExpandGroupMessage, deps: ProcessDeps, sign
   if (held.length && !deps.deadLetter) throw held[0]!.error;
   for (const f of failedRules) await deps.deadLetter!(encodeMessage(f.rule), { code: failureCode(f.err), message: errorMessage(f.err) });
   for (const h of held) await deps.deadLetter!(encodeMessage(h.message), { code: ErrorCode.DESTINATION_CONFLICT, message: h.error.message });
-  await deps.send(clear.map(encodeMessage));
+  await fanOut(m, clear, deps);
   return clear.length;
+}
+
+/**
+ * Send what an expansion planned. Its messages belong to the expand message's run, whose enqueued
+ * count grows by them before they are sent, so the run never looks done while they wait.
+ */
+async function fanOut(
+  m: ExpandRepositoryMessage | ExpandNamespaceMessage | ExpandGroupMessage,
+  messages: (CopyImageMessage | ExpandRepositoryMessage)[],
+  deps: ProcessDeps,
+): Promise<void> {
+  const bodies = messages.map((x) => encodeMessage(m.run ? { ...x, run: m.run } : x));
+  if (m.run && deps.runs && bodies.length) {
+    await deps.runs.expanding(m.run, encodeMessage(m), bodies).catch((err: unknown) => {
+      // Uncounted, the run may look done early: the next schedule plans again, which is harmless.
+      deps.logger?.warn({ run: m.run, code: failureCode(err), err: errorMessage(err) }, 'cannot add the expansion to its run');
+    });
+  }
+  await deps.send(bodies);
 }

@@ -8,6 +8,11 @@ import { maskSecretText } from '../secrets.js';
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
 /** `docker`: convert OCI media types to Docker's; `keep`: push as is. Absent: the destination decides (SWR Basic converts). */
 const format = z.enum(['docker', 'keep']);
+/**
+ * The scheduled run a message belongs to (lib/state/runs.ts): set by the Lambda planner when a state
+ * table is configured, inherited by the messages an expansion sends. Absent: no run counts it.
+ */
+const run = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
 
 /** Copy one image (all its platforms, or those listed) from source to destination. */
 export const copyImageMessage = z.strictObject({
@@ -25,6 +30,7 @@ export const copyImageMessage = z.strictObject({
   force: z.boolean().optional(),
   /** --deep: "already there" needs every child manifest and blob there too, else the copy repairs it. */
   deep: z.boolean().optional(),
+  run: run.optional(),
 });
 
 /**
@@ -53,6 +59,7 @@ export const expandRepositoryMessage = z.strictObject({
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
+  run: run.optional(),
 });
 
 /**
@@ -84,6 +91,7 @@ export const expandNamespaceMessage = z.strictObject({
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
+  run: run.optional(),
 });
 
 /**
@@ -97,6 +105,7 @@ export const expandGroupMessage = z.strictObject({
   kind: z.literal('expand-group'),
   rules: z.array(expandRepositoryMessage).min(1).max(1000),
   copies: z.array(copyImageMessage).max(5000).optional(),
+  run: run.optional(),
 });
 
 export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage, expandGroupMessage]);
@@ -129,6 +138,15 @@ export type QueueMessageBody = z.infer<typeof queueMessage>;
 
 export function encodeMessage(m: QueueMessageBody): string {
   return JSON.stringify(m);
+}
+
+/** The run a message body belongs to; undefined for one without a run or not a valid message. */
+export function runOf(body: string): string | undefined {
+  try {
+    return decodeMessage(body).run;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeMessage(body: string): QueueMessageBody {

@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { METRIC_NAMESPACE, MetricName } from '../../lib/lambda/metrics.js';
+import { STATE_TABLE_KEYS } from '../../lib/state/dynamo-store.js';
+import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
 import { tempDir } from '../helpers/files.js';
 import { type Json, type Packaged, credentialFreeEnv, lambdaFunction, packageService, projectRoot, resourcesOf, runBundle, target } from '../helpers/lambda-package.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
@@ -159,11 +161,39 @@ describe('npm run package: the template', () => {
       else for (const r of resources) assert.match(r, /swr-migrate-\*/, r);
     }
     const services = new Set(actions.map((a) => a.split(':')[0]));
-    const prefix: Record<string, string> = { SQS: 'sqs', Lambda: 'lambda', IAM: 'iam', Logs: 'logs', Events: 'events', CloudWatch: 'cloudwatch', S3: 's3' };
+    const prefix: Record<string, string> = { SQS: 'sqs', Lambda: 'lambda', IAM: 'iam', Logs: 'logs', Events: 'events', CloudWatch: 'cloudwatch', S3: 's3', DynamoDB: 'dynamodb' };
     for (const [id, r] of Object.entries(pkg.template.Resources as Json) as [string, Json][]) {
       const service = prefix[String(r.Type).split('::')[1]!];
       assert.ok(service && services.has(service), `${id} (${r.Type}) needs ${service ?? 'an unknown service'}`);
     }
+  });
+
+  test('the state table: on-demand, TTL on the attribute the code writes, keyed as the code reads it; named to every function', () => {
+    const tables = resourcesOf(pkg.template, 'AWS::DynamoDB::Table');
+    assert.equal(tables.length, 1);
+    const [tableId, table] = tables[0]!;
+    assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(table.Properties.TimeToLiveSpecification, { AttributeName: STATE_TABLE_KEYS.ttl, Enabled: true });
+    assert.deepEqual(table.Properties.KeySchema, [
+      { AttributeName: STATE_TABLE_KEYS.partition, KeyType: 'HASH' },
+      { AttributeName: STATE_TABLE_KEYS.sort, KeyType: 'RANGE' },
+    ]);
+    for (const [id, f] of resourcesOf(pkg.template, 'AWS::Lambda::Function')) assert.equal(target(f.Properties.Environment.Variables.SWRM_STATE_TABLE), tableId, id);
+  });
+
+  test('IAM: the planner and the copier get exactly the dynamodb actions their code calls, on the state table only', () => {
+    const [tableId] = resourcesOf(pkg.template, 'AWS::DynamoDB::Table')[0]!;
+    const granted = (fn: string) => {
+      const role = pkg.template.Resources[target(lambdaFunction(pkg.template, fn)[1].Properties.Role)!];
+      const all = (role.Properties.Policies as Json[]).flatMap((p) => [p.PolicyDocument.Statement].flat() as Json[]);
+      const dynamo = all.filter((st) => ([st.Action].flat() as string[]).some((a) => a.startsWith('dynamodb:')));
+      for (const st of dynamo) for (const r of [st.Resource].flat()) assert.equal(target(r), tableId, `${fn}: ${JSON.stringify(r)}`);
+      return dynamo.flatMap((st) => [st.Action].flat() as string[]).sort();
+    };
+    // lib/state/dynamo-store.ts: probe and get = GetItem, put = PutItem, add = UpdateItem, query = Query.
+    assert.deepEqual(granted('planner'), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    assert.deepEqual(granted('copier'), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(granted('replay'), []);
   });
 
   test('an alarm watches the DLQ depth', () => {
@@ -199,7 +229,11 @@ describe('npm run package: the template', () => {
 
 describe('npm run package: the copier bundle runs', () => {
   let sqsServer: Server;
-  after(() => new Promise<void>((r) => (sqsServer ? sqsServer.close(() => r()) : r())));
+  let dynamo: DynamoServerHandle | undefined;
+  after(async () => {
+    await dynamo?.stop();
+    await new Promise<void>((r) => (sqsServer ? sqsServer.close(() => r()) : r()));
+  });
 
   test('unzipped and loaded in a fresh Node process, it copies the image of an SQS event', async (t) => {
     const [, copier] = lambdaFunction(pkg.template, 'copier');
@@ -242,16 +276,22 @@ describe('npm run package: the copier bundle runs', () => {
       ],
     };
 
-    // The function's own environment from the template, its queue references made local.
+    // The state table, created as the template declares it, on dynalite.
+    dynamo = await startDynamoServer();
+    await dynamo.createStateTable('pkg-state', resourcesOf(pkg.template, 'AWS::DynamoDB::Table')[0]![1].Properties);
+
+    // The function's own environment from the template, its queue and table references made local.
     const vars = copier.Properties.Environment.Variables as Json;
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LAMBDA_TASK_ROOT: dir, AWS_LAMBDA_FUNCTION_NAME: 'copier' };
-    for (const [k, v] of Object.entries(vars)) env[k] = typeof v === 'string' ? v : k === 'DLQ_URL' ? dlqUrl : queueUrl;
-    Object.assign(env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SQS: endpoint });
+    const refs: Record<string, string> = { QUEUE_URL: queueUrl, DLQ_URL: dlqUrl, SWRM_STATE_TABLE: 'pkg-state' };
+    for (const [k, v] of Object.entries(vars)) env[k] = typeof v === 'string' ? v : refs[k];
+    Object.assign(env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SQS: endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
 
     const res = await runBundle(dir, copier.Properties.Handler, event, env);
     assert.deepEqual(res.result, { batchItemFailures: [] }, `stderr: ${res.stderr}`);
     const copied = await getManifest(dst, 'mirror/app', 'v1');
     assert.equal(copied?.digest, sourceDigest, 'the destination has the source image, digest-exact');
+    assert.ok(dynamo.calls.includes('GetItem'), 'the bundle probed its state table through AWS_ENDPOINT_URL_DYNAMODB');
 
     const zipBytes = statSync(zip).size;
     const mjs = statSync(join(dir, `${copier.Properties.Handler.replace(/\.handler$/, '')}.mjs`)).size;
