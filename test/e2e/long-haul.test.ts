@@ -30,10 +30,15 @@ describe('an image too long for Lambda: long-haul queue, status, work', () => {
   let slow: ProxyHandle;
   let sqs: SqsServerHandle;
   let awsEnv: Record<string, string>;
+  let previousEndpoint: string | undefined;
   before(async () => {
     [src, dst, sqs] = await Promise.all([startRegistry(), startRegistry(), startSqsServer()]);
     // 1 MB at 160 kB/s: about 6.5 s, far more than the 700 ms the handler gets.
     slow = await startProxy(src, { trickleBlobs: { bytes: 8 * 1024, everyMs: 50 } });
+    // The handler runs in this process, as in Lambda: its SQS client finds the stand-in by the SDK's
+    // endpoint setting (a DLQ lookup has no queue URL to take the host from).
+    previousEndpoint = process.env.AWS_ENDPOINT_URL_SQS;
+    process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
     awsEnv = {
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ACCESS_KEY_ID: 'test-access-key',
@@ -43,6 +48,8 @@ describe('an image too long for Lambda: long-haul queue, status, work', () => {
     };
   });
   after(async () => {
+    if (previousEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
+    else process.env.AWS_ENDPOINT_URL_SQS = previousEndpoint;
     await slow?.stop();
     await sqs?.stop();
     await stopAll();
@@ -57,7 +64,7 @@ describe('an image too long for Lambda: long-haul queue, status, work', () => {
     const work = new SqsWorkQueue({ queueUrl: q.queueUrl, client: sqs.client });
     const config: LoadedConfig = { source: 'test', defaults: { ...DEFAULTS }, registries: [], resolve: () => ({ insecure: true }), rules: [] };
     const handler = copierFromEnv({
-      env: { QUEUE_URL: q.queueUrl, LONG_QUEUE_URL: long.queueUrl, MAX_RECEIVE_COUNT: '10' },
+      env: { QUEUE_URL: q.queueUrl, DLQ_URL: q.dlqUrl, LONG_QUEUE_URL: long.queueUrl, MAX_RECEIVE_COUNT: '10' },
       handlerDir: tempDir('swrm-long-handler-'),
       queues: sqsQueues,
       load: async () => config,
