@@ -31,7 +31,7 @@ const OPTIONS = {
   enqueue: { spec: { type: 'boolean' }, usage: '--enqueue', help: 'send the planned messages to --queue-url (copiers do the rest)' },
   'state-table': { spec: { type: 'string' }, usage: '--state-table NAME', help: "status: the deployment's DynamoDB state table, to show its last runs (default: $SWRM_STATE_TABLE)" },
   'until-empty': { spec: { type: 'boolean' }, usage: '--until-empty', help: 'stop when the queue reads empty (default: run until SIGINT/SIGTERM)' },
-  'long-queue-url': { spec: { type: 'string' }, usage: '--long-queue-url URL', help: "also the long-haul queue's counts: images too long for Lambda, for `work` (the stack output LongQueueUrl)" },
+  'long-queue-url': { spec: { type: 'string' }, usage: '--long-queue-url URL', help: "also the long-haul queue's counts: images too long for Lambda, for `work` (the stack output LongQueueUrl; default: LONG_QUEUE_URL)" },
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
   pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
   deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy again only what of them is missing' },

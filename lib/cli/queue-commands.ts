@@ -194,7 +194,7 @@ function runJson(r: RunRecord) {
 /** `status --queue-url`: the queue's and the DLQ's counts, the DLQ's reasons by code (not consumed), the last runs. */
 export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise<number> {
   const queueUrl = queueUrlFlag(flags['queue-url'], 'status');
-  const longUrl = flags['long-queue-url'] === undefined ? undefined : longQueueUrlFlag(flags['long-queue-url']);
+  const longUrl = statusLongQueue(flags);
   const table = statusTable(flags);
   // First, so that a missing table or a refused Query is the one line it prints.
   const runs = table ? await new RunTracker(new DynamoStateStore({ table })).last(STATUS_RUNS) : undefined;
@@ -226,12 +226,18 @@ export async function statusCommand(flags: QueueFlags, env: CommandEnv): Promise
 
 // The long-haul queue in `status` (issue 14, item 4): images the copier's deadline cut twice.
 
-/** `--long-queue-url`: a queue URL like --queue-url's (its own flag name in the message). */
-function longQueueUrlFlag(value: string): string {
+/**
+ * `--long-queue-url`, else LONG_QUEUE_URL (the functions' variable, so a shell set up like them needs
+ * no flag): a queue URL like --queue-url's, a bad one named by where it came from.
+ */
+function statusLongQueue(flags: QueueFlags): string | undefined {
+  const flag = flags['long-queue-url'];
+  const value = flag ?? (process.env.LONG_QUEUE_URL?.trim() || undefined);
+  if (value === undefined) return undefined;
   try {
     return queueUrlFlag(value, 'status');
   } catch (err) {
-    throw err instanceof UsageError ? new UsageError(err.message.replace('--queue-url', '--long-queue-url')) : err;
+    throw err instanceof UsageError ? new UsageError(err.message.replace('--queue-url', flag !== undefined ? '--long-queue-url' : 'LONG_QUEUE_URL')) : err;
   }
 }
 

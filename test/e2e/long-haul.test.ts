@@ -97,7 +97,8 @@ describe('an image too long for Lambda: long-haul queue, status, work', () => {
     const st = await cli(['status', '--queue-url', q.queueUrl, '--long-queue-url', long.queueUrl]);
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, new RegExp(`long-haul queue ${long.queueUrl.replace(/[.?]/g, '\\$&')}: 1 message\\(s\\): images too long for the Lambda copier; 'swr-migrate work --queue-url ${long.queueUrl.replace(/[.?]/g, '\\$&')}' copies them`));
-    const js = JSON.parse((await cli(['status', '--queue-url', q.queueUrl, '--long-queue-url', long.queueUrl, '--json'])).stdout) as { longHaul: { url: string; visible: number } };
+    // LONG_QUEUE_URL, the functions' variable, does instead of the flag.
+    const js = JSON.parse((await runCli(['status', '--queue-url', q.queueUrl, '--json'], { ...awsEnv, LONG_QUEUE_URL: long.queueUrl })).stdout) as { longHaul: { url: string; visible: number } };
     assert.equal(js.longHaul.url, long.queueUrl);
     assert.equal(js.longHaul.visible, 1);
 
@@ -111,10 +112,13 @@ describe('an image too long for Lambda: long-haul queue, status, work', () => {
     assert.match(emptied.stdout, /-dlq: 0 message\(s\)/);
   });
 
-  test('--long-queue-url must be a queue URL: a usage error naming the flag', async () => {
+  test('--long-queue-url (or LONG_QUEUE_URL) must be a queue URL: a usage error naming where it came from', async () => {
     const q = await sqs.createQueuePair('lh-bad');
     const r = await cli(['status', '--queue-url', q.queueUrl, '--long-queue-url', 'my-long-queue']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--long-queue-url must be an SQS queue URL/);
+    const env = await runCli(['status', '--queue-url', q.queueUrl], { ...awsEnv, LONG_QUEUE_URL: 'my-long-queue' });
+    assert.equal(env.code, 2);
+    assert.match(env.stderr, /LONG_QUEUE_URL must be an SQS queue URL/);
   });
 });
