@@ -27,29 +27,34 @@ function loadEntry() {
   return m.exports;
 }
 
-// osls resolves each `${file(...):name}` separately: the config is read once per packaging.
-let pending;
-function grants(ctx) {
-  pending ??= (async () => {
-    const config = await derived.config(ctx);
-    const region = String(await ctx.resolveVariable('self:provider.region'));
-    const stage = String(await ctx.resolveVariable('sls:stage'));
-    const service = String(await ctx.resolveVariable('self:service'));
-    const accountId = String(await ctx.resolveVariable("param:accountId, ''")).trim();
-    if (accountId && !/^\d{12}$/.test(accountId)) refuse(`param accountId must be a 12-digit AWS account id, not "${accountId}"`);
-    const { packageGrants } = loadEntry();
-    let result;
-    try {
-      result = await packageGrants(join(SERVICE_DIR, config), { service, stage, region, ...(accountId ? { accountId } : {}) });
-    } catch (err) {
-      // A config the functions would refuse at cold start is refused now, every problem listed.
-      refuse(`param config ${config}: ${err && err.message ? err.message : String(err)}`);
-    }
-    for (const note of result.notes) process.stderr.write(`swr-migrate: ${note}\n`);
-    return result;
-  })();
-  // osls resolves in phases and may ask again when a variable was not resolvable yet: a failure is not kept.
-  pending.catch(() => (pending = undefined));
+// osls resolves each `${file(...):name}` separately: the config is read once per packaging (per
+// inputs), and the entry bundled once per process.
+let entry;
+const results = new Map();
+async function grants(ctx) {
+  const config = await derived.config(ctx);
+  const region = String(await ctx.resolveVariable('self:provider.region'));
+  const stage = String(await ctx.resolveVariable('sls:stage'));
+  const service = String(await ctx.resolveVariable('self:service'));
+  const accountId = String(await ctx.resolveVariable("param:accountId, ''")).trim();
+  if (accountId && !/^\d{12}$/.test(accountId)) refuse(`param accountId must be a 12-digit AWS account id, not "${accountId}"`);
+  const key = JSON.stringify([config, region, stage, service, accountId]);
+  let pending = results.get(key);
+  if (!pending) {
+    pending = (async () => {
+      entry ??= loadEntry();
+      let result;
+      try {
+        result = await entry.packageGrants(join(SERVICE_DIR, config), { service, stage, region, ...(accountId ? { accountId } : {}) });
+      } catch (err) {
+        // A config the functions would refuse at cold start is refused now, every problem listed.
+        refuse(`param config ${config}: ${err && err.message ? err.message : String(err)}`);
+      }
+      for (const note of result.notes) process.stderr.write(`swr-migrate: ${note}\n`);
+      return result;
+    })();
+    results.set(key, pending);
+  }
   return pending;
 }
 
