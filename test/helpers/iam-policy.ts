@@ -19,6 +19,12 @@ export interface TemplateContext {
   stackName?: string;
   /** SQS queues by logical id -> the name of the stand-in queue that plays it. */
   queueNames?: Record<string, string>;
+  /**
+   * Resources played by a local stand-in: `Ref` and attributes by logical id (a queue's local URL
+   * and ARN), for a function's environment (functionEnvironment). Not for IAM: ARNs there are the
+   * fake stack's (queueNames).
+   */
+  standIns?: Record<string, Record<string, string>>;
 }
 
 const NO_VALUE = Symbol('AWS::NoValue');
@@ -55,6 +61,8 @@ export class TemplateResolver {
   ref(id: string): unknown {
     const p = this.pseudo(id);
     if (p !== undefined) return p;
+    const standIn = this.ctx.standIns?.[id]?.Ref;
+    if (standIn !== undefined) return standIn;
     const r = this.resources[id];
     if (!r) throw new Error(`Ref to ${id}: no such resource or pseudo parameter`);
     const { partition, region, account } = this.ctx.stack;
@@ -69,6 +77,8 @@ export class TemplateResolver {
   }
 
   getAtt(id: string, attr: string): unknown {
+    const standIn = this.ctx.standIns?.[id]?.[attr];
+    if (standIn !== undefined) return standIn;
     const r = this.resources[id];
     if (!r) throw new Error(`Fn::GetAtt ${id}.${attr}: no such resource`);
     const { partition, region, account } = this.ctx.stack;
@@ -144,6 +154,13 @@ export class TemplateResolver {
     }
     return Object.fromEntries(Object.entries(o).map(([key, x]) => [key, this.resolve(x)]).filter(([, x]) => x !== NO_VALUE));
   }
+}
+
+/** A function's environment as the template gives it, references resolved (to stand-ins, where given). */
+export function functionEnvironment(r: TemplateResolver, fn: FunctionName): Record<string, string> {
+  const [, f] = lambdaFunction(r.template, fn);
+  const vars = r.value(f.Properties.Environment?.Variables ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]));
 }
 
 export interface PolicyDocument {
@@ -339,16 +356,20 @@ export function describeFindings(findings: Finding[]): string {
   return findings.map((f) => `${f.fn}: ${f.action} on ${f.resource} (${f.where})`).join('\n');
 }
 
-/** The calls recorded per function and the actions granted per role, side by side (a closing note). */
-export function sideBySide(report: IamReport): string {
+/** `arn:aws:sqs:us-east-1:123456789012:q` -> `q`; a log stream's name is dropped. */
+function short(resource: string): string {
+  return (resource.split(':').slice(5).join(':') || resource).replace(/:log-stream:.*$/, ':log-stream:*');
+}
+
+/** The calls recorded per function and the actions granted per role, side by side (a closing note), one line each. */
+export function sideBySide(report: IamReport): string[] {
   const lines: string[] = [];
   for (const [fn, calls] of report.calls) {
-    const called = [...new Set(calls.map((c) => `${c.action} ${c.resource.split(':').slice(5).join(':') || c.resource}`))].sort();
-    const granted = [...new Set((report.grants.get(fn) ?? []).map((g) => g.replace(/ on arn:[^:]+:[^:]+:[^:]*:[^:]*:/, ' ')))].sort();
+    const called = [...new Set(calls.map((c) => `${c.action} ${short(c.resource)}`))].sort();
+    const granted = [...new Set((report.grants.get(fn) ?? []).map((g) => { const [a, r] = g.split(' on '); return `${a} ${short(r!)}`; }))].sort();
     lines.push(`${fn}: ${called.length} distinct call(s) | ${granted.length} grant(s)`);
-    const n = Math.max(called.length, granted.length);
     const width = Math.max(10, ...called.map((c) => c.length));
-    for (let i = 0; i < n; i++) lines.push(`  ${(called[i] ?? '').padEnd(width)} | ${granted[i]?.replace(' on ', ' ') ?? ''}`);
+    for (let i = 0; i < Math.max(called.length, granted.length); i++) lines.push(`  ${(called[i] ?? '').padEnd(width)} | ${granted[i] ?? ''}`);
   }
-  return lines.join('\n');
+  return lines;
 }
