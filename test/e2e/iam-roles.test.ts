@@ -145,12 +145,14 @@ rules:
     Object.assign(env, { SWRM_CONFIG: join(projectRoot, env.SWRM_CONFIG!), LOG_LEVEL: 'silent' });
 
     recorder = new IamRecorder({ stack, ecrAliases: { [ecr.host]: {} } }).start();
-    const queues = sqsQueuesFrom(env, { client: sqs.client });
     const queue = new SqsWorkQueue({ queueUrl: pair.queueUrl, client: sqs.client, drainedReadings: 1 });
-    // Each function is its own container: nothing cached by one (secrets) serves another.
-    const fresh = () => processSecretStore.clear();
+    // Each function is its own container: nothing cached by one (secrets, the queue adapters) serves another.
+    const fresh = () => {
+      processSecretStore.clear();
+      return sqsQueuesFrom(env, { client: sqs.client });
+    };
 
-    fresh();
+    let queues = fresh();
     const planner = recorder.wrap('planner', plannerFromEnv({ env, handlerDir: '/nonexistent', queues, logger }));
     const planned = await planner({}, lambdaContext(900_000));
     assert.equal(planned.skipped, undefined);
@@ -160,7 +162,7 @@ rules:
     const config = parseNativeConfig({ version: 1, rules: [{ source: `${ecr.host}/team/**`, destination: `${dst.host}/ecr-team` }] }, 'sync.yaml', {});
     await queue.send([encodeMessage(namespaceMessageFor(config.rules[0]!))]);
 
-    fresh();
+    queues = fresh();
     const copier = recorder.wrap('copier', copierFromEnv({ env, handlerDir: '/nonexistent', queues, logger, writeMetrics: () => undefined }));
     // Lambda's event source mapping, by hand: batches to the copier while messages are visible.
     for (let idle = 0, i = 0; idle < 2 && i < 60; i++) {
@@ -181,7 +183,7 @@ rules:
     // The missing image at once, with its reason; the one whose source is down after its retry.
     assert.ok((await dlq.list()).some((l) => l.reason.code === 'MANIFEST_UNKNOWN'), 'the missing image was dead-lettered with its reason');
 
-    fresh();
+    queues = fresh();
     const replay = recorder.wrap('replay', replayFromEnv({ env, handlerDir: '/nonexistent', queues, logger }));
     const moved = await replay({}, lambdaContext(60_000));
     assert.equal(moved.alreadyRunning, false);
