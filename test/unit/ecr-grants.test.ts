@@ -93,7 +93,18 @@ describe('infra/ecr-grants.cjs (osls variables while packaging)', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'ecr.yaml'), `version: 1\nrules:\n  - source: ${ECR}/team/app:v1\n    destination: ${DST}\n`);
     const c = ctx({ config: `./dist/ecr-grants-test-${process.pid}/ecr.yaml`, accountId: '210987654321' });
-    const resources = (await grants.resources!(c)) as { Resources: Record<string, unknown> };
+    // The packaging notes go to stderr, once per packaging however many variables ask.
+    const printed: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => printed.push(String(chunk)) > 0) as typeof process.stderr.write;
+    let resources: { Resources: Record<string, unknown> };
+    try {
+      resources = (await grants.resources!(c)) as typeof resources;
+      await grants.copierDependsOn!(c);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(printed, [`swr-migrate: ECR source ${ECR} is in eu-central-1, the stack in us-east-1: the copier role is granted on that region's repositories; pulls cross regions (transfer is charged)\n`]);
     assert.deepEqual(Object.keys(resources.Resources), ['CopierEcrPolicy']);
     assert.deepEqual(await grants.copierDependsOn!(c), ['CopierEcrPolicy']);
     assert.deepEqual(await grants.plannerDependsOn!(c), []);
