@@ -190,7 +190,7 @@ rules:
     recorder.stop();
 
     assert.deepEqual(recorder.unmapped, [], 'every SDK call maps to IAM');
-    report = await new RoleEvaluator(pkg.template, { stack, queueNames: queueNames() }).check(recorder.calls());
+    report = await new RoleEvaluator(pkg.template, { stack, names: queueNames() }).check(recorder.calls());
     t.diagnostic('calls recorded per function | actions granted per role');
     for (const line of sideBySide(report)) t.diagnostic(line);
     assert.equal(describeFindings(report.denied), '', 'calls the packaged roles would deny');
@@ -208,7 +208,7 @@ rules:
     if (!dead.Action.length) copierRole.splice(copierRole.indexOf(dead), 1);
     const pull = broken.Resources.CopierEcrPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'EcrPull');
     pull.Action = ['ecr:BatchGetImage'];
-    const after = await new RoleEvaluator(broken, { stack, queueNames: queueNames() }).check(recorder.calls());
+    const after = await new RoleEvaluator(broken, { stack, names: queueNames() }).check(recorder.calls());
     const denied = describeFindings(after.denied);
     assert.match(denied, new RegExp(`^copier: sqs:SendMessage on arn:aws:sqs:${stack.region}:${stack.account}:iam-dlq \\(SQS SendMessage\\)$`, 'm'));
     assert.match(denied, /^copier: ecr:GetDownloadUrlForLayer on arn:aws:ecr:[^ ]+:repository\/apps\/api \(GET \/v2\/apps\/api\/blobs\/sha256:[0-9a-f]+\)$/m);
@@ -217,7 +217,7 @@ rules:
   test('a grant added that nothing uses is reported', async () => {
     const extra = structuredClone(pkg.template) as Json;
     extra.Resources.PlannerRole.Properties.Policies[0].PolicyDocument.Statement.push({ Sid: 'Extra', Effect: 'Allow', Action: ['sqs:GetQueueUrl'], Resource: { 'Fn::GetAtt': ['MigrationDlq', 'Arn'] } });
-    const after = await new RoleEvaluator(extra, { stack, queueNames: queueNames() }).check(recorder.calls());
+    const after = await new RoleEvaluator(extra, { stack, names: queueNames() }).check(recorder.calls());
     assert.equal(describeFindings(after.unexercised), `planner: sqs:GetQueueUrl on arn:aws:sqs:${stack.region}:${stack.account}:iam-dlq (planner Extra)`);
   });
 });

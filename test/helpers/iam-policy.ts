@@ -17,12 +17,12 @@ export interface TemplateContext {
   stack: Stack;
   /** The stack's name (AWS::StackName); default swr-migrate-dev. */
   stackName?: string;
-  /** SQS queues by logical id -> the name of the stand-in queue that plays it. */
-  queueNames?: Record<string, string>;
+  /** Queues and tables by logical id -> the name of the stand-in that plays it (default: the template's name). */
+  names?: Record<string, string>;
   /**
    * Resources played by a local stand-in: `Ref` and attributes by logical id (a queue's local URL
    * and ARN), for a function's environment (functionEnvironment). Not for IAM: ARNs there are the
-   * fake stack's (queueNames).
+   * fake stack's (names).
    */
   standIns?: Record<string, Record<string, string>>;
 }
@@ -51,10 +51,12 @@ export class TemplateResolver {
     return name === 'AWS::NoValue' ? NO_VALUE : values[name];
   }
 
-  queueName(id: string): string {
-    const given = this.ctx.queueNames?.[id];
+  /** A queue's or table's physical name: the stand-in's, else its QueueName/TableName, else CloudFormation's. */
+  physicalName(id: string): string {
+    const given = this.ctx.names?.[id];
     if (given) return given;
-    const name = this.value(this.resources[id]?.Properties?.QueueName);
+    const props = this.resources[id]?.Properties ?? {};
+    const name = this.value(props.QueueName ?? props.TableName);
     return typeof name === 'string' ? name : `${this.ctx.stackName ?? 'swr-migrate-dev'}-${id}`;
   }
 
@@ -68,7 +70,9 @@ export class TemplateResolver {
     const { partition, region, account } = this.ctx.stack;
     switch (r.Type) {
       case 'AWS::SQS::Queue':
-        return `https://sqs.${region}.amazonaws.com/${account}/${this.queueName(id)}`;
+        return `https://sqs.${region}.amazonaws.com/${account}/${this.physicalName(id)}`;
+      case 'AWS::DynamoDB::Table':
+        return this.physicalName(id);
       case 'AWS::IAM::ManagedPolicy':
         return `arn:${partition}:iam::${account}:policy/${id}`;
       default:
@@ -83,10 +87,11 @@ export class TemplateResolver {
     if (!r) throw new Error(`Fn::GetAtt ${id}.${attr}: no such resource`);
     const { partition, region, account } = this.ctx.stack;
     if (r.Type === 'AWS::SQS::Queue') {
-      if (attr === 'Arn') return `arn:${partition}:sqs:${region}:${account}:${this.queueName(id)}`;
-      if (attr === 'QueueName') return this.queueName(id);
+      if (attr === 'Arn') return `arn:${partition}:sqs:${region}:${account}:${this.physicalName(id)}`;
+      if (attr === 'QueueName') return this.physicalName(id);
       if (attr === 'QueueUrl') return this.ref(id);
     }
+    if (r.Type === 'AWS::DynamoDB::Table' && attr === 'Arn') return `arn:${partition}:dynamodb:${region}:${account}:table/${this.physicalName(id)}`;
     if (r.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:${partition}:iam::${account}:role/${id}`;
     if (r.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${partition}:lambda:${region}:${account}:function:${this.value(r.Properties.FunctionName) ?? id}`;
     return `${id}.${attr}`;

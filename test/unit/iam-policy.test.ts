@@ -125,11 +125,15 @@ describe('template resolver', () => {
   test('Ref, Fn::GetAtt, Fn::Sub (with variables), Fn::Join, Fn::If and stand-in queue names', () => {
     const t = template();
     t.Conditions = { HasTopic: { 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] } };
-    const r = new TemplateResolver(t, { stack: FAKE_STACK, queueNames: { Queue: 'local-q' } });
+    const r = new TemplateResolver(t, { stack: FAKE_STACK, names: { Queue: 'local-q' } });
     assert.equal(r.value({ Ref: 'Queue' }), 'https://sqs.us-east-1.amazonaws.com/123456789012/local-q');
     assert.equal(r.value({ 'Fn::GetAtt': ['Dlq', 'Arn'] }), DLQ_ARN);
     assert.equal(r.value({ 'Fn::Sub': ['${Q}/${AWS::Region}/${!Literal}', { Q: { 'Fn::GetAtt': ['Queue', 'QueueName'] } }] }), 'local-q/us-east-1/${Literal}');
     assert.deepEqual(r.value({ A: { 'Fn::If': ['HasTopic', 'x', { Ref: 'AWS::NoValue' }] }, B: 1 }), { B: 1 });
+    // A DynamoDB table: Ref is its name, Arn its table ARN.
+    t.Resources.StateTable = { Type: 'AWS::DynamoDB::Table', Properties: { TableName: { 'Fn::Sub': '${AWS::StackName}-state' } } };
+    assert.equal(r.value({ Ref: 'StateTable' }), 'swr-migrate-dev-state');
+    assert.equal(r.value({ 'Fn::GetAtt': ['StateTable', 'Arn'] }), 'arn:aws:dynamodb:us-east-1:123456789012:table/swr-migrate-dev-state');
   });
 });
 
