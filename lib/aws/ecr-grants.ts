@@ -83,7 +83,8 @@ export function ecrGrants(config: Pick<LoadedConfig, 'rules' | 'resolve'>, stack
     used.set(host, u);
     const grant = (set: StatementSet, Sid: string, actions: string[], resource: string) => {
       set.add(Sid, actions, resource);
-      if (set === copier && resource !== '*') for (const a of actions) u.actions.add(a);
+      // What another account's repository policies would have to allow (listing a registry cannot be).
+      if (set === copier && resource !== '*') for (const a of actions) if (a !== 'ecr:DescribeRepositories') u.actions.add(a);
     };
     // Credentials given in the config (a static login) make GetAuthorizationToken unnecessary.
     if (!access.credentials && !access.credentialsProvider) grant(copier, 'EcrLogin', ['ecr:GetAuthorizationToken'], '*');
@@ -112,7 +113,7 @@ function notesFor(r: Registry, actions: string[], namespace: boolean, stack: Sta
   if (!r.account || r.account === stack.accountId) return notes;
   const other = stack.accountId !== undefined;
   const role = `arn:aws:iam::${stack.accountId ?? '<your account>'}:role/${stack.service}-${stack.stage}-CopierRole-*`;
-  const grant = `each repository's policy in ${r.account} must allow ${actions.sort().join(', ')} to principal arn:aws:iam::${stack.accountId ?? '<your account>'}:root with condition ArnLike aws:PrincipalArn ${role}`;
+  const grant = `each repository's policy in ${r.account} must allow ${[...actions].sort().join(', ')} to principal arn:aws:iam::${stack.accountId ?? '<your account>'}:root with condition ArnLike aws:PrincipalArn ${role}`;
   notes.push(
     other
       ? `ECR source ${r.host} belongs to account ${r.account}, not ${stack.accountId} (param accountId): ${grant}`
