@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { withFileLock } from '../../lib/queue/file-lock.js';
 import { CHILD_RECORDER_JS } from './iam-recorder.js';
 
 const run = promisify(execFile);
@@ -44,8 +45,17 @@ async function unshareWorks(): Promise<boolean> {
   }
 }
 
-/** `npm run package -- --package OUT --param=...` in the project, offline. */
+/**
+ * `npm run package -- --package OUT --param=...` in the project, offline. One packaging at a time
+ * across test processes: serverless-esbuild builds in the project's `.esbuild/`, which two
+ * packagings at once would overwrite under each other.
+ */
 export async function packageService(out: string, params: Record<string, string>): Promise<Packaged> {
+  mkdirSync(join(projectRoot, 'dist'), { recursive: true });
+  return withFileLock(join(projectRoot, 'dist', 'package'), () => packageNow(out, params), { waitMs: 300_000, staleMs: 300_000 });
+}
+
+async function packageNow(out: string, params: Record<string, string>): Promise<Packaged> {
   mkdirSync(out, { recursive: true });
   const args = ['run', '--silent', 'package', '--', '--package', out, ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`)];
   const isolated = await unshareWorks();
