@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { copierFromEnv, plannerFromEnv, replayFromEnv } from '../../lib/lambda/handlers.js';
 import { runBatch } from '../../lib/lambda/local-workers.js';
@@ -30,6 +31,9 @@ import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { lambdaContext } from '../helpers/sqs-events.js';
 import { type SqsQueuePair, type SqsServerHandle, setDummyAwsEnv, startSqsServer } from '../helpers/sqs-server.js';
+import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
+
+const STATE_TABLE = 'iam-state';
 
 /** A loopback port nothing listens on: a source that is down (retryable: the copier backs off). */
 async function closedPort(): Promise<number> {
@@ -53,6 +57,8 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
   let sqs: SqsServerHandle;
   let pair: SqsQueuePair;
   let pkg: Packaged;
+  let dynamo: DynamoServerHandle;
+  let gone: Server;
   let report: IamReport;
   let recorder: IamRecorder;
 
@@ -86,6 +92,15 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
       pushImage(ecr, 'team/a', 'v1', { format: 'oci', layers: [randomLayer(20_000)] }),
     ]);
     pair = await sqs.createQueuePair('iam', { maxReceiveCount: 3, visibilityTimeoutS: 30 });
+    // The state table (the digest memo and the runs), as the template creates it.
+    dynamo = await startDynamoServer();
+    // A registry whose catalog is gone: a namespace rule that fails for good goes to the DLQ (planner).
+    gone = createHttpServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
+    });
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const goneHost = `127.0.0.1:${(gone.address() as AddressInfo).port}`;
 
     const down = `127.0.0.1:${await closedPort()}`;
     mkdirSync(configDir, { recursive: true });
@@ -96,6 +111,7 @@ defaults: { retries: 1 }
 registries:
   "${src.host}": { insecure: true }
   "${down}": { insecure: true }
+  "${goneHost}": { insecure: true }
   "${dst.host}": { insecure: true, username: "\${ssm:/swr-migrate/dst-user}", password: "\${secretsmanager:swr-migrate/dst-password}" }
   # An ECR registry reached under another name: its login and listing go through the ECR API.
   "${ecr.host}": { type: ecr, apiEndpoint: "${ecrApi.url}", insecure: true }
@@ -113,9 +129,13 @@ rules:
     tags: { pushedWithinDays: 30 }
   - source: ${ecr.host}/team/**
     destination: ${dst.host}/ecr-team
+  - source: ${goneHost}/lost/*
+    destination: ${dst.host}/lost
 `,
     );
     pkg = await packageService(tempDir('swrm-iam-pkg-'), { config: `./dist/iam-roles-test-${process.pid}/sync.yaml` });
+    const table = Object.values(pkg.template.Resources as Json).find((r) => r.Type === 'AWS::DynamoDB::Table');
+    await dynamo.createStateTable(STATE_TABLE, table?.Properties);
   });
 
   after(async () => {
@@ -123,18 +143,23 @@ rules:
     Object.assign(process.env, saved);
     recorder?.stop();
     rmSync(configDir, { recursive: true, force: true });
-    await Promise.all([sqs?.stop(), secrets?.stop(), ecrApi?.stop()]);
+    gone?.close();
+    await Promise.all([sqs?.stop(), secrets?.stop(), ecrApi?.stop(), dynamo?.stop()]);
     await stopAll();
   });
 
   /** The stand-in queues play the stack's: names for IAM, local URLs and ARNs for the environment. */
-  const queueNames = () => ({ MigrationQueue: 'iam', MigrationDlq: 'iam-dlq' });
+  const queueNames = () => ({ MigrationQueue: 'iam', MigrationDlq: 'iam-dlq', StateTable: STATE_TABLE });
 
   test('a day of planner, copier and replay: no call denied, no grant unused', async (t) => {
     const env = functionEnvironment(
       new TemplateResolver(pkg.template, {
         stack,
-        standIns: { MigrationQueue: { Ref: pair.queueUrl, Arn: pair.queueArn }, MigrationDlq: { Ref: pair.dlqUrl, Arn: pair.dlqArn } },
+        standIns: {
+          MigrationQueue: { Ref: pair.queueUrl, Arn: pair.queueArn },
+          MigrationDlq: { Ref: pair.dlqUrl, Arn: pair.dlqArn },
+          StateTable: { Ref: STATE_TABLE, Arn: `arn:aws:dynamodb:${stack.region}:${stack.account}:table/${STATE_TABLE}` },
+        },
       }),
       'copier',
     );
@@ -156,7 +181,11 @@ rules:
     const planner = recorder.wrap('planner', plannerFromEnv({ env, handlerDir: '/nonexistent', queues, logger }));
     const planned = await planner({}, lambdaContext(900_000));
     assert.equal(planned.skipped, undefined);
-    assert.deepEqual({ images: planned.images, repositories: planned.repositories }, { images: 4, repositories: 2 });
+    assert.deepEqual({ images: planned.images, repositories: planned.repositories, failedRules: planned.failedRules }, { images: 4, repositories: 2, failedRules: 1 });
+    assert.equal(env.SWRM_STATE_TABLE, STATE_TABLE);
+    // The next schedule while this run is queued: its record says in progress, the queue confirms it.
+    const overlap = await recorder.wrap('planner', plannerFromEnv({ env, handlerDir: '/nonexistent', queues: fresh(), logger }))({}, lambdaContext(900_000));
+    assert.match(overlap.skipped ?? '', /in progress/);
 
     // A namespace rule whose listing failed at plan time is listed again by a copier (expand-namespace).
     const config = parseNativeConfig({ version: 1, rules: [{ source: `${ecr.host}/team/**`, destination: `${dst.host}/ecr-team` }] }, 'sync.yaml', {});
