@@ -302,7 +302,7 @@ describe('npm run package: the copier bundle runs', () => {
     const recorder = new IamRecorder();
     recorder.addChildOutput('copier', res.stdout);
     assert.ok((recorder.calls().get('copier') ?? []).some((c) => c.action === 'sqs:DeleteMessage'), 'the bundle\'s calls were recorded');
-    const iam = await new RoleEvaluator(pkg.template, { stack: { ...FAKE_STACK, region: 'us-east-1' }, names: { MigrationQueue: 'pkg', MigrationDlq: 'pkg-dlq' } }).check(recorder.calls());
+    const iam = await new RoleEvaluator(pkg.template, { stack: { ...FAKE_STACK, region: 'us-east-1' }, names: { MigrationQueue: 'pkg', MigrationDlq: 'pkg-dlq', StateTable: 'pkg-state' } }).check(recorder.calls());
     assert.equal(describeFindings(iam.denied), '', 'calls the copier role would deny');
     const copied = await getManifest(dst, 'mirror/app', 'v1');
     assert.equal(copied?.digest, sourceDigest, 'the destination has the source image, digest-exact');
