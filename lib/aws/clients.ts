@@ -16,11 +16,17 @@ export interface AwsCall {
   operation: string;
   /** The command's input (queue URLs, table names, secret ids: what a policy's resource is made of). */
   input: Record<string, unknown>;
+  /** The client's region (an ECR or Secrets Manager ARN's region is the client's, not the caller's). */
+  region?: string;
 }
 
 export type AwsCallObserver = (call: AwsCall) => void;
 
-const observers = new Set<AwsCallObserver>();
+// Kept on globalThis under a registered symbol, not in a module variable: a packaged handler is an
+// esbuild bundle with its own copy of this module, and a test that imports that bundle in a fresh
+// process (the "deployed day" of issue 14) can only reach the bundle's observers this way.
+const KEY = Symbol.for('swr-migrate.awsCallObservers');
+const observers: Set<AwsCallObserver> = ((globalThis as Record<symbol, unknown>)[KEY] ??= new Set<AwsCallObserver>()) as Set<AwsCallObserver>;
 
 /** Observe every call of every client made from now on; returns the function that stops it. */
 export function observeAwsCalls(observer: AwsCallObserver): () => void {
@@ -28,8 +34,19 @@ export function observeAwsCalls(observer: AwsCallObserver): () => void {
   return () => observers.delete(observer);
 }
 
+/** The SDK keeps the region as a provider function; a region it cannot find is the call's own failure. */
+async function regionOf(region: unknown): Promise<string | undefined> {
+  try {
+    const value: unknown = typeof region === 'function' ? await (region as () => Promise<unknown>)() : region;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Attach the observers to a client (any `@aws-sdk/client-*` client) and return it. */
 export function awsClient<T extends { middlewareStack: unknown }>(client: T): T {
+  const config = (client as { config?: { region?: unknown } }).config;
   (client.middlewareStack as MiddlewareStackLike).add(
     (next, context) => async (args) => {
       if (observers.size) {
@@ -38,6 +55,8 @@ export function awsClient<T extends { middlewareStack: unknown }>(client: T): T 
           operation: String(context.commandName ?? 'unknown').replace(/Command$/, ''),
           input: ((args as { input?: Record<string, unknown> }).input ?? {}),
         };
+        const region = await regionOf(config?.region);
+        if (region) call.region = region;
         for (const o of observers) o(call);
       }
       return next(args);

@@ -18,7 +18,9 @@ import { letterTo } from '../lambda/copier-env.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { SQS_MAX_WAIT_S, sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
-import { InMemoryDigestMemo } from '../state/digest-memo.js';
+import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
+import { RunTracker } from '../state/runs.js';
+import { openStateStore } from '../lambda/state.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from '../pipeline/attempts.js';
@@ -82,6 +84,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const maxReceiveCount = Math.min(deliveryCap(opts.retries), dlq.maxReceiveCount || Infinity);
   // The same pull-budget gate as the embedded sync and the Lambda copier: the plan is compared with
   // each budgeted source's budget before its copies start, and --pace waits instead of deferring.
+  const state = await openStateStore(process.env);
   const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) });
   const outcomes: ImageOutcome[] = [];
   const unfinished: Unfinished[] = [];
@@ -122,7 +125,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     maxReceiveCount,
     attempts: Math.min(opts.retries + 1, maxReceiveCount),
     ledger: new AttemptLedger(),
-    memo: new InMemoryDigestMemo(),
+    // The stack's state table, when given (SWRM_STATE_TABLE, as the Lambda copier reads it): `work`
+    // on the long-haul queue counts its messages in their runs and shares the copiers' digest memo.
+    memo: state ? new StoreDigestMemo(state, logger) : new InMemoryDigestMemo(),
+    ...(state ? { runs: new RunTracker(state) } : {}),
     logger,
     pullBudget,
     onWarning: opts.onWarning,

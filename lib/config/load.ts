@@ -35,8 +35,6 @@ export interface LoadOptions {
   /** Problems the CLI found in its own flags: listed with the files' problems in one error, or
    *  alone (a usage error) when the files are fine. Either way nothing is fetched first. */
   problems?: string[];
-  /** false: check `${secretsmanager:}` / `${ssm:}` references' syntax only, fetch nothing (packaging). */
-  fetchSecrets?: boolean;
 }
 
 /** Flag problems alone: one usage error listing them. */
@@ -87,7 +85,7 @@ async function loadInputs(opts: LoadOptions, env: NodeJS.ProcessEnv, extra: stri
       requireRules: opts.requireRules ?? true,
       ...(opts.secretStore ? { secretStore: opts.secretStore } : {}),
       // A run that stops on its flags fetches no secret first.
-      fetchSecrets: extra.length === 0 && opts.fetchSecrets !== false,
+      fetchSecrets: extra.length === 0,
     };
     const loaded = await loadNativeConfig(file, env, native, text);
     if (opts.platforms?.length) loaded.defaults = { ...loaded.defaults, platforms: [...new Set(opts.platforms)] };

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import type { LoadedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { printable } from '../text.js';
+import type { KnownDeadLetterQueue } from '../queue/sqs-dlq.js';
 
 export type Env = Record<string, string | undefined>;
 
-/** QUEUE_URL: the work queue (its DLQ is found from its RedrivePolicy by the SQS adapter). */
+/** QUEUE_URL: the work queue (its DLQ: deadLetterQueueFrom). */
 export function queueUrlFrom(env: Env): string {
   const url = env.QUEUE_URL?.trim();
   if (!url) throw new ConfigError('QUEUE_URL is not set: the handler needs the URL of its SQS work queue');
@@ -62,4 +63,23 @@ export function logLevelFrom(env: Env): 'fatal' | 'error' | 'warn' | 'info' | 'd
   const found = levels.find((l) => l === level);
   if (!found) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}, got "${level}"`);
   return found;
+}
+
+const DLQ_VARS = ['DLQ_URL', 'DLQ_ARN', 'QUEUE_ARN'] as const;
+
+/**
+ * DLQ_URL, DLQ_ARN and QUEUE_ARN (serverless.yml sets all three from the stack's queues): the DLQ
+ * without a look-up. Looking it up would need sqs:GetQueueUrl, an IAM action of its own that no
+ * role grants (issue 14). None set: undefined, and the SQS adapter finds the DLQ from the queue's
+ * RedrivePolicy (handlers deployed some other way, with a role that allows it). Some set: an error
+ * naming the missing ones, since a DLQ that cannot be reached only shows on the first failure.
+ */
+export function deadLetterQueueFrom(env: Env): KnownDeadLetterQueue | undefined {
+  const [dlqUrl, dlqArn, queueArn] = DLQ_VARS.map((k) => env[k]?.trim() ?? '');
+  const missing = DLQ_VARS.filter((k) => !env[k]?.trim());
+  if (missing.length === DLQ_VARS.length) return undefined;
+  if (missing.length) throw new ConfigError(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set: the handler needs DLQ_URL, DLQ_ARN and QUEUE_ARN together (serverless.yml sets them)`);
+  if (!/^arn:[^:]+:sqs:/.test(dlqArn!) || !/^arn:[^:]+:sqs:/.test(queueArn!)) throw new ConfigError(`DLQ_ARN and QUEUE_ARN must be SQS queue ARNs, got "${dlqArn}" and "${queueArn}"`);
+  const n = Number(env.MAX_RECEIVE_COUNT?.trim());
+  return { dlqUrl: dlqUrl!, dlqArn: dlqArn!, queueArn: queueArn!, ...(Number.isInteger(n) && n > 0 ? { maxReceiveCount: n } : {}) };
 }

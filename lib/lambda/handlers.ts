@@ -23,7 +23,7 @@ import { type StateStoreFactory, openStateStore } from './state.js';
 /** Builds the queue ports for a queue URL (SQS in functions/, the embedded queue in tests). */
 export interface QueueFactory {
   workQueue(queueUrl: string): WorkQueue;
-  /** The queue's DLQ (SQS: found from its RedrivePolicy; none is an error naming the queue). */
+  /** The queue's DLQ (SQS: DLQ_URL/DLQ_ARN from the environment, else its RedrivePolicy; none is an error naming the queue). */
   deadLetters(queueUrl: string): Promise<DeadLetterStore & Redrivable>;
   /** The long-haul queue at LONG_QUEUE_URL (copier-batch.ts); absent: records cut twice come back. */
   longHaul?(queueUrl: string): LongHaulQueue;

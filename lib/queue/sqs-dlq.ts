@@ -42,7 +42,24 @@ export interface SqsDeadLetterStoreOptions {
   maxReceiveCount: number;
 }
 
-/** The queue's DLQ from its RedrivePolicy: URL, ARN, maxReceiveCount, and the queue's own ARN. */
+/**
+ * A DLQ known beforehand (the Lambda functions get it from their environment, serverless.yml), so
+ * nothing is looked up: no GetQueueAttributes, and no GetQueueUrl, which is an IAM action of its
+ * own that the functions' roles do not grant (issue 14).
+ */
+export interface KnownDeadLetterQueue {
+  dlqUrl: string;
+  dlqArn: string;
+  /** The work queue's ARN: a redrive's destination (StartMessageMoveTask DestinationArn). */
+  queueArn: string;
+  /** RedrivePolicy.maxReceiveCount, for the reason of letters SQS moved itself; 0 if unknown. */
+  maxReceiveCount?: number;
+}
+
+/**
+ * The queue's DLQ from its RedrivePolicy: URL, ARN, maxReceiveCount, and the queue's own ARN. The
+ * CLI's way (`--queue-url`): it costs sqs:GetQueueAttributes on the queue and sqs:GetQueueUrl on the DLQ.
+ */
 export async function findDeadLetterQueue(client: SQSClient, queueUrl: string): Promise<SqsDeadLetterStoreOptions> {
   const res = await sqsCall(queueUrl, 'GetQueueAttributes', () =>
     client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] })),

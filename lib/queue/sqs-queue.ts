@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QueueError } from '../errors.js';
 import { isAbort, isStaleHandle, SQS_MAX_BATCH, sqsCall, sqsClient, sqsText, visibilitySeconds, waitSeconds } from './sqs-client.js';
-import { SqsDeadLetterStore } from './sqs-dlq.js';
+import { type KnownDeadLetterQueue, SqsDeadLetterStore } from './sqs-dlq.js';
 import { sendBodies, type SendOptions } from './sqs-send.js';
 import type { FailureReason, QueueCounts, QueueMessage, WorkQueue } from './types.js';
 
@@ -30,6 +30,8 @@ export interface SqsWorkQueueOptions {
    */
   drainedReadings?: number;
   drainedIntervalMs?: number;
+  /** The DLQ when known (Lambda: from the environment); default: found from the RedrivePolicy. */
+  deadLetterQueue?: KnownDeadLetterQueue;
 }
 
 export class SqsWorkQueue implements WorkQueue {
@@ -39,6 +41,7 @@ export class SqsWorkQueue implements WorkQueue {
   private readonly drainedReadings: number;
   private readonly drainedIntervalMs: number;
   private dlq: Promise<SqsDeadLetterStore> | undefined;
+  private readonly knownDlq: KnownDeadLetterQueue | undefined;
 
   constructor(options: SqsWorkQueueOptions) {
     if (!options.queueUrl) throw new QueueError('', 'no SQS queue URL given (--queue-url or SWRM_QUEUE_URL)');
@@ -47,10 +50,16 @@ export class SqsWorkQueue implements WorkQueue {
     this.sendOptions = options.send ?? {};
     this.drainedReadings = Math.max(1, options.drainedReadings ?? 3);
     this.drainedIntervalMs = Math.max(0, options.drainedIntervalMs ?? 1000);
+    this.knownDlq = options.deadLetterQueue;
   }
 
-  /** The queue's DLQ, found once from its RedrivePolicy (SWRM_NO_DLQ naming the queue if none). */
+  /** The queue's DLQ: the known one, else found once from its RedrivePolicy (SWRM_NO_DLQ naming the queue if none). */
   deadLetters(): Promise<SqsDeadLetterStore> {
+    const known = this.knownDlq;
+    if (known) {
+      this.dlq ??= Promise.resolve(new SqsDeadLetterStore({ client: this.client, queueUrl: this.queueUrl, ...known, maxReceiveCount: known.maxReceiveCount ?? 0 }));
+      return this.dlq;
+    }
     this.dlq ??= SqsDeadLetterStore.forQueue(this.client, this.queueUrl);
     // A failed lookup is not cached: a queue fixed meanwhile is found on the next call.
     this.dlq.catch(() => (this.dlq = undefined));

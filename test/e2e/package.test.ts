@@ -16,10 +16,15 @@ import { STATE_TABLE_KEYS } from '../../lib/state/dynamo-store.js';
 import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
 import { tempDir } from '../helpers/files.js';
 import { type Json, type Packaged, credentialFreeEnv, lambdaFunction, packageService, projectRoot, resourcesOf, runBundle, target } from '../helpers/lambda-package.js';
+import { FAKE_STACK, IamRecorder } from '../helpers/iam-recorder.js';
+import { RoleEvaluator, describeFindings } from '../helpers/iam-policy.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 
 const PARAMS = { schedule: 'rate(2 hours)', maxReceiveCount: '4', maximumConcurrency: '7', copierTimeout: '600', secretsPrefix: 'mig/', logRetentionDays: '7' };
+// An ECR source in another account and region than the stack's (us-east-1): its statements, and
+// the packaging note naming the repository policy to add there (issue 14).
+const ECR = '210987654321.dkr.ecr.eu-central-1.amazonaws.com';
 
 let pkg: Packaged;
 let src: RegistryHandle;
@@ -35,7 +40,8 @@ before(async () => {
   writeFileSync(
     join(configDir, 'sync.yaml'),
     `version: 1\nregistries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\n` +
-      `rules:\n  - source: ${src.host}/pkg/app:v1\n    destination: ${dst.host}/mirror\n`,
+      `rules:\n  - source: ${src.host}/pkg/app:v1\n    destination: ${dst.host}/mirror\n` +
+      `  - source: ${ECR}/team/app:v1\n    destination: ${dst.host}/mirror/ecr\n`,
   );
   pkg = await packageService(tempDir('swrm-pkg-'), { ...PARAMS, config: `./dist/package-test-${process.pid}/sync.yaml` });
 });
@@ -97,9 +103,7 @@ describe('npm run package: the template', () => {
 
   test('the schedule can be turned off by a parameter', async () => {
     // `osls print` resolves the same variables as `package` without building the bundles again.
-    // The config must be one the functions would load (infra/derived.cjs checks it while resolving).
-    const config = `--param=config=./dist/package-test-${process.pid}/sync.yaml`;
-    const { stdout } = await promisify(execFile)('npx', ['osls', 'print', '--format', 'json', config, '--param=scheduleEnabled=false'], {
+    const { stdout } = await promisify(execFile)('npx', ['osls', 'print', '--format', 'json', `--param=config=./dist/package-test-${process.pid}/sync.yaml`, '--param=scheduleEnabled=false'], {
       cwd: projectRoot,
       env: credentialFreeEnv(),
       timeout: 60_000,
@@ -131,16 +135,23 @@ describe('npm run package: the template', () => {
     for (const [, g] of groups) assert.equal(g.Properties.RetentionInDays, 7);
   });
 
-  test('IAM: no "*" action and no "*" resource; secrets only under the prefix', () => {
+  test('IAM: no "*" action and no "*" resource but the ECR login; secrets only under the prefix', () => {
     const all = statements(pkg.template);
     assert.ok(all.length >= 10);
     for (const s of all) {
       const actions = [s.Action].flat() as string[];
       const resources = [s.Resource].flat();
       assert.ok(!actions.some((a) => a.includes('*')), `wildcard action in ${JSON.stringify(s)}`);
-      assert.ok(!resources.some((r) => r === '*'), `"*" resource in ${JSON.stringify(s)}`);
+      // The one exception (README, Permissions): ecr:GetAuthorizationToken, which IAM only grants on "*".
       assert.ok(s.NotAction === undefined && s.NotResource === undefined, 'no NotAction/NotResource');
+      if (resources.includes('*')) assert.deepEqual({ ...s }, { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' });
     }
+    assert.equal(all.filter((s) => [s.Resource].flat().includes('*')).length, 1, 'one "*" statement, the ECR login');
+    // The ECR source's pulls: exactly its repository, in its own account and region.
+    const pulls = all.filter((s) => [s.Action].flat().includes('ecr:BatchGetImage'));
+    assert.deepEqual(pulls.map((s) => s.Resource), [[{ 'Fn::Sub': `arn:\${AWS::Partition}:ecr:eu-central-1:210987654321:repository/team/app` }]]);
+    assert.match(pkg.stderr, /swr-migrate: ECR source 210987654321\.dkr\.ecr\.eu-central-1\.amazonaws\.com is in eu-central-1, the stack in us-east-1/);
+    assert.match(pkg.stderr, /swr-migrate: ECR source 210987654321\.dkr\.ecr\.eu-central-1\.amazonaws\.com belongs to account 210987654321: .* repository's policy in 210987654321 must allow ecr:BatchGetImage, ecr:GetDownloadUrlForLayer /);
     const secret = all.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     assert.ok(secret.length > 0);
     for (const s of secret) assert.match(JSON.stringify(s.Resource), /:secret:mig\/\*/);
@@ -283,12 +294,19 @@ describe('npm run package: the copier bundle runs', () => {
     // The function's own environment from the template, its queue and table references made local.
     const vars = copier.Properties.Environment.Variables as Json;
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LAMBDA_TASK_ROOT: dir, AWS_LAMBDA_FUNCTION_NAME: 'copier' };
-    const refs: Record<string, string> = { QUEUE_URL: queueUrl, DLQ_URL: dlqUrl, SWRM_STATE_TABLE: 'pkg-state' };
-    for (const [k, v] of Object.entries(vars)) env[k] = typeof v === 'string' ? v : refs[k];
+    const local: Record<string, string> = { QUEUE_URL: queueUrl, QUEUE_ARN: queueArn, DLQ_URL: dlqUrl, DLQ_ARN: dlqArn, SWRM_STATE_TABLE: 'pkg-state' };
+    for (const [k, v] of Object.entries(vars)) env[k] = typeof v === 'string' ? v : local[k]!;
+    assert.deepEqual(Object.keys(local).filter((k) => !(k in vars)), [], 'the template gives the queue, the DLQ and the state table');
     Object.assign(env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SQS: endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
 
-    const res = await runBundle(dir, copier.Properties.Handler, event, env);
+    const res = await runBundle(dir, copier.Properties.Handler, event, env, { recordAwsCalls: true });
     assert.deepEqual(res.result, { batchItemFailures: [] }, `stderr: ${res.stderr}`);
+    // The packaged bundle's own AWS calls, recorded in its process: its role allows every one.
+    const recorder = new IamRecorder();
+    recorder.addChildOutput('copier', res.stdout);
+    assert.ok((recorder.calls().get('copier') ?? []).some((c) => c.action === 'sqs:DeleteMessage'), 'the bundle\'s calls were recorded');
+    const iam = await new RoleEvaluator(pkg.template, { stack: { ...FAKE_STACK, region: 'us-east-1' }, names: { MigrationQueue: 'pkg', MigrationDlq: 'pkg-dlq', StateTable: 'pkg-state' } }).check(recorder.calls());
+    assert.equal(describeFindings(iam.denied), '', 'calls the copier role would deny');
     const copied = await getManifest(dst, 'mirror/app', 'v1');
     assert.equal(copied?.digest, sourceDigest, 'the destination has the source image, digest-exact');
     assert.ok(dynamo.calls.includes('GetItem'), 'the bundle probed its state table through AWS_ENDPOINT_URL_DYNAMODB');

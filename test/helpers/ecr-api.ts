@@ -5,7 +5,13 @@
 import { type JsonApi, reply, startJsonApi } from './json-api.js';
 
 export interface EcrRepo { name: string; images: Array<{ tags: string[]; pushedAt: number }> }
-export interface EcrOptions { repositories: EcrRepo[]; password?: string; expiresInS?: number }
+export interface EcrOptions {
+  repositories: EcrRepo[];
+  password?: string;
+  expiresInS?: number;
+  /** Every token gives `password` as is (a stand-in registry with that basic-auth password), not `password-N`. */
+  fixedPassword?: boolean;
+}
 
 const PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
 const HEADERS = { 'content-type': 'application/x-amz-json-1.1' };
@@ -35,7 +41,8 @@ export function startEcrApi(opts: EcrOptions): Promise<JsonApi & { tokensIssued:
     }
     if (op === 'GetAuthorizationToken') {
       issued++;
-      const token = Buffer.from(`AWS:${opts.password ?? 'ecr-password'}-${issued}`).toString('base64');
+      const password = opts.password ?? 'ecr-password';
+      const token = Buffer.from(`AWS:${opts.fixedPassword ? password : `${password}-${issued}`}`).toString('base64');
       return reply(200, { authorizationData: [{ authorizationToken: token, expiresAt: Date.now() / 1000 + (opts.expiresInS ?? 43_200), proxyEndpoint: 'https://123456789012.dkr.ecr.eu-west-1.amazonaws.com' }] }, HEADERS);
     }
     return err('UnknownOperationException', `unknown operation ${op}`);

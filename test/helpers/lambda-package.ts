@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { withFileLock } from '../../lib/queue/file-lock.js';
+import { CHILD_RECORDER_JS } from './iam-recorder.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,9 @@ export interface Packaged {
   template: Json;
   offline: 'no network (unshare -rn)' | 'no credentials only';
   ms: number;
+  /** What packaging printed (its notes, e.g. ECR sources in another account, are on stderr). */
+  stdout: string;
+  stderr: string;
 }
 
 /** An environment with no AWS credentials or profile of any kind, and a dummy region. */
@@ -49,17 +53,26 @@ async function unshareWorks(): Promise<boolean> {
   }
 }
 
-/** `npm run package -- --package OUT --param=...` in the project, offline. */
+/**
+ * `npm run package -- --package OUT --param=...` in the project, offline. One packaging at a time
+ * across test processes: serverless-esbuild builds in the project's `.esbuild/`, which two
+ * packagings at once would overwrite under each other.
+ */
 export async function packageService(out: string, params: Record<string, string>): Promise<Packaged> {
+  mkdirSync(join(projectRoot, 'dist'), { recursive: true });
+  return withFileLock(join(projectRoot, 'dist', 'package'), () => packageNow(out, params), { waitMs: 300_000, staleMs: 300_000 });
+}
+
+async function packageNow(out: string, params: Record<string, string>): Promise<Packaged> {
   mkdirSync(out, { recursive: true });
   const args = ['run', '--silent', 'package', '--', '--package', out, ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`)];
   const isolated = await unshareWorks();
   const [cmd, argv] = isolated ? ['unshare', ['-rn', 'npm', ...args]] : ['npm', args];
   const t0 = performance.now();
-  await packagingTurn(() => run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv(), timeout: 120_000, maxBuffer: 1 << 24 }));
+  const { stdout, stderr } = await packagingTurn(() => run(cmd, argv, { cwd: projectRoot, env: credentialFreeEnv(), timeout: 120_000, maxBuffer: 1 << 24 }));
   const ms = performance.now() - t0;
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Json;
-  return { dir: out, template, offline: isolated ? 'no network (unshare -rn)' : 'no credentials only', ms };
+  return { dir: out, template, offline: isolated ? 'no network (unshare -rn)' : 'no credentials only', ms, stdout, stderr };
 }
 
 export function resourcesOf(template: Json, type: string): [string, Json][] {
@@ -113,10 +126,16 @@ process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs, importCpuMs, re
 process.exit(0);
 `;
 
+export interface BundleRunOptions {
+  /** Record the AWS calls the handler makes (iam-recorder.ts CHILD_RECORDER_JS): IamRecorder.addChildOutput(fn, stdout). */
+  recordAwsCalls?: boolean;
+}
+
 /** Invoke `<dir>/<module>.mjs`'s handler with `event` in a fresh `node`, cwd = dir (null: only import it). */
-export async function runBundle(dir: string, handler: string, event: unknown, env: NodeJS.ProcessEnv): Promise<BundleRun> {
+export async function runBundle(dir: string, handler: string, event: unknown, env: NodeJS.ProcessEnv, opts: BundleRunOptions = {}): Promise<BundleRun> {
   const file = join(dir, `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`);
-  const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', RUNNER, file, JSON.stringify(event)], {
+  const script = opts.recordAwsCalls ? CHILD_RECORDER_JS + RUNNER : RUNNER;
+  const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script, file, JSON.stringify(event)], {
     cwd: dir,
     env,
     timeout: 60_000,

@@ -41,12 +41,15 @@ describe('handlers from the environment', () => {
     writeFile(dir, 'config.yaml', CONFIG);
     const { queue, queues, urls } = factory();
     const { logger, lines } = capture();
-    const handler = plannerFromEnv({ env: { QUEUE_URL: 'https://sqs.example/q' }, handlerDir: dir, queues, logger });
+    const metrics: string[] = [];
+    const handler = plannerFromEnv({ env: { QUEUE_URL: 'https://sqs.example/q' }, handlerDir: dir, queues, logger, writeMetrics: (l) => void metrics.push(l) });
     const summary = await handler({}, lambdaContext(60_000));
     assert.equal(summary.images, 1);
     assert.equal(summary.repositories, 1);
     assert.equal(summary.sent, 2);
-    assert.deepEqual(urls, ['https://sqs.example/q']);
+    // The work queue, and its DLQ for rules that cannot be listed for good.
+    assert.deepEqual(urls, ['https://sqs.example/q', 'https://sqs.example/q']);
+    assert.equal(JSON.parse(metrics[0]!).ImagesPlanned, 1, 'one EMF line per run');
     assert.equal((await queue.counts()).visible, 2);
     assert.ok(lines.some((l) => l.sent === 2 && /planned 1 image/.test(String(l.msg))), 'summary logged');
   });
@@ -55,7 +58,7 @@ describe('handlers from the environment', () => {
     const dir = tempDir('swrm-lambda-');
     const path = writeFile(dir, 'elsewhere.yaml', CONFIG);
     const { queues } = factory();
-    const ok = plannerFromEnv({ env: { QUEUE_URL: 'q', SWRM_CONFIG: path }, handlerDir: '/nonexistent', queues, logger: capture().logger });
+    const ok = plannerFromEnv({ env: { QUEUE_URL: 'q', SWRM_CONFIG: path }, handlerDir: '/nonexistent', queues, logger: capture().logger, writeMetrics: () => undefined });
     assert.equal((await ok({}, lambdaContext(60_000))).sent, 2);
     const { logger, lines } = capture();
     const bad = plannerFromEnv({ env: { SWRM_CONFIG: path }, handlerDir: dir, queues, logger });

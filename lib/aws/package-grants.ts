@@ -1,0 +1,27 @@
+// The packaging side of ecr-grants.ts: infra/ecr-grants.cjs (run by osls, CommonJS) bundles this
+// file with esbuild and calls it, so the config is read by the same parser the functions use at
+// cold start. Secrets are not fetched while packaging (no AWS, no credentials): a reference stands
+// for a value, which is all the grants need to know (that a registry has a login); `${env:}` likewise.
+import { loadForPackaging } from '../config/package-check.js';
+import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from './ecr-grants.js';
+
+export type { StackTarget } from './ecr-grants.js';
+
+export interface PackageGrants {
+  /** CloudFormation Resources to merge into the template ({} when the config has no ECR source). */
+  resources: Record<string, unknown>;
+  /** Per function, the policies it must not start before (its DependsOn). */
+  dependsOn: { planner: string[]; copier: string[] };
+  notes: string[];
+}
+
+/** The ECR grants for the config at `configPath` (a ConfigError listing its problems if it is invalid). */
+export async function packageGrants(configPath: string, stack: StackTarget): Promise<PackageGrants> {
+  // Read as the packaging check reads it (config/package-check.ts): references by syntax, placeholders.
+  const config = await loadForPackaging(configPath, 'param config');
+  const grants = ecrGrants(config, stack);
+  const resources = ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' });
+  const dependsOn = { planner: [] as string[], copier: [] as string[] };
+  for (const fn of ['planner', 'copier'] as const) if (resources[policyId(fn)]) dependsOn[fn].push(policyId(fn));
+  return { resources, dependsOn, notes: grants.notes };
+}
