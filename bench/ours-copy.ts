@@ -11,7 +11,7 @@ import { enableStreamGc } from '../lib/copy/memory.js';
 import { mapLimit } from '../lib/copy/limiter.js';
 import { parseReference, parseRepositoryReference } from '../lib/oci/reference.js';
 import { ClientPool } from '../lib/registry/pool.js';
-import { Agent } from '../lib/registry/undici-agent.js';
+import { Agent } from '../lib/registry/http/undici-agent.js';
 import type { RegistryStats } from '../lib/registry/types.js';
 
 export interface OursJob {

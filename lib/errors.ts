@@ -264,7 +264,7 @@ export function isRetryable(err: unknown): boolean {
 
 /**
  * A registry saying "not now" (429, 503, SWR's busy and throttled codes): under a push budget
- * (lib/registry/push-budget.ts) these are waited out with backoff and never spend an attempt.
+ * (lib/registry/limits/push-budget.ts) these are waited out with backoff and never spend an attempt.
  */
 export function isBusy(err: unknown): boolean {
   if (err instanceof RegistryError) return err.status === 429 || err.status === 503 || err.errors.some((e) => BUSY_CODES.has(e.code));

@@ -2,7 +2,7 @@
 // pino's `redact.paths` are exact and case-sensitive, so every logged object, child binding and
 // message string goes through secrets.ts instead (keys matched case-insensitively at any depth,
 // plus URL userinfo, Bearer/Basic values and presigned query strings in strings). URLs are also
-// logged without their query (registry/location.ts).
+// logged without their query (registry/http/location.ts).
 import { pino, type DestinationStream, type Logger, type LevelWithSilent, type LoggerOptions } from 'pino';
 import { maskSecretText, maskSecrets } from './secrets.js';
 

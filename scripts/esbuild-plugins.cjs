@@ -1,6 +1,6 @@
 // esbuild plugins for the Lambda bundles (serverless.yml custom.esbuild.plugins).
 //
-// lib/registry/undici-agent.ts loads undici's Agent through `createRequire(import.meta.url)` to skip
+// lib/registry/http/undici-agent.ts loads undici's Agent through `createRequire(import.meta.url)` to skip
 // undici's index.js (~110 ms of start-up). esbuild only bundles calls to the free `require`: a
 // `require` made by createRequire is opaque to it and would look for node_modules beside the
 // bundle at run time, where there are none. So for the bundle that one binding is dropped; the

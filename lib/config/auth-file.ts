@@ -3,7 +3,7 @@
 // A key is a registry or registry/namespace; the longest key that prefixes the repository wins
 // (image-syncer documents this but does not enforce it; we do, on path-component boundaries).
 import { z } from 'zod';
-import type { Credentials } from '../registry/auth.js';
+import type { Credentials } from '../registry/auth/auth.js';
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
 import { type DuplicateWording, readConfigFile } from './config-file.js';
 import { expandEnvText } from './env-expand.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Credentials } from '../registry/auth.js';
+import type { Credentials } from '../registry/auth/auth.js';
 import { normalisePrefix } from './auth-file.js';
 import { describeJsonError } from './syntax-errors.js';
 

@@ -78,7 +78,7 @@ export interface SyncDefaults {
   retries: number;
   /** `os/arch[/variant]` to keep from multi-platform images; undefined keeps all. */
   platforms?: string[];
-  /** Seconds a whole request may take (see registry/transport.ts); undefined: the built-in default. */
+  /** Seconds a whole request may take (see registry/http/transport.ts); undefined: the built-in default. */
   timeout?: number;
   /** Connections at most per registry origin; undefined: the built-in default. */
   connections?: number;

@@ -1,12 +1,12 @@
 // One blob from source to destination, cheapest path first (distribution spec, "Pushing Blobs"):
 // known to this run -> nothing; known in a sibling repo -> mount; HEAD 200 -> nothing; else a
 // streamed upload (POST, then one PUT with Content-Length: 2 requests, where PATCH-based tools use 3).
-// An SWR destination has a push budget (registry/push-budget.ts): a layer-push slot is held around
+// An SWR destination has a push budget (registry/limits/push-budget.ts): a layer-push slot is held around
 // each mount and each upload session, and busy answers (503) are waited out, not counted.
 import type { Descriptor } from '../oci/manifest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { ManifestCache } from './manifest-cache.js';
-import { busyTolerant, type RetryPolicy, withRetry } from '../registry/retry.js';
+import { busyTolerant, type RetryPolicy, withRetry } from '../registry/http/retry.js';
 import { errorMessage } from '../errors.js';
 import type { CopyContext, CopyCounters } from './context.js';
 import { verifiedStream } from './verified-stream.js';

@@ -1,7 +1,7 @@
 // Shared state of one run: the blob ledger, the transfer limit and the counters. Every concurrent
 // copyImage of a run gets the same context, which is what makes dedup span images.
 import type { Logger } from 'pino';
-import { BLOB_RETRY, type RetryPolicy } from '../registry/retry.js';
+import { BLOB_RETRY, type RetryPolicy } from '../registry/http/retry.js';
 import { BlobLedger } from './ledger.js';
 import { Limiter } from './limiter.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -34,7 +34,7 @@ export interface CopyContext {
   checks: (registry: string) => Limiter;
   /** Children of an index copied at once. */
   childConcurrency: number;
-  /** Attempts per blob transfer, for failures the HTTP layer cannot retry (see registry/retry.ts). */
+  /** Attempts per blob transfer, for failures the HTTP layer cannot retry (see registry/http/retry.ts). */
   blobRetry: RetryPolicy;
   logger?: Logger;
   signal?: AbortSignal;

@@ -5,9 +5,9 @@
 // AWS_ENDPOINT_URL_ECR (SDK endpoint configuration) or the entry's apiEndpoint points it elsewhere.
 import { awsClient } from '../aws/clients.js';
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import type { Credentials } from '../registry/auth.js';
-import { isValidListEntry } from '../registry/listing.js';
-import { MAX_ENTRIES } from '../registry/link.js';
+import type { Credentials } from '../registry/auth/auth.js';
+import { isValidListEntry } from '../registry/list/listing.js';
+import { MAX_ENTRIES } from '../registry/list/link.js';
 import { ListingError, errorMessage } from '../errors.js';
 import { remoteText } from '../text.js';
 import { ecrHost } from './settings.js';

@@ -1,5 +1,5 @@
 // The generic lister: distribution's `_catalog` with `Link` pagination (distribution, Zot, GitLab),
-// through the registry client, so auth, caps and loop guards are the client's (registry/listing.ts).
+// through the registry client, so auth, caps and loop guards are the client's (registry/list/listing.ts).
 import type { RegistryClient } from '../registry/types.js';
 import type { ListedRepository, RepositoryLister } from './types.js';
 

@@ -2,10 +2,10 @@
 // tags and push times. Pages by `page`/`page_size`, with `X-Total-Count` and a `Link` rel="next"
 // (Harbor sends both; either ends the listing). A `/` in a repository name is encoded twice in the
 // path (`a%252Fb`: Harbor's router decodes once before matching). Basic auth: user or robot account.
-import type { Credentials } from '../registry/auth.js';
-import { basicHeader } from '../registry/auth.js';
-import { isValidListEntry } from '../registry/listing.js';
-import { MAX_ENTRIES, nextLink } from '../registry/link.js';
+import type { Credentials } from '../registry/auth/auth.js';
+import { basicHeader } from '../registry/auth/auth.js';
+import { isValidListEntry } from '../registry/list/listing.js';
+import { MAX_ENTRIES, nextLink } from '../registry/list/link.js';
 import { ListingApi, str, type ApiOptions, type JsonPage } from './http.js';
 import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
 

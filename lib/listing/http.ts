@@ -2,12 +2,12 @@
 // refusals. Listing APIs are not registries: their answers are JSON documents behind their own
 // auth, and a wrong endpoint typically answers a login page (HTML), which must say "wrong apiEndpoint"
 // rather than fail as a JSON syntax error.
-import { abortable } from '../registry/deadline.js';
+import { abortable } from '../registry/http/deadline.js';
 import { request, type Dispatcher } from 'undici';
 import { ListingError, NetworkError, RegistryError, isRetryable } from '../errors.js';
-import { PageGuard } from '../registry/link.js';
-import { MAX_LIST_BODY, readBodyLimited } from '../registry/response.js';
-import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/retry.js';
+import { PageGuard } from '../registry/list/link.js';
+import { MAX_LIST_BODY, readBodyLimited } from '../registry/http/response.js';
+import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/http/retry.js';
 
 /** Pages one listing may read: far above any real organization, low enough to end an endless `next`. */
 export const MAX_LISTING_PAGES = 10_000;

@@ -2,8 +2,8 @@
 // lists repositories by organization with offset/limit and `Content-Range`, and tags with `updated`.
 import type { SwrAccess } from '../swr/config.js';
 import { SwrManagementClient } from '../swr/management.js';
-import { isValidListEntry } from '../registry/listing.js';
-import { MAX_ENTRIES } from '../registry/link.js';
+import { isValidListEntry } from '../registry/list/listing.js';
+import { MAX_ENTRIES } from '../registry/list/link.js';
 import { ListingError } from '../errors.js';
 import type { Dispatcher } from 'undici';
 import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';

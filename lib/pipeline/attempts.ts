@@ -3,7 +3,7 @@
 // forward: it does not spend one of the image's attempts. A delivery that committed nothing does.
 // So a flaky registry that lets a 30-layer image through a few layers at a time still finishes it,
 // while one that refuses everything (always 503) costs `retries + 1` deliveries, each bounded by the
-// HTTP and blob budgets (3 requests per blob per delivery, registry/retry.ts).
+// HTTP and blob budgets (3 requests per blob per delivery, registry/http/retry.ts).
 //
 // Deliveries are capped whatever the progress: MAX_DELIVERIES (or retries + 1 if that is more) in
 // `sync` and `work`; on SQS the queue's RedrivePolicy maxReceiveCount is the cap, as SQS moves a

@@ -15,7 +15,7 @@ import { type CopyImageMessage, decodeMessage, ruleDestinationText, ruleSourceTe
 import { expandGroup, expandNamespace, expandOne } from './expand.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
-import { backoffDelay } from '../registry/retry.js';
+import { backoffDelay } from '../registry/http/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import type { RunAccounting, RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';

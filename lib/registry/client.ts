@@ -8,17 +8,17 @@ import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, refuseSchema1 } from '../oci/manifest.js';
 import { digestAlgorithm, isDigest } from '../oci/digest.js';
 import { remoteText } from '../text.js';
-import type { Credentials, ScopeRequest } from './auth.js';
-import { bodyError } from './body.js';
-import { resolveLocation, uploadCompleteUrl } from './location.js';
-import { type ListingContext, listAll } from './listing.js';
-import { headerValue, readBodyLimited } from './response.js';
-import { type RetryPolicy, withRetry } from './retry.js';
-import type { PushBudget } from './push-budget.js';
-import { RegistryTransport } from './transport.js';
+import type { Credentials, ScopeRequest } from './auth/auth.js';
+import { bodyError } from './http/body.js';
+import { resolveLocation, uploadCompleteUrl } from './http/location.js';
+import { type ListingContext, listAll } from './list/listing.js';
+import { headerValue, readBodyLimited } from './http/response.js';
+import { type RetryPolicy, withRetry } from './http/retry.js';
+import type { PushBudget } from './limits/push-budget.js';
+import { RegistryTransport } from './http/transport.js';
 import type { PullBudget } from './limits/pull-budget.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
-import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './redirect.js';
+import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './http/redirect.js';
 
 export interface ClientOptions {
   /** The registry as named in references (`docker.io`, `127.0.0.1:5000`). */
@@ -31,7 +31,7 @@ export interface ClientOptions {
   /** Actions asked for every repository; a destination asks pull+push so one token serves both. */
   actions?: readonly string[];
   retry?: RetryPolicy;
-  /** Seconds: the base of each request's deadline (registry/deadline.ts). */
+  /** Seconds: the base of each request's deadline (registry/http/deadline.ts). */
   timeout?: number;
   logger?: Logger;
   /** Token realms trusted besides the registry's own domain (see realm.ts). */

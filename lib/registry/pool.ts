@@ -1,13 +1,13 @@
 // One client per (registry, role) over keep-alive undici dispatchers, one per TLS profile (most runs
 // have one), so connections and tokens are reused by every copy of a run.
 import type { Agent, Dispatcher } from 'undici';
-import { createDispatcher, Pool, proxySettings, type ProxySettings } from './undici-agent.js';
-import { DEFAULT_TIMEOUT_S } from './deadline.js';
-import { tlsConnectOptions, tlsConnector, tlsProfileKey } from './tls.js';
-import { guardedLookup, type LookupFunction } from './lookup.js';
+import { createDispatcher, Pool, proxySettings, type ProxySettings } from './http/undici-agent.js';
+import { DEFAULT_TIMEOUT_S } from './http/deadline.js';
+import { tlsConnectOptions, tlsConnector, tlsProfileKey } from './http/tls.js';
+import { guardedLookup, type LookupFunction } from './http/lookup.js';
 import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
-import type { Credentials } from './auth.js';
+import type { Credentials } from './auth/auth.js';
 import { AuthError, type CredentialSource } from '../errors.js';
 import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
 import type { ListingSettings } from '../listing/settings.js';
@@ -15,8 +15,8 @@ import { ecrHost } from '../listing/settings.js';
 import { ecrCredentialsProvider } from '../listing/ecr.js';
 import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
-import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './retry.js';
-import { PushBudget, pushTenant } from './push-budget.js';
+import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './http/retry.js';
+import { PushBudget, pushTenant } from './limits/push-budget.js';
 import { PullBudget } from './limits/pull-budget.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 

@@ -1,7 +1,7 @@
 // The registry port (in the spirit of regclient's scheme.API): what the copy engine and the planner
 // need from a registry, nothing about HTTP. The undici implementation is `client.ts`.
 import type { Readable } from 'node:stream';
-import type { PushBudget } from './push-budget.js';
+import type { PushBudget } from './limits/push-budget.js';
 
 export interface ManifestInfo {
   digest: string;

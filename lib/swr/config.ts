@@ -2,7 +2,7 @@
 // into its strict registry schema and calls `swrAccessOf`). Pure: the AK/SK come in already
 // resolved or as secret templates, and the secret key never reaches a message.
 import { z } from 'zod';
-import type { Credentials } from '../registry/auth.js';
+import type { Credentials } from '../registry/auth/auth.js';
 import { detectSwr, type SwrTarget } from './detect.js';
 import { swrLongTermLogin } from './login.js';
 import { LISTING_TYPES } from '../listing/settings.js';

@@ -3,7 +3,7 @@
 // repository listing. Auth is AK/SK signing (signer.ts) or an IAM token in X-Auth-Token.
 import { request, type Dispatcher } from 'undici';
 import { BUSY_CODES, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../errors.js';
-import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/retry.js';
+import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/http/retry.js';
 import { MAX_SKEW_MS, signRequest, type AkSk } from './signer.js';
 import { parseSwrErrorBody } from './errors.js';
 import { SwrAuthError } from './refusal.js';

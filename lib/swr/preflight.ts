@@ -4,7 +4,7 @@
 // account (default 5): the planner knows every destination organization up front, so the quota is
 // checked for the whole plan and each missing organization is created once, before any copy.
 import { Agent, EnvHttpProxyAgent } from 'undici';
-import { proxySettings } from '../registry/undici-agent.js';
+import { proxySettings } from '../registry/http/undici-agent.js';
 import type { Logger } from 'pino';
 import { ConfigError, ErrorCode, type ErrorCodeValue, MigrateError } from '../errors.js';
 import { decodeMessage } from '../queue/messages.js';

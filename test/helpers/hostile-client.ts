@@ -1,9 +1,9 @@
 // The client under test, pointed at hostile servers through a dispatcher that refuses anything
 // outside 127.0.0.0/8: even if a refusal under test were broken, no request could leave the host.
 import type { Dispatcher } from 'undici';
-import type { Credentials } from '../../lib/registry/auth.js';
+import type { Credentials } from '../../lib/registry/auth/auth.js';
 import { UndiciRegistryClient } from '../../lib/registry/client.js';
-import { Agent } from '../../lib/registry/undici-agent.js';
+import { Agent } from '../../lib/registry/http/undici-agent.js';
 import { track } from './cleanup.js';
 
 export interface LoopbackAgent {

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClientPool } from '../../lib/registry/pool.js';
 import { ErrorCode, RequestTimeoutError } from '../../lib/errors.js';
-import { MIN_BODY_RATE } from '../../lib/registry/deadline.js';
+import { MIN_BODY_RATE } from '../../lib/registry/http/deadline.js';
 import { sha256 } from '../helpers/push.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnsafeRedirectError } from '../../lib/errors.js';
-import { guardedLookup, type LookupFunction } from '../../lib/registry/lookup.js';
-import { Agent } from '../../lib/registry/undici-agent.js';
+import { guardedLookup, type LookupFunction } from '../../lib/registry/http/lookup.js';
+import { Agent } from '../../lib/registry/http/undici-agent.js';
 import { ClientPool } from '../../lib/registry/pool.js';
 
 const zone: Record<string, string> = { 'metadata.evil.test': '169.254.169.254', 'fine.test': '127.0.0.1' };

@@ -48,7 +48,7 @@ rules:
     const tasks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { source: string; destination: string });
     assert.deepEqual(tasks.map((t) => t.source), [`${host}/team/app:v1`, `${host}/team/app:v2`]);
     assert.ok(tasks.every((t) => !t.destination.includes('@')), 'no listed tag turned into a digest pin');
-    // The registry client drops them at the source and names them in its warning (registry/listing.ts);
+    // The registry client drops them at the source and names them in its warning (registry/list/listing.ts);
     // the planner's own check (plan/tags.ts) is for listers that do not go through it.
     assert.match(r.stderr, /tag list team\/app: ignored 2 entries that are not valid names/);
     assert.ok(r.stderr.includes(`"entries":["x@${PIN}","../etc"]`), r.stderr);

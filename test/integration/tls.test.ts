@@ -14,8 +14,8 @@ import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry
 import { type TestPki, testPki } from '../helpers/certs.js';
 import { getManifest, pushImage, randomLayer, sha256 } from '../helpers/push.js';
 import { registryRequest } from '../helpers/client.js';
-import { Agent } from '../../lib/registry/undici-agent.js';
-import { RegistryTransport } from '../../lib/registry/transport.js';
+import { Agent } from '../../lib/registry/http/undici-agent.js';
+import { RegistryTransport } from '../../lib/registry/http/transport.js';
 
 const retry = { attempts: 4, baseDelayMs: 10, maxDelayMs: 20 };
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { HostAuth } from '../../lib/registry/auth.js';
+import { HostAuth } from '../../lib/registry/auth/auth.js';
 import { AuthError } from '../../lib/errors.js';
 
 function tokenServer(status = 200, expiresIn?: number) {

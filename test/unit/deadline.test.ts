@@ -1,7 +1,7 @@
-// The overall request deadline of registry/deadline.ts: `timeout + bytes / MIN_BODY_RATE`.
+// The overall request deadline of registry/http/deadline.ts: `timeout + bytes / MIN_BODY_RATE`.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIN_BODY_RATE, RequestDeadline, deadlineMs } from '../../lib/registry/deadline.js';
+import { MIN_BODY_RATE, RequestDeadline, deadlineMs } from '../../lib/registry/http/deadline.js';
 import { ErrorCode, RequestTimeoutError } from '../../lib/errors.js';
 
 describe('deadlineMs', () => {

@@ -10,7 +10,7 @@ import {
   isRetryable,
   parseRetryAfter,
 } from '../../lib/errors.js';
-import { backoffDelay, withRetry } from '../../lib/registry/retry.js';
+import { backoffDelay, withRetry } from '../../lib/registry/http/retry.js';
 import { exitCodeFor } from '../../lib/cli/errors.js';
 
 const reg = (status: number, code?: string, retryAfterMs?: number) =>

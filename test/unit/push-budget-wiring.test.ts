@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../../lib/errors.js';
-import { PushBudget } from '../../lib/registry/push-budget.js';
+import { PushBudget } from '../../lib/registry/limits/push-budget.js';
 import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
 import type { SwrAccess } from '../../lib/swr/config.js';
 import { blobCopy } from '../../lib/copy/blob-copy.js';

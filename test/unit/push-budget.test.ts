@@ -1,13 +1,13 @@
-// The SWR push budget (registry/push-budget.ts) on a fake clock, and busy-tolerant retries
-// (registry/retry.ts busyMaxMs): a 503 from SWR is waited out without spending an attempt.
+// The SWR push budget (registry/limits/push-budget.ts) on a fake clock, and busy-tolerant retries
+// (registry/http/retry.ts busyMaxMs): a 503 from SWR is waited out without spending an attempt.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { NetworkError, RegistryError } from '../../lib/errors.js';
-import { type Clock, PushBudget, pushTenant } from '../../lib/registry/push-budget.js';
-import { BUSY_MAX_DELAY_MS, busyDelay, busyTolerant, markRetried, withRetry } from '../../lib/registry/retry.js';
-import { RegistryTransport } from '../../lib/registry/transport.js';
+import { type Clock, PushBudget, pushTenant } from '../../lib/registry/limits/push-budget.js';
+import { BUSY_MAX_DELAY_MS, busyDelay, busyTolerant, markRetried, withRetry } from '../../lib/registry/http/retry.js';
+import { RegistryTransport } from '../../lib/registry/http/transport.js';
 
 /** Time moves only when the test says so; sleepers wake in order of their deadline. */
 class FakeClock implements Clock {

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UnsafeRedirectError } from '../../lib/errors.js';
-import { guardedLookup, type LookupFunction } from '../../lib/registry/lookup.js';
+import { guardedLookup, type LookupFunction } from '../../lib/registry/http/lookup.js';
 
 const zone: Record<string, string> = {
   'metadata.evil.test': '169.254.169.254',

@@ -1,12 +1,12 @@
-// Issue 13, item 2: the paging decisions of tag lists and the catalog (lib/registry/paging.ts), and
+// Issue 13, item 2: the paging decisions of tag lists and the catalog (lib/registry/list/paging.ts), and
 // which Link targets a listing may follow (link.ts). Pure; the same registries over HTTP are in
 // test/integration/listing-pagination.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PaginationError } from '../../lib/errors.js';
-import { linkRefusal } from '../../lib/registry/link.js';
-import { type NextStep, type PageKind, Pager, pageSizeOf } from '../../lib/registry/paging.js';
+import { linkRefusal } from '../../lib/registry/list/link.js';
+import { type NextStep, type PageKind, Pager, pageSizeOf } from '../../lib/registry/list/paging.js';
 import { type PagingMode, pageOf } from '../helpers/strict-paging.js';
 
 const HOST = 'reg.example';

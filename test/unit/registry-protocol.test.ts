@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseChallenges, pickChallenge, parseScope, repositoryScope } from '../../lib/registry/challenge.js';
-import { redactUrl, resolveLocation, uploadCompleteUrl } from '../../lib/registry/location.js';
-import { nextLink } from '../../lib/registry/link.js';
-import { parseErrorEntries } from '../../lib/registry/response.js';
+import { parseChallenges, pickChallenge, parseScope, repositoryScope } from '../../lib/registry/auth/challenge.js';
+import { redactUrl, resolveLocation, uploadCompleteUrl } from '../../lib/registry/http/location.js';
+import { nextLink } from '../../lib/registry/list/link.js';
+import { parseErrorEntries } from '../../lib/registry/http/response.js';
 import { ProtocolError } from '../../lib/errors.js';
 
 describe('WWW-Authenticate challenges', () => {

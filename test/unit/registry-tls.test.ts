@@ -4,11 +4,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, NetworkError, TlsError, isRetryable } from '../../lib/errors.js';
-import { isPlainHttpAnswer, tlsFailure } from '../../lib/registry/tls-errors.js';
-import { tlsConnectOptions, tlsProfileKey } from '../../lib/registry/tls.js';
-import { proxySettings } from '../../lib/registry/undici-agent.js';
-import { type Scheme, SchemeChoice } from '../../lib/registry/insecure-fallback.js';
-import { networkReason } from '../../lib/registry/transport.js';
+import { isPlainHttpAnswer, tlsFailure } from '../../lib/registry/http/tls-errors.js';
+import { tlsConnectOptions, tlsProfileKey } from '../../lib/registry/http/tls.js';
+import { proxySettings } from '../../lib/registry/http/undici-agent.js';
+import { type Scheme, SchemeChoice } from '../../lib/registry/http/insecure-fallback.js';
+import { networkReason } from '../../lib/registry/http/transport.js';
 import { testPki } from '../helpers/certs.js';
 
 const coded = (code: string, message = `openssl says ${code}`, cause?: unknown): Error =>

@@ -3,9 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { addressKind, isLinkLocalOrMetadata, isPublicSuffix, registrableDomain } from '../../lib/registry/address.js';
-import { realmRefusal, type RealmTrust } from '../../lib/registry/realm.js';
-import { originRefusal, redirectRefusal } from '../../lib/registry/redirect.js';
+import { addressKind, isLinkLocalOrMetadata, isPublicSuffix, registrableDomain } from '../../lib/registry/http/address.js';
+import { realmRefusal, type RealmTrust } from '../../lib/registry/auth/realm.js';
+import { originRefusal, redirectRefusal } from '../../lib/registry/http/redirect.js';
 
 const host = (url: string): string => new URL(url).hostname;
 

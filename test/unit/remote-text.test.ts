@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isPrintable, remoteText } from '../../lib/text.js';
-import { parseErrorEntries } from '../../lib/registry/response.js';
-import { isValidListEntry, listEntries } from '../../lib/registry/listing.js';
-import { PageGuard } from '../../lib/registry/link.js';
+import { parseErrorEntries } from '../../lib/registry/http/response.js';
+import { isValidListEntry, listEntries } from '../../lib/registry/list/listing.js';
+import { PageGuard } from '../../lib/registry/list/link.js';
 import { PaginationError } from '../../lib/errors.js';
 import { parseManifest, platformString } from '../../lib/oci/manifest.js';
 

@@ -1,4 +1,4 @@
-// The attempt budget of registry/retry.ts: each layer retries only what the layer below could not,
+// The attempt budget of registry/http/retry.ts: each layer retries only what the layer below could not,
 // so the attempts add up instead of multiplying (issue 6, item 7). The HTTP layer is driven with a
 // fake dispatcher and the blob layer with a fake registry port: this is about counts, not HTTP.
 import { describe, test } from 'node:test';
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { NetworkError, RegistryError } from '../../lib/errors.js';
-import { BLOB_RETRY, HTTP_RETRY, markRetried, wasRetried, withRetry } from '../../lib/registry/retry.js';
-import { RegistryTransport, type Method } from '../../lib/registry/transport.js';
+import { BLOB_RETRY, HTTP_RETRY, markRetried, wasRetried, withRetry } from '../../lib/registry/http/retry.js';
+import { RegistryTransport, type Method } from '../../lib/registry/http/transport.js';
 import { blobCopy } from '../../lib/copy/blob-copy.js';
 import { createCopyContext, emptyCounters } from '../../lib/copy/context.js';
 import type { RegistryClient } from '../../lib/registry/types.js';

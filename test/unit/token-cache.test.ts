@@ -2,7 +2,7 @@
 // every read, and through HostAuth a long-lived client keeps no more than the cap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TOKEN_CACHE_MAX, TokenCache } from '../../lib/registry/token-cache.js';
+import { TOKEN_CACHE_MAX, TokenCache } from '../../lib/registry/auth/token-cache.js';
 
 test('an expired token is never returned, and is dropped when read', () => {
   let now = 0;

@@ -16,7 +16,7 @@
 // One tracker per source endpoint and login (registry/pool.ts), fed by the transport on every response.
 import type { IncomingHttpHeaders } from 'node:http';
 import { RateBudgetError } from '../../errors.js';
-import { type Clock, realClock } from '../push-budget.js';
+import { type Clock, realClock } from './push-budget.js';
 
 export interface RateHeader {
   value: number;

@@ -14,7 +14,7 @@ import { ErrorCode, RateBudgetError } from '../../errors.js';
 import { parseReference } from '../../oci/reference.js';
 import type { FailureReason } from '../../queue/types.js';
 import type { ClientPool } from '../pool.js';
-import { type Clock, realClock } from '../push-budget.js';
+import { type Clock, realClock } from './push-budget.js';
 import type { PullBudget } from './pull-budget.js';
 
 export interface PullGateOptions {

@@ -1,7 +1,7 @@
 // What a failure while reading a response body means: a body that broke off (reset, idle timeout)
 // or JSON cut short is a network error, worth a retry; our own errors (a cap, a digest) pass as they are.
-import { MigrateError, NetworkError } from '../errors.js';
-import { remoteText } from '../text.js';
+import { MigrateError, NetworkError } from '../../errors.js';
+import { remoteText } from '../../text.js';
 import { networkReason } from './transport.js';
 
 export function bodyError(err: unknown, host: string): unknown {

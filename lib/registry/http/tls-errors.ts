@@ -2,7 +2,7 @@
 // OpenSSL's X509 verify codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...) or ERR_SSL_* codes, e.g.
 // "wrong version number" when the port speaks plain HTTP. None of them heals with a retry, so each
 // becomes a one-line TlsError naming the host and the registry option that fixes it.
-import { TlsError } from '../errors.js';
+import { TlsError } from '../../errors.js';
 
 const SKIP = 'or set insecure: true to skip verification';
 

@@ -3,18 +3,18 @@
 // a valid tag or repository name (the spec's grammars) is dropped here rather than escaped later.
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { PaginationError, ProtocolError, errorMessage, UnsafeRedirectError } from '../errors.js';
-import { isValidTag } from '../oci/reference.js';
-import { remoteText } from '../text.js';
-import type { ScopeRequest } from './auth.js';
-import { bodyError } from './body.js';
+import { PaginationError, ProtocolError, errorMessage, UnsafeRedirectError } from '../../errors.js';
+import { isValidTag } from '../../oci/reference.js';
+import { remoteText } from '../../text.js';
+import type { ScopeRequest } from '../auth/auth.js';
+import { bodyError } from '../http/body.js';
 import { PageGuard, linkRefusal, nextLink } from './link.js';
-import { redactUrl } from './location.js';
+import { redactUrl } from '../http/location.js';
 import { type NextStep, type PageKind, Pager, pageSizeOf } from './paging.js';
-import { type RedirectPolicy, sendFollowing } from './redirect.js';
-import { MAX_LIST_BODY, readBodyLimited } from './response.js';
-import type { RegistryTransport } from './transport.js';
-import { withRetry } from './retry.js';
+import { type RedirectPolicy, sendFollowing } from '../http/redirect.js';
+import { MAX_LIST_BODY, readBodyLimited } from '../http/response.js';
+import type { RegistryTransport } from '../http/transport.js';
+import { withRetry } from '../http/retry.js';
 
 /** Repository name grammar: path components joined by `/`, at most 255 characters in all. */
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';

@@ -1,7 +1,7 @@
 // Pagination of tag lists and the catalog: `Link: </v2/x/tags/list?last=a&n=100>; rel="next"`
 // (distribution spec, "Listing Tags"; RFC 8288). The target may be relative or absolute: it is
 // resolved against the URL that answered, which after a redirect is another origin's.
-import { PaginationError } from '../errors.js';
+import { PaginationError } from '../../errors.js';
 
 export function nextLink(header: string | string[] | undefined, requestUrl: URL): URL | undefined {
   if (!header) return undefined;

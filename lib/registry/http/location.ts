@@ -1,8 +1,8 @@
 // Upload session URLs. The spec lets `Location` be absolute or relative and carry query parameters
 // (distribution puts `_state=` there; Harbor and ECR add their own), so it is resolved against the URL of
 // the request that returned it, and the `digest=` parameter is appended without dropping the rest.
-import { ProtocolError } from '../errors.js';
-import { remoteText } from '../text.js';
+import { ProtocolError } from '../../errors.js';
+import { remoteText } from '../../text.js';
 
 export function resolveLocation(location: string | string[] | undefined, requestUrl: URL | string): URL {
   const value = Array.isArray(location) ? location[0] : location;

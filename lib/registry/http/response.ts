@@ -2,8 +2,8 @@
 // a bound, since an error page may be an HTML page of any size from a proxy in front of the registry.
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, type RegistryErrorEntry, RegistryError, parseRetryAfter } from '../errors.js';
-import { remoteText } from '../text.js';
+import { BodyTooLargeError, type RegistryErrorEntry, RegistryError, parseRetryAfter } from '../../errors.js';
+import { remoteText } from '../../text.js';
 
 export const MAX_ERROR_BODY = 64 * 1024;
 /** Tag lists, catalog pages: containers/image caps these at 16 MiB too (docker_client.go). */

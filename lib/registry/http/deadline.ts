@@ -11,7 +11,7 @@
 // are JSON bodies (tag lists, tokens); registries and object stores send a length with every blob.
 // The clock starts when the request is handed to undici, so a wait for a free connection counts:
 // the limiters in copy/context.ts keep that wait short.
-import { RequestTimeoutError } from '../errors.js';
+import { RequestTimeoutError } from '../../errors.js';
 
 /** Bytes per second a body must average to stay within its deadline. */
 export const MIN_BODY_RATE = 256 * 1024;

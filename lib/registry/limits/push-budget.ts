@@ -5,7 +5,7 @@
 //   - a concurrency limit on layer pushes: `slot()` is held for a whole upload session (POST .. PUT)
 //     and for a mount (copy/blob-copy.ts takes it last, after the run's and registries' limiters);
 //   - a rate limit on push requests: `token()` before each upload POST, upload PUT, mount POST and
-//     manifest PUT, re-sends included (registry/transport.ts).
+//     manifest PUT, re-sends included (registry/http/transport.ts).
 // Pure logic over an injectable clock, so the unit tests run on a fake one.
 import { setTimeout as sleep } from 'node:timers/promises';
 

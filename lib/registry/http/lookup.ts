@@ -3,7 +3,7 @@
 // service just as well. This wraps the resolver handed to `net.connect` (undici passes its `connect`
 // options through), so the address actually connected to is checked, after DNS, every time.
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
-import { UnsafeRedirectError } from '../errors.js';
+import { UnsafeRedirectError } from '../../errors.js';
 import { isLinkLocalOrMetadata } from './address.js';
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

@@ -2,14 +2,14 @@
 // A host's challenge is learnt from its first 401 and remembered, so later requests for other scopes
 // fetch their token up front instead of paying one more 401 each.
 import type { Dispatcher } from 'undici';
-import { AuthError, type CredentialSource, MigrateError, NetworkError, RegistryError, RequestTimeoutError, UntrustedRealmError, errorMessage } from '../errors.js';
-import { remoteText } from '../text.js';
+import { AuthError, type CredentialSource, MigrateError, NetworkError, RegistryError, RequestTimeoutError, UntrustedRealmError, errorMessage } from '../../errors.js';
+import { remoteText } from '../../text.js';
 import { type Challenge, repositoryScope } from './challenge.js';
-import { redactUrl } from './location.js';
+import { redactUrl } from '../http/location.js';
 import { type RealmTrust, realmRefusal } from './realm.js';
-import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from './response.js';
-import { tlsFailure } from './tls-errors.js';
-import { DEFAULT_TIMEOUT_S, RequestDeadline, abortable } from './deadline.js';
+import { MAX_TOKEN_BODY, readBodyLimited, readErrorBody } from '../http/response.js';
+import { tlsFailure } from '../http/tls-errors.js';
+import { DEFAULT_TIMEOUT_S, RequestDeadline, abortable } from '../http/deadline.js';
 import { TokenCache } from './token-cache.js';
 
 export interface Credentials {

@@ -7,7 +7,7 @@
 //      or it is listed in the registry's `tokenRealms`;
 //   3. not a private, loopback or link-local address unless the registry is one too; link-local and
 //      metadata addresses also need `allowLinkLocal`.
-import { addressKind, bareHost, isIpLiteral, isSameOrUnder, registrableDomain } from './address.js';
+import { addressKind, bareHost, isIpLiteral, isSameOrUnder, registrableDomain } from '../http/address.js';
 
 export interface RealmTrust {
   /** The hosts the registry is known by: its API endpoint and its name (registry-1.docker.io, docker.io). */

@@ -11,7 +11,7 @@
 //     lists) from one that caps every answer (the rest cannot be listed);
 //   - pages that repeat entries already listed (an off-by-one `last`, a `last` or Link that goes
 //     backwards) are inconsistent: what else they skip or repeat cannot be known.
-import { PaginationError } from '../errors.js';
+import { PaginationError } from '../../errors.js';
 import { MAX_ENTRIES } from './link.js';
 
 /** How the request for a page was made. */

@@ -19,7 +19,7 @@
 // busyMaxMs (then they count as usual). Used for SWR destinations only (registry/pool.ts,
 // copy/blob-copy.ts), so the budget above is unchanged everywhere else.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBusy, isRetryable, retryAfterMs } from '../errors.js';
+import { isBusy, isRetryable, retryAfterMs } from '../../errors.js';
 
 export interface RetryPolicy {
   /** Attempts in total, the first one included. */

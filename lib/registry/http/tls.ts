@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createSecureContext, rootCertificates, type ConnectionOptions } from 'node:tls';
 import type { buildConnector as buildConnectorType } from 'undici';
-import { TlsError } from '../errors.js';
+import { TlsError } from '../../errors.js';
 import { buildConnector } from './undici-agent.js';
 
 export interface TlsProfile {

@@ -9,7 +9,7 @@
 // Upload `Location`s and `Link`s are not redirects: they must stay on the registry's origin (a Link may
 // also stay on the origin a redirect took its listing to: link.ts `linkRefusal`).
 import type { Dispatcher } from 'undici';
-import { MigrateError, NetworkError, ProtocolError, RequestTimeoutError, UnsafeRedirectError } from '../errors.js';
+import { MigrateError, NetworkError, ProtocolError, RequestTimeoutError, UnsafeRedirectError } from '../../errors.js';
 import { RequestDeadline, abortable } from './deadline.js';
 import { isLinkLocalOrMetadata } from './address.js';
 import { redactUrl, resolveLocation } from './location.js';

@@ -1,20 +1,20 @@
 // The HTTP layer of one registry host: base URL, auth, retries and error mapping, wrapped around every
 // request the client makes (ggcr's transport stack: the read and write code never sees a 401).
 import type { Dispatcher } from 'undici';
-import { remoteText } from '../text.js';
+import { remoteText } from '../../text.js';
 import type { Logger } from 'pino';
-import { AuthError, MigrateError, NetworkError, RequestTimeoutError, errorMessage } from '../errors.js';
-import { type Credentials, HostAuth, type ScopeRequest } from './auth.js';
-import type { RealmTrust } from './realm.js';
-import { parseChallenges, pickChallenge } from './challenge.js';
+import { AuthError, MigrateError, NetworkError, RequestTimeoutError, errorMessage } from '../../errors.js';
+import { type Credentials, HostAuth, type ScopeRequest } from '../auth/auth.js';
+import type { RealmTrust } from '../auth/realm.js';
+import { parseChallenges, pickChallenge } from '../auth/challenge.js';
 import { registryErrorFrom } from './response.js';
 import { HTTP_RETRY, type RetryPolicy, withRetry } from './retry.js';
 import { DEFAULT_TIMEOUT_S, RequestDeadline, abortable } from './deadline.js';
 import { redactUrl } from './location.js';
 import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fallback.js';
 import { tlsFailure } from './tls-errors.js';
-import type { PushBudget } from './push-budget.js';
-import { type PullBudget, isManifestGet } from './limits/pull-budget.js';
+import type { PushBudget } from '../limits/push-budget.js';
+import { type PullBudget, isManifestGet } from '../limits/pull-budget.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
