@@ -15,7 +15,7 @@ const CREATE_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 const undiciAgentRequire = {
   name: 'swrm-undici-agent-require',
   setup(build) {
-    build.onLoad({ filter: /[\\/]lib[\\/]registry[\\/]undici-agent\.ts$/ }, async (args) => {
+    build.onLoad({ filter: /[\\/]undici-agent\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!CREATE_REQUIRE.test(source)) {
         return { errors: [{ text: `${args.path}: expected "const require = createRequire(import.meta.url);" (see scripts/esbuild-plugins.cjs)` }] };

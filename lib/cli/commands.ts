@@ -35,6 +35,7 @@ const OPTIONS = {
   explain: { spec: { type: 'boolean' }, usage: '--explain', help: 'per rule: the repositories and tags each filter kept and dropped, and why' },
   pace: { spec: { type: 'boolean' }, usage: '--pace', help: 'Docker Hub: spread the source GETs over the pull-limit window instead of leaving the rest for a later replay' },
   deep: { spec: { type: 'boolean' }, usage: '--deep', help: 'verify: HEAD every child manifest and blob of each image at the destination, not only its top manifest; sync: copy again only what of them is missing' },
+  'full-check': { spec: { type: 'boolean' }, usage: '--full-check', help: 'sync: HEAD every destination tag, trusting no record of an earlier push (done anyway every defaults.fullCheckEvery, 24h)' },
   force: { spec: { type: 'boolean' }, usage: '--force', help: 'push the manifest even when the destination already has it (image-syncer --force)' },
   registry: { spec: { type: 'string' }, usage: '--registry HOST', help: 'image-syncer: registry for empty ("") destinations of an images file (env DEFAULT_REGISTRY)' },
   namespace: { spec: { type: 'string', short: 'n' }, usage: '-n, --namespace NS', help: 'sync/plan/verify: namespace for empty ("") destinations of an images file (env DEFAULT_NAMESPACE); images-from-cluster: Kubernetes namespaces (comma list; default all)' },
@@ -81,7 +82,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   sync: {
     usage: 'swr-migrate sync (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'plan, then copy every image with N copiers until done; failures go to the DLQ',
-    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'format', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', 'pace', 'force', 'deep', 'registry', 'namespace', 'output-success-images', 'output-images-format', 'log', ...COMMON],
+    options: [...INPUTS, 'proc', 'retries', 'os', 'arch', 'format', 'dry-run', 'report', 'dlq', 'timeout', 'queue-url', 'pace', 'force', 'deep', 'full-check', 'registry', 'namespace', 'output-success-images', 'output-images-format', 'log', ...COMMON],
     args: 0,
     notes: 'With --queue-url the messages go to SQS and --proc local workers run the Lambda copier handler on them until this run is settled; failures go to the queue\'s DLQ.',
   },

@@ -19,6 +19,7 @@ import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/syn
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { runVerify } from '../pipeline/verify.js';
 import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
+import { destinationStateFor } from '../copy/destination-state.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
 import { successImagesFormat, writeSuccessImages } from './success-images.js';
@@ -53,6 +54,8 @@ export interface PipelineFlags {
   pace?: boolean;
   /** verify: HEAD every child manifest and blob too; sync: repair what of them is missing. */
   deep?: boolean;
+  /** sync: HEAD every destination tag, trusting no record (copy/destination-state.ts). */
+  'full-check'?: boolean;
 }
 
 export interface CommandEnv {
@@ -150,6 +153,7 @@ export async function loadInputs(
   }
   // --deep (sync): likewise in every message, so a repair is carried by expand messages and replays.
   if (flags.deep) for (const r of config.rules) r.deep = true;
+  if (flags['full-check']) for (const r of config.rules) r.fullCheck = true;
   if (timeout !== undefined) config.defaults.timeout = timeout;
   if (format) {
     // The flag is this run's decision: it wins over defaults.format and each rule's own format.
@@ -172,11 +176,14 @@ async function withProgress<R extends PipelineRun>(
   const progress = new Progress(env.stderr);
   const warn = userWarnings(env.stderr, { logger: env.logger, progress });
   const dlq = new FileDeadLetterStore(dlqPath);
+  const memo = new FileDigestMemo(memoPathFor(dlqPath), env.logger);
   try {
     const result = await run({
       ...inputs,
       dlq,
-      memo: new FileDigestMemo(memoPathFor(dlqPath), env.logger),
+      memo,
+      // Records of pushed tags and touched repositories, in the same state directory as the memo.
+      destinations: destinationStateFor(memo.store, inputs.config.defaults, env.logger),
       logger: env.logger,
       signal: env.signal,
       onPlanned: (n) => progress.planned(n),

@@ -19,6 +19,8 @@ import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { SQS_MAX_WAIT_S, sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
+import { MemoryStateStore } from '../state/memory-store.js';
+import { destinationStateFor } from '../copy/destination-state.js';
 import { RunTracker } from '../state/runs.js';
 import { openStateStore } from '../lambda/state.js';
 import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
@@ -129,6 +131,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     // on the long-haul queue counts its messages in their runs and shares the copiers' digest memo.
     memo: state ? new StoreDigestMemo(state, logger) : new InMemoryDigestMemo(),
     ...(state ? { runs: new RunTracker(state) } : {}),
+    // Records of destination tags and repositories: in the state table when given, else this process's.
+    destinations: destinationStateFor(state ?? new MemoryStateStore(), config.defaults, logger),
     logger,
     pullBudget,
     onWarning: opts.onWarning,

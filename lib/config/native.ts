@@ -52,7 +52,21 @@ const defaultsSchema = z.strictObject({
   /** Scheduled planner (Lambda): plan even while the previous run's messages are still queued. */
   overlap: z.boolean().optional(),
   format: z.enum(['docker', 'keep'], { error: FORMAT_HINT }).optional(),
+  /**
+   * How long a record of a pushed tag stands for a destination HEAD (copy/destination-state.ts):
+   * `30m`, `24h`, `7d`; `0`: HEAD every tag on every run.
+   */
+  fullCheckEvery: z
+    .union([z.literal(0), z.string().regex(/^(0|[1-9][0-9]{0,5}[smhd])$/)], { error: 'expected a duration such as 30m, 24h or 7d, or 0 (check every tag on every run)' })
+    .transform(durationMs)
+    .optional(),
 });
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+function durationMs(v: 0 | string): number {
+  if (v === 0 || v === '0') return 0;
+  return Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1)]!;
+}
 
 const registrySchema = z.strictObject({
   username: z.string().min(1).optional(),

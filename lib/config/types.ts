@@ -69,6 +69,8 @@ export interface SyncRule {
   force?: boolean;
   /** --deep: an image counts as there only with every child manifest and blob (copy/deep-check.ts). */
   deep?: boolean;
+  /** --full-check: no record of the destination stands for a HEAD (copy/destination-state.ts). */
+  fullCheck?: boolean;
 }
 
 export interface SyncDefaults {
@@ -86,6 +88,8 @@ export interface SyncDefaults {
   format?: Format;
   /** Scheduled planner: run even when the previous run is still in progress (default: skip). */
   overlap?: boolean;
+  /** Milliseconds a record of a pushed tag stands for a destination HEAD (`fullCheckEvery`); default 24 h. */
+  fullCheckEvery?: number;
   /** --force (image-syncer): every copy message PUTs its manifest even when the destination has it. */
   force?: boolean;
 }

@@ -18,6 +18,8 @@ export interface BlobEndpoint {
   reserveGets?: (n: number) => Promise<void>;
   /** Source manifests this run fetched already (manifest-cache.ts). */
   manifests?: ManifestCache;
+  /** A destination repository unknown to its registry when the run began: no HEAD finds anything there (destination-state.ts). */
+  fresh?: boolean;
 }
 
 /** A source manifest by digest: from this run's cache, else a GET (its pull-budget reservation first). */
@@ -71,13 +73,15 @@ async function blobPlace(
       if (mount.mounted) return 'mounted';
       // A declined mount says nothing about the destination repository itself: it may hold the
       // blob already (pushed there by another tool or run). Ask before sending it again.
-      const present = (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined;
+      const present = !dst.fresh && (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined;
       // The session the declined mount opened: under a push budget it must not outlive this slot
       // (SWR counts open pushes; the transfer opens its own under its slot), and unused it goes.
       if (present || dst.client.pushBudget) await dst.client.blobUploadCancel(dst.repository, mount.uploadUrl);
       else session.url = mount.uploadUrl;
       return present ? 'present' : undefined;
     }
+    // A fresh repository holds only what this run put there, and the ledger knows that.
+    if (dst.fresh) return undefined;
     return (await dst.client.blobHead(dst.repository, desc.digest, ctx.signal)) !== undefined ? 'present' : undefined;
   });
   if (placed === 'mounted') {

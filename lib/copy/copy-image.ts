@@ -10,6 +10,7 @@ import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy, sourceManifest } from './blob-copy.js';
 import { deepCheck } from './deep-check.js';
+import type { DestinationLookup, DestinationState } from './destination-state.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
 import { type Format, applyTransforms, transformKey, transformsFor } from './transforms.js';
@@ -67,6 +68,14 @@ export interface CopyOptions {
    * delivery committed (blobs, child manifests) is progress (pipeline/attempts.ts).
    */
   counters?: CopyCounters;
+  /**
+   * What the run knows of its destination repositories (destination-state.ts): a fresh repository
+   * is not HEADed, a tag the tag list does not name is not HEADed, a recent record of a tag stands
+   * for its HEAD. Without it every check is a HEAD.
+   */
+  destinations?: DestinationState;
+  /** --full-check: no record stands for a HEAD (the HEADs refresh them). */
+  fullCheck?: boolean;
 }
 
 /**
@@ -116,17 +125,26 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // HEAD both sides at once. A digest reference needs no source HEAD (HEADs do not count against
   // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
   const dstTargetGuess = destinationTarget(src.ref, dst.ref, known?.digest ?? src.ref.digest ?? '');
+  const force = opts.force === true;
+  const look: DestinationLookup | undefined = opts.destinations
+    ? await opts.destinations.lookup(dst.client, dstRepo, dstTargetGuess, !force && !opts.deep && !opts.fullCheck, ctx.signal)
+    : undefined;
+  const dstHeaded = Boolean(dstTargetGuess) && !look?.absent && !look?.trusted;
   const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>(
     [
       src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
-      dstTargetGuess ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(undefined),
+      dstHeaded ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(look?.trusted),
     ],
     ctx.abort,
   );
+  if (look?.record && dstHeaded && look.record.digest !== dstInfo?.digest) {
+    // The record said otherwise (a tag overwritten behind the tool's back): the HEAD heals it below.
+    ctx.logger?.debug({ destination: `${dst.client.registry}/${dstRepo}:${dstTargetGuess}`, recorded: look.record.digest, found: dstInfo?.digest ?? null }, 'destination record disagreed with the registry');
+  }
   if (!srcInfo) throw manifestUnknown(src.client.registry, `${srcRepo}:${srcTarget}`);
   if (srcInfo.mediaType) refuseSchema1(srcInfo.mediaType);
   let dstTarget = destinationTarget(src.ref, dst.ref, known?.digest ?? srcInfo.digest);
-  const result = (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): CopyResult => ({
+  const build = (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): CopyResult => ({
     source: formatReference(src.ref),
     destination: `${dst.client.registry}/${dstRepo}${isDigest(dstTarget) ? '@' : ':'}${dstTarget}`,
     digest,
@@ -135,7 +153,17 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     counters,
     ...(conversion ? { sourceDigest: srcInfo.digest, conversion } : {}),
   });
-  const force = opts.force === true;
+  // A tag's state as a push or a HEAD just confirmed it, for the next run (destination-state.ts);
+  // a skip that a record decided confirms nothing new.
+  const result = async (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): Promise<CopyResult> => {
+    const r = build(status, digest, mediaType, conversion);
+    const confirmed = status === 'copied' || (status === 'skipped' && dstHeaded);
+    const changed = !look?.record || look.record.digest !== digest || dstHeaded;
+    if (opts.destinations && confirmed && changed && !isDigest(dstTarget)) {
+      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, source: srcInfo.digest, transform: transform ?? '', mediaType });
+    }
+    return r;
+  };
   // --deep: "the destination has this digest" also needs everything it names (deep-check.ts). An
   // incomplete image is copied again; children found complete are left as they are.
   const checked = new Map<string, boolean>();
@@ -193,12 +221,15 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // The destination has the source's own bytes (copied before without the filter): as before, present.
   if (!force && dstInfo?.digest === srcInfo.digest && (await complete(srcInfo.digest))) return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   if (!force && dstInfo?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
-  if (!force && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
+  if (!force && !look?.absent && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
     const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);
     if (there?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
   }
-  const to: BlobEndpoint = { client: dst.client, repository: dstRepo };
+  // Nothing in a fresh repository can be found by a HEAD; its record goes first (destination-state.ts).
+  const fresh = look?.view.kind === 'fresh';
+  if (fresh) await opts.destinations!.touch(dst.client.registry, dstRepo);
+  const to: BlobEndpoint = { client: dst.client, repository: dstRepo, ...(fresh ? { fresh } : {}) };
   if (children.length) {
     // Converted children first (their blobs, then their manifests), then the list naming them. A
     // child already there (an earlier run, a sibling tag) brings its blobs with it.
@@ -249,6 +280,7 @@ async function childPresent(ctx: ImageContext, to: BlobEndpoint, digest: string)
   if (ctx.repair) return ctx.repair.has(digest);
   const registry = to.client.registry;
   if (ctx.ledger.hasManifest(registry, to.repository, digest)) return true;
+  if (to.fresh) return false;
   if (!(await to.client.manifestHead(to.repository, digest, ctx.signal))) return false;
   ctx.ledger.addManifest(registry, to.repository, digest);
   return true;

@@ -12,6 +12,8 @@ import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
 import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
+import { MemoryStateStore } from '../state/memory-store.js';
+import { destinationStateFor } from '../copy/destination-state.js';
 import { RunTracker } from '../state/runs.js';
 import type { StateStore } from '../state/store.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
@@ -61,6 +63,8 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     ledger: new AttemptLedger(),
     memo: opts.state ? new StoreDigestMemo(opts.state, opts.logger) : new InMemoryDigestMemo(),
     ...(opts.state ? { runs: new RunTracker(opts.state) } : {}),
+    // A warm container re-reads a repository's tag list after a minute: other copiers push there too.
+    destinations: destinationStateFor(opts.state ?? new MemoryStateStore(), opts.config.defaults, opts.logger, 60_000),
     logger: opts.logger,
     pullBudget,
     ...(opts.deadLetters ? { deadLetter: letterTo(opts.deadLetters) } : {}),

@@ -17,6 +17,7 @@ import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/http/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
+import type { DestinationState } from '../copy/destination-state.js';
 import type { RunAccounting, RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';
 import type { PullAdmission, PullBudgetGate } from '../registry/limits/pull-gate.js';
@@ -86,6 +87,8 @@ export interface ProcessDeps {
   logger?: Logger;
   /** Digests a platform filter produced, kept across runs (see state/digest-memo.ts). */
   memo?: DigestMemo;
+  /** What the run knows of its destination repositories (copy/destination-state.ts): fewer HEADs. */
+  destinations?: DestinationState;
   /** Sources' pull budgets (Docker Hub): admit, pace or defer each image (registry/limits/pull-gate.ts). */
   pullBudget?: PullBudgetGate;
   /** Warnings for the user while expanding a repository (lib/plan/warnings.ts); default: logged. */
@@ -242,6 +245,8 @@ async function copyOne(
       ...(admission ? { reserveGets: admission.reserve } : {}),
       ...(m.force ? { force: true } : {}),
       ...(m.deep ? { deep: true } : {}),
+      ...(m.fullCheck ? { fullCheck: true } : {}),
+      ...(deps.destinations ? { destinations: deps.destinations } : {}),
     },
   );
   return {

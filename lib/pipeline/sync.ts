@@ -18,6 +18,7 @@ import type { DeadLetter, DeadLetterStore, WorkQueue } from '../queue/types.js';
 import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
+import type { DestinationState } from '../copy/destination-state.js';
 import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
@@ -39,6 +40,8 @@ export interface PipelineOptions {
   drainPollMs?: number;
   /** Filtered digests from earlier runs; without it a platform-filtered re-run GETs each source index. */
   memo?: DigestMemo;
+  /** What the run learns and remembers of its destination repositories (copy/destination-state.ts). */
+  destinations?: DestinationState;
   logger?: Logger;
   signal?: AbortSignal;
   onPlanned?: (count: number) => void;
@@ -270,6 +273,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
       onOutcome: outcome,
       onPlanned: plannedBy,
       memo: opts.memo,
+      ...(opts.destinations ? { destinations: opts.destinations } : {}),
       pullBudget,
       onWarning: opts.onWarning,
       deadLetter,

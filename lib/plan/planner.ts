@@ -174,7 +174,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
   const push = (source: string, destination: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -200,13 +200,14 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
 }
 
 /** What a rule message carries besides its source and destinations: filters and copy options. */
-function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositoryMessage, 'filter' | 'platforms' | 'format' | 'force' | 'deep' | 'origin'> {
+function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositoryMessage, 'filter' | 'platforms' | 'format' | 'force' | 'deep' | 'fullCheck' | 'origin'> {
   return {
     ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
     ...(platforms?.length ? { platforms } : {}),
     ...(rule.format ? { format: rule.format } : {}),
     ...(rule.force ? { force: true } : {}),
     ...(rule.deep ? { deep: true } : {}),
+    ...(rule.fullCheck ? { fullCheck: true } : {}),
     origin: rule.origin,
   };
 }
@@ -248,6 +249,7 @@ export function ruleFromNamespace(m: ExpandNamespaceMessage): SyncRule {
     ...(m.format ? { format: m.format } : {}),
     ...(m.force ? { force: true } : {}),
     ...(m.deep ? { deep: true } : {}),
+    ...(m.fullCheck ? { fullCheck: true } : {}),
   };
 }
 
@@ -276,6 +278,7 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
     ...(m.format ? { format: m.format } : {}),
     ...(m.force ? { force: true } : {}),
     ...(m.deep ? { deep: true } : {}),
+    ...(m.fullCheck ? { fullCheck: true } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export const copyImageMessage = z.strictObject({
   force: z.boolean().optional(),
   /** --deep: "already there" needs every child manifest and blob there too, else the copy repairs it. */
   deep: z.boolean().optional(),
+  /** --full-check: no record of the destination stands for a HEAD (copy/destination-state.ts). */
+  fullCheck: z.boolean().optional(),
   run: run.optional(),
 });
 
@@ -58,6 +60,7 @@ export const expandRepositoryMessage = z.strictObject({
   format: format.optional(),
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
+  fullCheck: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
   run: run.optional(),
 });
@@ -90,6 +93,7 @@ export const expandNamespaceMessage = z.strictObject({
   format: format.optional(),
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
+  fullCheck: z.boolean().optional(),
   origin: z.string().max(1024).optional(),
   run: run.optional(),
 });

@@ -86,6 +86,9 @@ rules:
   }
 
   test('destination blob HEADs, POSTs and PUTs: at most 3 per blob per delivery', async () => {
+    // A destination repository that exists (a tag in it): blobs are checked by HEAD first. A fresh
+    // one is not (issue 15, item 1): see the next test.
+    await pushImage(dst, 'mirror/one', 'other', { format: 'oci', layers: [randomLayer(100)] });
     const mark = badDestination.requests.length;
     const r = await sync(src.host, badDestination.host, ['--retries', '0']);
     assert.equal(r.code, 1, r.stderr);
@@ -94,5 +97,28 @@ rules:
     assert.ok(Math.max(...counts.values()) <= 3, JSON.stringify([...counts]));
     const uploads = badDestination.requests.slice(mark).filter((q) => q.method === 'POST' && q.path.includes('/blobs/uploads/'));
     assert.equal(uploads.length, 0, 'an upload was opened although every HEAD failed');
+  });
+
+  test('a fresh destination repository: no HEAD, and the upload POSTs stay within 3 per blob', async () => {
+    const mark = badDestination.requests.length;
+    const file = writeFile(
+      dir,
+      'fresh.yaml',
+      `version: 1
+registries:
+  "${src.host}": { insecure: true }
+  "${badDestination.host}": { insecure: true }
+rules:
+  - source: ${src.host}/app/one:v1
+    destination: ${badDestination.host}/fresh
+`,
+    );
+    const r = await runCli(['sync', '--config', file, '--dlq', join(dir, 'dlq-fresh.jsonl'), '--retries', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    const seen = badDestination.requests.slice(mark);
+    assert.equal(seen.filter((q) => q.method === 'HEAD' && q.path.includes('/blobs/')).length, 0, 'a blob HEAD in a fresh repository');
+    const posts = seen.filter((q) => q.method === 'POST' && q.path.includes('/blobs/uploads/')).length;
+    // config + layer, each at most 3 attempts of its upload POST in the one delivery.
+    assert.ok(posts >= 1 && posts <= 3 * 2, `${posts} upload POSTs`);
   });
 });
