@@ -15,6 +15,7 @@ import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
 import { decodeMessage, encodeMessage, ruleDestinationText, ruleSourceText } from '../queue/messages.js';
 import { letterTo } from '../lambda/copier-env.js';
+import { BlobClaims } from '../copy/blob-claims.js';
 import type { SqsDeadLetterStore } from '../queue/sqs-dlq.js';
 import { SQS_MAX_WAIT_S, sqsCall } from '../queue/sqs-client.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
@@ -87,6 +88,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   // The same pull-budget gate as the embedded sync and the Lambda copier: the plan is compared with
   // each budgeted source's budget before its copies start, and --pace waits instead of deferring.
   const state = await openStateStore(process.env);
+  // Workers on other machines and the Lambda copiers claim blobs in the same table (copy/blob-claims.ts).
+  if (state) ctx.claims = new BlobClaims(state, { logger });
   const pullBudget = new PullBudgetGate(pool, { pace: opts.pace ?? false, logger, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) });
   const outcomes: ImageOutcome[] = [];
   const unfinished: Unfinished[] = [];

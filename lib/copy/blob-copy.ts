@@ -3,11 +3,14 @@
 // streamed upload (POST, then one PUT with Content-Length: 2 requests, where PATCH-based tools use 3).
 // An SWR destination has a push budget (registry/limits/push-budget.ts): a layer-push slot is held around
 // each mount and each upload session, and busy answers (503) are waited out, not counted.
+// Across processes, a blob about to be uploaded is claimed first (blob-claims.ts): a copier that
+// finds it claimed waits for the other's upload and mounts from its repository.
 import type { Descriptor } from '../oci/manifest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { ManifestCache } from './manifest-cache.js';
 import { busyTolerant, type RetryPolicy, withRetry } from '../registry/http/retry.js';
 import { errorMessage } from '../errors.js';
+import type { ClaimTicket } from './blob-claims.js';
 import type { CopyContext, CopyCounters } from './context.js';
 import { verifiedStream } from './verified-stream.js';
 
@@ -94,6 +97,49 @@ async function blobPlace(
     ctx.logger?.debug({ digest: desc.digest, repository: dst.repository }, 'blob already present');
     return placed;
   }
+  let ticket: ClaimTicket | undefined;
+  if (ctx.claims) {
+    const claim = await ctx.claims.acquire(
+      { registry: dst.client.registry, repository: dst.repository, digest: desc.digest, size: desc.size },
+      (from) => claimMount(ctx, dst, desc, from),
+      ctx.signal,
+    );
+    if ('mounted' in claim) {
+      // The declined sibling mount's session, if one was kept, is not needed any more.
+      if (session.url) await dst.client.blobUploadCancel(dst.repository, session.url);
+      ctx.ledger.add(dst.client.registry, claim.mounted, desc.digest);
+      counters.blobsMounted++;
+      return 'mounted';
+    }
+    if ('ticket' in claim) ticket = claim.ticket;
+  }
+  try {
+    await blobUpload(ctx, src, dst, desc, session);
+  } catch (err) {
+    await ticket?.release();
+    throw err;
+  }
+  await ticket?.done(dst.repository);
+  counters.blobsUploaded++;
+  counters.bytesUploaded += desc.size;
+  ctx.logger?.info({ digest: desc.digest, size: desc.size, repository: dst.repository }, 'blob uploaded');
+  return 'uploaded';
+}
+
+/**
+ * A cross-repo mount from the repository a done claim names, under the same slots as a sibling
+ * mount; true only for a 201. A declined mount's session is cancelled: the upload opens its own.
+ */
+async function claimMount(ctx: CopyContext, dst: BlobEndpoint, desc: Descriptor, from: string): Promise<boolean> {
+  return ctx.checks(dst.client.registry).run(async () => {
+    const mount = await pushSlot(ctx, dst, () => withBusyRetry(ctx, dst, () => dst.client.blobMount(dst.repository, desc.digest, from, ctx.signal)));
+    if (!mount.mounted) await dst.client.blobUploadCancel(dst.repository, mount.uploadUrl);
+    return mount.mounted;
+  });
+}
+
+/** The streamed upload, retried, in its slots; `session` may hold a declined mount's session to use. */
+async function blobUpload(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, desc: Descriptor, session: UploadSession): Promise<void> {
   const budgeted = dst.client.pushBudget !== undefined;
   try {
     await transferSlot(ctx, src, dst, async () => {
@@ -119,10 +165,6 @@ async function blobPlace(
     // spec's `DELETE <location>`).
     if (session.url) void dst.client.blobUploadCancel(dst.repository, session.url);
   }
-  counters.blobsUploaded++;
-  counters.bytesUploaded += desc.size;
-  ctx.logger?.info({ digest: desc.digest, size: desc.size, repository: dst.repository }, 'blob uploaded');
-  return 'uploaded';
 }
 
 /** An upload session that is still valid: opened, and no PUT sent on it yet. */

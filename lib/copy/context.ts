@@ -2,6 +2,7 @@
 // copyImage of a run gets the same context, which is what makes dedup span images.
 import type { Logger } from 'pino';
 import { BLOB_RETRY, type RetryPolicy } from '../registry/http/retry.js';
+import type { BlobClaims } from './blob-claims.js';
 import { BlobLedger } from './ledger.js';
 import { Limiter } from './limiter.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -24,6 +25,12 @@ export function addCounters(into: CopyCounters, from: CopyCounters): void {
 
 export interface CopyContext {
   ledger: BlobLedger;
+  /**
+   * Claims shared with copiers in other processes through the state table (blob-claims.ts): the
+   * Lambda copier and `work`/`sync --queue-url` with SWRM_STATE_TABLE. The embedded sync has none:
+   * its copies share the ledger.
+   */
+  claims?: BlobClaims;
   /** Source manifests fetched by this run, by digest (manifest-cache.ts). */
   manifests?: ManifestCache;
   /** Bounds concurrent blob transfers across all images of the run. */

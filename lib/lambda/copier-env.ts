@@ -2,12 +2,15 @@
 // pool (connections, tokens), the copy context (blob ledger, transfer limits) and a digest memo:
 // the state table's when there is one (SWRM_STATE_TABLE), so a cold container knows the digests
 // earlier containers learnt, and the runs' accounting with it; else this container's own.
+// With the state table, blobs are also claimed there before an upload (copy/blob-claims.ts), so
+// containers copying images that share layers upload each layer once and mount it elsewhere.
 // Lambda runs one event at a time per container, so sharing them across events is what a long
 // `sync` does across images: the ledger still trusts a blob only for the repository it saw it in.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeadLetterStore, FailureReason } from '../queue/types.js';
 import type { LoadedConfig } from '../config/types.js';
+import { BlobClaims } from '../copy/blob-claims.js';
 import { createCopyRuntime } from '../pipeline/sync.js';
 import { poolTagLister } from '../plan/planner.js';
 import type { WorkQueue } from '../queue/types.js';
@@ -47,6 +50,7 @@ export interface CopierEnvOptions {
 
 export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): Promise<void> } {
   const { pool, ctx } = createCopyRuntime(opts.config, { logger: opts.logger });
+  if (opts.state) ctx.claims = new BlobClaims(opts.state, opts.logger ? { logger: opts.logger } : {});
   // Docker Hub's pull budget (registry/limits/pull-gate.ts): the copier plans nothing, so copies
   // start at once; once a source states its budget spent, the image goes to the DLQ as
   // SWRM_RATE_BUDGET (replay after the window), never as a failure. A warm container reads the
