@@ -10,7 +10,7 @@ import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { DigestMemo, MemoEntry } from '../state/digest-memo.js';
 import { type BlobEndpoint, blobCopy, sourceManifest } from './blob-copy.js';
 import { deepCheck } from './deep-check.js';
-import type { DestinationLookup, DestinationState } from './destination-state.js';
+import type { DestinationLookup, DestinationState, DestinationTags } from './destination-state.js';
 import { type CopyContext, type CopyCounters, emptyCounters } from './context.js';
 import { allOrAbort, mapLimit } from './limiter.js';
 import { type Format, applyTransforms, transformKey, transformsFor } from './transforms.js';
@@ -76,6 +76,10 @@ export interface CopyOptions {
   destinations?: DestinationState;
   /** --full-check: no record stands for a HEAD (the HEADs refresh them). */
   fullCheck?: boolean;
+  /** The destination's listing API with tag digests (SWR): read once per repository instead of its tag list. */
+  destinationTags?: DestinationTags;
+  /** The source tag's digest as the source's listing API gave it (plan/rule-tags.ts): no source HEAD. */
+  listedDigest?: string;
 }
 
 /**
@@ -95,7 +99,14 @@ export async function copyImage(parent: CopyContext, src: ImageEndpoint, dst: Im
   const onParentAbort = () => abort.abort();
   parent.signal?.addEventListener('abort', onParentAbort, { once: true });
   try {
-    return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst, opts);
+    try {
+      return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst, opts);
+    } catch (err) {
+      // A listed digest the source no longer has (the tag moved since the listing): ask the tag.
+      if (!opts.listedDigest || !(err instanceof RegistryError) || err.status !== 404 || abort.signal.aborted) throw err;
+      parent.logger?.debug({ source: formatReference(src.ref), listed: opts.listedDigest }, 'listed digest gone at the source: HEAD the tag');
+      return await imageCopy({ ...parent, signal: abort.signal, abort }, src, dst, { ...opts, listedDigest: undefined });
+    }
   } finally {
     parent.signal?.removeEventListener('abort', onParentAbort);
   }
@@ -127,12 +138,12 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   const dstTargetGuess = destinationTarget(src.ref, dst.ref, known?.digest ?? src.ref.digest ?? '');
   const force = opts.force === true;
   const look: DestinationLookup | undefined = opts.destinations
-    ? await opts.destinations.lookup(dst.client, dstRepo, dstTargetGuess, !force && !opts.deep && !opts.fullCheck, ctx.signal)
+    ? await opts.destinations.lookup(dst.client, dstRepo, dstTargetGuess, !force && !opts.deep && !opts.fullCheck, ctx.signal, opts.destinationTags)
     : undefined;
   const dstHeaded = Boolean(dstTargetGuess) && !look?.absent && !look?.trusted;
   const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>(
     [
-      src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
+      src.ref.digest ? Promise.resolve({ digest: src.ref.digest }) : opts.listedDigest ? Promise.resolve({ digest: opts.listedDigest }) : src.client.manifestHead(srcRepo, srcTarget, ctx.signal),
       dstHeaded ? dst.client.manifestHead(dstRepo, dstTargetGuess, ctx.signal) : Promise.resolve(look?.trusted),
     ],
     ctx.abort,
@@ -159,8 +170,8 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     const r = build(status, digest, mediaType, conversion);
     const confirmed = status === 'copied' || (status === 'skipped' && dstHeaded);
     const changed = !look?.record || look.record.digest !== digest || dstHeaded;
-    if (opts.destinations && confirmed && changed && !isDigest(dstTarget)) {
-      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, source: srcInfo.digest, transform: transform ?? '', mediaType });
+    if (opts.destinations && confirmed && !isDigest(dstTarget)) {
+      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, source: srcInfo.digest, transform: transform ?? '', mediaType }, changed);
     }
     return r;
   };

@@ -17,6 +17,7 @@ import { RegistryError, errorMessage } from '../errors.js';
 import { isDigest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/types.js';
 import type { StateStore } from '../state/store.js';
+import type { ListedTag } from '../listing/types.js';
 
 /** What the destination repository looked like when this run first asked. */
 export type RepositoryView =
@@ -24,7 +25,10 @@ export type RepositoryView =
   | { kind: 'unknown' }
   /** Unknown to the registry and never touched by this tool: nothing to HEAD for. */
   | { kind: 'fresh' }
-  | { kind: 'listed'; tags: ReadonlySet<string> };
+  | { kind: 'listed'; tags: ReadonlySet<string>; digests?: ReadonlyMap<string, string> };
+
+/** A destination's own listing API with each tag's digest (SWR's management API: lib/listing/swr.ts). */
+export type DestinationTags = (repository: string, signal?: AbortSignal) => Promise<ListedTag[]>;
 
 /** The record of a tag this tool pushed (or found up to date by a HEAD). */
 export interface PushedTag {
@@ -72,6 +76,8 @@ const touchedKey = (registry: string, repository: string) => ({ group: TOUCHED_G
 export class DestinationState {
   private readonly views = new Map<string, { at: number; view: Promise<RepositoryView> }>();
   private readonly touched = new Map<string, Promise<void>>();
+  /** Tags this process pushed or saw by HEAD, by `registry/repository:tag` (bounded: a long \`work\` forgets the oldest). */
+  private readonly local = new Map<string, PushedTag>();
   private readonly clock: () => number;
   readonly fullCheckEveryMs: number;
 
@@ -81,19 +87,29 @@ export class DestinationState {
   }
 
   /** The repository's view: one tag list per repository per run (per view TTL), shared by its images. */
-  view(client: RegistryClient, repository: string, signal?: AbortSignal): Promise<RepositoryView> {
+  view(client: RegistryClient, repository: string, signal?: AbortSignal, listing?: DestinationTags): Promise<RepositoryView> {
     const key = `${client.registry}/${repository}`;
     const now = this.clock();
     const known = this.views.get(key);
     if (known && now - known.at < (this.opts.viewTtlMs ?? DEFAULT_VIEW_TTL_MS)) return known.view;
-    const view = this.read(client, repository, signal);
+    const view = this.read(client, repository, signal, listing);
     this.views.set(key, { at: now, view });
     // A view that failed for a passing reason is asked again by the next image.
     void view.then((v) => v.kind === 'unknown' && this.views.get(key)?.view === view && this.views.delete(key));
     return view;
   }
 
-  private async read(client: RegistryClient, repository: string, signal?: AbortSignal): Promise<RepositoryView> {
+  private async read(client: RegistryClient, repository: string, signal?: AbortSignal, listing?: DestinationTags): Promise<RepositoryView> {
+    if (listing) {
+      // The registry's own answer with digests: as good as a HEAD per tag, for one call per page.
+      try {
+        const tags = await listing(repository, signal);
+        const digests = new Map(tags.filter((t) => t.digest).map((t) => [t.name, t.digest!]));
+        if (digests.size === tags.length && tags.length > 0) return { kind: 'listed', tags: new Set(tags.map((t) => t.name)), digests };
+      } catch (err) {
+        this.opts.logger?.debug({ registry: client.registry, repository, err: errorMessage(err) }, 'destination listing API unreadable: reading the tag list');
+      }
+    }
     try {
       return { kind: 'listed', tags: new Set(await client.tagList(repository, signal)) };
     } catch (err) {
@@ -114,11 +130,16 @@ export class DestinationState {
   }
 
   /** The view of the repository and, for a tag target, its record. `trust: false` (--force, --deep) ignores records. */
-  async lookup(client: RegistryClient, repository: string, target: string, trust: boolean, signal?: AbortSignal): Promise<DestinationLookup> {
-    const view = await this.view(client, repository, signal);
+  async lookup(client: RegistryClient, repository: string, target: string, trust: boolean, signal?: AbortSignal, listing?: DestinationTags): Promise<DestinationLookup> {
+    const view = await this.view(client, repository, signal, listing);
+    // What this process pushed or confirmed since the view was read: newer than the view.
+    const mine = target ? this.local.get(`${client.registry}/${repository}:${target}`) : undefined;
+    if (mine) return { view, absent: false, record: mine, ...(trust && this.clock() - mine.checkedAt < this.fullCheckEveryMs ? { trusted: mine } : {}) };
     if (view.kind === 'fresh') return { view, absent: true };
     if (!target || isDigest(target) || view.kind !== 'listed') return { view, absent: false };
     if (!view.tags.has(target)) return { view, absent: true };
+    const listed = view.digests?.get(target);
+    if (listed && trust) return { view, absent: false, trusted: { digest: listed, source: '', transform: '', mediaType: '', checkedAt: this.clock() } };
     const record = await this.recorded(client.registry, repository, target);
     const fresh = record && !this.opts.fullCheck && this.fullCheckEveryMs > 0 && this.clock() - record.checkedAt < this.fullCheckEveryMs;
     return { view, absent: false, ...(record ? { record } : {}), ...(fresh && trust ? { trusted: record } : {}) };
@@ -152,8 +173,17 @@ export class DestinationState {
     }
   }
 
-  /** What a push or a HEAD just confirmed. Best effort: a record that is not written costs a HEAD later. */
-  async record(registry: string, repository: string, tag: string, entry: Omit<PushedTag, 'checkedAt'>): Promise<void> {
+  /**
+   * What a push or a HEAD just confirmed: known to this process at once, and written to the store
+   * when `persist` (something changed, or a HEAD refreshed it). Best effort: a record that is not
+   * written costs a HEAD later.
+   */
+  async record(registry: string, repository: string, tag: string, entry: Omit<PushedTag, 'checkedAt'>, persist = true): Promise<void> {
+    const key = `${registry}/${repository}:${tag}`;
+    this.local.delete(key);
+    this.local.set(key, { ...entry, checkedAt: this.clock() });
+    if (this.local.size > 100_000) this.local.delete(this.local.keys().next().value!);
+    if (!persist) return;
     try {
       await this.opts.store.put(pushedKey(registry, repository, tag), { ...entry, checkedAt: this.clock() });
     } catch (err) {

@@ -2,6 +2,7 @@
 // namespace's repositories and a repository's tags with push times, paginated by a `next` URL.
 // Private repositories need a Hub access token: POST /v2/auth/token {identifier, secret} with the
 // username and a PAT (or password) gives `access_token`, sent as Bearer.
+import { isDigest } from '../oci/digest.js';
 import type { Credentials } from '../registry/auth/auth.js';
 import { isValidListEntry } from '../registry/list/listing.js';
 import { MAX_ENTRIES } from '../registry/list/link.js';
@@ -20,6 +21,7 @@ export interface DockerHubOptions {
 }
 
 export class DockerHubLister implements RepositoryLister {
+  readonly tagDigests = true;
   readonly kind = 'dockerhub';
   private readonly api: ListingApi;
   private token: Promise<string> | undefined;
@@ -79,7 +81,9 @@ export class DockerHubLister implements RepositoryLister {
         const tag = str((t as Record<string, unknown>)?.name);
         if (!tag || !isValidListEntry('tags', tag)) continue;
         const pushedAt = str((t as Record<string, unknown>).tag_last_pushed);
-        out.push({ name: tag, ...(pushedAt ? { pushedAt } : {}) });
+        // `digest`: the manifest (or index) digest the tag names, as the registry would answer a HEAD.
+        const digest = str((t as Record<string, unknown>).digest);
+        out.push({ name: tag, ...(pushedAt ? { pushedAt } : {}), ...(digest && isDigest(digest) ? { digest } : {}) });
         if (out.length > MAX_ENTRIES) throw this.api.error(`more than ${MAX_ENTRIES} tags in ${repository}`);
       }
     }

@@ -3,6 +3,7 @@
 // login: GetAuthorizationToken gives base64 `AWS:<password>` valid 12 hours, refreshed here at 11 h
 // (or 1 h before its stated expiry) so a long migration never presents an expired login.
 // AWS_ENDPOINT_URL_ECR (SDK endpoint configuration) or the entry's apiEndpoint points it elsewhere.
+import { isDigest } from '../oci/digest.js';
 import { awsClient } from '../aws/clients.js';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { Credentials } from '../registry/auth/auth.js';
@@ -46,6 +47,7 @@ function refusal(registry: string, err: unknown, what: string): Error {
 }
 
 export class EcrLister implements RepositoryLister {
+  readonly tagDigests = true;
   readonly kind = 'ecr';
   private client: Promise<ECRClient> | undefined;
   private readonly size: number;
@@ -93,7 +95,8 @@ export class EcrLister implements RepositoryLister {
       }), { abortSignal: signal }).catch((err: unknown) => { throw refusal(this.opts.registry, err, `DescribeImages ${repository}`); });
       for (const d of out.imageDetails ?? []) {
         const pushedAt = d.imagePushedAt instanceof Date && !Number.isNaN(d.imagePushedAt.getTime()) ? d.imagePushedAt.toISOString() : undefined;
-        for (const name of d.imageTags ?? []) if (isValidListEntry('tags', name)) tags.push({ name, ...(pushedAt ? { pushedAt } : {}) });
+        const digest = typeof d.imageDigest === 'string' && isDigest(d.imageDigest) ? d.imageDigest : undefined;
+        for (const name of d.imageTags ?? []) if (isValidListEntry('tags', name)) tags.push({ name, ...(pushedAt ? { pushedAt } : {}), ...(digest ? { digest } : {}) });
       }
       if (tags.length > MAX_ENTRIES) throw new ListingError(this.opts.registry, `more than ${MAX_ENTRIES} tags in ${repository}`);
       nextToken = out.nextToken;

@@ -2,6 +2,7 @@
 // tags and push times. Pages by `page`/`page_size`, with `X-Total-Count` and a `Link` rel="next"
 // (Harbor sends both; either ends the listing). A `/` in a repository name is encoded twice in the
 // path (`a%252Fb`: Harbor's router decodes once before matching). Basic auth: user or robot account.
+import { isDigest } from '../oci/digest.js';
 import type { Credentials } from '../registry/auth/auth.js';
 import { basicHeader } from '../registry/auth/auth.js';
 import { isValidListEntry } from '../registry/list/listing.js';
@@ -19,6 +20,7 @@ export interface HarborOptions {
 }
 
 export class HarborLister implements RepositoryLister {
+  readonly tagDigests = true;
   readonly kind = 'harbor';
   private readonly api: ListingApi;
   private readonly size: number;
@@ -94,7 +96,8 @@ export class HarborLister implements RepositoryLister {
         const name = str((t as Record<string, unknown>)?.name);
         if (!name || !isValidListEntry('tags', name)) continue;
         const pushedAt = str((t as Record<string, unknown>).push_time) ?? str(a.push_time);
-        out.push({ name, ...(pushedAt ? { pushedAt } : {}) });
+        const digest = str(a.digest);
+        out.push({ name, ...(pushedAt ? { pushedAt } : {}), ...(digest && isDigest(digest) ? { digest } : {}) });
       }
     }
     return out;

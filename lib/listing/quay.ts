@@ -1,6 +1,7 @@
 // Quay (quay.io and Red Hat Quay): GET /api/v1/repository?namespace= pages by an opaque
 // `next_page` token; tags by `page`/`limit` with `has_additional`, push time `start_ts` (epoch s).
 // Auth: a Quay OAuth application token as Bearer (registry passwords are not accepted by the API).
+import { isDigest } from '../oci/digest.js';
 import { isValidListEntry } from '../registry/list/listing.js';
 import { MAX_ENTRIES } from '../registry/list/link.js';
 import { ListingApi, listField, str, type ApiOptions } from './http.js';
@@ -16,6 +17,7 @@ export interface QuayOptions {
 }
 
 export class QuayLister implements RepositoryLister {
+  readonly tagDigests = true;
   readonly kind = 'quay';
   private readonly api: ListingApi;
   private readonly size: number;
@@ -67,7 +69,8 @@ export class QuayLister implements RepositoryLister {
         const name = str(o?.name);
         if (!name || !isValidListEntry('tags', name)) continue;
         const ts = typeof o.start_ts === 'number' ? new Date(o.start_ts * 1000).toISOString() : undefined;
-        out.push({ name, ...(ts ? { pushedAt: ts } : {}) });
+        const digest = str(o.manifest_digest);
+        out.push({ name, ...(ts ? { pushedAt: ts } : {}), ...(digest && isDigest(digest) ? { digest } : {}) });
         if (out.length > MAX_ENTRIES) throw this.api.error(`more than ${MAX_ENTRIES} tags in ${repository}`);
       }
     }

@@ -1,5 +1,6 @@
 // SWR as a source: it has no `_catalog`; the management API (AK/SK signed, lib/swr/management.ts)
 // lists repositories by organization with offset/limit and `Content-Range`, and tags with `updated`.
+import { isDigest } from '../oci/digest.js';
 import type { SwrAccess } from '../swr/config.js';
 import { SwrManagementClient } from '../swr/management.js';
 import { isValidListEntry } from '../registry/list/listing.js';
@@ -18,12 +19,14 @@ export interface SwrListerOptions {
 }
 
 export class SwrLister implements RepositoryLister {
+  readonly tagDigests = true;
   readonly kind = 'swr';
   private client: SwrManagementClient | undefined;
   private readonly size: number;
 
   constructor(private readonly opts: SwrListerOptions) {
-    this.size = opts.pageSize ?? 100;
+    // The API serves up to 1,000 a page (REFERENCE.md section 2): one call for most repositories.
+    this.size = opts.pageSize ?? 1000;
   }
 
   /** The management client; refused on first use (not when picked) when the entry lacks what it needs. */
@@ -68,7 +71,8 @@ export class SwrLister implements RepositoryLister {
       const page = await this.api.tagPage(org, repo, offset, this.size);
       for (const t of page.tags) {
         if (typeof t?.Tag !== 'string' || !isValidListEntry('tags', t.Tag)) continue;
-        out.push({ name: t.Tag, ...(typeof t.updated === 'string' ? { pushedAt: t.updated } : {}) });
+        const digest = typeof t.digest === 'string' && isDigest(t.digest) ? t.digest : undefined;
+        out.push({ name: t.Tag, ...(typeof t.updated === 'string' ? { pushedAt: t.updated } : {}), ...(digest ? { digest } : {}) });
       }
       offset += page.tags.length;
       if (page.tags.length === 0 || offset >= page.total) return out;

@@ -7,6 +7,8 @@ export interface ListedTag {
   name: string;
   /** When the tag was last pushed (ISO 8601), where the API says (Docker Hub, Harbor, Quay, ECR, SWR). */
   pushedAt?: string;
+  /** The manifest digest the tag names, where the API says (Docker Hub, Harbor, Quay, ECR, SWR). */
+  digest?: string;
 }
 
 export interface ListedRepository {
@@ -27,4 +29,9 @@ export interface RepositoryLister {
   repositories(namespace: string | undefined, signal?: AbortSignal): AsyncIterable<ListedRepository>;
   /** Tags with push times, where the API has them; undefined: only the registry's tag list exists. */
   tagTimes?(repository: string, signal?: AbortSignal): Promise<ListedTag[]>;
+  /**
+   * tagTimes also gives each tag's digest, in one paged call per repository: the planner lists tags
+   * through it instead of the registry's tag list, and a no-op needs no source HEAD (issue 15, item 2).
+   */
+  readonly tagDigests?: boolean;
 }

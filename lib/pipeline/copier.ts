@@ -17,7 +17,9 @@ import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/http/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
-import type { DestinationState } from '../copy/destination-state.js';
+import type { DestinationState, DestinationTags } from '../copy/destination-state.js';
+import { listerFor } from '../listing/index.js';
+import type { RepositoryLister } from '../listing/types.js';
 import type { RunAccounting, RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';
 import type { PullAdmission, PullBudgetGate } from '../registry/limits/pull-gate.js';
@@ -76,6 +78,8 @@ export interface ProcessDeps {
   /** Which deliveries made progress (attempts.ts); without it every delivery spends an attempt. */
   ledger?: AttemptLedger;
   list: TagLister;
+  /** The source listing API of a registry (default: listing/index.ts listerFor over the pool). */
+  lister?: (registry: string) => RepositoryLister | undefined;
   /**
    * Straight to the DLQ, for what an expansion must never send to a copier: an image two sources
    * of a group claim (SWRM_DESTINATION_CONFLICT), a rule of a group that cannot be listed. Without
@@ -246,7 +250,8 @@ async function copyOne(
       ...(m.force ? { force: true } : {}),
       ...(m.deep ? { deep: true } : {}),
       ...(m.fullCheck ? { fullCheck: true } : {}),
-      ...(deps.destinations ? { destinations: deps.destinations } : {}),
+      ...(m.listedDigest ? { listedDigest: m.listedDigest } : {}),
+      ...(deps.destinations ? { destinations: deps.destinations, ...destinationListing(deps.pool, dst.registry) } : {}),
     },
   );
   return {
@@ -284,4 +289,10 @@ export async function runCopiers(n: number, deps: CopierDeps, done: AbortSignal)
   const settled = await Promise.allSettled(Array.from({ length: n }, loop));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** SWR destinations list their tags with digests through the management API (listing/swr.ts). */
+function destinationListing(pool: ClientPool, registry: string): { destinationTags?: DestinationTags } {
+  const lister = listerFor(pool, registry);
+  return lister.kind === 'swr' && lister.tagTimes ? { destinationTags: (repository, signal) => lister.tagTimes!(repository, signal) } : {};
 }

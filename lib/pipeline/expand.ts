@@ -12,6 +12,7 @@ import { partitionConflicts } from '../plan/conflicts.js';
 import { expandNamespaceRules } from '../plan/namespaces.js';
 import { copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
 import { invalidTags, selectTags } from '../plan/tags.js';
+import { listRuleTags } from '../plan/rule-tags.js';
 import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
 import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
 import type { ProcessDeps } from './copier.js';
@@ -19,19 +20,14 @@ import type { ProcessDeps } from './copier.js';
 /** A listed rule as copy messages: its tags listed and filtered (include, exclude, semver, times, latest). */
 async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<CopyImageMessage[]> {
   const rule = ruleFromExpand(m);
-  const tags = await deps.list(rule.source.registry, rule.source.repository, signal);
+  const lister = deps.lister ? deps.lister(rule.source.registry) : listerFor(deps.pool, rule.source.registry);
+  const listed = await listRuleTags(rule, deps.list, lister, undefined, signal);
   const warn = deps.onWarning ?? ((message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message));
-  const invalid = invalidTags(tags);
+  const invalid = invalidTags(listed.names);
   if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
   // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
-  let pushedAt: Map<string, string> | undefined;
-  if (rule.filter?.pushedWithinDays !== undefined) {
-    const lister = listerFor(deps.pool, rule.source.registry);
-    const times = lister.tagTimes ? (await lister.tagTimes(rule.source.repository, signal)).filter((t) => t.pushedAt) : [];
-    if (times.length) pushedAt = new Map(times.map((t) => [t.name, t.pushedAt!]));
-    else warn(noPushTimesWarning(rule.origin, rule.source.registry, lister.kind, rule.filter.pushedWithinDays));
-  }
-  return copyMessagesFor(rule, selectTags(tags, rule.filter, { pushedAt }), m.platforms);
+  if (listed.noTimes) warn(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter!.pushedWithinDays!));
+  return copyMessagesFor(rule, selectTags(listed.names, rule.filter, listed.pushedAt ? { pushedAt: listed.pushedAt } : {}), m.platforms, listed.digests);
 }
 
 /** An expand-repository message: its rule listed, one copy message per kept tag and destination. */

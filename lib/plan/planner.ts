@@ -6,7 +6,7 @@ import type { SyncRule, TagFilter } from '../config/types.js';
 import { mapLimit } from '../copy/limiter.js';
 import { ConfigError, type DestinationConflictError, ErrorCode, MigrateError } from '../errors.js';
 import type { CopyImageMessage, ExpandNamespaceMessage, ExpandRepositoryMessage, RuleMessage } from '../queue/messages.js';
-import type { ListedTag } from '../listing/types.js';
+import { type RuleTags, listRuleTags } from './rule-tags.js';
 import type { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups, partitionConflicts } from './conflicts.js';
 import { type ExpandedRules, type ListerFor, type RepositoriesExplained, expandNamespaceRules } from './namespaces.js';
@@ -135,46 +135,35 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
   await mapLimit(listed, opts.concurrency ?? 8, async ([i, rule]) => {
     // Interrupted before this rule was planned: it goes to the DLQ too, so replay plans it.
     const interrupted = () => new MigrateError(ErrorCode.INTERRUPTED, 'interrupted before this rule was planned');
-    let tags: string[];
-    let pushedAt: Map<string, string> | undefined;
+    let listed: RuleTags;
     const source = `${rule.source.registry}/${rule.source.repository}`;
     try {
       if (opts.signal?.aborted) throw interrupted();
-      const given = expanded.listedTags.get(rule);
-      tags = given ? given.map((t) => t.name) : await list(rule.source.registry, rule.source.repository, opts.signal);
-      if (rule.filter?.pushedWithinDays !== undefined) {
-        pushedAt = timesOf(given);
-        const lister = expanded.listers.get(rule) ?? opts.repositories?.(rule.source.registry);
-        if (!pushedAt && lister?.tagTimes) pushedAt = timesOf(await lister.tagTimes(rule.source.repository, opts.signal));
-        if (!pushedAt && !timesWarned.has(rule.origin)) {
-          timesWarned.add(rule.origin);
-          opts.onWarning?.(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter.pushedWithinDays));
-        }
+      const lister = expanded.listers.get(rule) ?? opts.repositories?.(rule.source.registry);
+      listed = await listRuleTags(rule, list, lister, expanded.listedTags.get(rule), opts.signal);
+      if (listed.noTimes && !timesWarned.has(rule.origin)) {
+        timesWarned.add(rule.origin);
+        opts.onWarning?.(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter!.pushedWithinDays!));
       }
     } catch (err) {
       await sink.ruleFailed(expandMessageFor(rule, opts.platforms), opts.signal?.aborted ? interrupted() : err);
       return settle(i, []);
     }
+    const tags = listed.names;
     const invalid = invalidTags(tags);
     if (invalid.length) opts.onInvalidTags?.(source, invalid, rule.origin);
-    const selection = explainTags(tags, rule.filter, { pushedAt, now: opts.now });
+    const selection = explainTags(tags, rule.filter, { pushedAt: listed.pushedAt, now: opts.now });
     opts.explain?.tags({ origin: rule.origin, source, listed: tags.length, steps: selection.steps, kept: selection.kept });
-    await settle(i, copyMessagesFor(rule, selection.kept, opts.platforms));
+    await settle(i, copyMessagesFor(rule, selection.kept, opts.platforms, listed.digests));
   });
 }
 
-/** Push times by tag name, or undefined when the source gave none at all. */
-function timesOf(tags: readonly ListedTag[] | undefined): Map<string, string> | undefined {
-  const known = (tags ?? []).filter((t) => t.pushedAt !== undefined);
-  return known.length ? new Map(known.map((t) => [t.name, t.pushedAt!])) : undefined;
-}
-
 /** One message per (tag or digest) x destination. */
-export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platforms?: string[]): CopyImageMessage[] {
+export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platforms?: string[], digests?: ReadonlyMap<string, string>): CopyImageMessage[] {
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
-  const push = (source: string, destination: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}) });
+  const push = (source: string, destination: string, listedDigest?: string) =>
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}), ...(listedDigest ? { listedDigest } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -184,7 +173,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
       push(source, tag ? `${dst}:${tag}` : `${dst}@${rule.digest}`);
       continue;
     }
-    for (const tag of tags) push(`${src}:${tag}`, `${dst}:${d.tag ?? tag}`);
+    for (const tag of tags) push(`${src}:${tag}`, `${dst}:${d.tag ?? tag}`, digests?.get(tag));
   }
   return out;
 }

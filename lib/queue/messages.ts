@@ -32,6 +32,12 @@ export const copyImageMessage = z.strictObject({
   deep: z.boolean().optional(),
   /** --full-check: no record of the destination stands for a HEAD (copy/destination-state.ts). */
   fullCheck: z.boolean().optional(),
+  /**
+   * The digest the source's listing API gave for the tag when it was planned (plan/rule-tags.ts):
+   * the copy takes it for the source HEAD's answer. Stale at worst by the time between planning
+   * and copying, as a HEAD is; what is copied is still verified against its digest.
+   */
+  listedDigest: z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/).optional(),
   run: run.optional(),
 });
 

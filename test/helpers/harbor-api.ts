@@ -4,7 +4,8 @@
 // (`a%252Fb`), as Harbor requires. Basic auth; private projects need it.
 import { type JsonApi, pageOf, reply, startJsonApi } from './json-api.js';
 
-export interface HarborRepo { name: string; tags: Array<{ name: string; pushed: string }> }
+/** `digest`: the tag's real digest (the registry behind this API), else a made-up one. */
+export interface HarborRepo { name: string; tags: Array<{ name: string; pushed: string; digest?: string }> }
 export interface HarborOptions { projects: Record<string, { public?: boolean; repos: HarborRepo[] }>; username?: string; password?: string; noLink?: boolean }
 
 export function startHarborApi(opts: HarborOptions): Promise<JsonApi> {
@@ -41,7 +42,7 @@ export function startHarborApi(opts: HarborOptions): Promise<JsonApi> {
       const repo = seg.includes('%') || !seg.includes('/') ? project(arts[1]!)?.repos.find((r) => r.name === decodeURIComponent(seg)) : undefined;
       if (!repo) return reply(404, { errors: [{ code: 'NOT_FOUND', message: 'repository not found' }] });
       // One artifact per tag here; real Harbor may put several tags on one artifact.
-      return paged(repo.tags.map((t, i) => ({ id: i + 1, digest: `sha256:${String(i).padStart(64, '0')}`, push_time: t.pushed, tags: [{ name: t.name, push_time: t.pushed }] })));
+      return paged(repo.tags.map((t, i) => ({ id: i + 1, digest: t.digest ?? `sha256:${String(i).padStart(64, '0')}`, push_time: t.pushed, tags: [{ name: t.name, push_time: t.pushed }] })));
     }
     return reply(404, { errors: [{ code: 'NOT_FOUND', message: 'not found' }] });
   });

@@ -28,6 +28,28 @@ export interface SwrApiOptions {
   quotas?: boolean;
   now?: () => number;
   state?: SwrState;
+  /**
+   * The registry behind the SWR stand-in: the tags endpoint then lists its real tags with their
+   * digests (as SWR's does), asking it with the harness's probe user agent, which the registry's
+   * request log leaves out.
+   */
+  backing?: { url: string };
+}
+
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+async function backingTags(backing: { url: string }, repository: string): Promise<Array<{ tag: string; digest: string }> | undefined> {
+  const headers = { 'user-agent': 'swrm-harness-probe' };
+  const res = await fetch(`${backing.url}/v2/${repository}/tags/list?n=100000`, { headers });
+  if (res.status === 404) return undefined;
+  const tags = ((await res.json()) as { tags?: string[] | null }).tags ?? [];
+  return Promise.all(tags.map(async (tag) => {
+    const head = await fetch(`${backing.url}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { ...headers, accept: MANIFEST_TYPES } });
+    return { tag, digest: head.headers.get('docker-content-digest') ?? '' };
+  }));
 }
 
 export function swrState(quotaLimit = 5): SwrState {
@@ -60,7 +82,7 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
     return expected === parsed.signature ? undefined : { code: 'APIGW.0301', msg: 'Incorrect IAM authentication information: verify aksk signature fail' };
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search });
     const denied = authorized(req, body);
@@ -105,9 +127,16 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
     if (req.method === 'GET' && tags) {
       // `$` stands for `/` in the repository name (SWR API Reference).
       const ns = decodeURIComponent(tags[1]!), name = decodeURIComponent(tags[2]!).replaceAll('$', '/');
+      const offset = Number(url.searchParams.get('offset') ?? 0), limit = Math.min(Number(url.searchParams.get('limit') ?? 100), 1000);
+      if (opts.backing) {
+        // SWR's API answers from the registry itself: each tag with the digest it names.
+        const listed = await backingTags(opts.backing, `${ns}/${name}`);
+        if (!listed) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Repository not found' }]);
+        const page = listed.slice(offset, offset + limit).map((t, i) => ({ Tag: t.tag, digest: t.digest, tag_type: 0, updated: new Date(Date.UTC(2026, 0, 1 + offset + i)).toISOString() }));
+        return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${listed.length}` });
+      }
       const repo = state.repos.find((r) => r.namespace === ns && r.name === name);
       if (!repo) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Repository not found' }]);
-      const offset = Number(url.searchParams.get('offset') ?? 0), limit = Math.min(Number(url.searchParams.get('limit') ?? 100), 1000);
       const page = repo.tags.slice(offset, offset + limit).map((t, i) => ({ Tag: t, updated: new Date(Date.UTC(2026, 0, 1 + offset + i)).toISOString() }));
       return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${repo.tags.length}` });
     }
@@ -117,7 +146,7 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+    req.on('end', () => void handle(req, res, Buffer.concat(chunks)).catch((err: unknown) => send(res, 500, [{ errorCode: 'SVCSTG.SWR.5000000', errorMessage: String(err) }])));
   });
   const { port, stop } = await listenTracked(server);
   return { url: `http://127.0.0.1:${port}`, state, requests, faults, stop };

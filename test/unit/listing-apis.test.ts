@@ -95,7 +95,9 @@ describe('Harbor lister', () => {
     assert.equal(h.requests.filter((r) => r.path.startsWith('/api/v2.0/projects?')).length, 3, '5 projects, 2 a page');
     assert.equal(h.requests.filter((r) => r.path.startsWith('/api/v2.0/projects/team/repositories?')).length, 4);
     // `sub/app3` goes as sub%252Fapp3: the stand-in finds nothing with single encoding.
-    assert.deepEqual(await l.tagTimes!('team/sub/app3'), tags(7).map((x) => ({ name: x.name, pushedAt: x.pushed })));
+    assert.deepEqual((await l.tagTimes!('team/sub/app3')).map(({ name, pushedAt }) => ({ name, pushedAt })), tags(7).map((x) => ({ name: x.name, pushedAt: x.pushed })));
+    // Each tag carries its artifact's digest (issue 15, item 2): the planner needs no source HEAD.
+    assert.ok((await l.tagTimes!('team/sub/app3')).every((t) => /^sha256:[0-9a-f]{64}$/.test(t.digest ?? '')));
     assert.ok(h.requests.some((r) => r.path.startsWith('/api/v2.0/projects/team/repositories/sub%252Fapp3/artifacts?with_tag=true&page=4&')));
   });
 

@@ -87,6 +87,7 @@ describe('the copier counts the messages of runs', () => {
       ctx: {} as never,
       maxReceiveCount: 3,
       list: async () => ['v1', 'v2'],
+      lister: () => undefined,
       send: async (bodies) => {
         await onSend?.();
         sent.push(bodies);

@@ -1,0 +1,103 @@
+// Issue 15, item 2: a listing source (Harbor's API gives each tag's digest) synced into SWR (its
+// management API gives each tag's digest there): an unchanged repository costs the same few requests
+// whatever its tag count: the source's artifact pages, SWR's tag page, and nothing at either
+// registry. Counted at the stand-ins and from both registries' own logs, with 10 and 200 tags.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
+import { MT, pushBlob, pushManifest, randomLayer } from '../helpers/push.js';
+import { runCli } from '../helpers/run-cli.js';
+import { tempDir, writeFile } from '../helpers/files.js';
+import { startHarborApi } from '../helpers/harbor-api.js';
+import type { JsonApi } from '../helpers/json-api.js';
+import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
+import { type SwrApiHandle, startSwrApi, swrState } from '../helpers/swr-api-server.js';
+
+const SIZES = { small: 10, large: 200 } as const;
+/** HEADs that probe a source's pull budget before its first copy (one per source). */
+const PROBES = 1;
+
+describe('no-op from a listing source into SWR: requests per repository independent of its tags', () => {
+  let src: RegistryHandle;
+  let back: RegistryHandle;
+  let swr: SwrRegistryProxyHandle;
+  let api: SwrApiHandle;
+  let harbor: JsonApi;
+  let dir: string;
+  let config: string;
+  const dlq = () => join(dir, 'state', 'dlq.jsonl');
+
+  before(async () => {
+    [src, back] = await Promise.all([startRegistry({ auth: 'none' }), startRegistry({ auth: 'none' })]);
+    const state = swrState();
+    state.orgs.set('team', { auth: 7, mine: true });
+    api = await startSwrApi({ ak: 'AKL', sk: 'SKL', projectId: 'p1', state, backing: back });
+    swr = await startSwrRegistryProxy(back, { state });
+    dir = tempDir();
+    // Docker-format images (SWR Basic converts nothing), each tag its own small image.
+    const repos: { name: string; tags: { name: string; pushed: string; digest: string }[] }[] = [];
+    for (const [name, n] of Object.entries(SIZES)) {
+      // The destination already holds the large repository as a cold sync would leave it (the SWR
+      // stand-in admits 20 pushes a second, so syncing 200 images would take half a minute); the
+      // small one is synced cold by the first run.
+      const layerBytes = randomLayer(256);
+      const layer = await pushBlob(src, `proj/${name}`, layerBytes, MT.dockerLayer);
+      if (name === 'large') await pushBlob(back, `team/proj/${name}`, layerBytes, MT.dockerLayer);
+      const tags = [];
+      for (let i = 0; i < n; i++) {
+        const cfgBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', i }));
+        const cfg = await pushBlob(src, `proj/${name}`, cfgBytes, MT.dockerConfig);
+        const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.dockerManifest, config: { mediaType: MT.dockerConfig, digest: cfg.digest, size: cfg.size }, layers: [{ mediaType: MT.dockerLayer, digest: layer.digest, size: layer.size }] }));
+        const digest = await pushManifest(src, `proj/${name}`, `t${i}`, manifest, MT.dockerManifest);
+        if (name === 'large') {
+          await pushBlob(back, `team/proj/${name}`, cfgBytes, MT.dockerConfig);
+          await pushManifest(back, `team/proj/${name}`, `t${i}`, manifest, MT.dockerManifest);
+        }
+        tags.push({ name: `t${i}`, pushed: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), digest });
+      }
+      repos.push({ name, tags });
+    }
+    harbor = await startHarborApi({ projects: { proj: { repos } }, username: 'robot', password: 'pw' });
+    config = writeFile(dir, 'sync.yaml', `version: 1
+defaults: { concurrency: 8 }
+registries:
+  "${src.host}": { insecure: true, username: robot, password: pw, type: harbor, apiEndpoint: "${harbor.url}" }
+  "${swr.host}": { type: swr, insecure: true, accessKey: AKL, secretKey: SKL, project: cn-north-4, projectId: p1, managementEndpoint: "${api.url}" }
+rules:
+${Object.keys(SIZES).map((name) => `  - { source: "${src.host}/proj/${name}", destination: "${swr.host}/team", mapping: path }`).join('\n')}
+`);
+  });
+  after(stopAll);
+
+  const run = async () => {
+    const [s, b, h, a] = [src.mark(), back.mark(), harbor.requests.length, api.requests.length];
+    const r = await runCli(['sync', '--config', config, '--dlq', dlq()]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await Promise.all([src.settle(), back.settle()]);
+    const per = (name: string) => ({
+      harbor: harbor.requests.slice(h).filter((q) => q.path.includes(`/repositories/${name}/`)).length,
+      swrApi: api.requests.slice(a).filter((q) => q.path.includes(`/repos/proj$${name}/`) || q.path.includes(`/repos/proj%24${name}/`)).length,
+      source: src.requestsSince(s).filter((e) => e.path.includes(`/proj/${name}/`)).length,
+      destination: back.requestsSince(b).filter((e) => e.path.includes(`/proj/${name}/`)).length,
+    });
+    return { r, small: per('small'), large: per('large'), all: { source: src.requestsSince(s), destination: back.requestsSince(b) } };
+  };
+
+  test('cold copies every tag; the no-op asks each repository at most 3 times, with 10 tags as with 200', async (t) => {
+    const cold = await run();
+    assert.match(cold.r.stdout + cold.r.stderr, new RegExp(`${SIZES.small} copied, ${SIZES.large} already present`));
+    t.diagnostic(`cold: small ${JSON.stringify(cold.small)}, large ${JSON.stringify(cold.large)}`);
+    const noop = await run();
+    t.diagnostic(`no-op: small ${JSON.stringify(noop.small)}, large ${JSON.stringify(noop.large)}; source registry ${noop.all.source.length} request(s) in all: ${noop.all.source.map((e) => `${e.method} ${e.path}`).join(', ')}`);
+    assert.match(noop.r.stdout + noop.r.stderr, /0 copied/);
+    assert.equal(noop.all.source.length, PROBES, 'one probe HEAD for the source, nothing else');
+    for (const [name, c] of [['small', noop.small], ['large', noop.large]] as const) {
+      // The only source request: the one HEAD that probes the source's pull budget (pull-gate.ts), once per source.
+      assert.ok(c.source <= PROBES, `${name}: no request to the source registry for the repository`);
+      assert.equal(c.destination, 0, `${name}: no request to the destination registry for the repository`);
+      assert.ok(c.harbor + c.swrApi <= 3, `${name}: ${c.harbor} Harbor + ${c.swrApi} SWR API requests`);
+    }
+    assert.equal(noop.small.harbor + noop.small.swrApi + (noop.large.harbor > 1 ? 1 : 0), noop.large.harbor + noop.large.swrApi, 'the tag count changes only the page count of the listing (100 a page)');
+  });
+});
