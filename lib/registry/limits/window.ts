@@ -6,7 +6,7 @@
 //   - a loss halves the window once per congestion epoch. An epoch is the requests sent after the
 //     last decrease: the answers to requests sent before it say nothing new (they were sent into
 //     the window that was already cut), so they do not cut it again;
-//   - after a loss, additive increase: +1 per window's worth of successes;
+//   - after a loss, additive increase: +1 per window's worth of successes (of requests sent after it);
 //   - only a window in use grows (RFC 7661): a window nobody fills says nothing about the registry,
 //     and would otherwise grow to its bound and hit the registry with a burst later.
 // One addition that TCP, which cannot see the receiver's queue, does not make: a rejected request
@@ -96,8 +96,10 @@ export class AimdWindow {
    * The request was answered (not 429/503). `saturated`: the window was full when it ended (or
    * requests were waiting for it), the only case in which it grows.
    */
-  succeeded(_req: Sent, saturated: boolean): void {
-    if (!saturated) return;
+  succeeded(req: Sent, saturated: boolean): void {
+    // A request sent before the last cut was sent into the old window: its success says nothing
+    // about the new one.
+    if (!saturated || req.seq < this.epochStart) return;
     const now = this.clock.now();
     if (this.cwnd >= this.ceilingLevel && this.ceilingLevel < this.max && now - this.ceilingAt >= this.probeMs) {
       // The ceiling held for probeMs: try one more.
