@@ -197,8 +197,9 @@ describe('WindowGate', () => {
 
 describe('requestAction', () => {
   test('the distribution spec endpoints, by method and path', () => {
-    const cases: [string, string, string | undefined][] = [
-      ['GET', '/v2/', undefined],
+    const cases: [string, string, string][] = [
+      ['GET', '/v2/', 'ping'],
+      ['GET', '/v2/a/referrers/sha256:ab', 'other'],
       ['HEAD', '/v2/a/b/manifests/v1', 'manifest'],
       ['GET', '/v2/a/manifests/sha256:ab', 'manifest'],
       ['PUT', '/v2/a/manifests/v1', 'manifest-put'],
@@ -206,13 +207,17 @@ describe('requestAction', () => {
       ['GET', '/v2/a/blobs/sha256:ab', 'blob'],
       ['HEAD', '/v2/a/blobs/sha256:ab', 'blob-head'],
       ['POST', '/v2/a/blobs/uploads/', 'upload'],
+      ['POST', '/v2/a/blobs/uploads/?mount=sha256%3Aab&from=b', 'mount'],
       ['PUT', '/v2/a/blobs/uploads/6f1e-uuid', 'upload'],
       ['PATCH', '/v2/a/blobs/uploads/6f1e-uuid', 'upload'],
       ['DELETE', '/v2/a/blobs/uploads/6f1e-uuid', 'upload'],
       ['GET', '/v2/a/tags/list', 'listing'],
       ['GET', '/v2/_catalog', 'listing'],
     ];
-    for (const [method, path, action] of cases) assert.equal(requestAction(method, path), action, `${method} ${path}`);
+    for (const [method, path, action] of cases) {
+      const url = new URL(path, 'https://r.io');
+      assert.equal(requestAction(method, url.pathname, url.search), action, `${method} ${path}`);
+    }
   });
 });
 

@@ -198,7 +198,7 @@ export class RegistryTransport {
     // A body in memory stays one (it may be sent again): under a bandwidth cap its bytes are paid up front.
     if (req.pace && req.body instanceof Uint8Array) await req.pace.take(req.body.length, req.signal);
     // Room in the action's window, waited for before the deadline too; held until the body is done.
-    const action = this.windows && url.host === this.host ? requestAction(req.method, url.pathname) : undefined;
+    const action = this.windows && url.host === this.host ? requestAction(req.method, url.pathname, url.search) : undefined;
     const slot = action ? await this.windows!.gate(action).acquire(req.signal) : undefined;
     try {
       return await this.sendHeld(url, req, headers, slot);

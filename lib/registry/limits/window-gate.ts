@@ -9,21 +9,24 @@
 import { AimdWindow, type Sent, type WindowStats } from './window.js';
 import type { Clock } from './push-budget.js';
 
-/** What a request does, for its window. Pings and token requests are not windowed. */
-export type RequestAction = 'manifest' | 'manifest-put' | 'blob' | 'blob-head' | 'upload' | 'mount' | 'listing';
+/**
+ * What a request does, for its window. Every request to the registry has one, so that none is
+ * outside the bound; token requests go to the realm, not the registry, and have none.
+ */
+export type RequestAction = 'ping' | 'manifest' | 'manifest-put' | 'blob' | 'blob-head' | 'upload' | 'mount' | 'listing' | 'other';
 
 /**
- * The window a request belongs to, from its method and path (distribution spec's endpoints);
- * undefined for the ones no window holds (the /v2/ ping). Upload locations are opaque URLs, so
- * anything not recognised that is not a GET/HEAD is taken for a step of an upload.
+ * The window a request belongs to, from its method and path (distribution spec's endpoints).
+ * Upload locations are opaque URLs, so anything not recognised that is not a GET/HEAD is taken for
+ * a step of an upload.
  */
-export function requestAction(method: string, pathname: string): RequestAction | undefined {
-  if (pathname === '/v2/' || pathname === '/v2') return undefined;
+export function requestAction(method: string, pathname: string, search = ''): RequestAction {
+  if (pathname === '/v2/' || pathname === '/v2') return 'ping';
   if (/\/manifests\/[^/]+$/.test(pathname)) return method === 'GET' || method === 'HEAD' ? 'manifest' : 'manifest-put';
-  if (/\/blobs\/uploads\/?$/.test(pathname) && method === 'POST') return 'upload';
+  if (/\/blobs\/uploads\/?$/.test(pathname) && method === 'POST') return /[?&]mount=/.test(search) ? 'mount' : 'upload';
   if (/\/blobs\/[^/]+$/.test(pathname) && !pathname.includes('/blobs/uploads/')) return method === 'HEAD' ? 'blob-head' : 'blob';
   if (/\/tags\/list$/.test(pathname) || pathname.endsWith('/_catalog')) return 'listing';
-  return method === 'GET' || method === 'HEAD' ? undefined : 'upload';
+  return method === 'GET' || method === 'HEAD' ? 'other' : 'upload';
 }
 
 /** A request let through its window: say how it was answered, then release it once its body is done. */
