@@ -153,10 +153,10 @@ describe('maxBytesPerSecond', () => {
   });
 
   test('uploads: a streamed PUT at the cap, within 10%; its wait does not count against a 1 s deadline', { timeout: 60_000 }, async (t) => {
-    const RATE = 256 * 1024;
-    const data = randomLayer(1024 * 1024);
+    const RATE = 64 * 1024;
+    const data = randomLayer(256 * 1024);
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    // 1 s of timeout plus 4 s for 1 MiB at the deadline's minimum rate: the 4 s the cap takes would overrun it.
+    // 1 s of timeout plus 1 s for 256 KiB at the deadline's minimum rate: the 4 s the cap takes would overrun it.
     const pool = new ClientPool({ resolve: () => ({ insecure: true, maxBytesPerSecond: RATE }), timeout: 1 });
     const client = pool.client(dst.host, 'bw/up', 'destination');
     const chunks = async function* (): AsyncGenerator<Uint8Array> {
