@@ -255,7 +255,8 @@ export class RegistryTransport {
     }
     // A throttle (429, or SWR's busy 503) cuts the window, once per epoch (limits/window.ts).
     const refused = res.statusCode === 429 || res.statusCode === 503;
-    if (refused) slot?.congested();
+    const cut = refused ? slot?.congested() : undefined;
+    if (cut !== undefined) this.logger?.info({ host: this.host, status: res.statusCode, action: requestAction(req.method, url.pathname, url.search), window: cut }, 'registry throttled: fewer requests in flight');
     const done = (): void => {
       deadline.clear();
       slot?.release(!refused && res.statusCode < 500);

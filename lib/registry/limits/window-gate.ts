@@ -31,8 +31,8 @@ export function requestAction(method: string, pathname: string, search = ''): Re
 
 /** A request let through its window: say how it was answered, then release it once its body is done. */
 export interface WindowSlot {
-  /** The registry answered 429 or 503: a throttle (the window is cut once per epoch). */
-  congested(): void;
+  /** The registry answered 429 or 503: a throttle. Returns the new limit when this cut the window (once per epoch). */
+  congested(): number | undefined;
   /** The request is over (body read, dropped or failed); `ok`: it was answered, not refused or lost. */
   release(ok: boolean): void;
 }
@@ -71,9 +71,9 @@ export class WindowGate {
     let released = false;
     return {
       congested: () => {
-        if (refused) return;
+        if (refused) return undefined;
         refused = true;
-        this.window.congested(sent);
+        return this.window.congested(sent) ? this.window.limit : undefined;
       },
       release: (ok) => {
         if (released) return;
