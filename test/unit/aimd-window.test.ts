@@ -67,7 +67,7 @@ describe('AimdWindow', () => {
     assert.equal(w.limit, 12);
   });
 
-  test('the ceiling: the lowest level refused, less one, holds until PROBE_MS passed, then one more is tried', () => {
+  test('the ceiling: the lowest level refused, less one, holds until PROBE_MS passed; then the window grows on additively', () => {
     const clock = new FakeClock();
     const w = new AimdWindow({ max: 64, initial: 16, clock });
     const burst = Array.from({ length: 16 }, (_, i) => w.sent(i + 1));
@@ -81,9 +81,15 @@ describe('AimdWindow', () => {
     assert.equal(w.limit, 11);
     clock.t += 1;
     roundTrip(w);
-    assert.equal(w.ceiling, 12);
-    for (let i = 0; i < 5; i++) roundTrip(w);
-    assert.equal(w.limit, 12, 'one probe per PROBE_MS');
+    assert.equal(w.ceiling, 64, 'forgotten after PROBE_MS');
+    assert.ok(w.limit <= 12, 'no burst past the old ceiling');
+    roundTrip(w);
+    roundTrip(w);
+    assert.equal(w.limit, 13, 'one more per window of successes');
+    // The registry still refuses at 12: the ceiling is learnt again, in one epoch.
+    assert.equal(w.congested(w.sent(12)), true);
+    assert.equal(w.ceiling, 11);
+    assert.equal(w.limit, 6);
   });
 
   test('never below 1: refusals at level 1 leave one request in flight; tighten lowers the bound', () => {

@@ -12,14 +12,16 @@
 // One addition that TCP, which cannot see the receiver's queue, does not make: a rejected request
 // tells at which in-flight level the registry said no, so the window remembers a ceiling (that
 // level less one) and grows back to it, not past it. A registry that caps requests in flight at N
-// then sees N, and no further 429 for `probeMs`; after that the ceiling is raised by one, so a
-// registry that got faster (or a transient refusal at a low level) is found out again.
+// then sees N, and no further 429, instead of TCP's sawtooth between N/2 and N with a 429 every
+// time. After `probeMs` without a refusal the ceiling is forgotten and the window grows on, one
+// request per window's worth of successes: a registry that got faster, or a burst of busy answers
+// that lowered the ceiling, costs at most one more epoch per probeMs, not a slow window for good.
 // Pure state over an injectable clock; waiting for a slot is window-gate.ts's business.
 import { type Clock, realClock } from './push-budget.js';
 
 /** The window a (registry, action) starts with: small, as TCP's initial window. */
 export const INITIAL_WINDOW = 4;
-/** How long a learned ceiling holds before the window probes one request above it. */
+/** How long a learned ceiling holds before the window grows past it again. */
 export const PROBE_MS = 30_000;
 
 export interface WindowOptions {
@@ -55,7 +57,7 @@ export class AimdWindow {
   private seq = 0;
   /** The first sequence number of the current epoch: older requests do not cut the window again. */
   private epochStart = 0;
-  /** When the ceiling was last set or raised (clock ms). */
+  /** When the ceiling was last lowered (clock ms). */
   private ceilingAt = -Infinity;
   private readonly probeMs: number;
   private readonly clock: Pick<Clock, 'now'>;
@@ -101,11 +103,8 @@ export class AimdWindow {
     // about the new one.
     if (!saturated || req.seq < this.epochStart) return;
     const now = this.clock.now();
-    if (this.cwnd >= this.ceilingLevel && this.ceilingLevel < this.max && now - this.ceilingAt >= this.probeMs) {
-      // The ceiling held for probeMs: try one more.
-      this.ceilingLevel++;
-      this.ceilingAt = now;
-    }
+    // The ceiling held for probeMs: grow past it again (additively, so at most one epoch is spent finding it).
+    if (this.ceilingLevel < this.max && now - this.ceilingAt >= this.probeMs) this.ceilingLevel = this.max;
     this.cwnd += this.cwnd < this.ssthresh ? 1 : 1 / this.cwnd;
     this.cwnd = Math.min(this.cwnd, this.ceilingLevel, this.max);
   }
