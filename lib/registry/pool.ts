@@ -225,12 +225,14 @@ export class ClientPool {
   }
 
   /**
-   * The windows of a registry host, bounded by its entries' `concurrency`, else by its connections
-   * per origin. Like the push budget, the smallest bound any entry of the host gives wins: the load
+   * The windows of a registry host, bounded by its entries' `concurrency` and its connections per
+   * origin. Like the push budget, the smallest bound any entry of the host gives wins: the load
    * is the host's, whichever namespace's images cause it.
    */
   private windowsFor(endpoint: string, access: RegistryAccess): RegistryWindows {
-    const bound = access.concurrency ?? access.connections ?? this.hostConnections.get(endpoint) ?? this.opts.connections ?? DEFAULT_CONNECTIONS;
+    // More in flight than connections would only queue in undici: the connections bound the windows too.
+    const connections = access.connections ?? this.hostConnections.get(endpoint) ?? this.opts.connections ?? DEFAULT_CONNECTIONS;
+    const bound = Math.min(access.concurrency ?? Infinity, connections);
     let w = this.windows.get(endpoint);
     if (w) w.tighten(bound);
     else this.windows.set(endpoint, (w = new RegistryWindows(endpoint, bound)));
