@@ -95,6 +95,16 @@ export async function startThrottleProxy(target: RegistryHandle, opts: { limit: 
         (upRes) => {
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           upRes.pipe(res);
+          // Done once the last byte is written, not when the upstream's end is noticed later: the
+          // client knows the body is complete from its length and may send its next request first.
+          const length = Number(upRes.headers['content-length']);
+          let bytes = 0;
+          if (req.method !== 'HEAD' && length > 0) {
+            upRes.on('data', (chunk: Buffer) => {
+              bytes += chunk.length;
+              if (bytes >= length) finish();
+            });
+          }
         },
       );
       up.on('error', () => res.destroy());

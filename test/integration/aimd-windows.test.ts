@@ -31,8 +31,10 @@ const drain = async (body: AsyncIterable<Uint8Array>): Promise<number> => {
 
 describe('AIMD windows against a stand-in that refuses above N in flight', () => {
   const N = 6;
-  const HOLD_MS = 100;
-  const GETS = 360;
+  // A WAN round trip: long against the client's own turnaround between two requests, which the
+  // stand-in cannot count as in flight even under a loaded machine.
+  const HOLD_MS = 500;
+  const GETS = 200;
   let proxy: ThrottleProxyHandle;
   const blobs: { digest: string; size: number }[] = [];
 

@@ -67,13 +67,15 @@ describe('AimdWindow', () => {
     assert.equal(w.limit, 12);
   });
 
-  test('the ceiling: the lowest level refused, less one, holds until PROBE_MS passed; then the window grows on additively', () => {
+  test('the ceiling: the most in flight less the refusals, whatever order they arrived in; it holds until PROBE_MS passed, then the window grows on additively', () => {
     const clock = new FakeClock();
     const w = new AimdWindow({ max: 64, initial: 16, clock });
     const burst = Array.from({ length: 16 }, (_, i) => w.sent(i + 1));
-    w.congested(burst[15]!); // ceiling 15
-    w.congested(burst[11]!); // same epoch, lower level: ceiling 11
+    // 16 sent at once, reaching the registry out of order: it took 11, refused the five that came
+    // last, among them one sent at level 9 (a new connection), while the one sent at 16 got in.
+    for (const level of [9, 15, 12, 13, 14]) w.congested(burst[level - 1]!);
     assert.equal(w.ceiling, 11);
+    assert.equal(w.stats().decreases, 1);
     for (let i = 0; i < 200; i++) roundTrip(w);
     assert.equal(w.limit, 11, 'grows back to the ceiling, not past it');
     clock.t += PROBE_MS - 1;
@@ -86,9 +88,9 @@ describe('AimdWindow', () => {
     roundTrip(w);
     roundTrip(w);
     assert.equal(w.limit, 13, 'one more per window of successes');
-    // The registry still refuses at 12: the ceiling is learnt again, in one epoch.
+    // The registry still refuses the 12th: the ceiling is learnt again, in one epoch.
     assert.equal(w.congested(w.sent(12)), true);
-    assert.equal(w.ceiling, 11);
+    assert.equal(w.ceiling, 11, 'the epoch had 12 in flight, one refused');
     assert.equal(w.limit, 6);
   });
 

@@ -9,9 +9,12 @@
 //   - after a loss, additive increase: +1 per window's worth of successes (of requests sent after it);
 //   - only a window in use grows (RFC 7661): a window nobody fills says nothing about the registry,
 //     and would otherwise grow to its bound and hit the registry with a burst later.
-// One addition that TCP, which cannot see the receiver's queue, does not make: a rejected request
-// tells at which in-flight level the registry said no, so the window remembers a ceiling (that
-// level less one) and grows back to it, not past it. A registry that caps requests in flight at N
+// One addition that TCP, which cannot see the receiver's queue, does not make: refusals tell how
+// many requests in flight the registry took, so the window remembers a ceiling and grows back to
+// it, not past it. The ceiling is the most the epoch had in flight less the refusals it earned, not
+// the level of the request refused: requests sent at once reach the registry in any order (one
+// waits for a new connection, the next takes an idle one), so the one refused may have been sent
+// at a lower level than one accepted; the count of refusals does not depend on the order. A registry that caps requests in flight at N
 // then sees N, and no further 429, instead of TCP's sawtooth between N/2 and N with a 429 every
 // time. After `probeMs` without a refusal the ceiling is forgotten and the window grows on, one
 // request per window's worth of successes: a registry that got faster, or a burst of busy answers
@@ -57,6 +60,11 @@ export class AimdWindow {
   private seq = 0;
   /** The first sequence number of the current epoch: older requests do not cut the window again. */
   private epochStart = 0;
+  /** The highest level sent in the current epoch, and in the one before the last cut. */
+  private peak = 0;
+  private cutPeak = 0;
+  /** Refusals of requests sent before the last cut, the one that cut it included. */
+  private cutRefusals = 0;
   /** When the ceiling was last lowered (clock ms). */
   private ceilingAt = -Infinity;
   private readonly probeMs: number;
@@ -91,6 +99,7 @@ export class AimdWindow {
 
   /** A request is being sent with `level` requests of this window in flight, itself included. */
   sent(level: number): Sent {
+    this.peak = Math.max(this.peak, level);
     return { seq: this.seq++, level };
   }
 
@@ -112,11 +121,17 @@ export class AimdWindow {
   /** The request was answered 429 or 503 (a throttle). True when this began a new epoch (the window was cut). */
   congested(req: Sent): boolean {
     this.signals++;
-    // Every refusal lowers the ceiling, an old epoch's too: the first answer back is not always the
-    // one sent at the lowest level, and the lowest level refused is the one that counts.
-    this.ceilingLevel = Math.min(this.ceilingLevel, Math.max(1, req.level - 1));
     this.ceilingAt = this.clock.now();
-    if (req.seq < this.epochStart) return false;
+    if (req.seq < this.epochStart) {
+      // Sent into the window already cut: no second cut, but one more the registry did not take.
+      this.cutRefusals++;
+      this.ceilingLevel = Math.min(this.ceilingLevel, Math.max(1, this.cutPeak - this.cutRefusals));
+      return false;
+    }
+    this.cutPeak = Math.max(this.peak, req.level);
+    this.cutRefusals = 1;
+    this.peak = 0;
+    this.ceilingLevel = Math.min(this.ceilingLevel, Math.max(1, this.cutPeak - 1));
     this.ssthresh = Math.max(1, Math.floor(this.cwnd / 2));
     this.cwnd = Math.min(this.ssthresh, this.ceilingLevel);
     this.epochStart = this.seq;
