@@ -14,9 +14,9 @@
 // it, not past it. The ceiling is the most the epoch had in flight less the refusals it earned, not
 // the level of the request refused: requests sent at once reach the registry in any order (one
 // waits for a new connection, the next takes an idle one), so the one refused may have been sent
-// at a lower level than one accepted; the count of refusals does not depend on the order. A registry that caps requests in flight at N
-// then sees N, and no further 429, instead of TCP's sawtooth between N/2 and N with a 429 every
-// time. After `probeMs` without a refusal the ceiling is forgotten and the window grows on, one
+// at a lower level than one accepted; the count of refusals does not depend on the order. A
+// registry that caps requests in flight at N then sees N, and no further 429, instead of TCP's
+// sawtooth between N/2 and N with a 429 every time. After `probeMs` without a refusal the ceiling is forgotten and the window grows on, one
 // request per window's worth of successes: a registry that got faster, or a burst of busy answers
 // that lowered the ceiling, costs at most one more epoch per probeMs, not a slow window for good.
 // Pure state over an injectable clock; waiting for a slot is window-gate.ts's business.
