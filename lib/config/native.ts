@@ -68,6 +68,8 @@ function durationMs(v: 0 | string): number {
   return Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1)]!;
 }
 
+const BANDWIDTH_HINT = 'expected bytes per second, a whole number from 1024 to 100000000000 (e.g. 10485760 for 10 MiB/s)';
+
 const registrySchema = z.strictObject({
   username: z.string().min(1).optional(),
   password: z.string().optional(),
@@ -75,6 +77,8 @@ const registrySchema = z.strictObject({
   insecure: z.boolean().optional(),
   concurrency: count(1, 256).optional(),
   connections: count(2, 1024).optional(),
+  /** Blob bytes per second from and to this registry, each way (Harbor's per-policy speed limit). */
+  maxBytesPerSecond: z.int({ error: BANDWIDTH_HINT }).min(1024, { error: BANDWIDTH_HINT }).max(1e11, { error: BANDWIDTH_HINT }).optional(),
   caFile: z.string().min(1).optional(),
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),
@@ -208,6 +212,8 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
     const access: RegistryAccess = {};
     if (e.insecure) access.insecure = true;
     if (e.connections !== undefined) access.connections = e.connections;
+    if (e.concurrency !== undefined) access.concurrency = e.concurrency;
+    if (e.maxBytesPerSecond !== undefined) access.maxBytesPerSecond = e.maxBytesPerSecond;
     if (e.tokenRealms?.length) access.tokenRealms = e.tokenRealms;
     if (e.allowLinkLocal) access.allowLinkLocal = true;
     if ((e.certFile === undefined) !== (e.keyFile === undefined)) {

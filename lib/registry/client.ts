@@ -17,6 +17,8 @@ import { type RetryPolicy, withRetry } from './http/retry.js';
 import type { PushBudget } from './limits/push-budget.js';
 import { RegistryTransport } from './http/transport.js';
 import type { PullBudget } from './limits/pull-budget.js';
+import type { RegistryWindows } from './limits/window-gate.js';
+import type { ByteBucket } from './limits/bandwidth.js';
 import type { BlobSource, ManifestData, ManifestInfo, MountResult, RegistryClient, RegistryStats } from './types.js';
 import { type RedirectPolicy, checkSameOrigin, sendFollowing } from './http/redirect.js';
 
@@ -42,6 +44,10 @@ export interface ClientOptions {
   pushBudget?: PushBudget;
   /** A source's pull budget, read from the registry's ratelimit headers (limits/pull-budget.ts). */
   rateBudget?: PullBudget;
+  /** The registry's AIMD windows, shared by every client of its host (limits/window-gate.ts). */
+  windows?: RegistryWindows;
+  /** `maxBytesPerSecond`: blob bytes downloaded from / uploaded to this registry (limits/bandwidth.ts). */
+  bandwidth?: { download: ByteBucket; upload: ByteBucket };
 }
 
 const PULL = ['pull'] as const;
@@ -53,6 +59,7 @@ export class UndiciRegistryClient implements RegistryClient {
   private readonly actions: readonly string[];
   private readonly logger: Logger | undefined;
   private readonly redirects: RedirectPolicy;
+  private readonly bandwidth: ClientOptions['bandwidth'];
 
   constructor(opts: ClientOptions) {
     this.registry = opts.registry;
@@ -60,6 +67,7 @@ export class UndiciRegistryClient implements RegistryClient {
     this.logger = opts.logger;
     this.redirects = { allowLinkLocal: opts.allowLinkLocal };
     this.pushBudget = opts.pushBudget;
+    this.bandwidth = opts.bandwidth;
     const host = opts.endpoint ?? opts.registry;
     this.transport = new RegistryTransport({
       host,
@@ -71,6 +79,7 @@ export class UndiciRegistryClient implements RegistryClient {
       logger: opts.logger,
       pushBudget: opts.pushBudget,
       rateBudget: opts.rateBudget,
+      windows: opts.windows,
       realm: {
         hosts: host === opts.registry ? [host] : [host, opts.registry],
         insecure: opts.insecure,
@@ -219,6 +228,8 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [200],
       what: `blob GET ${repository}@${digest}`,
       signal,
+      // From object storage too: the cap is on the bytes this registry's blobs bring in.
+      pace: this.bandwidth?.download,
     }, this.redirects);
     const length = headerValue(res.headers, 'content-length');
     return { body: res.body, size: length === undefined ? undefined : Number(length) };
@@ -284,6 +295,7 @@ export class UndiciRegistryClient implements RegistryClient {
       expect: [201, 204],
       what: `blob upload ${repository}@${digest}`,
       push: true,
+      pace: this.bandwidth?.upload,
       signal,
     });
     await res.body.dump();

@@ -18,6 +18,8 @@ import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './http/retry.js';
 import { PushBudget, pushTenant } from './limits/push-budget.js';
 import { PullBudget } from './limits/pull-budget.js';
+import { RegistryWindows } from './limits/window-gate.js';
+import { ByteBucket } from './limits/bandwidth.js';
 import type { RegistryClient, RegistryStats } from './types.js';
 
 export interface RegistryAccess {
@@ -38,6 +40,13 @@ export interface RegistryAccess {
   allowLinkLocal?: boolean;
   /** Connections at most per origin of this registry. */
   connections?: number;
+  /**
+   * The entry's `concurrency`: besides blob transfers (copy/context.ts), the upper bound of each of
+   * the registry's AIMD windows, i.e. of its requests of one kind in flight (limits/window-gate.ts).
+   */
+  concurrency?: number;
+  /** Blob bytes per second from this registry, and to it, each way (limits/bandwidth.ts). */
+  maxBytesPerSecond?: number;
   /** Set when the registry is Huawei SWR (lib/swr/config.ts): edition, region, endpoints, push budget, keys. */
   swr?: SwrAccess;
   /** The listing API of a source (lib/listing): its type, endpoint and token. */
@@ -107,6 +116,10 @@ export class ClientPool {
   private readonly ecrLogins = new Map<string, () => Promise<Credentials>>();
   /** Pull budgets of sources (limits/pull-budget.ts), by endpoint and login: Docker Hub counts per account or IP. */
   private readonly rateBudgets = new Map<string, PullBudget>();
+  /** AIMD windows by API host, shared by every client of the host, whatever its role or login. */
+  private readonly windows = new Map<string, RegistryWindows>();
+  /** Bandwidth buckets by API host (`maxBytesPerSecond`). */
+  private readonly bandwidth = new Map<string, { download: ByteBucket; upload: ByteBucket }>();
 
   constructor(private readonly opts: PoolOptions) {
     this.proxy = proxySettings(opts.env ?? process.env);
@@ -154,6 +167,8 @@ export class ClientPool {
     // Looked up (and tightened) on every call: namespaces of one tenant may share a client, yet
     // each entry's limits must count.
     const pushBudget = swrPush ? this.pushBudget(endpoint, access) : undefined;
+    const windows = this.windowsFor(endpoint, access);
+    const bandwidth = this.bandwidthFor(endpoint, access);
     let client = this.clients.get(key);
     if (!client) {
       // The first namespace's setting wins: connections are shared by the whole origin.
@@ -174,6 +189,8 @@ export class ClientPool {
         logger: this.opts.logger?.child({ registry, role }),
         pushBudget,
         rateBudget: role === 'source' ? this.rateBudget(registry, repository) : undefined,
+        windows,
+        bandwidth,
       });
       if (!access.credentials && access.credentialsProvider) client.transport.auth.credentialsProvider = access.credentialsProvider;
       // A refusal names where the user gave these credentials (their file and flag).
@@ -205,6 +222,35 @@ export class ClientPool {
     if (budget) budget.tighten(pushConcurrency, pushRate);
     else this.budgets.set(tenant, (budget = new PushBudget(tenant, pushConcurrency, pushRate)));
     return budget;
+  }
+
+  /**
+   * The windows of a registry host, bounded by its entries' `concurrency` and its connections per
+   * origin. Like the push budget, the smallest bound any entry of the host gives wins: the load
+   * is the host's, whichever namespace's images cause it.
+   */
+  private windowsFor(endpoint: string, access: RegistryAccess): RegistryWindows {
+    // More in flight than connections would only queue in undici: the connections bound the windows too.
+    const connections = access.connections ?? this.hostConnections.get(endpoint) ?? this.opts.connections ?? DEFAULT_CONNECTIONS;
+    const bound = Math.min(access.concurrency ?? Infinity, connections);
+    let w = this.windows.get(endpoint);
+    if (w) w.tighten(bound);
+    else this.windows.set(endpoint, (w = new RegistryWindows(endpoint, bound)));
+    return w;
+  }
+
+  /** The bandwidth buckets of a registry host with `maxBytesPerSecond` (the first entry's that gives one). */
+  private bandwidthFor(endpoint: string, access: RegistryAccess): { download: ByteBucket; upload: ByteBucket } | undefined {
+    const known = this.bandwidth.get(endpoint);
+    if (known || access.maxBytesPerSecond === undefined) return known;
+    const buckets = { download: new ByteBucket(access.maxBytesPerSecond), upload: new ByteBucket(access.maxBytesPerSecond) };
+    this.bandwidth.set(endpoint, buckets);
+    return buckets;
+  }
+
+  /** The windows of every registry host the pool has talked to, for reports and tests. */
+  windowStats(): Record<string, ReturnType<RegistryWindows['stats']>> {
+    return Object.fromEntries([...this.windows].map(([host, w]) => [host, w.stats()]));
   }
 
   /** The dispatcher for a registry's side APIs (listing), with the registry's TLS, proxy and link-local settings. */

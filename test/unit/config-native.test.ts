@@ -92,7 +92,8 @@ describe('native config', () => {
     assert.deepEqual(cfg.resolve('docker.io', 'library/alpine'), { credentials: { username: 'me', password: 'tok-secret$literal' }, credentialsFrom: from('docker.io') });
     assert.deepEqual(cfg.resolve('quay.io', 'coreos/etcd'), { credentials: { username: 'q', password: 'p' }, credentialsFrom: from('quay.io/coreos') });
     assert.deepEqual(cfg.resolve('quay.io', 'other/etcd'), { credentialsFrom: from() });
-    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true, credentialsFrom: from() });
+    // `concurrency` also bounds the registry's AIMD windows (registry/limits/window-gate.ts).
+    assert.deepEqual(cfg.resolve('127.0.0.1:5000', 'app'), { insecure: true, concurrency: 4, credentialsFrom: from() });
     assert.equal(cfg.registries.find((r) => r.prefix === '127.0.0.1:5000')?.concurrency, 4);
   });
 
@@ -131,6 +132,17 @@ describe('native config', () => {
     assert.ok(problems.some((p) => /defaults\.connections: expected a whole number from 2 to 1024/.test(p)), problems.join('\n'));
     assert.ok(problems.some((p) => /registries\.h\.io\.connections: expected a whole number from 2/.test(p)), problems.join('\n'));
     assert.ok(problems.some((p) => /registries\.k\.io: certFile without keyFile: give both for mutual TLS/.test(p)), problems.join('\n'));
+  });
+
+  test('maxBytesPerSecond: a bandwidth cap on the registry entry, whole bytes per second from 1024', () => {
+    const rules = [{ source: 'h.io/a/b:1', destination: 'r.io/m' }];
+    const cfg = parseNativeConfig({ version: 1, registries: { 'h.io': { maxBytesPerSecond: 10_485_760 } }, rules }, 'sync.yaml', {});
+    assert.deepEqual(cfg.resolve('h.io', 'a/b'), { maxBytesPerSecond: 10_485_760 });
+    for (const bad of [0, 1023, 1.5, '10M', -1, 1e12]) {
+      const problems = problemsOf(() => parseNativeConfig({ version: 1, registries: { 'h.io': { maxBytesPerSecond: bad } }, rules }, 'sync.yaml', {}));
+      assert.equal(problems.length, 1, `${String(bad)}: ${problems.join('\n')}`);
+      assert.match(problems[0]!, /registries\.h\.io\.maxBytesPerSecond: expected bytes per second, a whole number from 1024/);
+    }
   });
 
   test('every problem is listed, each with file and path', () => {

@@ -62,6 +62,7 @@ const registryEntry = fc.record(
     insecure: field(fc.boolean()),
     concurrency: field(fc.integer({ min: 0, max: 300 })),
     connections: field(fc.integer({ min: 0, max: 2000 })),
+    maxBytesPerSecond: field(fc.integer({ min: 0, max: 2_000_000 })),
     caFile: field(fc.constantFrom('ca.pem', '/etc/ca.pem')),
     certFile: field(fc.constant('c.pem')),
     keyFile: field(fc.constant('k.pem')),

@@ -34,6 +34,8 @@ export class RequestDeadline {
   private readonly controller = new AbortController();
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (performance.now() ms); undefined once cleared. */
+  private dueAt: number | undefined;
   private readonly onParentAbort: () => void;
 
   constructor(
@@ -58,13 +60,24 @@ export class RequestDeadline {
     this.arm(deadlineMs(this.timeoutMs, bytes) - (performance.now() - this.started));
   }
 
+  /**
+   * Move the deadline `ms` later: time the request spent held back by the registry's bandwidth cap
+   * (limits/bandwidth.ts) is not the registry being slow.
+   */
+  postpone(ms: number): void {
+    if (this.controller.signal.aborted || this.dueAt === undefined || !(ms > 0)) return;
+    this.arm(Math.min(this.dueAt - performance.now() + ms, MAX_TIMER_MS));
+  }
+
   clear(): void {
+    this.dueAt = undefined;
     clearTimeout(this.timer);
     this.parent?.removeEventListener('abort', this.onParentAbort);
   }
 
   private arm(ms: number): void {
     clearTimeout(this.timer);
+    this.dueAt = performance.now() + ms;
     const total = Math.round(ms + performance.now() - this.started);
     this.timer = setTimeout(() => this.abort(this.expired(Math.max(1, Math.round(total / 1000)))), Math.max(0, ms));
     // A body nobody finished reading must not keep the process alive.

@@ -17,6 +17,7 @@ import { registryErrorFrom } from './response.js';
 import { networkReason, type RegistryTransport, type SendRequest } from './transport.js';
 import { tlsFailure } from './tls-errors.js';
 import { withRetry } from './retry.js';
+import { pacedBody } from '../limits/bandwidth.js';
 
 export const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
 const MAX_HOPS = 5;
@@ -109,5 +110,6 @@ async function offOrigin(
   if (res.body.destroyed) deadline.clear();
   else res.body.once('close', () => deadline.clear());
   if (!expect.includes(res.statusCode)) throw await registryErrorFrom(res, url.host, `${req.what} (redirected)`);
-  return res;
+  // Bytes from object storage count against the registry's bandwidth cap like its own.
+  return req.pace && req.method === 'GET' ? pacedBody(res, req.pace, deadline) : res;
 }

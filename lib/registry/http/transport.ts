@@ -15,6 +15,8 @@ import { type Scheme, type SchemeChoice, schemeChoiceFor } from './insecure-fall
 import { tlsFailure } from './tls-errors.js';
 import type { PushBudget } from '../limits/push-budget.js';
 import { type PullBudget, isManifestGet } from '../limits/pull-budget.js';
+import { type RegistryWindows, type WindowSlot, requestAction } from '../limits/window-gate.js';
+import { type ByteBucket, pacedBody, pacedChunks } from '../limits/bandwidth.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type RequestBody = Buffer | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -41,6 +43,8 @@ export interface SendRequest {
   replayable?: boolean;
   /** A push request (upload POST/PUT, mount POST, manifest PUT): each send takes a push-rate token. */
   push?: boolean;
+  /** The registry's bandwidth cap on this blob's bytes (`maxBytesPerSecond`, limits/bandwidth.ts). */
+  pace?: ByteBucket;
 }
 
 export interface TransportOptions {
@@ -60,6 +64,8 @@ export interface TransportOptions {
   pushBudget?: PushBudget;
   /** A source's pull budget (limits/pull-budget.ts): fed from every response's ratelimit headers. */
   rateBudget?: PullBudget;
+  /** The registry's AIMD windows (limits/window-gate.ts): each request holds its action's until its body is done. */
+  windows?: RegistryWindows;
 }
 
 const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -78,6 +84,7 @@ export class RegistryTransport {
   private readonly fallback: SchemeChoice | undefined;
   private readonly pushBudget: PushBudget | undefined;
   readonly rateBudget: PullBudget | undefined;
+  readonly windows: RegistryWindows | undefined;
   /** Requests sent to the registry (token requests are counted by `auth`). */
   requests = 0;
   /**
@@ -99,6 +106,7 @@ export class RegistryTransport {
     this.logger = opts.logger;
     this.pushBudget = opts.pushBudget;
     this.rateBudget = opts.rateBudget;
+    this.windows = opts.windows;
   }
 
   /** The registry's origin: HTTPS, or plain HTTP once an insecure registry turned out to speak it. */
@@ -187,6 +195,20 @@ export class RegistryTransport {
     // Every send counts against SWR's push requests/s, re-sends after a 401 or a busy answer too.
     // Waited for before the deadline starts: queueing for a token is not the registry being slow.
     if (req.push && this.pushBudget) await this.pushBudget.token(req.signal);
+    // A body in memory stays one (it may be sent again): under a bandwidth cap its bytes are paid up front.
+    if (req.pace && req.body instanceof Uint8Array) await req.pace.take(req.body.length, req.signal);
+    // Room in the action's window, waited for before the deadline too; held until the body is done.
+    const action = this.windows && url.host === this.host ? requestAction(req.method, url.pathname, url.search) : undefined;
+    const slot = action ? await this.windows!.gate(action).acquire(req.signal) : undefined;
+    try {
+      return await this.sendHeld(url, req, headers, slot);
+    } catch (err) {
+      slot?.release(false);
+      throw err;
+    }
+  }
+
+  private async sendHeld(url: URL, req: SendRequest, headers: Record<string, string>, slot: WindowSlot | undefined): Promise<Dispatcher.ResponseData> {
     // A manifest GET past a pull budget the registry said is spent is not sent: it would only earn
     // a 429 (limits/pull-budget.ts). The image is left for later, or waits with --pace.
     const pull = this.rateBudget && isManifestGet(req.method, url.pathname) ? this.rateBudget : undefined;
@@ -196,6 +218,8 @@ export class RegistryTransport {
     this.logger?.trace({ method: req.method, url: redactUrl(url) }, 'request');
     const expired = (s: number) => new RequestTimeoutError(url.host, req.what, s);
     const deadline = new RequestDeadline(this.timeoutMs, expired, req.signal, declaredLength(headers['content-length']));
+    // A streamed upload under a bandwidth cap: its waits move the deadline (they are ours, not the registry's).
+    const body = req.pace && req.body && !(req.body instanceof Uint8Array) ? pacedChunks(req.body, req.pace, deadline) : req.body;
     let res: Dispatcher.ResponseData;
     try {
       res = await abortable(this.dispatcher.request({
@@ -203,7 +227,7 @@ export class RegistryTransport {
         path: url.pathname + url.search,
         method: req.method,
         headers,
-        body: (req.body ?? null) as Dispatcher.DispatchOptions['body'],
+        body: (body ?? null) as Dispatcher.DispatchOptions['body'],
         signal: deadline.signal,
         // undici closes the connection after every HEAD by default (undici #258: servers that send
         // a body anyway). Registries do not, and a no-op sync is mostly HEADs: keep them alive.
@@ -222,17 +246,27 @@ export class RegistryTransport {
     if (this.rateBudget) {
       this.rateBudget.observe(res.headers);
       pull?.answered();
+      // A spent budget is not congestion: the window is left as it is (and released by the caller).
       if (res.statusCode === 429 && this.rateBudget.spent()) {
         await res.body.dump();
         deadline.clear();
         throw this.rateBudget.spentError();
       }
     }
-    // A download's deadline grows with its size; it ends when the body is read, dumped or destroyed.
+    // A throttle (429, or SWR's busy 503) cuts the window, once per epoch (limits/window.ts).
+    const refused = res.statusCode === 429 || res.statusCode === 503;
+    const cut = refused ? slot?.congested() : undefined;
+    if (cut !== undefined) this.logger?.info({ host: this.host, status: res.statusCode, action: requestAction(req.method, url.pathname, url.search), window: cut }, 'registry throttled: fewer requests in flight');
+    const done = (): void => {
+      deadline.clear();
+      slot?.release(!refused && res.statusCode < 500);
+    };
+    // A download's deadline grows with its size; it ends, and the request leaves its window, when
+    // the body is read, dumped or destroyed.
     if (req.method !== 'HEAD') deadline.extend(declaredLength(res.headers['content-length']));
-    if (res.body.destroyed) deadline.clear();
-    else res.body.once('close', () => deadline.clear());
-    return res;
+    if (res.body.destroyed) done();
+    else res.body.once('close', done);
+    return req.pace && req.method === 'GET' ? pacedBody(res, req.pace, deadline) : res;
   }
 }
 
