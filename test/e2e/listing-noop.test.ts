@@ -1,4 +1,5 @@
-// Issue 15, item 2: a listing source (Harbor's API gives each tag's digest) synced into SWR (its
+// Issue 15, item 2: a listing source (Harbor's, Docker Hub's, Quay's or SWR's API gives each tag's
+// digest) synced into SWR (its
 // management API gives each tag's digest there): an unchanged repository costs the same few requests
 // whatever its tag count: the source's artifact pages, SWR's tag page, and nothing at either
 // registry. Counted at the stand-ins and from both registries' own logs, with 10 and 200 tags.
@@ -10,6 +11,8 @@ import { MT, pushBlob, pushManifest, randomLayer } from '../helpers/push.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { startHarborApi } from '../helpers/harbor-api.js';
+import { startDockerHubApi } from '../helpers/docker-hub-api.js';
+import { startQuayApi } from '../helpers/quay-api.js';
 import type { JsonApi } from '../helpers/json-api.js';
 import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
 import { type SwrApiHandle, startSwrApi, swrState } from '../helpers/swr-api-server.js';
@@ -24,8 +27,12 @@ describe('no-op from a listing source into SWR: requests per repository independ
   let swr: SwrRegistryProxyHandle;
   let api: SwrApiHandle;
   let harbor: JsonApi;
+  let hub: JsonApi;
+  let quay: JsonApi;
+  let srcApi: SwrApiHandle;
+  let srcSwr: SwrRegistryProxyHandle;
+  const configs: Record<string, string> = {};
   let dir: string;
-  let config: string;
   const dlq = () => join(dir, 'state', 'dlq.jsonl');
 
   before(async () => {
@@ -59,24 +66,41 @@ describe('no-op from a listing source into SWR: requests per repository independ
       repos.push({ name, tags });
     }
     harbor = await startHarborApi({ projects: { proj: { repos } }, username: 'robot', password: 'pw' });
-    config = writeFile(dir, 'sync.yaml', `version: 1
+    hub = await startDockerHubApi({ namespaces: { proj: repos } });
+    quay = await startQuayApi({ namespaces: { proj: repos.map((r) => ({ name: r.name, tags: r.tags.map((x, i) => ({ name: x.name, startTs: 1_767_225_600 + i, digest: x.digest })) })) }, pageSize: 100 });
+    const srcState = swrState();
+    srcState.orgs.set('proj', { auth: 7, mine: true });
+    srcApi = await startSwrApi({ ak: 'AKS', sk: 'SKS', projectId: 'p2', state: srcState, backing: src });
+    srcSwr = await startSwrRegistryProxy(src, { state: srcState });
+    const dstEntry = `"${swr.host}": { type: swr, insecure: true, accessKey: AKL, secretKey: SKL, project: cn-north-4, projectId: p1, managementEndpoint: "${api.url}" }`;
+    const fronts: Record<string, [string, string]> = {
+      harbor: [src.host, `{ insecure: true, username: robot, password: pw, type: harbor, apiEndpoint: "${harbor.url}" }`],
+      dockerhub: [src.host, `{ insecure: true, type: dockerhub, apiEndpoint: "${hub.url}" }`],
+      quay: [src.host, `{ insecure: true, type: quay, apiEndpoint: "${quay.url}" }`],
+      swr: [srcSwr.host, `{ type: swr, insecure: true, accessKey: AKS, secretKey: SKS, project: cn-north-4, projectId: p2, managementEndpoint: "${srcApi.url}" }`],
+    };
+    for (const [kind, [host, entry]] of Object.entries(fronts)) {
+      configs[kind] = writeFile(dir, `${kind}.yaml`, `version: 1
 defaults: { concurrency: 8 }
 registries:
-  "${src.host}": { insecure: true, username: robot, password: pw, type: harbor, apiEndpoint: "${harbor.url}" }
-  "${swr.host}": { type: swr, insecure: true, accessKey: AKL, secretKey: SKL, project: cn-north-4, projectId: p1, managementEndpoint: "${api.url}" }
+  "${host}": ${entry}
+  ${dstEntry}
 rules:
-${Object.keys(SIZES).map((name) => `  - { source: "${src.host}/proj/${name}", destination: "${swr.host}/team", mapping: path }`).join('\n')}
+${Object.keys(SIZES).map((name) => `  - { source: "${host}/proj/${name}", destination: "${swr.host}/team", mapping: path }`).join('\n')}
 `);
+    }
   });
   after(stopAll);
 
-  const run = async () => {
-    const [s, b, h, a] = [src.mark(), back.mark(), harbor.requests.length, api.requests.length];
-    const r = await runCli(['sync', '--config', config, '--dlq', dlq()]);
+  /** A run, and the requests it made for each repository: at the listing API, the SWR API and both registries. */
+  const run = async (kind: string) => {
+    const listing = { harbor, dockerhub: hub, quay, swr: srcApi }[kind]!;
+    const [s, b, l, a] = [src.mark(), back.mark(), listing.requests.length, api.requests.length];
+    const r = await runCli(['sync', '--config', configs[kind]!, '--dlq', dlq()]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await Promise.all([src.settle(), back.settle()]);
     const per = (name: string) => ({
-      harbor: harbor.requests.slice(h).filter((q) => q.path.includes(`/repositories/${name}/`)).length,
+      listing: listing.requests.slice(l).filter((q) => new RegExp(`/(repositories|repository|repos)/(proj/)?${name}/`).test(q.path)).length,
       swrApi: api.requests.slice(a).filter((q) => q.path.includes(`/repos/proj$${name}/`) || q.path.includes(`/repos/proj%24${name}/`)).length,
       source: src.requestsSince(s).filter((e) => e.path.includes(`/proj/${name}/`)).length,
       destination: back.requestsSince(b).filter((e) => e.path.includes(`/proj/${name}/`)).length,
@@ -84,20 +108,23 @@ ${Object.keys(SIZES).map((name) => `  - { source: "${src.host}/proj/${name}", de
     return { r, small: per('small'), large: per('large'), all: { source: src.requestsSince(s), destination: back.requestsSince(b) } };
   };
 
-  test('cold copies every tag; the no-op asks each repository at most 3 times, with 10 tags as with 200', async (t) => {
-    const cold = await run();
-    assert.match(cold.r.stdout + cold.r.stderr, new RegExp(`${SIZES.small} copied, ${SIZES.large} already present`));
-    t.diagnostic(`cold: small ${JSON.stringify(cold.small)}, large ${JSON.stringify(cold.large)}`);
-    const noop = await run();
-    t.diagnostic(`no-op: small ${JSON.stringify(noop.small)}, large ${JSON.stringify(noop.large)}; source registry ${noop.all.source.length} request(s) in all: ${noop.all.source.map((e) => `${e.method} ${e.path}`).join(', ')}`);
-    assert.match(noop.r.stdout + noop.r.stderr, /0 copied/);
-    assert.equal(noop.all.source.length, PROBES, 'one probe HEAD for the source, nothing else');
-    for (const [name, c] of [['small', noop.small], ['large', noop.large]] as const) {
-      // The only source request: the one HEAD that probes the source's pull budget (pull-gate.ts), once per source.
-      assert.ok(c.source <= PROBES, `${name}: no request to the source registry for the repository`);
-      assert.equal(c.destination, 0, `${name}: no request to the destination registry for the repository`);
-      assert.ok(c.harbor + c.swrApi <= 3, `${name}: ${c.harbor} Harbor + ${c.swrApi} SWR API requests`);
-    }
-    assert.equal(noop.small.harbor + noop.small.swrApi + (noop.large.harbor > 1 ? 1 : 0), noop.large.harbor + noop.large.swrApi, 'the tag count changes only the page count of the listing (100 a page)');
-  });
+  for (const kind of ['harbor', 'dockerhub', 'quay', 'swr']) {
+    test(`${kind} source: the no-op asks each repository at most 3 times, with 10 tags as with 200`, async (t) => {
+      const first = await run(kind);
+      if (kind === 'harbor') assert.match(first.r.stdout + first.r.stderr, new RegExp(`${SIZES.small} copied, ${SIZES.large} already present`));
+      t.diagnostic(`first run: small ${JSON.stringify(first.small)}, large ${JSON.stringify(first.large)}`);
+      const noop = await run(kind);
+      t.diagnostic(`no-op: small ${JSON.stringify(noop.small)}, large ${JSON.stringify(noop.large)}; source registry ${noop.all.source.length} request(s) in all: ${noop.all.source.map((e) => `${e.method} ${e.path}`).join(', ')}`);
+      assert.match(noop.r.stdout + noop.r.stderr, /0 copied/);
+      assert.ok(noop.all.source.length <= PROBES, 'at most the probe HEAD at the source registry, nothing else');
+      for (const [name, c] of [['small', noop.small], ['large', noop.large]] as const) {
+        // The only source request: the one HEAD that probes the source's pull budget (pull-gate.ts), once per source.
+        assert.ok(c.source <= PROBES, `${name}: no request to the source registry for the repository`);
+        assert.equal(c.destination, 0, `${name}: no request to the destination registry for the repository`);
+        assert.ok(c.listing >= 1 && c.listing + c.swrApi <= 3, `${name}: ${c.listing} listing API + ${c.swrApi} SWR API requests`);
+      }
+      // The tag count changes only the page count of a listing that serves fewer than 200 a page.
+      assert.ok(noop.large.listing + noop.large.swrApi - (noop.small.listing + noop.small.swrApi) <= 1);
+    });
+  }
 });

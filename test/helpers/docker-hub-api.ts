@@ -4,7 +4,8 @@
 // repositories are listed only with the Bearer token.
 import { type JsonApi, pageOf, reply, startJsonApi } from './json-api.js';
 
-export interface HubRepo { name: string; private?: boolean; tags: Array<{ name: string; pushed: string }> }
+/** A tag's `digest`: the real one of the registry behind this API, when the test gives it. */
+export interface HubRepo { name: string; private?: boolean; tags: Array<{ name: string; pushed: string; digest?: string }> }
 export interface HubOptions { namespaces: Record<string, HubRepo[]>; username?: string; pat?: string }
 
 const TOKEN = 'hub-access-token-1';
@@ -38,7 +39,7 @@ export function startDockerHubApi(opts: HubOptions): Promise<JsonApi> {
     if (req.method === 'GET' && tags) {
       const repo = (opts.namespaces[decodeURIComponent(tags[1]!)] ?? []).find((r) => r.name === decodeURIComponent(tags[2]!) && (authed || !r.private));
       if (!repo) return reply(404, { message: 'object not found' });
-      const results = pageOf(repo.tags, page, size).map((t) => ({ name: t.name, tag_last_pushed: t.pushed, last_updated: t.pushed }));
+      const results = pageOf(repo.tags, page, size).map((t) => ({ name: t.name, tag_last_pushed: t.pushed, last_updated: t.pushed, ...(t.digest ? { digest: t.digest } : {}) }));
       return reply(200, { count: repo.tags.length, next: next(page, repo.tags.length), previous: null, results });
     }
     return reply(404, { message: 'not found' });

@@ -4,7 +4,8 @@
 // repositories only with it.
 import { type JsonApi, pageOf, reply, startJsonApi } from './json-api.js';
 
-export interface QuayRepo { name: string; private?: boolean; tags: Array<{ name: string; startTs: number }> }
+/** A tag's `digest` (Quay's `manifest_digest`): the real one of the registry behind this API, when given. */
+export interface QuayRepo { name: string; private?: boolean; tags: Array<{ name: string; startTs: number; digest?: string }> }
 export interface QuayOptions { namespaces: Record<string, QuayRepo[]>; token?: string; pageSize?: number }
 
 export function startQuayApi(opts: QuayOptions): Promise<JsonApi> {
@@ -27,7 +28,7 @@ export function startQuayApi(opts: QuayOptions): Promise<JsonApi> {
       const repo = (opts.namespaces[decodeURIComponent(tags[1]!)] ?? []).find((r) => r.name === decodeURIComponent(tags[2]!) && (authed || !r.private));
       if (!repo) return reply(404, { error_message: 'Not Found' });
       const page = Number(url.searchParams.get('page') ?? 1), limit = Number(url.searchParams.get('limit') ?? 50);
-      const list = pageOf(repo.tags, page, limit).map((t) => ({ name: t.name, start_ts: t.startTs, reversion: false }));
+      const list = pageOf(repo.tags, page, limit).map((t) => ({ name: t.name, start_ts: t.startTs, reversion: false, ...(t.digest ? { manifest_digest: t.digest } : {}) }));
       return reply(200, { tags: list, page, has_additional: page * limit < repo.tags.length });
     }
     return reply(404, { error_message: 'Not Found' });
