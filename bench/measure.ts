@@ -70,6 +70,28 @@ function countBy(log: AccessLogEntry[]): Record<string, number> {
   return out;
 }
 
+/** What a request was for, from its path (distribution spec routes). */
+function kindOf(path: string): string {
+  if (path === '/v2/' || path.startsWith('/v2/?')) return 'ping';
+  if (/\/tags\/list/.test(path)) return 'tags';
+  if (path.startsWith('/v2/_catalog')) return 'catalog';
+  if (/\/manifests\//.test(path)) return 'manifest';
+  if (/\/blobs\/uploads\/?\?.*mount=/.test(path)) return 'mount';
+  if (/\/blobs\/uploads/.test(path)) return 'upload';
+  if (/\/blobs\//.test(path)) return 'blob';
+  return 'other';
+}
+
+/** Requests by "METHOD kind status", e.g. `HEAD blob 404` (issue 15, item 9). */
+function countByKind(log: AccessLogEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of log) {
+    const k = `${e.method} ${kindOf(e.path)} ${e.status}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunContext, cmd: ToolCommand, src: Endpoint, dst: Endpoint): Promise<Measurement> {
   // Flush dirty pages first: otherwise the kernel writes back the seed (or the previous run's
   // copy) while this run goes, and whichever tool runs first after seeding pays for it (about
@@ -92,6 +114,7 @@ export async function measure(wl: Workload, tool: Tool, phase: Phase, run: RunCo
     dstRequests: dstLog.length,
     dstWrites: dstLog.filter((e) => WRITES.has(e.method)).length,
     byMethod: { src: countBy(srcLog), dst: countBy(dstLog) },
+    byKind: { src: countByKind(srcLog), dst: countByKind(dstLog) },
   };
   if (dst.front) {
     m.refusedOci = dst.front.refusedOci() - refused0;

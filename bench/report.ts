@@ -77,6 +77,7 @@ export function formatReport(results: WorkloadResult[], skopeo: string | undefin
     const conns = m.connections ? `; TCP connections opened: src ${m.connections.src}, dst ${m.connections.dst}` : '';
     const refused = m.refusedOci === undefined ? '' : `; OCI manifest PUTs refused by the SWR stand-in: ${m.refusedOci}, its CPU ${secs(m.frontCpuMs ?? 0)} s`;
     out.push(`  ${who} requests: src ${methods(m.byMethod.src) || 'none'} (manifest GETs ${m.srcManifestGets}); dst ${methods(m.byMethod.dst) || 'none'}${conns}${refused}`);
+    out.push(`    by kind and status: src ${methods(m.byKind.src) || 'none'}; dst ${methods(m.byKind.dst) || 'none'}`);
     if (m.error) out.push(`  ${who} error: ${m.error}`);
   }
   for (const r of results) if (r.sweep?.length) out.push('', formatSweep(r.workload.id, r.sweep));

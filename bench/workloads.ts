@@ -43,6 +43,8 @@ export interface Measurement {
   dstWrites: number;
   /** Requests by method, e.g. { HEAD: 20, GET: 20 }, per side. */
   byMethod: { src: Record<string, number>; dst: Record<string, number> };
+  /** Requests by "METHOD kind status" (kind: ping, tags, catalog, manifest, blob, upload, mount). */
+  byKind: { src: Record<string, number>; dst: Record<string, number> };
   /**
    * Cold runs: every destination manifest has the source's digest; for a converting tool
    * (ToolCommand.converts), the digest the sync report names and Docker media types (children included).
@@ -198,6 +200,9 @@ export const WORKLOADS: Workload[] = [
       ratioCheck('(many-small) cold: ours wall <= 0.33x skopeo', get('ours', 'cold'), get('skopeo', 'cold'), 0.33),
       ratioCheck('(many-small) no-op: ours wall <= 0.25x skopeo', get('ours', 'noop'), get('skopeo', 'noop'), 0.25),
       check('(many-small) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
+      // Issue 15, item 1: a fresh destination is known, not probed.
+      check('(many-small) cold: ours destination HEADs answered 404 = 0', get('ours', 'cold'), head404, 0),
+      check('(many-small) cold: ours upload requests per uploaded blob <= 2', get('ours', 'cold'), uploadRequestsPerBlob, 2),
       // Not from the issue: (a)'s rule scaled up (a tag list per repository, a HEAD per tag on each side).
       // Plus one manifest HEAD per source registry: the pull-budget probe (pipeline/pull-budget.ts),
       // which reads ratelimit-remaining before any GET (HEADs do not count on Docker Hub).
@@ -226,6 +231,21 @@ export const WORKLOADS: Workload[] = [
     ],
   },
   {
+    id: 'wan100',
+    title: 'wan\'s 40 images behind 100 ms round trips (issue 15, item 9)',
+    seed: { ...MANY_SMALL, repos: MANY_SMALL.repos.slice(0, 10) },
+    // skopeo takes minutes here (a connection per request); `--tools ours,skopeo` to include it.
+    tools: ['ours'],
+    phases: ['cold', 'noop'],
+    ours: 'sync',
+    proc: 16,
+    wanDelayMs: 50,
+    targets: (get) => [
+      check('(wan100) no-op: ours uploads nothing (dst POST/PUT/PATCH = 0)', get('ours', 'noop'), (m) => m.dstWrites, 0),
+      check('(wan100) cold: ours destination HEADs answered 404 = 0', get('ours', 'cold'), head404, 0),
+    ],
+  },
+  {
     id: 'swr',
     title: 'many-small\'s shape, every image OCI (40 of them indexes): unconverted (SWR EE stand-in) vs converted (SWR Basic stand-in), same proxy hop',
     seed: SWR,
@@ -251,3 +271,15 @@ export const WORKLOADS: Workload[] = [
     ],
   },
 ];
+
+/** Destination HEADs answered 404 (manifests and blobs): what a fresh destination should never cost. */
+function head404(m: Measurement): number {
+  return Object.entries(m.byKind.dst).filter(([k]) => k.startsWith('HEAD ') && k.endsWith(' 404')).reduce((n, [, v]) => n + v, 0);
+}
+
+/** Upload POSTs and PUTs per committed upload (mounts not counted). */
+function uploadRequestsPerBlob(m: Measurement): number {
+  const of = (re: RegExp) => Object.entries(m.byKind.dst).filter(([k]) => re.test(k)).reduce((n, [, v]) => n + v, 0);
+  const committed = of(/^PUT upload 201$/);
+  return committed ? of(/^(POST|PUT|PATCH) upload /) / committed : 0;
+}

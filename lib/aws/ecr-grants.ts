@@ -6,7 +6,7 @@
 // ecr:BatchCheckLayerAvailability, tags/list ecr:ListImages; the login is ecr:GetAuthorizationToken,
 // which IAM only grants on "*". The listing API (lib/listing/ecr.ts) calls DescribeRepositories
 // without repository names, which IAM authorizes on `repository/*` of the registry, and
-// DescribeImages on the one repository.
+// DescribeImages on the one repository (a listed rule's tags with their digests).
 import type { LoadedConfig, SyncRule } from '../config/types.js';
 import { ecrHost, listingTypeOf } from '../listing/settings.js';
 
@@ -90,8 +90,9 @@ export function ecrGrants(config: Pick<LoadedConfig, 'rules' | 'resolve'>, stack
     if (!access.credentials && !access.credentialsProvider) grant(copier, 'EcrLogin', ['ecr:GetAuthorizationToken'], '*');
     grant(copier, 'EcrPull', PULL, repos);
     const listed = !rule.tags && !rule.digest;
-    if (listed) grant(copier, 'EcrListTags', ['ecr:ListImages'], repos);
-    if (listed && rule.filter?.pushedWithinDays !== undefined) grant(copier, 'EcrPushTimes', ['ecr:DescribeImages'], repos);
+    // A listed rule's tags come from DescribeImages, with their digests and push times (plan/rule-tags.ts),
+    // not from the registry's tags/list (ecr:ListImages).
+    if (listed) grant(copier, 'EcrListTags', ['ecr:DescribeImages'], repos);
     if (rule.namespace) {
       // The planner lists the repositories; a copier lists them again when that failed (expand-namespace).
       const all = registryArn(registry, 'repository/*');

@@ -325,7 +325,8 @@ describe('npm run package: the copier bundle runs', () => {
       `copier.zip ${(zipBytes / 1024).toFixed(0)} KiB, bundle ${(mjs / 1024).toFixed(0)} KiB; ` +
         `cold import median ${median.toFixed(0)} ms wall (min ${samples[0]!.toFixed(0)}, max ${samples.at(-1)!.toFixed(0)}, n=${samples.length}), ${cpuMedian.toFixed(0)} ms CPU`,
     );
-    // Target 300 ms (issue 7); the bound here is loose so a busy shared machine does not flake it.
-    assert.ok(median < 1500, `cold import took ${median.toFixed(0)} ms`);
+    // Target 300 ms (issue 7); the bound here is loose, and on CPU time: the wall time of a busy
+    // shared machine also counts other processes' turns (2.6 s wall for 0.6 s CPU was seen).
+    assert.ok(cpuMedian < 1500, `cold import took ${cpuMedian.toFixed(0)} ms CPU (${median.toFixed(0)} ms wall)`);
   });
 });

@@ -41,6 +41,11 @@ export function setDummyAwsEnv(): void {
 export async function startSqsServer(): Promise<SqsServerHandle> {
   setDummyAwsEnv();
   const server: Server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  // Node closes a keep-alive connection idle for 5 s; a client that sends on it at that moment gets
+  // ECONNRESET (seen with the test client's single attempt while a loaded machine paused the test
+  // between two receives). Real SQS keeps connections far longer: so does the stand-in.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = sqsClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });

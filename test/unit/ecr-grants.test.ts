@@ -42,8 +42,7 @@ describe('ECR statements from the config', () => {
     assert.deepEqual(g.copier, [
       { Sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
       { Sid: 'EcrPull', actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], resources: [here('repository/apps/api'), here('repository/apps/web'), here('repository/batch/*'), arn('eu-central-1', '210987654321', 'repository/team/app')] },
-      { Sid: 'EcrListTags', actions: ['ecr:ListImages'], resources: [here('repository/apps/api'), here('repository/apps/web'), here('repository/batch/*')] },
-      { Sid: 'EcrPushTimes', actions: ['ecr:DescribeImages'], resources: [here('repository/apps/web')] },
+      { Sid: 'EcrListTags', actions: ['ecr:DescribeImages'], resources: [here('repository/apps/api'), here('repository/apps/web'), here('repository/batch/*')] },
       { Sid: 'EcrRepositories', actions: ['ecr:DescribeRepositories'], resources: [here('repository/*')] },
     ]);
     // As CloudFormation: the login on "*" (the only resource IAM takes for it), the rest through Fn::Sub.
@@ -64,7 +63,7 @@ describe('ECR statements from the config', () => {
     const unknownAccount = ecrGrants(cfg, STACK).notes;
     assert.equal(unknownAccount.length, 3);
     assert.match(unknownAccount[0]!, /^ECR source 210987654321\.dkr\.ecr\.eu-central-1\.amazonaws\.com is in eu-central-1, the stack in us-east-1: /);
-    assert.match(unknownAccount[1]!, /belongs to account 210987654321: if you deploy to another account \(give --param=accountId=ID to check\), each repository's policy in 210987654321 must allow ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:ListImages to principal arn:aws:iam::<your account>:root with condition ArnLike aws:PrincipalArn arn:aws:iam::<your account>:role\/swr-migrate-dev-CopierRole-\*$/);
+    assert.match(unknownAccount[1]!, /belongs to account 210987654321: if you deploy to another account \(give --param=accountId=ID to check\), each repository's policy in 210987654321 must allow ecr:BatchGetImage, ecr:DescribeImages, ecr:GetDownloadUrlForLayer to principal arn:aws:iam::<your account>:root with condition ArnLike aws:PrincipalArn arn:aws:iam::<your account>:role\/swr-migrate-dev-CopierRole-\*$/);
     assert.match(unknownAccount[2]!, /a namespace rule lists the registry .* no repository policy can grant to another account/);
     const other = ecrGrants(cfg, { ...STACK, accountId: '123456789012' }).notes;
     assert.match(other[1]!, /belongs to account 210987654321, not 123456789012 \(param accountId\): .* principal arn:aws:iam::123456789012:root .* arn:aws:iam::123456789012:role\/swr-migrate-dev-CopierRole-\*$/);
