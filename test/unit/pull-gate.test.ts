@@ -120,6 +120,32 @@ describe('PullBudgetGate', () => {
     assert.equal(calls.heads, 1);
   });
 
+  test('a probe on its way holds back no copy: HEADs overlap with it, the first GET waits for its answer (issue 15, item 7)', async () => {
+    const clock = fakeClock();
+    const budget = new PullBudget('hub.example', false, clock);
+    let answer!: () => void;
+    const probe = new Promise<void>((resolve) => (answer = resolve));
+    const pool = {
+      rateBudget: () => budget,
+      client: () => ({ manifestHead: async () => (await probe, budget.observe(stated(0)), { digest: 'sha256:' + '0'.repeat(64) }) }),
+    } as unknown as ClientPool;
+    const gate = new PullBudgetGate(pool, { pace: false, clock });
+    gate.count([SOURCE]);
+    const planned = gate.drain();
+    const tick = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 50));
+    const a = await Promise.race([gate.admit(SOURCE), tick]);
+    assert.notEqual(a, 'waiting', 'the copy waited for its source\'s probe before its first (free) HEAD');
+    assert.ok(typeof a === 'object' && 'admitted' in a);
+    let reserved = false;
+    const get = a.admitted.reserve(1).then(() => (reserved = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(reserved, false, 'a GET went out before the probe said what the budget is');
+    answer();
+    await planned;
+    // The probe read a spent budget: the GET is refused, so the image is left for later.
+    await assert.rejects(get, (err) => err instanceof RateBudgetError);
+  });
+
   test('only RateBudgetError is a deferral: a 429 throttle is an ordinary, retryable failure', () => {
     const clock = fakeClock();
     const { pool } = fakePool(clock, [{}]);

@@ -2,7 +2,8 @@
 // spend it). The same gate serves `sync`, `work`, `sync --queue-url` and the Lambda copier:
 //   - planning (`count`/`drain`, `sync` and `sync --queue-url` only): one HEAD per source reads its
 //     budget; a budgeted source's copies start once the whole plan is known, and one line says
-//     whether it fits. The Lambda copier plans nothing and drains at once.
+//     whether it fits. The Lambda copier plans nothing and drains at once. No copy waits for that
+//     HEAD before its own HEADs (free): only its first GET does.
 //   - per image (`admit`): a copy starts only while its source's budget is not spent; its manifest
 //     GETs are then reserved as the copy finds them (`reserve`: the top manifest, each child it
 //     fetches, a conversion's children at once). Past the budget the image is left for later
@@ -92,11 +93,13 @@ export class PullBudgetGate {
     this.planDone();
   }
 
-  /** Before an image's copy: admitted (with the means to reserve its GETs), or left for later. With --pace, waits. */
+  /**
+   * Before an image's copy: admitted (with the means to reserve its GETs), or left for later. With
+   * --pace, waits. A probe still on its way holds nothing back (issue 15, item 7): the copy's HEADs
+   * are free, so they overlap with it, and only its first GET (`reserve`) waits for the answer.
+   */
   async admit(source: string, signal?: AbortSignal): Promise<Admission> {
     const budget = this.budgetOf(source);
-    const probe = this.probed.get(budget);
-    if (probe) await untilAborted(probe, signal);
     if (!budget.known) return { admitted: this.admission(budget, source, signal) };
     await untilAborted(this.planComplete, signal);
     try {
@@ -126,9 +129,20 @@ export class PullBudgetGate {
     return this.pool.rateBudget(src.registry, src.repository);
   }
 
-  /** Reservations go through `ensure` even for a source with no budget yet: a GET may reveal one. */
+  /**
+   * Reservations go through `ensure` even for a source with no budget yet: a GET may reveal one.
+   * An image admitted while its source's probe was running waits for it here, before its first GET,
+   * and, when the probe found a budget, for the plan to be compared with it (as `admit` would have).
+   */
   private admission(budget: PullBudget, source: string, signal?: AbortSignal): PullAdmission {
-    return { reserve: (n) => this.ensure(budget, source, n, signal) };
+    return {
+      reserve: async (n) => {
+        const probe = this.probed.get(budget);
+        if (probe) await untilAborted(probe, signal);
+        if (budget.known) await untilAborted(this.planComplete, signal);
+        return this.ensure(budget, source, n, signal);
+      },
+    };
   }
 
   /**
