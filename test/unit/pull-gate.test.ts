@@ -146,6 +146,29 @@ describe('PullBudgetGate', () => {
     await assert.rejects(get, (err) => err instanceof RateBudgetError);
   });
 
+  test('a plan still being listed holds back no copy of a budgeted source: its GETs wait for the plan (issue 15, item 7)', async () => {
+    const clock = fakeClock();
+    const { pool, budget } = fakePool(clock, [stated(5)]);
+    const lines: string[] = [];
+    const gate = new PullBudgetGate(pool, { pace: false, clock, onNotice: (l) => lines.push(l) });
+    gate.count([SOURCE]);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the probe has answered: the budget is known
+    assert.equal(budget.known, true);
+    const tick = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 50));
+    const a = await Promise.race([gate.admit(SOURCE), tick]);
+    assert.notEqual(a, 'waiting', 'the copy waited for the whole plan before its first (free) HEAD');
+    assert.ok(typeof a === 'object' && 'admitted' in a);
+    let reserved = false;
+    const get = a.admitted.reserve(1).then(() => (reserved = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(reserved, false, 'a GET went out before the plan was compared with the budget');
+    gate.count(Array.from({ length: 9 }, () => SOURCE)); // the rest of the plan
+    await gate.drain();
+    await get;
+    assert.equal(lines.length, 1, 'the notice counts the whole plan, said before the first GET');
+    assert.match(lines[0]!, /has 5 manifest GET\(s\) left .* the plan may need 10 or more/);
+  });
+
   test('only RateBudgetError is a deferral: a 429 throttle is an ordinary, retryable failure', () => {
     const clock = fakeClock();
     const { pool } = fakePool(clock, [{}]);

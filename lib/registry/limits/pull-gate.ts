@@ -3,7 +3,7 @@
 //   - planning (`count`/`drain`, `sync` and `sync --queue-url` only): one HEAD per source reads its
 //     budget; a budgeted source's copies start once the whole plan is known, and one line says
 //     whether it fits. The Lambda copier plans nothing and drains at once. No copy waits for that
-//     HEAD before its own HEADs (free): only its first GET does.
+//     HEAD, or for the plan, before its own HEADs (free): only its first GET does.
 //   - per image (`admit`): a copy starts only while its source's budget is not spent; its manifest
 //     GETs are then reserved as the copy finds them (`reserve`: the top manifest, each child it
 //     fetches, a conversion's children at once). Past the budget the image is left for later
@@ -41,7 +41,7 @@ export class PullBudgetGate {
   private readonly probed = new Map<PullBudget, Promise<void>>();
   private readonly reprobes = new Map<PullBudget, Promise<void>>();
   private readonly planned = new Map<PullBudget, number>();
-  /** Resolved by `drain`: a budgeted source's copies start only after the plan was compared with its budget. */
+  /** Resolved by `drain`: a budgeted source's GETs start only after the plan was compared with its budget. */
   private readonly planComplete: Promise<void>;
   private planDone!: () => void;
   private readonly clock: Clock;
@@ -95,19 +95,22 @@ export class PullBudgetGate {
 
   /**
    * Before an image's copy: admitted (with the means to reserve its GETs), or left for later. With
-   * --pace, waits. A probe still on its way holds nothing back (issue 15, item 7): the copy's HEADs
-   * are free, so they overlap with it, and only its first GET (`reserve`) waits for the answer.
+   * --pace, waits. Neither a probe on its way nor a plan still being listed holds a copy back
+   * (issue 15, item 7): its HEADs are free, so they overlap with both, and only its first GET
+   * (`reserve`) waits for the probe's answer and for the plan to be compared with the budget. A
+   * copier waiting here would be one fewer for every other source.
    */
   async admit(source: string, signal?: AbortSignal): Promise<Admission> {
     const budget = this.budgetOf(source);
-    if (!budget.known) return { admitted: this.admission(budget, source, signal) };
-    await untilAborted(this.planComplete, signal);
-    try {
-      await this.ensure(budget, source, 0, signal);
-    } catch (err) {
-      const deferred = this.deferral(err);
-      if (deferred) return deferred;
-      throw err;
+    // Spent already (or its window turned over): left for later, paced, or read again, before any request.
+    if (budget.known) {
+      try {
+        await this.ensure(budget, source, 0, signal);
+      } catch (err) {
+        const deferred = this.deferral(err);
+        if (deferred) return deferred;
+        throw err;
+      }
     }
     return { admitted: this.admission(budget, source, signal) };
   }
