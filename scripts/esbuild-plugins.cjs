@@ -15,7 +15,9 @@ const CREATE_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 const undiciAgentRequire = {
   name: 'swrm-undici-agent-require',
   setup(build) {
-    build.onLoad({ filter: /[\\/]lib[\\/]registry[\\/](?:http[\\/])?undici-agent\.ts$/ }, async (args) => {
+    // By file name only: when the file moved (lib/registry/ -> lib/registry/http/), a filter on its
+    // directory stopped matching and the bundles kept the require() that fails without node_modules.
+    build.onLoad({ filter: /[\\/]undici-agent\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!CREATE_REQUIRE.test(source)) {
         return { errors: [{ text: `${args.path}: expected "const require = createRequire(import.meta.url);" (see scripts/esbuild-plugins.cjs)` }] };
