@@ -24,7 +24,8 @@ export interface ToolCommand {
 }
 
 const OURS_COPY = fileURLToPath(new URL('./ours-copy.js', import.meta.url));
-const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
+// The bundle users run (package.json bin; `npm run bench` builds it), not tsc's module tree.
+const CLI = fileURLToPath(new URL('../cli/swr-migrate.mjs', import.meta.url));
 
 /** BENCH_SKOPEO: another skopeo build to compare with (or a missing path, to test the skip). */
 export const SKOPEO = process.env.BENCH_SKOPEO ?? 'skopeo';

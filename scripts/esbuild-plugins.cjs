@@ -1,4 +1,4 @@
-// esbuild plugins for the Lambda bundles (serverless.yml custom.esbuild.plugins).
+// esbuild plugins for the Lambda bundles (serverless.yml custom.esbuild.plugins) and the CLI's (scripts/build-cli.mjs).
 //
 // lib/registry/http/undici-agent.ts loads undici's Agent through `createRequire(import.meta.url)` to skip
 // undici's index.js (~110 ms of start-up). esbuild only bundles calls to the free `require`: a
@@ -15,6 +15,8 @@ const CREATE_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 const undiciAgentRequire = {
   name: 'swrm-undici-agent-require',
   setup(build) {
+    // By file name only: when the file moved (lib/registry/ -> lib/registry/http/), a filter on its
+    // directory stopped matching and the bundles kept the require() that fails without node_modules.
     build.onLoad({ filter: /[\\/]undici-agent\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!CREATE_REQUIRE.test(source)) {
@@ -25,4 +27,22 @@ const undiciAgentRequire = {
   },
 };
 
-module.exports = [undiciAgentRequire];
+// zod 4 re-exports every one of its ~50 locales (`z.locales`, `z.core.locales`), ~200 KB of the
+// bundle that each start parses; only English is ever used (zod's classic schemas configure it from
+// locales/en.js directly, which stays). The bundles get a `locales` namespace with `en` alone.
+const zodEnglishOnly = {
+  name: 'swrm-zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/](?:classic|core)[\\/]/.test(args.importer)) return undefined;
+      return { path: require('node:path').join(args.resolveDir, '../locales/en.js'), namespace: 'swrm-zod-locales' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'swrm-zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: require('node:path').dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [undiciAgentRequire, zodEnglishOnly];

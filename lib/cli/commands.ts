@@ -2,7 +2,7 @@
 // error (issue 6 item 12: `copy --arch` and `copy --config` used to be ignored without a word).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
-import { DEFAULT_DLQ_PATH } from '../queue/dlq-file.js';
+import { DEFAULT_DLQ_PATH } from '../queue/dlq-path.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

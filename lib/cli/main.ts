@@ -2,10 +2,10 @@
 // The command-line program. Parses flags, runs one command, maps the outcome to an exit code.
 import { setMaxListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
-import { pino, type LevelWithSilent } from 'pino';
+import type { LevelWithSilent } from 'pino';
 import { enableStreamGc } from '../copy/memory.js';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
+import type { createLogger } from '../log.js';
 import type { QueueFlags } from './queue-commands.js';
 import { COMMANDS, commandHelp, mainHelp, parseCommandLine } from './commands.js';
 import { ExitCode, reportError } from './errors.js';
@@ -59,10 +59,12 @@ export async function main(argv: string[]): Promise<number> {
   const level = (values['log-level'] as string | undefined) ?? (logFile ? 'info' : 'warn');
   if (!LEVELS.includes(level)) return reportError(new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`));
   let logger: ReturnType<typeof createLogger>;
+  // Loaded here, not at start-up: `--help`, `--version` and usage errors need no logger.
+  const [{ pino }, log] = await Promise.all([import('pino'), import('../log.js')]);
   try {
     // --log FILE: the JSON lines go there (appended) instead of stderr; the summary stays on stdout
     // and errors still reach stderr. Opened now, so a bad path fails before any work.
-    logger = createLogger(level as LevelWithSilent, logFile ? pino.destination({ dest: logFile, sync: true, append: true }) : 2);
+    logger = log.createLogger(level as LevelWithSilent, logFile ? pino.destination({ dest: logFile, sync: true, append: true }) : 2);
   } catch (err) {
     return reportError(new UsageError(`cannot write the log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another path with --log`));
   }
@@ -145,7 +147,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The package's version, set by the bundle's build (scripts/build-cli.mjs); tsc's output reads package.json. */
+declare const SWRM_BUILD_VERSION: string | undefined;
+
 async function version(): Promise<string> {
+  if (typeof SWRM_BUILD_VERSION === 'string') return SWRM_BUILD_VERSION;
   const { readFile } = await import('node:fs/promises');
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;

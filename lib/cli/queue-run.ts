@@ -184,7 +184,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     fed = true;
     check();
     // `work` without --until-empty: the workers keep long-polling, an empty queue included, until a
-    // signal (README). Only `sync` and --until-empty end when the queue reads drained.
+    // signal (docs/commands.md). Only `sync` and --until-empty end when the queue reads drained.
     if (!opts.untilEmpty) return;
     await untilDrainedOrStopped(queue, stop);
     done.abort();

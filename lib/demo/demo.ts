@@ -45,7 +45,7 @@ rules:
     const second = await syncCommand(flags, env);
     out('\n$ swr-migrate verify --config sync.yaml');
     const verified = await verifyCommand(flags, env);
-    out('\ndemo: done. Next: write your own config (README, "Config reference") and run swr-migrate sync --config FILE');
+    out('\ndemo: done. Next: write your own config (docs/config.md) and run swr-migrate sync --config FILE');
     return first || second || verified ? ExitCode.FAILED : ExitCode.OK;
   } finally {
     await Promise.all(registries.map((r) => r.stop()));

@@ -3,7 +3,8 @@
 // auth, and a wrong endpoint typically answers a login page (HTML), which must say "wrong apiEndpoint"
 // rather than fail as a JSON syntax error.
 import { abortable } from '../registry/http/deadline.js';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../registry/http/undici-agent.js';
 import { ListingError, NetworkError, RegistryError, isRetryable } from '../errors.js';
 import { PageGuard } from '../registry/list/link.js';
 import { MAX_LIST_BODY, readBodyLimited } from '../registry/http/response.js';

@@ -8,8 +8,7 @@ import { type LockOptions, withFileLock } from './file-lock.js';
 import { deadLetterBody, letterKey } from './letters.js';
 import type { DeadLetter, DeadLetterStore } from './types.js';
 
-/** Relative to the current directory, like the rest of a run's local state. */
-export const DEFAULT_DLQ_PATH = '.swr-migrate/dlq.jsonl';
+export { DEFAULT_DLQ_PATH } from './dlq-path.js';
 
 function isDeadLetter(v: unknown): v is DeadLetter {
   if (typeof v !== 'object' || v === null) return false;

@@ -3,8 +3,7 @@
 // organization at the token endpoint (401, like a wrong password), and caps organizations per
 // account (default 5): the planner knows every destination organization up front, so the quota is
 // checked for the whole plan and each missing organization is created once, before any copy.
-import { Agent, EnvHttpProxyAgent } from 'undici';
-import { proxySettings } from '../registry/http/undici-agent.js';
+import { Agent, envHttpProxyAgent, proxySettings } from '../registry/http/undici-agent.js';
 import type { Logger } from 'pino';
 import { ConfigError, ErrorCode, type ErrorCodeValue, MigrateError } from '../errors.js';
 import { decodeMessage } from '../queue/messages.js';
@@ -78,7 +77,7 @@ export async function swrPreflight(destinations: Iterable<Destination>, resolve:
   // HTTPS_PROXY the management API goes through the proxy, as the registries do.
   const timeouts = { connectTimeout: 15_000, headersTimeout: 60_000, bodyTimeout: 60_000 };
   const proxy = proxySettings(opts.env ?? process.env);
-  const dispatcher = proxy ? new EnvHttpProxyAgent({ ...timeouts, ...proxy }) : new Agent(timeouts);
+  const dispatcher = proxy ? envHttpProxyAgent({ ...timeouts, ...proxy }) : new Agent(timeouts);
   try {
     for (const [registry, { swr, orgs }] of byRegistry) {
       const keys = swr.keys;

@@ -66,7 +66,7 @@ ${Array.from({ length: COPIES }, (_, i) => `  - source: ${from.host}/big/img:v1\
     assert.equal(r.code, 0, r.stderr);
     await checkCopied('default');
     assert.doesNotMatch(r.stderr, /MaxListenersExceededWarning|Warning:|\(node:\d+\)/, r.stderr);
-    // Off a terminal a progress line comes every 5 s (README); nothing else may appear.
+    // Off a terminal a progress line comes every 5 s (docs/commands.md); nothing else may appear.
     const other = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('progress: '));
     assert.deepEqual(other, [], `stderr is not clean:\n${r.stderr}`);
     assert.ok(to.sockets.peak <= DEFAULT_CONNECTIONS, `destination: ${to.sockets.peak} sockets at once`);

@@ -244,7 +244,7 @@ rules:
     t.diagnostic('calls recorded per function | actions granted per role');
     for (const line of sideBySide(report)) t.diagnostic(line);
     assert.equal(describeFindings(report.denied), '', 'calls the packaged roles would deny');
-    assert.equal(describeFindings(report.unexercised), '', 'grants no call used (document them in the README, or drop them)');
+    assert.equal(describeFindings(report.unexercised), '', 'grants no call used (document them in docs/aws.md, or drop them)');
     // The DLQ is never looked up on Lambda.
     for (const [fn, calls] of recorder.calls()) assert.ok(!calls.some((c) => c.action === 'sqs:GetQueueUrl'), `${fn} calls GetQueueUrl`);
   });

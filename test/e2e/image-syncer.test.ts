@@ -127,18 +127,3 @@ describe('sync with image-syncer files', () => {
     assert.match(unset.stderr, /auth2\.yaml/);
   });
 });
-
-describe('installed command', () => {
-  test('`npx swr-migrate` runs the built CLI (the README quick start)', async () => {
-    const { execFile } = await import('node:child_process');
-    const { fileURLToPath } = await import('node:url');
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile('npx', ['--no-install', 'swr-migrate', '--version'], { cwd: root }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      ),
-    );
-    assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /^\d+\.\d+\.\d+\n$/);
-  });
-});

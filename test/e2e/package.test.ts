@@ -142,7 +142,7 @@ describe('npm run package: the template', () => {
       const actions = [s.Action].flat() as string[];
       const resources = [s.Resource].flat();
       assert.ok(!actions.some((a) => a.includes('*')), `wildcard action in ${JSON.stringify(s)}`);
-      // The one exception (README, Permissions): ecr:GetAuthorizationToken, which IAM only grants on "*".
+      // The one exception (docs/aws.md, Permissions): ecr:GetAuthorizationToken, which IAM only grants on "*".
       assert.ok(s.NotAction === undefined && s.NotResource === undefined, 'no NotAction/NotResource');
       if (resources.includes('*')) assert.deepEqual({ ...s }, { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' });
     }

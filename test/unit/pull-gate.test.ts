@@ -120,6 +120,55 @@ describe('PullBudgetGate', () => {
     assert.equal(calls.heads, 1);
   });
 
+  test('a probe on its way holds back no copy: HEADs overlap with it, the first GET waits for its answer (issue 15, item 7)', async () => {
+    const clock = fakeClock();
+    const budget = new PullBudget('hub.example', false, clock);
+    let answer!: () => void;
+    const probe = new Promise<void>((resolve) => (answer = resolve));
+    const pool = {
+      rateBudget: () => budget,
+      client: () => ({ manifestHead: async () => (await probe, budget.observe(stated(0)), { digest: 'sha256:' + '0'.repeat(64) }) }),
+    } as unknown as ClientPool;
+    const gate = new PullBudgetGate(pool, { pace: false, clock });
+    gate.count([SOURCE]);
+    const planned = gate.drain();
+    const tick = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 50));
+    const a = await Promise.race([gate.admit(SOURCE), tick]);
+    assert.notEqual(a, 'waiting', 'the copy waited for its source\'s probe before its first (free) HEAD');
+    assert.ok(typeof a === 'object' && 'admitted' in a);
+    let reserved = false;
+    const get = a.admitted.reserve(1).then(() => (reserved = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(reserved, false, 'a GET went out before the probe said what the budget is');
+    answer();
+    await planned;
+    // The probe read a spent budget: the GET is refused, so the image is left for later.
+    await assert.rejects(get, (err) => err instanceof RateBudgetError);
+  });
+
+  test('a plan still being listed holds back no copy of a budgeted source: its GETs wait for the plan (issue 15, item 7)', async () => {
+    const clock = fakeClock();
+    const { pool, budget } = fakePool(clock, [stated(5)]);
+    const lines: string[] = [];
+    const gate = new PullBudgetGate(pool, { pace: false, clock, onNotice: (l) => lines.push(l) });
+    gate.count([SOURCE]);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the probe has answered: the budget is known
+    assert.equal(budget.known, true);
+    const tick = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 50));
+    const a = await Promise.race([gate.admit(SOURCE), tick]);
+    assert.notEqual(a, 'waiting', 'the copy waited for the whole plan before its first (free) HEAD');
+    assert.ok(typeof a === 'object' && 'admitted' in a);
+    let reserved = false;
+    const get = a.admitted.reserve(1).then(() => (reserved = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(reserved, false, 'a GET went out before the plan was compared with the budget');
+    gate.count(Array.from({ length: 9 }, () => SOURCE)); // the rest of the plan
+    await gate.drain();
+    await get;
+    assert.equal(lines.length, 1, 'the notice counts the whole plan, said before the first GET');
+    assert.match(lines[0]!, /has 5 manifest GET\(s\) left .* the plan may need 10 or more/);
+  });
+
   test('only RateBudgetError is a deferral: a 429 throttle is an ordinary, retryable failure', () => {
     const clock = fakeClock();
     const { pool } = fakePool(clock, [{}]);

@@ -49,3 +49,27 @@ export function createDispatcher(
 }
 
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+
+/** undici's EnvHttpProxyAgent, loaded when a proxy is configured. */
+export function envHttpProxyAgent(options: UndiciEnvHttpProxyAgent.Options): UndiciEnvHttpProxyAgent {
+  const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
+  return new EnvHttpProxyAgent(options);
+}
+
+type RequestOptions = { dispatcher?: UndiciDispatcher } & Omit<UndiciDispatcher.RequestOptions, 'origin' | 'path' | 'method'> &
+  Partial<Pick<UndiciDispatcher.RequestOptions, 'method'>>;
+
+/**
+ * undici's top-level `request(url, options)` (index.js makeDispatcher, for a URL without
+ * `options.path`), on the given dispatcher or undici's global one. The side APIs (listing, SWR
+ * management) call it; importing it from 'undici' would load all of index.js again (issue 15, item 8).
+ */
+export function request(url: URL, { dispatcher, ...options }: RequestOptions): Promise<UndiciDispatcher.ResponseData> {
+  const target = dispatcher ?? (require('undici/lib/global.js') as { getGlobalDispatcher(): UndiciDispatcher }).getGlobalDispatcher();
+  return target.request({
+    ...options,
+    origin: url.origin,
+    path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+    method: options.method ?? (options.body ? 'PUT' : 'GET'),
+  });
+}

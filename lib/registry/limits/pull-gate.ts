@@ -2,7 +2,8 @@
 // spend it). The same gate serves `sync`, `work`, `sync --queue-url` and the Lambda copier:
 //   - planning (`count`/`drain`, `sync` and `sync --queue-url` only): one HEAD per source reads its
 //     budget; a budgeted source's copies start once the whole plan is known, and one line says
-//     whether it fits. The Lambda copier plans nothing and drains at once.
+//     whether it fits. The Lambda copier plans nothing and drains at once. No copy waits for that
+//     HEAD, or for the plan, before its own HEADs (free): only its first GET does.
 //   - per image (`admit`): a copy starts only while its source's budget is not spent; its manifest
 //     GETs are then reserved as the copy finds them (`reserve`: the top manifest, each child it
 //     fetches, a conversion's children at once). Past the budget the image is left for later
@@ -40,7 +41,7 @@ export class PullBudgetGate {
   private readonly probed = new Map<PullBudget, Promise<void>>();
   private readonly reprobes = new Map<PullBudget, Promise<void>>();
   private readonly planned = new Map<PullBudget, number>();
-  /** Resolved by `drain`: a budgeted source's copies start only after the plan was compared with its budget. */
+  /** Resolved by `drain`: a budgeted source's GETs start only after the plan was compared with its budget. */
   private readonly planComplete: Promise<void>;
   private planDone!: () => void;
   private readonly clock: Clock;
@@ -92,19 +93,24 @@ export class PullBudgetGate {
     this.planDone();
   }
 
-  /** Before an image's copy: admitted (with the means to reserve its GETs), or left for later. With --pace, waits. */
+  /**
+   * Before an image's copy: admitted (with the means to reserve its GETs), or left for later. With
+   * --pace, waits. Neither a probe on its way nor a plan still being listed holds a copy back
+   * (issue 15, item 7): its HEADs are free, so they overlap with both, and only its first GET
+   * (`reserve`) waits for the probe's answer and for the plan to be compared with the budget. A
+   * copier waiting here would be one fewer for every other source.
+   */
   async admit(source: string, signal?: AbortSignal): Promise<Admission> {
     const budget = this.budgetOf(source);
-    const probe = this.probed.get(budget);
-    if (probe) await untilAborted(probe, signal);
-    if (!budget.known) return { admitted: this.admission(budget, source, signal) };
-    await untilAborted(this.planComplete, signal);
-    try {
-      await this.ensure(budget, source, 0, signal);
-    } catch (err) {
-      const deferred = this.deferral(err);
-      if (deferred) return deferred;
-      throw err;
+    // Spent already (or its window turned over): left for later, paced, or read again, before any request.
+    if (budget.known) {
+      try {
+        await this.ensure(budget, source, 0, signal);
+      } catch (err) {
+        const deferred = this.deferral(err);
+        if (deferred) return deferred;
+        throw err;
+      }
     }
     return { admitted: this.admission(budget, source, signal) };
   }
@@ -126,9 +132,20 @@ export class PullBudgetGate {
     return this.pool.rateBudget(src.registry, src.repository);
   }
 
-  /** Reservations go through `ensure` even for a source with no budget yet: a GET may reveal one. */
+  /**
+   * Reservations go through `ensure` even for a source with no budget yet: a GET may reveal one.
+   * An image admitted while its source's probe was running waits for it here, before its first GET,
+   * and, when the probe found a budget, for the plan to be compared with it (as `admit` would have).
+   */
   private admission(budget: PullBudget, source: string, signal?: AbortSignal): PullAdmission {
-    return { reserve: (n) => this.ensure(budget, source, n, signal) };
+    return {
+      reserve: async (n) => {
+        const probe = this.probed.get(budget);
+        if (probe) await untilAborted(probe, signal);
+        if (budget.known) await untilAborted(this.planComplete, signal);
+        return this.ensure(budget, source, n, signal);
+      },
+    };
   }
 
   /**
