@@ -41,6 +41,8 @@ const topSchema = z.strictObject({
 
 const FORMAT_HINT = 'expected docker (convert OCI media types to Docker\'s) or keep (push as is); unset, SWR Basic destinations convert';
 
+const DURATION_HINT = 'expected a duration such as 30m, 24h or 7d, or 0 (check every tag on every run)';
+
 const defaultsSchema = z.strictObject({
   concurrency: count(1, 256).optional(),
   retries: count(0, 20).optional(),
@@ -57,7 +59,7 @@ const defaultsSchema = z.strictObject({
    * `30m`, `24h`, `7d`; `0`: HEAD every tag on every run.
    */
   fullCheckEvery: z
-    .union([z.literal(0), z.string().regex(/^(0|[1-9][0-9]{0,5}[smhd])$/)], { error: 'expected a duration such as 30m, 24h or 7d, or 0 (check every tag on every run)' })
+    .union([z.literal(0), z.string().regex(/^(0|[1-9][0-9]{0,5}[smhd])$/, { error: DURATION_HINT })], { error: DURATION_HINT })
     .transform(durationMs)
     .optional(),
 });

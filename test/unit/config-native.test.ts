@@ -145,6 +145,21 @@ describe('native config', () => {
     }
   });
 
+  test('defaults.fullCheckEvery: a duration (s, m, h, d) or 0, in milliseconds; anything else is one problem', () => {
+    const rules = [{ source: 'h.io/a/b:1', destination: 'r.io/m' }];
+    const parse = (v: unknown) => parseNativeConfig({ version: 1, defaults: { fullCheckEvery: v }, rules }, 'sync.yaml', {});
+    assert.equal(parse('24h').defaults.fullCheckEvery, 86_400_000);
+    assert.equal(parse('30m').defaults.fullCheckEvery, 1_800_000);
+    assert.equal(parse('7d').defaults.fullCheckEvery, 604_800_000);
+    assert.equal(parse(0).defaults.fullCheckEvery, 0);
+    assert.equal(parseNativeConfig({ version: 1, rules }, 'sync.yaml', {}).defaults.fullCheckEvery, undefined, 'unset: the built-in 24 h');
+    for (const bad of ['soon', '24', '1.5h', -1, 3600, '01h']) {
+      const problems = problemsOf(() => parse(bad));
+      assert.equal(problems.length, 1, `${String(bad)}: ${problems.join('\n')}`);
+      assert.match(problems[0]!, /defaults\.fullCheckEvery: expected a duration such as 30m, 24h or 7d, or 0/);
+    }
+  });
+
   test('every problem is listed, each with file and path', () => {
     const problems = problemsOf(() =>
       parseNativeConfig(
