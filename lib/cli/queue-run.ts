@@ -192,6 +192,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   watch.catch(() => done.abort());
   const settled = await Promise.allSettled([feed, workers, watch]);
   done.abort();
+  ctx.sourceBlobs?.close();
   await pool.close().catch(() => undefined);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;

@@ -65,6 +65,8 @@ export async function processRecords(records: readonly SQSRecord[], env: CopierE
     return await Promise.allSettled(records.map((r) => processRecord(r, deps, env, deadline.signal)));
   } finally {
     clearTimeout(timer);
+    // A batch is the Lambda's run: a frozen warm container keeps no spooled blobs in /tmp (copy/source-share.ts).
+    env.runtime.ctx.sourceBlobs?.clear();
   }
 }
 
