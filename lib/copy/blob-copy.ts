@@ -5,6 +5,7 @@
 // each mount and each upload session, and busy answers (503) are waited out, not counted.
 // Across processes, a blob about to be uploaded is claimed first (blob-claims.ts): a copier that
 // finds it claimed waits for the other's upload and mounts from its repository.
+import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/manifest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { ManifestCache } from './manifest-cache.js';
@@ -13,7 +14,6 @@ import { errorMessage } from '../errors.js';
 import type { ClaimTicket } from './blob-claims.js';
 import type { CopyContext, CopyCounters } from './context.js';
 import { verifiedStream } from './verified-stream.js';
-import type { Readable } from 'node:stream';
 import { isReader, type SpoolReader, type SpoolWriter } from './source-share.js';
 
 export interface BlobEndpoint {
@@ -256,13 +256,13 @@ async function openSource(ctx: CopyContext, src: BlobEndpoint, desc: Descriptor,
   return isReader(spool) ? spool : getSource(ctx, src, desc, spool);
 }
 
-/** A GET of the source blob, verified as it streams; `spool`, when given, gets a copy of the bytes. */
 interface SourceGet {
   body: Readable;
   verified: AsyncGenerator<Uint8Array>;
   spool: SpoolWriter | undefined;
 }
 
+/** A GET of the source blob, verified as it streams; `spool`, when given, gets a copy of the bytes. */
 async function getSource(ctx: CopyContext, src: BlobEndpoint, desc: Descriptor, spool: SpoolWriter | undefined): Promise<SourceGet> {
   try {
     const { body } = await src.client.blobGet(src.repository, desc.digest, ctx.signal);

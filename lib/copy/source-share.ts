@@ -138,9 +138,10 @@ export class SourceBlobShare {
       },
       async *tee(stream) {
         let broken = false;
-        let done = false;
+        let seen = 0;
         try {
           for await (const chunk of stream) {
+            seen += chunk.length;
             if (!broken) {
               try {
                 if (spool.chunks) spool.chunks.push(Buffer.from(chunk));
@@ -149,18 +150,20 @@ export class SourceBlobShare {
                 broken = true;
               }
             }
+            // The last chunk comes only once the digest matched (verified-stream.ts): the spool is
+            // complete before the upload has it, whether or not the upload asks for the end.
+            if (seen === spool.size && !broken && (!out || (await closed(out))) && spool.state === 'writing') {
+              spool.state = 'ready';
+              share.stats.spooled++;
+              spool.settle(true);
+            }
             yield chunk;
           }
-          done = !broken;
         } finally {
-          // The bytes are verified (verifiedStream yields its last chunk only after the digest matched).
-          if (done && out) done = await closed(out);
-          else out?.destroy();
-          if (done && spool.state === 'writing') {
-            spool.state = 'ready';
-            share.stats.spooled++;
-            spool.settle(true);
-          } else share.drop(spool);
+          if (spool.state === 'writing') {
+            out?.destroy();
+            share.drop(spool);
+          }
         }
       },
     };
