@@ -4,19 +4,21 @@
 //
 // The choice: share only what is known to be wanted again. The planner writes `fanOut` (the rule's
 // destination registries, 2+) into each copy message; a transfer of such an image's blob that finds
-// no share for (source registry, digest) downloads it and tees the verified bytes to a spool; a
-// transfer of the same digest that comes while that download runs waits for it, one that comes
-// later reads the spool. Joining only downloads in flight would miss the common case (the copy to
-// B starts after the copy to A finished a small blob), and spooling every blob would fill the disk.
+// no share for (source registry, digest) downloads it and tees the verified bytes to a spool. A
+// transfer of the same digest that comes while that download runs waits for it to finish (the
+// download goes at its own upload's pace; streaming to both at once would tie the faster
+// destination to the slower); one that comes later reads the spool. Joining only downloads in
+// flight would miss the common case (the copy to B starts after the copy to A finished a small
+// blob), and spooling every blob would fill the disk.
 // A spool is dropped once `fanOut - 1` readers read it through (the other destinations), and all
-// are dropped when the run ends (close()); a destination that had the blob never reads it, so a
-// spool may live until then. Small blobs are held in memory (bounded in total), larger ones in a
-// temp file under the OS temp dir; past the disk bound nothing more is spooled.
+// are dropped when the run ends (close(); a Lambda copier: when its batches end, enter()). A
+// destination that had the blob never reads it, so a spool may live until then. Small blobs are
+// held in memory (bounded in total), larger ones in a temp file under the OS temp dir; past the
+// disk bound nothing more is spooled.
 //
 // A spool never fails a copy: a failed write, a failed or mismatching read, a failed download are
 // each a reason to GET the source as before. Reads are verified against the digest like a GET.
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Descriptor } from '../oci/manifest.js';
@@ -71,6 +73,7 @@ export class SourceBlobShare {
   private disk = 0;
   private dir: string | undefined;
   private closed = false;
+  private batches = 0;
   /** Spools written and reads served, for tests and logs. */
   readonly stats = { spooled: 0, served: 0 };
 
@@ -100,7 +103,22 @@ export class SourceBlobShare {
     this.clear();
   }
 
-  /** Drop every spool and the temp dir; later takes start new ones (a Lambda batch is over, the container stays). */
+  /**
+   * A Lambda batch begins; call the returned function when it ends. When no batch is left running,
+   * every spool goes: a frozen warm container keeps nothing in /tmp. The CLI's local workers run
+   * batches at once on one context, so one batch's end must not drop what another still reads.
+   */
+  enter(): () => void {
+    this.batches++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      if (--this.batches === 0) this.clear();
+    };
+  }
+
+  /** Drop every spool and the temp dir; later takes start new ones. */
   clear(): void {
     for (const s of [...this.spools.values()]) this.drop(s);
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
@@ -189,27 +207,27 @@ export class SourceBlobShare {
         if (!started) {
           started = true;
           release(false);
-        }
+        } else void reader.body.return(undefined); // an upload that stopped reading: its finally releases
       },
       body: undefined as unknown as AsyncGenerator<Uint8Array>,
     };
     reader.body = (async function* () {
-        if (started) return;
-        started = true;
-        let complete = false;
-        const raw = chunks ? fromChunks(chunks) : createReadStream(file!);
-        try {
-          yield* verifiedStream(raw, desc.digest, desc.size, onBytes);
-          complete = true;
-        } catch (err) {
-          reader.failed = true;
-          share.drop(spool);
-          throw err;
-        } finally {
-          if (!complete && 'destroy' in raw) raw.destroy();
-          release(complete);
-        }
-      })();
+      if (started) return;
+      started = true;
+      let complete = false;
+      const raw = chunks ? fromChunks(chunks) : createReadStream(file!);
+      try {
+        yield* verifiedStream(raw, desc.digest, desc.size, onBytes);
+        complete = true;
+      } catch (err) {
+        reader.failed = true;
+        share.drop(spool);
+        throw err;
+      } finally {
+        if (!complete && 'destroy' in raw) raw.destroy();
+        release(complete);
+      }
+    })();
     return reader;
   }
 

@@ -96,3 +96,18 @@ test('nothing is spooled for a single destination, past the disk bound, or after
   share.close();
   assert.equal(await share.take('src', blob(10).desc, 3), undefined);
 });
+
+test('Lambda batches: spools go when the last batch running ends, not before', async () => {
+  const share = new SourceBlobShare();
+  const { bytes, desc } = blob(1000);
+  const first = share.enter();
+  const second = share.enter();
+  const w = (await share.take('src', desc, 3)) as SpoolWriter;
+  await drain(w.tee(chunks(bytes)));
+  first();
+  first(); // twice is once
+  assert.ok(isReader(await share.take('src', desc, 3)), 'another batch still runs: the spool stays');
+  second();
+  assert.ok(!isReader(await share.take('src', desc, 3)), 'no batch runs: the spool is gone');
+  share.close();
+});
