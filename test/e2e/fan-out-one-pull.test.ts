@@ -13,6 +13,7 @@ import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry
 import { getBlob, getManifest, pushImage, type PushedManifest, randomLayer } from '../helpers/push.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
+import { type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 
 const TAGS = ['v1', 'v2', 'v3'];
 
@@ -20,17 +21,22 @@ describe('one pull, many destinations', () => {
   let src: RegistryHandle;
   let dsts: RegistryHandle[];
   let dir: string;
+  let sqs: SqsServerHandle;
   const images = new Map<string, PushedManifest>();
   before(async () => {
     [src, ...dsts] = await Promise.all([startRegistry(), startRegistry(), startRegistry(), startRegistry()]);
+    sqs = await startSqsServer();
     dir = tempDir();
     // Shared base layers (one past the 4 MiB memory spool bound, so it is spooled on disk) and one own layer each.
     const base = [randomLayer(6 * 1024 * 1024), randomLayer(64 * 1024)];
     for (const tag of TAGS) images.set(tag, await pushImage(src, 'team/app', tag, { format: 'oci', layers: [...base, randomLayer(8 * 1024)] }));
   });
-  after(stopAll);
+  after(async () => {
+    await sqs?.stop();
+    await stopAll();
+  });
 
-  const sync = async (ns: string, extra: string[]) => {
+  const sync = async (ns: string, extra: string[], env: Record<string, string> = {}) => {
     const file = writeFile(
       dir,
       `${ns}.yaml`,
@@ -44,7 +50,7 @@ rules:
     );
     await src.settle();
     const mark = src.mark();
-    const r = await runCli(['sync', '--config', file, '--dlq', join(dir, `dlq-${ns}.jsonl`), ...extra]);
+    const r = await runCli(['sync', '--config', file, ...(extra.includes('--queue-url') ? [] : ['--dlq', join(dir, `dlq-${ns}.jsonl`)]), ...extra], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${TAGS.length * dsts.length} copied`), r.stdout);
     await src.settle();
@@ -85,5 +91,18 @@ rules:
     await checkCopied('in-turn');
     const left = readdirSync(tmpdir()).filter((n) => n.startsWith('swrm-spool-') && !before.has(n));
     assert.deepEqual(left, [], 'spool directories left in the temp dir');
+  });
+
+  test('sync --queue-url (SQS, local workers on one context): every source blob and manifest GET once', async () => {
+    const q = await sqs.createQueuePair('fan-out');
+    const env = {
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ACCESS_KEY_ID: 'test-access-key',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    checkOnePull(await sync('queued', ['--queue-url', q.queueUrl], env));
+    await checkCopied('queued');
   });
 });
