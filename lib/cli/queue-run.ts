@@ -81,6 +81,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   if (opts.plan) await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger });
   let bytes = 0;
   const { pool, ctx } = createCopyRuntime(config, { logger, signal, onBytes: (n) => ((bytes += n), progress.moved(n)) });
+  // Spooled source blobs live for the whole run, not for the handler's batch (copy/source-share.ts enter()).
+  ctx.sourceBlobs?.enter();
   // Dead-lettered by us on the last delivery, so the letter keeps its reason; SQS's own move after
   // the RedrivePolicy's maxReceiveCount would drop it. Never more deliveries than that policy allows;
   // within it, deliveries that make progress spend no attempt (pipeline/attempts.ts).
@@ -192,6 +194,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   watch.catch(() => done.abort());
   const settled = await Promise.allSettled([feed, workers, watch]);
   done.abort();
+  ctx.sourceBlobs?.close();
   await pool.close().catch(() => undefined);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;

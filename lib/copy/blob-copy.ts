@@ -5,6 +5,7 @@
 // each mount and each upload session, and busy answers (503) are waited out, not counted.
 // Across processes, a blob about to be uploaded is claimed first (blob-claims.ts): a copier that
 // finds it claimed waits for the other's upload and mounts from its repository.
+import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/manifest.js';
 import type { ManifestData, RegistryClient } from '../registry/types.js';
 import type { ManifestCache } from './manifest-cache.js';
@@ -13,6 +14,7 @@ import { errorMessage } from '../errors.js';
 import type { ClaimTicket } from './blob-claims.js';
 import type { CopyContext, CopyCounters } from './context.js';
 import { verifiedStream } from './verified-stream.js';
+import { isReader, type SpoolReader, type SpoolWriter } from './source-share.js';
 
 export interface BlobEndpoint {
   client: RegistryClient;
@@ -23,16 +25,17 @@ export interface BlobEndpoint {
   manifests?: ManifestCache;
   /** A destination repository unknown to its registry when the run began: no HEAD finds anything there (destination-state.ts). */
   fresh?: boolean;
+  /** A source copied to this many destination registries in this run: its blobs are read once (source-share.ts). */
+  fanOut?: number;
 }
 
 /** A source manifest by digest: from this run's cache, else a GET (its pull-budget reservation first). */
 export async function sourceManifest(from: BlobEndpoint, digest: string, signal?: AbortSignal): Promise<ManifestData> {
-  const known = from.manifests?.get(digest);
-  if (known) return known;
-  await from.reserveGets?.(1);
-  const data = await from.client.manifestGet(from.repository, digest, signal);
-  from.manifests?.put(data);
-  return data;
+  const get = async () => {
+    await from.reserveGets?.(1);
+    return from.client.manifestGet(from.repository, digest, signal);
+  };
+  return from.manifests ? from.manifests.fetch(digest, get) : get();
 }
 
 export type BlobOutcome = 'known' | 'present' | 'mounted' | 'uploaded';
@@ -207,17 +210,19 @@ function withBusyRetry<T>(ctx: CopyContext, dst: BlobEndpoint, fn: () => Promise
  * failed download or POST reuses it instead of opening another; once a PUT was sent, its offset is
  * unknown (a broken body may have been partly stored) and it is cancelled.
  */
-async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, desc: Descriptor, session: UploadSession): Promise<void> {
+async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoint, desc: Descriptor, session: UploadSession, share = true): Promise<void> {
   // Open the download and the upload session at the same time: one round trip saved per blob.
   const [source, url] = await Promise.allSettled([
-    src.client.blobGet(src.repository, desc.digest, ctx.signal),
+    openSource(ctx, src, desc, share),
     session.url ? Promise.resolve(session.url) : dst.client.blobUploadStart(dst.repository, ctx.signal),
   ]);
   if (url.status === 'fulfilled') session.url = url.value;
+  let fallBack = false;
   try {
     if (source.status === 'rejected') throw source.reason;
     if (url.status === 'rejected') throw url.reason;
-    const stream = verifiedStream(source.value.body, desc.digest, desc.size, ctx.onBytes);
+    const from = source.value;
+    const stream = isReader(from) ? from.body : from.spool ? from.spool.tee(from.verified) : from.verified;
     session.url = undefined;
     try {
       await dst.client.blobUploadFinish(dst.repository, url.value, desc.digest, desc.size, stream, ctx.signal);
@@ -225,15 +230,45 @@ async function blobTransfer(ctx: CopyContext, src: BlobEndpoint, dst: BlobEndpoi
       // Under a push budget, awaited: the session must be gone before the slot is (SWR counts it).
       const cancelled = dst.client.blobUploadCancel(dst.repository, url.value);
       if (dst.client.pushBudget) await cancelled;
-      throw err;
+      // A spool that broke is no reason to fail: GET the source instead.
+      if (!isReader(from) || !from.failed || ctx.signal?.aborted) throw err;
+      ctx.logger?.debug({ digest: desc.digest, err: errorMessage(err) }, 'spooled blob unreadable: GET the source');
+      fallBack = true;
     }
   } finally {
-    const body = source.status === 'fulfilled' ? source.value.body : undefined;
+    const from = source.status === 'fulfilled' ? source.value : undefined;
+    if (isReader(from)) from.close();
+    else from?.spool?.close();
+    const body = from && !isReader(from) ? from.body : undefined;
     if (body && !body.destroyed) {
       // Not read (the POST failed): undici's body then errors with "Request aborted" on destroy,
       // which nobody listens to any more, an uncaught exception. The failure is already thrown.
       body.on('error', () => {});
       body.destroy();
     }
+  }
+  if (fallBack) await blobTransfer(ctx, src, dst, desc, session, false);
+}
+
+/** Another destination of this run read (or is reading) these bytes already: its spool; else a GET. */
+async function openSource(ctx: CopyContext, src: BlobEndpoint, desc: Descriptor, share: boolean): Promise<SpoolReader | SourceGet> {
+  const spool = share && src.fanOut && ctx.sourceBlobs ? await ctx.sourceBlobs.take(src.client.registry, desc, src.fanOut, ctx.onBytes, ctx.signal) : undefined;
+  return isReader(spool) ? spool : getSource(ctx, src, desc, spool);
+}
+
+interface SourceGet {
+  body: Readable;
+  verified: AsyncGenerator<Uint8Array>;
+  spool: SpoolWriter | undefined;
+}
+
+/** A GET of the source blob, verified as it streams; `spool`, when given, gets a copy of the bytes. */
+async function getSource(ctx: CopyContext, src: BlobEndpoint, desc: Descriptor, spool: SpoolWriter | undefined): Promise<SourceGet> {
+  try {
+    const { body } = await src.client.blobGet(src.repository, desc.digest, ctx.signal);
+    return { body, verified: verifiedStream(body, desc.digest, desc.size, ctx.onBytes), spool };
+  } catch (err) {
+    spool?.close();
+    throw err;
   }
 }

@@ -6,6 +6,7 @@ import type { BlobClaims } from './blob-claims.js';
 import { BlobLedger } from './ledger.js';
 import { Limiter } from './limiter.js';
 import { ManifestCache } from './manifest-cache.js';
+import { SourceBlobShare } from './source-share.js';
 
 export interface CopyCounters {
   blobsUploaded: number;
@@ -33,6 +34,8 @@ export interface CopyContext {
   claims?: BlobClaims;
   /** Source manifests fetched by this run, by digest (manifest-cache.ts). */
   manifests?: ManifestCache;
+  /** Source blobs downloaded for one destination and wanted by others of the run (source-share.ts); closed when the run ends. */
+  sourceBlobs?: SourceBlobShare;
   /** Bounds concurrent blob transfers across all images of the run. */
   transfers: Limiter;
   /** Per-registry bound on blob transfers (the config's `registries.<host>.concurrency`). */
@@ -107,6 +110,7 @@ export function createCopyContext(opts: CopyContextOptions = {}): CopyContext {
   return {
     ledger: new BlobLedger(),
     manifests: new ManifestCache(),
+    sourceBlobs: new SourceBlobShare(),
     transfers: new Limiter(opts.transfers ?? DEFAULT_TRANSFERS),
     registryLimiter: limited ? registryLimiter : undefined,
     checks: (registry) => {

@@ -80,6 +80,8 @@ export interface CopyOptions {
   destinationTags?: DestinationTags;
   /** The source tag's digest as the source's listing API gave it (plan/rule-tags.ts): no source HEAD. */
   listedDigest?: string;
+  /** The destination registries this run copies the source to (the message's fanOut): blobs are read once for all (source-share.ts). */
+  fanOut?: number;
 }
 
 /**
@@ -214,6 +216,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     repository: srcRepo,
     ...(opts.reserveGets ? { reserveGets: opts.reserveGets } : {}),
     ...(ctx.manifests ? { manifests: ctx.manifests } : {}),
+    ...(opts.fanOut ? { fanOut: opts.fanOut } : {}),
   };
   const fetched = await sourceManifest(from, srcInfo.digest, ctx.signal);
   const top = { data: fetched, manifest: parseManifest(fetched.bytes, fetched.mediaType) };

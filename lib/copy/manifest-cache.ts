@@ -12,6 +12,8 @@ export class ManifestCache {
   /** Insertion order is recency order. */
   private readonly entries = new Map<string, ManifestData>();
   private bytes = 0;
+  /** GETs in flight, by digest: copies of one image to several destinations start at once (source-share.ts). */
+  private readonly pending = new Map<string, Promise<ManifestData>>();
 
   constructor(private readonly maxBytes = MANIFEST_CACHE_BYTES) {}
 
@@ -22,6 +24,27 @@ export class ManifestCache {
       this.entries.set(digest, m);
     }
     return m;
+  }
+
+  /**
+   * The manifest from here, else from a GET in flight for it, else from `get`. A joined GET that
+   * fails (the other copy was aborted, say) is no verdict on this copy: it makes its own.
+   */
+  async fetch(digest: string, get: () => Promise<ManifestData>): Promise<ManifestData> {
+    const known = this.get(digest);
+    if (known) return known;
+    const inFlight = this.pending.get(digest);
+    if (inFlight) {
+      const joined = await inFlight.catch(() => undefined);
+      if (joined) return joined;
+    }
+    const p = get().then((m) => (this.put(m), m));
+    this.pending.set(digest, p);
+    try {
+      return await p;
+    } finally {
+      if (this.pending.get(digest) === p) this.pending.delete(digest);
+    }
   }
 
   put(m: ManifestData): void {

@@ -61,10 +61,13 @@ export async function processRecords(records: readonly SQSRecord[], env: CopierE
   const budget = remainingMs - (env.marginMs ?? DEFAULT_MARGIN_MS);
   const timer = setTimeout(() => deadline.abort(new MigrateError(ErrorCode.INTERRUPTED, 'the Lambda deadline is near')), Math.max(0, budget));
   const deps: ProcessDeps = { ...env.runtime, send: (bodies) => env.queue.send(bodies) };
+  // A batch is the Lambda's run: spooled source blobs go when the last batch running ends (copy/source-share.ts).
+  const leave = env.runtime.ctx.sourceBlobs?.enter();
   try {
     return await Promise.allSettled(records.map((r) => processRecord(r, deps, env, deadline.signal)));
   } finally {
     clearTimeout(timer);
+    leave?.();
   }
 }
 

@@ -80,7 +80,7 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     ...(opts.marginMs !== undefined ? { marginMs: opts.marginMs } : {}),
     ...(opts.longHaul ? { longHaul: opts.longHaul } : {}),
     onOutcome: opts.onOutcome ?? ((o) => logOutcome(opts.logger, o)),
-    close: () => pool.close(),
+    close: () => (ctx.sourceBlobs?.close(), pool.close()),
   };
 }
 

@@ -251,6 +251,7 @@ async function copyOne(
       ...(m.deep ? { deep: true } : {}),
       ...(m.fullCheck ? { fullCheck: true } : {}),
       ...(m.listedDigest ? { listedDigest: m.listedDigest } : {}),
+      ...(m.fanOut ? { fanOut: m.fanOut } : {}),
       ...(deps.destinations ? { destinations: deps.destinations, ...destinationListing(deps.pool, dst.registry) } : {}),
     },
   );

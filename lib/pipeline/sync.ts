@@ -283,6 +283,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
   // Wait for both, whatever happens to one, before closing the connections they use.
   const settled = await Promise.allSettled([fed, copiers]);
   done.abort();
+  ctx.sourceBlobs?.close();
   await pool.close().catch(() => undefined);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
 

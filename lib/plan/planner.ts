@@ -162,8 +162,10 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
 export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platforms?: string[], digests?: ReadonlyMap<string, string>): CopyImageMessage[] {
   const src = `${rule.source.registry}/${rule.source.repository}`;
   const out: CopyImageMessage[] = [];
+  // Destinations in one registry mount from each other; each other registry reads the source's blobs again.
+  const fanOut = new Set(rule.destinations.map((d) => d.registry)).size;
   const push = (source: string, destination: string, listedDigest?: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}), ...(listedDigest ? { listedDigest } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}), ...(listedDigest ? { listedDigest } : {}), ...(fanOut > 1 ? { fanOut } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {

@@ -38,6 +38,8 @@ export const copyImageMessage = z.strictObject({
    * and copying, as a HEAD is; what is copied is still verified against its digest.
    */
   listedDigest: z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/).optional(),
+  /** The rule's destination registries (2+): the copier shares the source's blobs among them (copy/source-share.ts). */
+  fanOut: z.number().int().min(2).max(10_000).optional(),
   run: run.optional(),
 });
 
