@@ -8,6 +8,7 @@
 //     manifest PUT, re-sends included (registry/http/transport.ts).
 // Pure logic over an injectable clock, so the unit tests run on a fake one.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Waiters } from './waiters.js';
 
 export interface Clock {
   now(): number;
@@ -33,7 +34,7 @@ export class PushBudget {
   private active = 0;
   private peak = 0;
   private tokens = 0;
-  private readonly waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private readonly waiting = new Waiters<void>();
   /**
    * The earliest time the next token may be handed out. Tokens are handed out in turn, each one
    * 1/rate after the previous one was actually handed out (not after when it was due): a timer
@@ -110,22 +111,7 @@ export class PushBudget {
       this.take();
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject,
-      };
-      const onAbort = (): void => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
+    return this.waiting.wait(signal);
   }
 
   private take(): void {
@@ -138,7 +124,7 @@ export class PushBudget {
     // After a tighten() the active count may stay above the new limit until enough slots end.
     while (this.active < this.limit && this.waiting.length > 0) {
       this.take();
-      this.waiting.shift()!.resolve();
+      this.waiting.wakeFirst();
     }
   }
 }

@@ -8,6 +8,7 @@
 // per-registry `concurrency` (else the connections per origin) bounds every window.
 import { AimdWindow, type Sent, type WindowStats } from './window.js';
 import type { Clock } from './push-budget.js';
+import { Waiters } from './waiters.js';
 
 /**
  * What a request does, for its window. Every request to the registry has one, so that none is
@@ -37,17 +38,12 @@ export interface WindowSlot {
   release(ok: boolean): void;
 }
 
-interface Waiter {
-  resolve: (level: number) => void;
-  reject: (err: unknown) => void;
-}
-
 /** One window with its requests in flight and, FIFO, those waiting for room. */
 export class WindowGate {
   readonly window: AimdWindow;
   private inFlight = 0;
   private peakInFlight = 0;
-  private readonly waiting: Waiter[] = [];
+  private readonly waiting = new Waiters<number>();
 
   constructor(max: number, clock?: Pick<Clock, 'now'>) {
     this.window = new AimdWindow({ max, clock });
@@ -93,22 +89,7 @@ export class WindowGate {
 
   /** Resolves with the in-flight level the waiter was let in at. */
   private wait(signal?: AbortSignal): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: (level) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(level);
-        },
-        reject,
-      };
-      const onAbort = (): void => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
+    return this.waiting.wait(signal);
   }
 
   /** Count one more in flight; returns the level it is sent at. */
@@ -122,7 +103,7 @@ export class WindowGate {
   private wake(): void {
     while (this.inFlight < this.window.limit && this.waiting.length > 0) {
       const level = this.take();
-      this.waiting.shift()!.resolve(level);
+      this.waiting.wakeFirst(level);
     }
   }
 }
