@@ -52,7 +52,8 @@ export class EcrLister implements RepositoryLister {
   private client: Promise<ECRClient> | undefined;
   private readonly size: number;
   constructor(private readonly opts: EcrOptions) {
-    this.size = opts.pageSize ?? 100;
+    // DescribeRepositories and DescribeImages serve up to 1,000 a page (the API's maximum).
+    this.size = opts.pageSize ?? 1000;
   }
 
   private api(): Promise<ECRClient> {

@@ -1,4 +1,4 @@
-// Issue 15, item 2: a listing source (Harbor's, Docker Hub's, Quay's or SWR's API gives each tag's
+// Issue 15, item 2: a listing source (Harbor's, Docker Hub's, Quay's, ECR's or SWR's API gives each tag's
 // digest) synced into SWR (its
 // management API gives each tag's digest there): an unchanged repository costs the same few requests
 // whatever its tag count: the source's artifact pages, SWR's tag page, and nothing at either
@@ -13,6 +13,7 @@ import { tempDir, writeFile } from '../helpers/files.js';
 import { startHarborApi } from '../helpers/harbor-api.js';
 import { startDockerHubApi } from '../helpers/docker-hub-api.js';
 import { startQuayApi } from '../helpers/quay-api.js';
+import { startEcrApi } from '../helpers/ecr-api.js';
 import type { JsonApi } from '../helpers/json-api.js';
 import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
 import { type SwrApiHandle, startSwrApi, swrState } from '../helpers/swr-api-server.js';
@@ -29,6 +30,7 @@ describe('no-op from a listing source into SWR: requests per repository independ
   let harbor: JsonApi;
   let hub: JsonApi;
   let quay: JsonApi;
+  let ecr: JsonApi;
   let srcApi: SwrApiHandle;
   let srcSwr: SwrRegistryProxyHandle;
   const configs: Record<string, string> = {};
@@ -70,6 +72,7 @@ describe('no-op from a listing source into SWR: requests per repository independ
     harbor = await startHarborApi({ projects: { proj: { repos } }, username: 'robot', password: 'pw' });
     hub = await startDockerHubApi({ namespaces: { proj: repos } });
     quay = await startQuayApi({ namespaces: { proj: repos.map((r) => ({ name: r.name, tags: r.tags.map((x, i) => ({ name: x.name, startTs: 1_767_225_600 + i, digest: x.digest })) })) }, pageSize: 100 });
+    ecr = await startEcrApi({ repositories: repos.map((r) => ({ name: `proj/${r.name}`, images: r.tags.map((x, i) => ({ tags: [x.name], pushedAt: 1_767_225_600 + i, digest: x.digest })) })), password: 'unused', fixedPassword: true });
     const srcState = swrState();
     srcState.orgs.set('proj', { auth: 7, mine: true });
     srcApi = await startSwrApi({ ak: 'AKS', sk: 'SKS', projectId: 'p2', state: srcState, backing: src });
@@ -79,6 +82,7 @@ describe('no-op from a listing source into SWR: requests per repository independ
       harbor: [src.host, `{ insecure: true, username: robot, password: pw, type: harbor, apiEndpoint: "${harbor.url}" }`],
       dockerhub: [src.host, `{ insecure: true, type: dockerhub, apiEndpoint: "${hub.url}" }`],
       quay: [src.host, `{ insecure: true, type: quay, apiEndpoint: "${quay.url}" }`],
+      ecr: [src.host, `{ insecure: true, type: ecr, apiEndpoint: "${ecr.url}" }`],
       swr: [srcSwr.host, `{ type: swr, insecure: true, accessKey: AKS, secretKey: SKS, project: cn-north-4, projectId: p2, managementEndpoint: "${srcApi.url}" }`],
     };
     for (const [kind, [host, entry]] of Object.entries(fronts)) {
@@ -96,13 +100,17 @@ ${Object.keys(SIZES).map((name) => `  - { source: "${host}/proj/${name}", destin
 
   /** A run, and the requests it made for each repository: at the listing API, the SWR API and both registries. */
   const run = async (kind: string) => {
-    const listing = { harbor, dockerhub: hub, quay, swr: srcApi }[kind]!;
+    const listing = { harbor, dockerhub: hub, quay, ecr, swr: srcApi }[kind]!;
     const [s, b, l, a] = [src.mark(), back.mark(), listing.requests.length, api.requests.length];
-    const r = await runCli(['sync', '--config', configs[kind]!, '--dlq', dlq()]);
+    // ECR's API is reached through the AWS SDK: dummy credentials (the stand-in checks no signature).
+    const r = await runCli(['sync', '--config', configs[kind]!, '--dlq', dlq()], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'eu-west-1' });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await Promise.all([src.settle(), back.settle()]);
     const per = (name: string) => ({
-      listing: listing.requests.slice(l).filter((q) => new RegExp(`/(repositories|repository|repos)/(proj/)?${name}/`).test(q.path)).length,
+      // ECR's JSON API names the repository in the body: its DescribeImages calls are shared out evenly.
+      listing: kind === 'ecr'
+        ? listing.requests.slice(l).filter((q) => (q as { target?: string }).target?.endsWith('.DescribeImages')).length / 2
+        : listing.requests.slice(l).filter((q) => new RegExp(`/(repositories|repository|repos)/(proj/)?${name}/`).test(q.path)).length,
       swrApi: api.requests.slice(a).filter((q) => q.path.includes(`/repos/proj$${name}/`) || q.path.includes(`/repos/proj%24${name}/`)).length,
       source: src.requestsSince(s).filter((e) => e.path.includes(`/proj/${name}/`)).length,
       destination: back.requestsSince(b).filter((e) => e.path.includes(`/proj/${name}/`)).length,
@@ -110,7 +118,7 @@ ${Object.keys(SIZES).map((name) => `  - { source: "${host}/proj/${name}", destin
     return { r, small: per('small'), large: per('large'), all: { source: src.requestsSince(s), destination: back.requestsSince(b) } };
   };
 
-  for (const kind of ['harbor', 'dockerhub', 'quay', 'swr']) {
+  for (const kind of ['harbor', 'dockerhub', 'quay', 'ecr', 'swr']) {
     test(`${kind} source: the no-op asks each repository at most 3 times, with 10 tags as with 200`, async (t) => {
       const first = await run(kind);
       if (kind === 'harbor') assert.match(first.r.stdout + first.r.stderr, new RegExp(`${SIZES.small} copied, ${SIZES.large} already present`));

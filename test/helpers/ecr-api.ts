@@ -4,7 +4,8 @@
 // Timestamps are epoch seconds, as the protocol sends them. Signatures are not checked.
 import { type JsonApi, reply, startJsonApi } from './json-api.js';
 
-export interface EcrRepo { name: string; images: Array<{ tags: string[]; pushedAt: number }> }
+/** An image's `digest`: the real one of the registry behind this API, when the test gives it (else a made-up one). */
+export interface EcrRepo { name: string; images: Array<{ tags: string[]; pushedAt: number; digest?: string }> }
 export interface EcrOptions {
   repositories: EcrRepo[];
   password?: string;
@@ -20,7 +21,8 @@ export function startEcrApi(opts: EcrOptions): Promise<JsonApi & { tokensIssued:
   let issued = 0;
   const page = <T>(all: T[], body: { maxResults?: number; nextToken?: string }) => {
     const offset = body.nextToken ? Number(body.nextToken.slice(1)) : 0;
-    const size = body.maxResults ?? 100;
+    // ECR's own bounds: maxResults 1-1000, default 100.
+    const size = Math.min(body.maxResults ?? 100, 1000);
     return { items: all.slice(offset, offset + size), ...(offset + size < all.length ? { nextToken: `t${offset + size}` } : {}) };
   };
   const err = (type: string, message: string) => reply(400, { __type: type, message }, HEADERS);
@@ -36,7 +38,7 @@ export function startEcrApi(opts: EcrOptions): Promise<JsonApi & { tokensIssued:
       const repo = opts.repositories.find((r) => r.name === body.repositoryName);
       if (!repo) return err('RepositoryNotFoundException', `The repository with name '${body.repositoryName}' does not exist in the registry with id '123456789012'`);
       const { items, nextToken } = page(repo.images, body);
-      const imageDetails = items.map((i, k) => ({ imageDigest: `sha256:${String(k).padStart(64, '0')}`, imageTags: i.tags, imagePushedAt: i.pushedAt, repositoryName: repo.name }));
+      const imageDetails = items.map((i, k) => ({ imageDigest: i.digest ?? `sha256:${String(k).padStart(64, '0')}`, imageTags: i.tags, imagePushedAt: i.pushedAt, repositoryName: repo.name }));
       return reply(200, { imageDetails, ...(nextToken ? { nextToken } : {}) }, HEADERS);
     }
     if (op === 'GetAuthorizationToken') {
