@@ -41,6 +41,34 @@ describe('copy engine', () => {
   });
   after(stopAll);
 
+  test('a listed digest stands for the source HEAD; one the source no longer has falls back to a HEAD of the tag', async () => {
+    const img = await pushImage(src, 'listed/app', 'v1', { format: 'docker', layers: [randomLayer(2_000)] });
+    const p = pool(src, dst);
+    const ctx = createCopyContext({ blobRetry: fastRetry });
+    const s = parseReference(`${src.host}/listed/app:v1`);
+    const ends = (repo: string) => [
+      { client: p.client(s.registry, s.repository, 'source'), ref: s },
+      { client: p.client(dst.host, repo, 'destination'), ref: parseRepositoryReference(`${dst.host}/${repo}`) },
+    ] as const;
+    await src.settle();
+    let mark = src.mark();
+    const [a, b] = ends('listed/right');
+    const right = await copyImage(ctx, a, b, { listedDigest: img.digest });
+    await src.settle();
+    assert.equal(right.digest, img.digest);
+    assert.equal(src.requestsSince(mark).filter((e) => e.method === 'HEAD' && e.path.includes('/manifests/')).length, 0, 'no source HEAD');
+    // The tag moved since the listing: the listed digest is gone (404), the tag is asked.
+    mark = src.mark();
+    const [c, d] = ends('listed/stale');
+    const stale = await copyImage(ctx, c, d, { listedDigest: `sha256:${'0'.repeat(64)}` });
+    await src.settle();
+    await p.close();
+    assert.equal(stale.status, 'copied');
+    assert.equal(stale.digest, img.digest, 'what the tag names now was copied');
+    assert.equal(src.requestsSince(mark).filter((e) => e.method === 'HEAD' && e.path.endsWith('/manifests/v1')).length, 1, 'one HEAD of the tag after the 404');
+    assert.equal((await getManifest(dst, 'listed/stale', 'v1'))?.digest, img.digest);
+  });
+
   test('a layer shared by several repos is uploaded once and mounted into the others', async () => {
     const base = randomLayer(512 * 1024);
     const repos = ['shared/a', 'shared/b', 'shared/c', 'shared/d'];
