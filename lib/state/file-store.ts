@@ -9,7 +9,7 @@
 // A group may live in its own file with a reader for the lines an older version wrote there without
 // `_g`/`_id` (the digest memo's `digests.jsonl`): new lines carry the old fields too, so an older
 // version still reads the file it shares with this one.
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type LockOptions, withFileLock } from '../queue/file-lock.js';
@@ -47,9 +47,12 @@ export interface FileStateStoreOptions {
   /** Milliseconds since the epoch (tests move it to expire items). */
   clock?: () => number;
   lock?: LockOptions;
+  /** Rewrite a file holding more than this many lines, and 4 times its live items (default 20,000). */
+  compactAfter?: number;
 }
 
 export const SHARED_STATE_FILE = 'state.jsonl';
+const COMPACT_AFTER = 20_000;
 
 type Op =
   | { kind: 'put'; key: StateKey; data: StateData; opts: PutOptions }
@@ -140,6 +143,16 @@ export class FileStateStore implements StateStore {
     });
   }
 
+  private async compact(log: JsonlLog<Pending>, now: number): Promise<void> {
+    if (log.lines <= (this.opts.compactAfter ?? COMPACT_AFTER)) return;
+    try {
+      if (await compactLog(log, now, this.opts.compactAfter ?? COMPACT_AFTER)) this.opts.logger?.debug({ file: log.path, items: log.items.size }, 'state file compacted');
+    } catch (err) {
+      // Only the file's size is at stake: the appended lines stand as they are.
+      this.opts.logger?.warn({ file: log.path, err: String(err) }, 'state file: could not compact');
+    }
+  }
+
   private async flush(log: JsonlLog<Pending>): Promise<void> {
     try {
       while (log.pending.length) {
@@ -199,12 +212,35 @@ export class FileStateStore implements StateStore {
           if (item) log.items.set(k, item);
           else log.items.delete(k);
         }
+        await this.compact(log, now);
         batch.forEach((p, i) => ('err' in results[i]! ? p.reject(results[i]!.err) : p.resolve(results[i]!.ok)));
       },
       this.opts.lock,
     );
     this.reportCorrupt(log);
   }
+}
+
+/**
+ * Under the file's lock: a file that holds mostly superseded states (each refresh of a pushed tag's
+ * record appends one line: a scheduled run on 100,000 tags adds ~15 MB a day) is rewritten with one
+ * line per live item, into a temporary file renamed over it. Readers in other processes see a new
+ * inode and read it again from the start (jsonl-log.ts); a version (a byte offset) taken before
+ * is then stale, so a conditional write on it fails as a lost race would.
+ */
+async function compactLog(log: JsonlLog<unknown>, now: number, limit: number): Promise<boolean> {
+  await log.catchUp();
+  const alive = [...log.items].filter(([, item]) => live(item, now));
+  if (log.lines <= limit || log.lines <= 4 * alive.length) return false;
+  const text = alive.map(([k, item]) => {
+    const cut = k.indexOf('\u0000');
+    return `${lineFor({ group: k.slice(0, cut), id: k.slice(cut + 1) }, item)}\n`;
+  }).join('');
+  const tmp = `${log.path}.compact-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, log.path);
+  await log.catchUp();
+  return true;
 }
 
 function lineFor(key: StateKey, item: StoredItem | null): string {

@@ -12,6 +12,8 @@ export const itemKey = (group: string, id: string) => `${group}\u0000${id}`;
 export class JsonlLog<P = unknown> {
   readonly items = new Map<string, StoredItem>();
   corrupt = 0;
+  /** Complete lines in the file as read (superseded states included): what compaction weighs. */
+  lines = 0;
   private offset = 0;
   private ino?: number;
   /** Where a trailing line without its newline starts (counted as corrupt once). */
@@ -79,11 +81,13 @@ export class JsonlLog<P = unknown> {
 
   private reset(): void {
     this.items.clear();
+    this.lines = 0;
     this.offset = 0;
     this.partialAt = undefined;
   }
 
   private applyLine(line: string, at: number): void {
+    this.lines++;
     const wasPartial = this.partialAt === at;
     if (wasPartial) this.partialAt = undefined;
     const parsed = line.trim() === '' ? null : this.parse(line);

@@ -38,6 +38,32 @@ describe('state store on files: the contract', () => {
 });
 
 describe('state store on files', () => {
+  test('a file of mostly superseded states is rewritten with one line per live item; every reader follows', async () => {
+    const dir = tempDir('swrm-state-');
+    const c = clock();
+    const a = new FileStateStore(dir, { compactAfter: 50, clock: c.now });
+    const b = new FileStateStore(dir, { clock: c.now });
+    await a.put({ group: 'pushed#r.io', id: 'app:v1' }, { digest: dig(1), checkedAt: 0 });
+    await a.put({ group: 'gone', id: 'x' }, { value: 1 }, { ttlSeconds: 10 });
+    assert.equal((await b.get({ group: 'gone', id: 'x' }))?.data.value, 1, 'b has read the file before it is rewritten');
+    c.advance(20);
+    // Refreshes of the same records: the file would grow by a line each.
+    for (let i = 0; i < 120; i++) await a.put({ group: 'pushed#r.io', id: `app:v${i % 3}` }, { digest: dig(i % 3), checkedAt: i });
+    await a.add({ group: 'runs', id: 'r1' }, { copied: 2 });
+    const lines = readFileSync(join(dir, 'state.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    assert.ok(lines <= 60, `${lines} lines after 122 writes of 4 live items`);
+    for (const x of [a, b, new FileStateStore(dir)]) {
+      assert.deepEqual((await x.get({ group: 'pushed#r.io', id: 'app:v2' }))?.data, { digest: dig(2), checkedAt: 119 });
+      assert.equal((await x.get({ group: 'runs', id: 'r1' }))?.data.copied, 2);
+      assert.equal(await x.get({ group: 'gone', id: 'x' }), undefined, 'the expired item is gone');
+    }
+    // b's next write goes on top of the rewritten file, and a reads it.
+    await b.add({ group: 'runs', id: 'r1' }, { copied: 1 });
+    assert.equal((await a.get({ group: 'runs', id: 'r1' }))?.data.copied, 3);
+    assert.equal(await b.put({ group: 'runs', id: 'r2' }, { x: 1 }, { ifAbsent: true }), true);
+    assert.equal(await a.put({ group: 'runs', id: 'r2' }, { x: 2 }, { ifAbsent: true }), false, 'conditions hold across the rewrite');
+  });
+
   test('a new instance (the next run) reads what an earlier one wrote, versions included', async () => {
     const dir = tempDir('swrm-state-');
     const a = new FileStateStore(dir);
