@@ -78,6 +78,8 @@ export interface CopyOptions {
   fullCheck?: boolean;
   /** The destination's listing API with tag digests (SWR): read once per repository instead of its tag list. */
   destinationTags?: DestinationTags;
+  /** What the destination tag held when the rule was expanded (queue/messages.ts destinationSeen): no lookup. */
+  destinationSeen?: string;
   /** The source tag's digest as the source's listing API gave it (plan/rule-tags.ts): no source HEAD. */
   listedDigest?: string;
   /** The destination registries this run copies the source to (the message's fanOut): blobs are read once for all (source-share.ts). */
@@ -139,9 +141,12 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // Docker Hub's pull limit, GETs do, so a GET happens only when something must be copied).
   const dstTargetGuess = destinationTarget(src.ref, dst.ref, known?.digest ?? src.ref.digest ?? '');
   const force = opts.force === true;
-  const look: DestinationLookup | undefined = opts.destinations
-    ? await opts.destinations.lookup(dst.client, dstRepo, dstTargetGuess, !force && !opts.deep && !opts.fullCheck, ctx.signal, opts.destinationTags)
-    : undefined;
+  const trust = !force && !opts.deep && !opts.fullCheck;
+  const look: DestinationLookup | undefined = !opts.destinations
+    ? undefined
+    : opts.destinationSeen && trust && !isDigest(dstTargetGuess)
+      ? seenLookup(opts.destinationSeen)
+      : await opts.destinations.lookup(dst.client, dstRepo, dstTargetGuess, trust, ctx.signal, opts.destinationTags);
   const dstHeaded = Boolean(dstTargetGuess) && !look?.absent && !look?.trusted;
   const [srcInfo, dstInfo] = await allOrAbort<{ digest: string; mediaType?: string } | undefined>(
     [
@@ -241,7 +246,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     if (there?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
   }
   // Nothing in a fresh repository can be found by a HEAD; its record goes first (destination-state.ts).
-  const fresh = look?.view.kind === 'fresh';
+  const fresh = look?.view.kind === 'fresh' && look.absent;
   if (fresh) await opts.destinations!.touch(dst.client.registry, dstRepo);
   const to: BlobEndpoint = { client: dst.client, repository: dstRepo, ...(fresh ? { fresh } : {}) };
   if (children.length) {
@@ -329,6 +334,13 @@ async function manifestCommit(
   counters.manifestsPut++;
   ctx.ledger.addManifest(to.client.registry, to.repository, data.digest);
   ctx.logger?.info({ repository: to.repository, target, digest: data.digest }, 'manifest committed');
+}
+
+/** The destination as the expansion saw it (copy messages' destinationSeen), for the copy's own lookup. */
+function seenLookup(seen: string): DestinationLookup {
+  if (seen === 'fresh') return { view: { kind: 'fresh' }, absent: true };
+  if (seen === 'absent') return { view: { kind: 'unknown' }, absent: true };
+  return { view: { kind: 'unknown' }, absent: false, trusted: { digest: seen, source: '', transform: '', mediaType: '', checkedAt: Date.now() } };
 }
 
 /** Foreign (non-distributable) layers live outside the registry; their manifest just points to URLs. */

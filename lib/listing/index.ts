@@ -10,7 +10,7 @@ import { HarborLister } from './harbor.js';
 import { QuayLister } from './quay.js';
 import { listingTypeOf } from './settings.js';
 import { SwrLister } from './swr.js';
-import type { RepositoryLister } from './types.js';
+import type { ListedTag, RepositoryLister } from './types.js';
 
 export { LISTING_TYPES, listingTypeOf, type ListingSettings, type ListingType } from './settings.js';
 
@@ -41,4 +41,13 @@ export function listerFor(pool: ClientPool, registry: string, opts: ListerOption
     default:
       return new CatalogLister(pool.client(registry, '', 'source'));
   }
+}
+
+/**
+ * A destination's own tag listing with digests, where it has one (SWR's management API,
+ * listing/swr.ts): read once per repository instead of its tag list and a HEAD per tag.
+ */
+export function destinationTagsFor(pool: ClientPool, registry: string): { destinationTags?: (repository: string, signal?: AbortSignal) => Promise<ListedTag[]> } {
+  const lister = listerFor(pool, registry);
+  return lister.kind === 'swr' && lister.tagTimes ? { destinationTags: (repository, signal) => lister.tagTimes!(repository, signal) } : {};
 }

@@ -17,8 +17,8 @@ import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/http/retry.js';
 import type { DigestMemo } from '../state/digest-memo.js';
-import type { DestinationState, DestinationTags } from '../copy/destination-state.js';
-import { listerFor } from '../listing/index.js';
+import type { DestinationState } from '../copy/destination-state.js';
+import { destinationTagsFor } from '../listing/index.js';
 import type { RepositoryLister } from '../listing/types.js';
 import type { RunAccounting, RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';
@@ -251,8 +251,9 @@ async function copyOne(
       ...(m.deep ? { deep: true } : {}),
       ...(m.fullCheck ? { fullCheck: true } : {}),
       ...(m.listedDigest ? { listedDigest: m.listedDigest } : {}),
+      ...(m.destinationSeen ? { destinationSeen: m.destinationSeen } : {}),
       ...(m.fanOut ? { fanOut: m.fanOut } : {}),
-      ...(deps.destinations ? { destinations: deps.destinations, ...destinationListing(deps.pool, dst.registry) } : {}),
+      ...(deps.destinations ? { destinations: deps.destinations, ...destinationTagsFor(deps.pool, dst.registry) } : {}),
     },
   );
   return {
@@ -290,10 +291,4 @@ export async function runCopiers(n: number, deps: CopierDeps, done: AbortSignal)
   const settled = await Promise.allSettled(Array.from({ length: n }, loop));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-}
-
-/** SWR destinations list their tags with digests through the management API (listing/swr.ts). */
-function destinationListing(pool: ClientPool, registry: string): { destinationTags?: DestinationTags } {
-  const lister = listerFor(pool, registry);
-  return lister.kind === 'swr' && lister.tagTimes ? { destinationTags: (repository, signal) => lister.tagTimes!(repository, signal) } : {};
 }

@@ -7,7 +7,7 @@
 //     group's other rules: listed together, so two sources claiming one tag are held back
 //     (SWRM_DESTINATION_CONFLICT, as `sync` does), never racing to push it (issue 14, item 3).
 import { ErrorCode, errorMessage, failureCode, isRetryable } from '../errors.js';
-import { listerFor } from '../listing/index.js';
+import { destinationTagsFor, listerFor } from '../listing/index.js';
 import { partitionConflicts } from '../plan/conflicts.js';
 import { expandNamespaceRules } from '../plan/namespaces.js';
 import { copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } from '../plan/planner.js';
@@ -16,6 +16,8 @@ import { listRuleTags } from '../plan/rule-tags.js';
 import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
 import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
 import type { ProcessDeps } from './copier.js';
+import { mapLimit } from '../copy/limiter.js';
+import { parseReference } from '../oci/reference.js';
 
 /** A listed rule as copy messages: its tags listed and filtered (include, exclude, semver, times, latest). */
 async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<CopyImageMessage[]> {
@@ -27,7 +29,8 @@ async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signa
   if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
   // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
   if (listed.noTimes) warn(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter!.pushedWithinDays!));
-  return copyMessagesFor(rule, selectTags(listed.names, rule.filter, listed.pushedAt ? { pushedAt: listed.pushedAt } : {}), m.platforms, listed.digests);
+  const copies = copyMessagesFor(rule, selectTags(listed.names, rule.filter, listed.pushedAt ? { pushedAt: listed.pushedAt } : {}), m.platforms, listed.digests);
+  return withDestinationSeen(copies, deps, signal);
 }
 
 /** An expand-repository message: its rule listed, one copy message per kept tag and destination. */
@@ -102,4 +105,30 @@ async function fanOut(
     });
   }
   await deps.send(bodies);
+}
+
+/**
+ * What each copy's destination tag holds, as the repository's tag list (or SWR's listing) and the
+ * records of earlier pushes say (copy/destination-state.ts): one tag list per destination repository
+ * for the whole expansion, so each copier that takes a message asks nothing more of the destination
+ * (a Lambda copier has no view of its own that outlives one message). Best effort: a copy without
+ * it looks for itself.
+ */
+async function withDestinationSeen(copies: CopyImageMessage[], deps: ProcessDeps, signal: AbortSignal | undefined): Promise<CopyImageMessage[]> {
+  const state = deps.destinations;
+  if (!state) return copies;
+  return mapLimit(copies, 16, async (c) => {
+    if (c.force || c.deep || c.fullCheck) return c;
+    try {
+      const dst = parseReference(c.destination);
+      if (!dst.tag || dst.digest) return c;
+      const client = deps.pool.client(dst.registry, dst.repository, 'destination');
+      const look = await state.lookup(client, dst.repository, dst.tag, true, signal, destinationTagsFor(deps.pool, dst.registry).destinationTags);
+      const seen = look.trusted ? look.trusted.digest : look.absent ? (look.view.kind === 'fresh' ? 'fresh' : 'absent') : undefined;
+      return seen ? { ...c, destinationSeen: seen } : c;
+    } catch (err) {
+      deps.logger?.debug({ destination: c.destination, err: errorMessage(err) }, 'destination not looked up at expansion');
+      return c;
+    }
+  });
 }

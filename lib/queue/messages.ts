@@ -38,6 +38,13 @@ export const copyImageMessage = z.strictObject({
    * and copying, as a HEAD is; what is copied is still verified against its digest.
    */
   listedDigest: z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/).optional(),
+  /**
+   * What the destination tag held when a copier expanded the rule (copy/destination-state.ts):
+   * `fresh` (an empty repository), `absent` (the tag list does not name it) or the digest a record or
+   * the registry's listing gave. The copy takes it for its destination HEAD; as stale at worst as
+   * the time between the expansion and the copy.
+   */
+  destinationSeen: z.union([z.enum(['fresh', 'absent']), z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/)]).optional(),
   /** The rule's destination registries (2+): the copier shares the source's blobs among them (copy/source-share.ts). */
   fanOut: z.number().int().min(2).max(10_000).optional(),
   run: run.optional(),
