@@ -178,7 +178,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     const confirmed = status === 'copied' || (status === 'skipped' && dstHeaded);
     const changed = !look?.record || look.record.digest !== digest || dstHeaded;
     if (opts.destinations && confirmed && !isDigest(dstTarget)) {
-      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, source: srcInfo.digest, transform: transform ?? '', mediaType }, changed);
+      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, mediaType }, changed);
     }
     return r;
   };
@@ -340,7 +340,7 @@ async function manifestCommit(
 function seenLookup(seen: string): DestinationLookup {
   if (seen === 'fresh') return { view: { kind: 'fresh' }, absent: true };
   if (seen === 'absent') return { view: { kind: 'unknown' }, absent: true };
-  return { view: { kind: 'unknown' }, absent: false, trusted: { digest: seen, source: '', transform: '', mediaType: '', checkedAt: Date.now() } };
+  return { view: { kind: 'unknown' }, absent: false, trusted: { digest: seen, mediaType: '', checkedAt: Date.now() } };
 }
 
 /** Foreign (non-distributable) layers live outside the registry; their manifest just points to URLs. */

@@ -5,11 +5,12 @@
 //   it can be found by a HEAD, so the copy sends none (manifests, children, blobs), and uploads with
 //   POST + PUT or mounts from a repository this run filled. The record is written before the first
 //   upload, so a run killed half way (blobs there, no tag yet) is resumed with HEADs, not re-sent.
-// - A tag the destination's tag list still names, whose state record says this tool pushed digest D
-//   there for source digest S (with the same transform) and checked it within `fullCheckEvery`, is
-//   up to date when the source is still S: no destination HEAD. A tag deleted behind the tool's back
-//   is missing from the tag list on the next run; one overwritten behind its back is caught by the
-//   periodic full check (a HEAD, which refreshes the record) or by --full-check.
+// - A tag the destination's tag list still names, with a record of the digest this tool pushed or a
+//   HEAD found there within `fullCheckEvery`: the record stands for the destination HEAD (the copy
+//   then compares it with the source as it would a HEAD's answer). A tag deleted behind the tool's
+//   back is missing from the tag list on the next run; one overwritten behind its back is caught by
+//   the periodic full check (a HEAD, which refreshes the record) or by --full-check (the copy's
+//   `trust: false`). An SWR destination's listing gives each tag's digest: no record is needed.
 // The state store is the source of hints only: every hint that proves wrong is healed by the check
 // that caught it (a HEAD that disagrees overwrites the record), logged at debug level.
 import type { Logger } from 'pino';
@@ -34,10 +35,6 @@ export type DestinationTags = (repository: string, signal?: AbortSignal) => Prom
 export interface PushedTag {
   /** The digest at the destination tag. */
   digest: string;
-  /** The source digest it was made from. */
-  source: string;
-  /** The transforms applied ('' for none): a different transform is a different image. */
-  transform: string;
   mediaType: string;
   /** When a request last confirmed it (milliseconds since the epoch). */
   checkedAt: number;
@@ -47,8 +44,6 @@ export interface DestinationStateOptions {
   store: StateStore;
   /** A tag record older than this is checked with a HEAD again (0: always). Default 24 h. */
   fullCheckEveryMs?: number;
-  /** --full-check: trust no record in this run (the HEADs refresh them). */
-  fullCheck?: boolean;
   /** How long a repository view is used before the tag list is read again (long `work` runs). */
   viewTtlMs?: number;
   clock?: () => number;
@@ -139,9 +134,9 @@ export class DestinationState {
     if (!target || isDigest(target) || view.kind !== 'listed') return { view, absent: false };
     if (!view.tags.has(target)) return { view, absent: true };
     const listed = view.digests?.get(target);
-    if (listed && trust) return { view, absent: false, trusted: { digest: listed, source: '', transform: '', mediaType: '', checkedAt: this.clock() } };
+    if (listed && trust) return { view, absent: false, trusted: { digest: listed, mediaType: '', checkedAt: this.clock() } };
     const record = await this.recorded(client.registry, repository, target);
-    const fresh = record && !this.opts.fullCheck && this.fullCheckEveryMs > 0 && this.clock() - record.checkedAt < this.fullCheckEveryMs;
+    const fresh = record && this.clock() - record.checkedAt < this.fullCheckEveryMs;
     return { view, absent: false, ...(record ? { record } : {}), ...(fresh && trust ? { trusted: record } : {}) };
   }
 
@@ -165,8 +160,8 @@ export class DestinationState {
     try {
       const item = await this.opts.store.get(pushedKey(registry, repository, tag));
       const d = item?.data;
-      if (!d || typeof d.digest !== 'string' || typeof d.source !== 'string' || typeof d.checkedAt !== 'number') return undefined;
-      return { digest: d.digest, source: d.source, transform: String(d.transform ?? ''), mediaType: String(d.mediaType ?? ''), checkedAt: d.checkedAt };
+      if (!d || typeof d.digest !== 'string' || typeof d.checkedAt !== 'number') return undefined;
+      return { digest: d.digest, mediaType: String(d.mediaType ?? ''), checkedAt: d.checkedAt };
     } catch (err) {
       this.opts.logger?.debug({ err: errorMessage(err) }, 'state store unreadable: checking by HEAD');
       return undefined;

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Descriptor } from '../oci/manifest.js';
 import { verifiedStream } from './verified-stream.js';
+import { untilAborted } from '../registry/limits/waiters.js';
 
 export interface SourceShareOptions {
   /** A blob up to this size is spooled in memory. */
@@ -91,7 +92,7 @@ export class SourceBlobShare {
       const spool = this.spools.get(key);
       if (!spool) return fanOut > 1 ? this.writer(key, desc, fanOut) : undefined;
       spool.wanted = Math.max(spool.wanted, fanOut - 1);
-      if (spool.state === 'writing' && !(await untilSettled(spool.ready, signal))) continue;
+      if (spool.state === 'writing' && !(await untilAborted(spool.ready, signal))) continue;
       if (spool.state !== 'ready') continue;
       return this.reader(spool, desc, onBytes);
     }
@@ -254,20 +255,6 @@ export function isReader(s: object | undefined): s is SpoolReader {
 
 async function* fromChunks(chunks: readonly Buffer[]): AsyncGenerator<Uint8Array> {
   for (const c of chunks) yield c;
-}
-
-/** The spool's outcome, or false when the waiting transfer is aborted (it then throws on its own). */
-function untilSettled(ready: Promise<boolean>, signal?: AbortSignal): Promise<boolean> {
-  if (!signal) return ready;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void ready.then((ok) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(ok);
-    });
-  });
 }
 
 function drained(out: WriteStream): Promise<void> {

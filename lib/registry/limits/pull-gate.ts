@@ -17,6 +17,7 @@ import type { FailureReason } from '../../queue/types.js';
 import type { ClientPool } from '../pool.js';
 import { type Clock, realClock } from './push-budget.js';
 import type { PullBudget } from './pull-budget.js';
+import { untilAborted } from './waiters.js';
 
 export interface PullGateOptions {
   /** --pace: wait for the budget instead of leaving the rest for later. */
@@ -192,24 +193,4 @@ export class PullBudgetGate {
     // 429 with the headers, and the budget is read from that.
     if (budget.readAt === before) budget.forget();
   }
-}
-
-/** `p`, or the signal's reason once it aborts (a copier waiting on a probe must stop on Ctrl-C). */
-function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

@@ -8,7 +8,7 @@
 //     manifest PUT, re-sends included (registry/http/transport.ts).
 // Pure logic over an injectable clock, so the unit tests run on a fake one.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Waiters } from './waiters.js';
+import { Waiters, untilAborted } from './waiters.js';
 
 export interface Clock {
   now(): number;
@@ -127,18 +127,6 @@ export class PushBudget {
       this.waiting.wakeFirst();
     }
   }
-}
-
-/** `p`, or the signal's reason as soon as it aborts. */
-function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }
 
 function check(concurrency: number, rate: number): void {

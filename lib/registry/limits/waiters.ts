@@ -1,4 +1,4 @@
-// A FIFO of callers waiting for room (a push slot, a window's slot). A waiter whose signal aborts
+// Waiting, abortably: a FIFO of callers waiting for room (a push slot, a window's slot). A waiter whose signal aborts
 // leaves the queue at once, so a cancelled copy never takes a slot it no longer wants; the one let
 // in is told a value (e.g. the in-flight level it was let in at).
 export class Waiters<T> {
@@ -34,4 +34,27 @@ export class Waiters<T> {
     first?.resolve(value);
     return first !== undefined;
   }
+}
+
+/**
+ * `p`, or the signal's reason as soon as it aborts: a copier waiting on a probe, a push slot or
+ * another copier's download stops on Ctrl-C, while what it waited for goes on for the others.
+ */
+export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
