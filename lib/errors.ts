@@ -257,7 +257,7 @@ export function isRetryable(err: unknown): boolean {
     return err.errors.some((e) => RETRYABLE_REGISTRY_CODES.has(e.code));
   }
   if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) return true;
-  // SWR management API: busy / throttled codes and 429/503 (lib/swr/errors.ts decides which).
+  // SWR management API: busy / throttled codes and 429/503 (lib/vendors/swr/errors.ts decides which).
   if (err instanceof MigrateError && err.code === ErrorCode.SWR_API) return (err as MigrateError & { retryable?: boolean }).retryable === true;
   return false;
 }
@@ -272,7 +272,7 @@ export function isBusy(err: unknown): boolean {
   return false;
 }
 
-/** SWR's "system busy" and throttling codes (lib/swr/errors.ts, REFERENCE.md section 2). */
+/** SWR's "system busy" and throttling codes (lib/vendors/swr/errors.ts, REFERENCE.md section 2). */
 export const BUSY_CODES: ReadonlySet<string> = new Set(['TOOMANYREQUESTS', 'SVCSTG.SWR.4090023', 'SVCSTG.SWR.4031032', 'SVCSTG.SWR.4031042']);
 
 /** How long the registry asked us to wait, if it said so. */

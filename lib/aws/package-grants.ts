@@ -3,9 +3,9 @@
 // cold start. Secrets are not fetched while packaging (no AWS, no credentials): a reference stands
 // for a value, which is all the grants need to know (that a registry has a login); `${env:}` likewise.
 import { loadForPackaging } from '../config/package-check.js';
-import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from './ecr-grants.js';
+import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from '../vendors/ecr/grants.js';
 
-export type { StackTarget } from './ecr-grants.js';
+export type { StackTarget } from '../vendors/ecr/grants.js';
 
 export interface PackageGrants {
   /** CloudFormation Resources to merge into the template ({} when the config has no ECR source). */

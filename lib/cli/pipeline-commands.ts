@@ -16,7 +16,7 @@ import { encodeMessage } from '../queue/messages.js';
 import { ClientPool } from '../registry/pool.js';
 import { runReplay } from '../pipeline/replay.js';
 import { type PipelineOptions, type PipelineRun, runSync } from '../pipeline/sync.js';
-import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import { ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { runVerify } from '../pipeline/verify.js';
 import { FileDigestMemo, memoPathFor } from '../state/digest-memo-file.js';
 import { destinationStateFor } from '../copy/destination-state.js';

@@ -7,7 +7,7 @@ import { flagError } from '../config/load.js';
 import { redriveAndWait } from '../pipeline/replay.js';
 import { listerFor } from '../listing/index.js';
 import { expandRules, poolTagLister, runPlanner } from '../plan/planner.js';
-import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import { ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { encodeMessage } from '../queue/messages.js';
 import { SqsWorkQueue } from '../queue/sqs-queue.js';
 import { ClientPool } from '../registry/pool.js';

@@ -24,7 +24,7 @@ import { MemoryStateStore } from '../state/memory-store.js';
 import { destinationStateFor } from '../copy/destination-state.js';
 import { RunTracker } from '../state/runs.js';
 import { openStateStore } from '../lambda/state.js';
-import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import { ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from '../pipeline/attempts.js';
 import type { Progress } from './progress.js';

@@ -18,7 +18,7 @@ import type { Format } from '../copy/transforms.js';
 import { TEMPLATE_FIELDS, mapRepository, unknownTemplateFields } from '../plan/mapping.js';
 import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespaces.js';
 import { validRange } from '../plan/tags.js';
-import { attachSwrKeys, swrAccessOf, swrFields } from '../swr/config.js';
+import { attachSwrKeys, swrAccessOf, swrFields } from '../vendors/swr/config.js';
 import type { ListingSettings, ListingType } from '../listing/settings.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
@@ -232,7 +232,7 @@ function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: 
     if (swr) access.swr = swr;
     const inline = e.username !== undefined || e.password !== undefined;
     if (swr && e.accessKey !== undefined && e.secretKey !== undefined && !inline && !e.dockerConfig && swr.project !== undefined) {
-      // Long-term login `<project>@<AK>` / hmac(SK, AK), derived once the keys are known (lib/swr/login.ts).
+      // Long-term login `<project>@<AK>` / hmac(SK, AK), derived once the keys are known (lib/vendors/swr/login.ts).
       const ak = parseCredential(e.accessKey, env);
       const sk = parseCredential(e.secretKey, env);
       for (const line of ak.problems) p.at([...path, 'accessKey'], line);

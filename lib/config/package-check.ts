@@ -8,7 +8,7 @@
 // CLI's pre-flight checks them.
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { checkSwrNames, ruleDestinations } from '../swr/preflight.js';
+import { checkSwrNames, ruleDestinations } from '../vendors/swr/preflight.js';
 import { loadConfig } from './load.js';
 import type { SecretStore } from './secret-store.js';
 import type { LoadedConfig } from './types.js';

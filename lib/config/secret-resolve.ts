@@ -5,7 +5,7 @@
 import { ConfigError } from '../errors.js';
 import type { RegistryAccess } from '../registry/pool.js';
 import type { CredentialTemplate, SecretRef } from './secret-refs.js';
-import { attachSwrKeys } from '../swr/config.js';
+import { attachSwrKeys } from '../vendors/swr/config.js';
 import { processSecretStore, SecretLookupError, type SecretStore } from './secret-store.js';
 
 /** A registry whose credentials wait for secrets; `where(field)` is `FILE:LINE:COL: registries.HOST.field` for messages. */

@@ -28,7 +28,7 @@ export type RepositoryView =
   | { kind: 'fresh' }
   | { kind: 'listed'; tags: ReadonlySet<string>; digests?: ReadonlyMap<string, string> };
 
-/** A destination's own listing API with each tag's digest (SWR's management API: lib/listing/swr.ts). */
+/** A destination's own listing API with each tag's digest (SWR's management API: lib/vendors/swr/listing.ts). */
 export type DestinationTags = (repository: string, signal?: AbortSignal) => Promise<ListedTag[]>;
 
 /** The record of a tag this tool pushed (or found up to date by a HEAD). */

@@ -18,7 +18,7 @@ import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMes
 import type { DeadLetterStore, QueueCounts, WorkQueue } from '../queue/types.js';
 import { ruleFailure } from '../plan/rule-failure.js';
 import { plannerEmfLine } from './metrics.js';
-import { ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import { ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import type { RunTracker } from '../state/runs.js';
 import { lastRunInProgress, sendForRun, startRun } from './planner-runs.js';
 

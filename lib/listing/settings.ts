@@ -1,5 +1,9 @@
 // Which listing API a registry speaks, from its config entry's `type` or from its host. Pure: no I/O.
-import { detectSwr } from '../swr/detect.js';
+// The hosts each vendor is known by live in its folder (lib/vendors/<vendor>/detect.ts).
+import { isDockerHub } from '../vendors/dockerhub/detect.js';
+import { ecrHost } from '../vendors/ecr/detect.js';
+import { isQuayIo } from '../vendors/quay/detect.js';
+import { detectSwr } from '../vendors/swr/detect.js';
 
 export const LISTING_TYPES = ['generic', 'dockerhub', 'harbor', 'quay', 'ecr', 'swr'] as const;
 export type ListingType = (typeof LISTING_TYPES)[number];
@@ -13,21 +17,12 @@ export interface ListingSettings {
   apiToken?: string;
 }
 
-const DOCKER_HUB = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io']);
-// ECR private registries: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] (AWS "Private registry concepts").
-const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
-
-export function ecrHost(host: string): { account: string; region: string } | undefined {
-  const m = ECR_HOST.exec(host.toLowerCase().replace(/:443$/, ''));
-  return m ? { account: m[1]!, region: m[2]! } : undefined;
-}
-
 /** The listing type of `host`: the entry's `type` when given, else recognised hosts, else generic. */
 export function listingTypeOf(host: string, type?: ListingType): ListingType {
   if (type) return type;
   const bare = host.toLowerCase();
-  if (DOCKER_HUB.has(bare)) return 'dockerhub';
-  if (bare === 'quay.io') return 'quay';
+  if (isDockerHub(bare)) return 'dockerhub';
+  if (isQuayIo(bare)) return 'quay';
   if (ecrHost(bare)) return 'ecr';
   if (detectSwr(bare)) return 'swr';
   // Harbor has no recognisable host name: `type: harbor` says it.

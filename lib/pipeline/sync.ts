@@ -19,7 +19,7 @@ import { ClientPool } from '../registry/pool.js';
 import type { RegistryStats } from '../registry/types.js';
 import type { DigestMemo } from '../state/digest-memo.js';
 import type { DestinationState } from '../copy/destination-state.js';
-import { messageDestinations, ruleDestinations, swrPreflight } from '../swr/preflight.js';
+import { messageDestinations, ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from './attempts.js';
@@ -91,7 +91,7 @@ const lostToStderr = (body: string, err: unknown) =>
 const VISIBILITY_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
-  // SWR names, organizations and quota, before the planner sends anything (lib/swr/preflight.ts).
+  // SWR names, organizations and quota, before the planner sends anything (lib/vendors/swr/preflight.ts).
   await swrPreflight(ruleDestinations(opts.config.rules), opts.config.resolve, { logger: opts.logger });
   return runPipeline(opts, async (ctx) => {
     try {

@@ -9,11 +9,11 @@ import type { Logger } from 'pino';
 import { registryEndpointHost } from '../oci/reference.js';
 import type { Credentials } from './auth/auth.js';
 import { AuthError, type CredentialSource } from '../errors.js';
-import { type SwrAccess, swrAccessForHost } from '../swr/config.js';
+import { type SwrAccess, swrAccessForHost } from '../vendors/swr/config.js';
 import type { ListingSettings } from '../listing/settings.js';
-import { ecrHost } from '../listing/settings.js';
-import { ecrCredentialsProvider } from '../listing/ecr.js';
-import { registryRefusalExplainer, tokenRefusalExplainer } from '../swr/refusal.js';
+import { ecrHost } from '../vendors/ecr/detect.js';
+import { ecrCredentialsProvider } from '../vendors/ecr/listing.js';
+import { registryRefusalExplainer, tokenRefusalExplainer } from '../vendors/swr/refusal.js';
 import { UndiciRegistryClient } from './client.js';
 import { busyTolerant, HTTP_RETRY, type RetryPolicy } from './http/retry.js';
 import { PushBudget, pushTenant } from './limits/push-budget.js';
@@ -47,7 +47,7 @@ export interface RegistryAccess {
   concurrency?: number;
   /** Blob bytes per second from this registry, and to it, each way (limits/bandwidth.ts). */
   maxBytesPerSecond?: number;
-  /** Set when the registry is Huawei SWR (lib/swr/config.ts): edition, region, endpoints, push budget, keys. */
+  /** Set when the registry is Huawei SWR (lib/vendors/swr/config.ts): edition, region, endpoints, push budget, keys. */
   swr?: SwrAccess;
   /** The listing API of a source (lib/listing): its type, endpoint and token. */
   listing?: ListingSettings;
@@ -277,7 +277,7 @@ export class ClientPool {
     return swr ? { ...access, swr } : access;
   }
 
-  /** An ECR host without username/password logs in with GetAuthorizationToken (lib/listing/ecr.ts). */
+  /** An ECR host without username/password logs in with GetAuthorizationToken (lib/vendors/ecr/listing.ts). */
   private ecrLogin(registry: string, access: RegistryAccess): RegistryAccess {
     if (access.credentials || access.credentialsProvider || (!ecrHost(registry) && access.listing?.type !== 'ecr')) return access;
     let provider = this.ecrLogins.get(registry);

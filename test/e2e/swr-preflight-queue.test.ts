@@ -13,7 +13,7 @@ import { tempDir, writeFile } from '../helpers/files.js';
 import { type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
 import { startSwrApi, swrState, type SwrApiHandle } from '../helpers/swr-api-server.js';
-import { swrLoginPassword } from '../../lib/swr/login.js';
+import { swrLoginPassword } from '../../lib/vendors/swr/login.js';
 import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
 
 const AK = 'AKQUEUEPREFLIGHT';

@@ -12,7 +12,7 @@ import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
 import { startSwrApi, swrState, type SwrApiHandle } from '../helpers/swr-api-server.js';
-import { swrLoginPassword } from '../../lib/swr/login.js';
+import { swrLoginPassword } from '../../lib/vendors/swr/login.js';
 
 const AK = 'AKPREFLIGHT';
 const SK = 'SK-preflight-secret-0123456789';

@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import { type AwsCall, observeAwsCalls } from '../../lib/aws/clients.js';
-import { ecrHost } from '../../lib/listing/settings.js';
+import { ecrHost } from '../../lib/vendors/ecr/detect.js';
 import { FAKE_STACK, type FunctionName, type IamCall, type Stack, iamCallsOf, registryIamCalls } from './iam-calls.js';
 
 export { FAKE_STACK, type FunctionName, type IamCall, type Stack, iamCallsOf, registryIamCalls } from './iam-calls.js';

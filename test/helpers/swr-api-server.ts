@@ -4,7 +4,7 @@
 // it recomputes the SDK-HMAC-SHA256 signature from the request and answers 401 with an APIGW body
 // when it does not match or X-Sdk-Date is more than 15 minutes off.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { MAX_SKEW_MS, canonicalRequest, parseAuthorization, parseSdkDate, signature, stringToSign } from '../../lib/swr/signer.js';
+import { MAX_SKEW_MS, canonicalRequest, parseAuthorization, parseSdkDate, signature, stringToSign } from '../../lib/vendors/swr/signer.js';
 import { listenTracked } from './cleanup.js';
 
 /** Organizations, shared with the registry stand-in. `auth`: 7 manage, 3 write, 1 read; 0 = invisible to us. */

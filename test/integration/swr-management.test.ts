@@ -3,9 +3,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthError, ErrorCode, RegistryError, SwrOrgError, isRetryable } from '../../lib/errors.js';
-import { SwrManagementClient } from '../../lib/swr/management.js';
-import { parseSwrErrorBody } from '../../lib/swr/errors.js';
-import { OrgEnsurer } from '../../lib/swr/org-ensure.js';
+import { SwrManagementClient } from '../../lib/vendors/swr/management.js';
+import { parseSwrErrorBody } from '../../lib/vendors/swr/errors.js';
+import { OrgEnsurer } from '../../lib/vendors/swr/org-ensure.js';
 import { stopAllTracked } from '../helpers/cleanup.js';
 import { startSwrApi, swrState, type SwrApiHandle } from '../helpers/swr-api-server.js';
 

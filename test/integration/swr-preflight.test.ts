@@ -10,7 +10,7 @@ import { InMemoryDeadLetterStore } from '../../lib/queue/dlq-file.js';
 import { EmbeddedQueue } from '../../lib/queue/embedded.js';
 import { stopAllTracked } from '../helpers/cleanup.js';
 import { startForwardProxy } from '../helpers/forward-proxy.js';
-import { ruleDestinations, swrPreflight } from '../../lib/swr/preflight.js';
+import { ruleDestinations, swrPreflight } from '../../lib/vendors/swr/preflight.js';
 import { startSwrApi, swrState, type SwrApiHandle } from '../helpers/swr-api-server.js';
 
 const HOST = '127.0.0.1:1';

@@ -9,7 +9,7 @@ import { pushImage, randomLayer } from '../helpers/push.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { OCI_REFUSED_BODY, startSwrRegistryProxy, type SwrRegistryProxyHandle } from '../helpers/swr-registry-proxy.js';
 import { startSwrApi, swrState } from '../helpers/swr-api-server.js';
-import { SwrManagementClient } from '../../lib/swr/management.js';
+import { SwrManagementClient } from '../../lib/vendors/swr/management.js';
 
 let reg: RegistryHandle;
 let swr: SwrRegistryProxyHandle;

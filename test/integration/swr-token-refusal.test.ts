@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { listenTracked, stopAllTracked } from '../helpers/cleanup.js';
 import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
 import { AuthError } from '../../lib/errors.js';
-import type { SwrAccess } from '../../lib/swr/config.js';
+import type { SwrAccess } from '../../lib/vendors/swr/config.js';
 
 const orgs = new Set(['team']);
 const tokenScopes: string[][] = [];

@@ -1,5 +1,5 @@
 // Issue 14: the roles' ECR statements, derived from the bundled config while packaging
-// (lib/aws/ecr-grants.ts, run by infra/ecr-grants.cjs), and the notes for ECR sources in another
+// (lib/vendors/ecr/grants.ts, run by infra/ecr-grants.cjs), and the notes for ECR sources in another
 // region or account, naming what to grant there.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNativeConfig } from '../../lib/config/native.js';
-import { ecrGrants, ecrPolicyResources } from '../../lib/aws/ecr-grants.js';
+import { ecrGrants, ecrPolicyResources } from '../../lib/vendors/ecr/grants.js';
 
 const ECR = '210987654321.dkr.ecr.eu-central-1.amazonaws.com';
 const STACK = { service: 'swr-migrate', stage: 'dev', region: 'us-east-1' };

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { RegistryError } from '../../lib/errors.js';
 import { PushBudget } from '../../lib/registry/limits/push-budget.js';
 import { ClientPool, type RegistryAccess } from '../../lib/registry/pool.js';
-import type { SwrAccess } from '../../lib/swr/config.js';
+import type { SwrAccess } from '../../lib/vendors/swr/config.js';
 import { blobCopy } from '../../lib/copy/blob-copy.js';
 import { createCopyContext, emptyCounters } from '../../lib/copy/context.js';
 import type { RegistryClient } from '../../lib/registry/types.js';

@@ -1,8 +1,8 @@
 // SWR detection table, management endpoint derivation, long-term login (REFERENCE §2 vector), scope fix.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectSwr, swrHostRegion, swrManagementEndpoint } from '../../lib/swr/detect.js';
-import { swrLoginPassword, swrLongTermLogin, swrScope } from '../../lib/swr/login.js';
+import { detectSwr, swrHostRegion, swrManagementEndpoint } from '../../lib/vendors/swr/detect.js';
+import { swrLoginPassword, swrLongTermLogin, swrScope } from '../../lib/vendors/swr/login.js';
 
 describe('detectSwr', () => {
   const table: [string, Parameters<typeof detectSwr>[1], ReturnType<typeof detectSwr>][] = [

@@ -1,7 +1,7 @@
 // SWR management API error bodies: both shapes, each mapped code, retry decision via isRetryable().
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSwrErrorBody, swrApiError, swrErrorKind } from '../../lib/swr/errors.js';
+import { parseSwrErrorBody, swrApiError, swrErrorKind } from '../../lib/vendors/swr/errors.js';
 import { ErrorCode, isRetryable } from '../../lib/errors.js';
 
 const H = 'swr-api.cn-north-4.myhuaweicloud.com';

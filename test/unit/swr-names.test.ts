@@ -1,7 +1,7 @@
 // SWR organization / repository name rules, `$` encoding, and source -> organization mapping.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertSwrPath, encodeRepositoryForApi, mapToSwr, organizationProblem, repositoryProblem, SwrNameError } from '../../lib/swr/names.js';
+import { assertSwrPath, encodeRepositoryForApi, mapToSwr, organizationProblem, repositoryProblem, SwrNameError } from '../../lib/vendors/swr/names.js';
 import { ErrorCode } from '../../lib/errors.js';
 
 describe('organization names', () => {

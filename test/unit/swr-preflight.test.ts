@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseNativeConfig } from '../../lib/config/native.js';
 import { ConfigError, ErrorCode } from '../../lib/errors.js';
-import { messageDestinations, ruleDestinations, swrPreflight, SwrNamesError } from '../../lib/swr/preflight.js';
+import { messageDestinations, ruleDestinations, swrPreflight, SwrNamesError } from '../../lib/vendors/swr/preflight.js';
 import { exitCodeFor } from '../../lib/cli/errors.js';
 import { runScheduledPlan } from '../../lib/lambda/planner.js';
 import { EmbeddedQueue } from '../../lib/queue/embedded.js';

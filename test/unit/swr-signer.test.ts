@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   canonicalQuery, canonicalRequest, canonicalUri, parseAuthorization, parseSdkDate, sdkDate, signRequest, signature, stringToSign,
-} from '../../lib/swr/signer.js';
+} from '../../lib/vendors/swr/signer.js';
 
 const EMPTY = createHash('sha256').update('').digest('hex');
 

@@ -54,7 +54,7 @@ export class HostAuth {
   timeoutMs = DEFAULT_TIMEOUT_S * 1000;
   /**
    * The error for a token request refused (401/403) for these scopes, when the registry knows
-   * better than "bad credentials" (SWR: a missing organization, lib/swr/refusal.ts). Set by the pool.
+   * better than "bad credentials" (SWR: a missing organization, lib/vendors/swr/refusal.ts). Set by the pool.
    */
   explainRefusal?: (scopes: readonly string[], status: number) => Error | undefined;
   /** Credentials that expire (ECR's 12-hour login), asked when none were given; set by the pool. */

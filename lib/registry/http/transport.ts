@@ -89,7 +89,7 @@ export class RegistryTransport {
   requests = 0;
   /**
    * Rewrites a 401/403 the registry itself answered into what it means on this kind of registry
-   * (SWR: a push into a missing organization, lib/swr/refusal.ts); the transport stays generic.
+   * (SWR: a push into a missing organization, lib/vendors/swr/refusal.ts); the transport stays generic.
    */
   explainRefusal?: (err: AuthError, req: { method: Method; repository?: string; type?: string }) => Error | undefined;
 

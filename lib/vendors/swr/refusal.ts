@@ -2,7 +2,7 @@
 // does not exist (or that this login cannot push to) with 401 DENIED, the same status as a wrong
 // password, so the generic "check the credentials" sends users after the wrong problem (issue 8).
 // The registry code stays SWR-agnostic: lib/registry/pool.ts attaches these for SWR destinations.
-import { AuthError } from '../errors.js';
+import { AuthError } from '../../errors.js';
 import type { SwrAccess } from './config.js';
 
 /** An AuthError whose whole message is given (no generic "--auth" advice that would mislead). */
@@ -19,7 +19,7 @@ function orgOf(repository: string): string {
   return repository.split('/')[0] ?? repository;
 }
 
-/** The login was derived from accessKey/secretKey (lib/swr/login.ts), not copied from the console. */
+/** The login was derived from accessKey/secretKey (lib/vendors/swr/login.ts), not copied from the console. */
 const derived = (swr: SwrAccess): boolean => swr.keys !== undefined;
 
 /** A refused push into `repository`: missing organization, no push right, or a wrong login. */

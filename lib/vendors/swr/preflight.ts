@@ -3,12 +3,12 @@
 // organization at the token endpoint (401, like a wrong password), and caps organizations per
 // account (default 5): the planner knows every destination organization up front, so the quota is
 // checked for the whole plan and each missing organization is created once, before any copy.
-import { Agent, envHttpProxyAgent, proxySettings } from '../registry/http/undici-agent.js';
+import { Agent, envHttpProxyAgent, proxySettings } from '../../registry/http/undici-agent.js';
 import type { Logger } from 'pino';
-import { ConfigError, ErrorCode, type ErrorCodeValue, MigrateError } from '../errors.js';
-import { decodeMessage } from '../queue/messages.js';
-import { parseReference, parseRepositoryReference } from '../oci/reference.js';
-import type { AccessResolver } from '../registry/pool.js';
+import { ConfigError, ErrorCode, type ErrorCodeValue, MigrateError } from '../../errors.js';
+import { decodeMessage } from '../../queue/messages.js';
+import { parseReference, parseRepositoryReference } from '../../oci/reference.js';
+import type { AccessResolver } from '../../registry/pool.js';
 import type { SwrAccess } from './config.js';
 import { SwrManagementClient } from './management.js';
 import { assertSwrPath } from './names.js';

@@ -1,13 +1,13 @@
-// SWR as a source: it has no `_catalog`; the management API (AK/SK signed, lib/swr/management.ts)
+// SWR as a source: it has no `_catalog`; the management API (AK/SK signed, lib/vendors/swr/management.ts)
 // lists repositories by organization with offset/limit and `Content-Range`, and tags with `updated`.
-import { isDigest } from '../oci/digest.js';
-import type { SwrAccess } from '../swr/config.js';
-import { SwrManagementClient } from '../swr/management.js';
-import { isValidListEntry } from '../registry/list/listing.js';
-import { MAX_ENTRIES } from '../registry/list/link.js';
-import { ListingError } from '../errors.js';
+import { isDigest } from '../../oci/digest.js';
+import type { SwrAccess } from './config.js';
+import { SwrManagementClient } from './management.js';
+import { isValidListEntry } from '../../registry/list/listing.js';
+import { MAX_ENTRIES } from '../../registry/list/link.js';
+import { ListingError } from '../../errors.js';
 import type { Dispatcher } from 'undici';
-import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
+import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
 
 export interface SwrListerOptions {
   registry: string;

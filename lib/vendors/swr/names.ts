@@ -1,8 +1,8 @@
 // SWR naming rules, checked before any byte moves (a bad name otherwise fails late, as a 400
 // SVCSTG.SWR.4001028/4001029 or a 401 DENIED token on a missing organization), and the mapping of
 // source repositories into SWR's few organizations (default quota: 5 per account).
-import { ErrorCode, MigrateError } from '../errors.js';
-import { applyTemplate } from '../plan/mapping.js';
+import { ErrorCode, MigrateError } from '../../errors.js';
+import { applyTemplate } from '../../plan/mapping.js';
 
 export class SwrNameError extends MigrateError {
   constructor(readonly offending: string, readonly rule: string) {

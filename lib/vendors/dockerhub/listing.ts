@@ -2,12 +2,12 @@
 // namespace's repositories and a repository's tags with push times, paginated by a `next` URL.
 // Private repositories need a Hub access token: POST /v2/auth/token {identifier, secret} with the
 // username and a PAT (or password) gives `access_token`, sent as Bearer.
-import { isDigest } from '../oci/digest.js';
-import type { Credentials } from '../registry/auth/auth.js';
-import { isValidListEntry } from '../registry/list/listing.js';
-import { MAX_ENTRIES } from '../registry/list/link.js';
-import { ListingApi, listField, nextUrl, str, type ApiOptions } from './http.js';
-import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
+import { isDigest } from '../../oci/digest.js';
+import type { Credentials } from '../../registry/auth/auth.js';
+import { isValidListEntry } from '../../registry/list/listing.js';
+import { MAX_ENTRIES } from '../../registry/list/link.js';
+import { ListingApi, listField, nextUrl, str, type ApiOptions } from '../../listing/http.js';
+import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
 
 export interface DockerHubOptions {
   registry: string;

@@ -2,9 +2,9 @@
 // Reference", huaweicloud-sdk-go-v3 services/swr/v2): organizations (namespaces), quotas and
 // repository listing. Auth is AK/SK signing (signer.ts) or an IAM token in X-Auth-Token.
 import type { Dispatcher } from 'undici';
-import { request } from '../registry/http/undici-agent.js';
-import { BUSY_CODES, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../errors.js';
-import { HTTP_RETRY, withRetry, type RetryPolicy } from '../registry/http/retry.js';
+import { request } from '../../registry/http/undici-agent.js';
+import { BUSY_CODES, NetworkError, RegistryError, parseRetryAfter, type RegistryErrorEntry } from '../../errors.js';
+import { HTTP_RETRY, withRetry, type RetryPolicy } from '../../registry/http/retry.js';
 import { MAX_SKEW_MS, signRequest, type AkSk } from './signer.js';
 import { parseSwrErrorBody } from './errors.js';
 import { SwrAuthError } from './refusal.js';

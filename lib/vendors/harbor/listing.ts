@@ -2,13 +2,13 @@
 // tags and push times. Pages by `page`/`page_size`, with `X-Total-Count` and a `Link` rel="next"
 // (Harbor sends both; either ends the listing). A `/` in a repository name is encoded twice in the
 // path (`a%252Fb`: Harbor's router decodes once before matching). Basic auth: user or robot account.
-import { isDigest } from '../oci/digest.js';
-import type { Credentials } from '../registry/auth/auth.js';
-import { basicHeader } from '../registry/auth/auth.js';
-import { isValidListEntry } from '../registry/list/listing.js';
-import { MAX_ENTRIES, nextLink } from '../registry/list/link.js';
-import { ListingApi, str, type ApiOptions, type JsonPage } from './http.js';
-import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
+import { isDigest } from '../../oci/digest.js';
+import type { Credentials } from '../../registry/auth/auth.js';
+import { basicHeader } from '../../registry/auth/auth.js';
+import { isValidListEntry } from '../../registry/list/listing.js';
+import { MAX_ENTRIES, nextLink } from '../../registry/list/link.js';
+import { ListingApi, str, type ApiOptions, type JsonPage } from '../../listing/http.js';
+import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
 
 export interface HarborOptions {
   registry: string;

@@ -2,7 +2,7 @@
 // (401 DENIED at the token endpoint) into an organization that does not exist, and organizations are
 // capped per account (default 5, SVCSTG.SWR.4000097), so the planner checks the quota for the whole
 // plan up front, before any image is copied, and creates each missing organization once.
-import { ErrorCode, SwrOrgError } from '../errors.js';
+import { ErrorCode, SwrOrgError } from '../../errors.js';
 import { canPush, type SwrManagementClient } from './management.js';
 
 export type OrgState = 'created' | 'present';

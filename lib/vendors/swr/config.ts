@@ -2,10 +2,10 @@
 // into its strict registry schema and calls `swrAccessOf`). Pure: the AK/SK come in already
 // resolved or as secret templates, and the secret key never reaches a message.
 import { z } from 'zod';
-import type { Credentials } from '../registry/auth/auth.js';
+import type { Credentials } from '../../registry/auth/auth.js';
 import { detectSwr, type SwrTarget } from './detect.js';
 import { swrLongTermLogin } from './login.js';
-import { LISTING_TYPES } from '../listing/settings.js';
+import { LISTING_TYPES } from '../../listing/settings.js';
 
 /** Huawei's per-tenant push limits (about 20 concurrent layer pushes and 20 push requests/s; 503 beyond). */
 export const SWR_PUSH_DEFAULTS = { pushConcurrency: 20, pushRate: 20 } as const;

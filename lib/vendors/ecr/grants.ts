@@ -4,11 +4,12 @@
 // AWS authorizes an ECR registry's Docker Registry API requests as ECR actions on the repository:
 // a manifest GET/HEAD is ecr:BatchGetImage, a blob GET ecr:GetDownloadUrlForLayer, a blob HEAD
 // ecr:BatchCheckLayerAvailability, tags/list ecr:ListImages; the login is ecr:GetAuthorizationToken,
-// which IAM only grants on "*". The listing API (lib/listing/ecr.ts) calls DescribeRepositories
+// which IAM only grants on "*". The listing API (lib/vendors/ecr/listing.ts) calls DescribeRepositories
 // without repository names, which IAM authorizes on `repository/*` of the registry, and
 // DescribeImages on the one repository (a listed rule's tags with their digests).
-import type { LoadedConfig, SyncRule } from '../config/types.js';
-import { ecrHost, listingTypeOf } from '../listing/settings.js';
+import type { LoadedConfig, SyncRule } from '../../config/types.js';
+import { listingTypeOf } from '../../listing/settings.js';
+import { ecrHost } from './detect.js';
 
 /** The stack being packaged. */
 export interface StackTarget {

@@ -3,16 +3,16 @@
 // login: GetAuthorizationToken gives base64 `AWS:<password>` valid 12 hours, refreshed here at 11 h
 // (or 1 h before its stated expiry) so a long migration never presents an expired login.
 // AWS_ENDPOINT_URL_ECR (SDK endpoint configuration) or the entry's apiEndpoint points it elsewhere.
-import { isDigest } from '../oci/digest.js';
-import { awsClient } from '../aws/clients.js';
+import { isDigest } from '../../oci/digest.js';
+import { awsClient } from '../../aws/clients.js';
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import type { Credentials } from '../registry/auth/auth.js';
-import { isValidListEntry } from '../registry/list/listing.js';
-import { MAX_ENTRIES } from '../registry/list/link.js';
-import { ListingError, errorMessage } from '../errors.js';
-import { remoteText } from '../text.js';
-import { ecrHost } from './settings.js';
-import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
+import type { Credentials } from '../../registry/auth/auth.js';
+import { isValidListEntry } from '../../registry/list/listing.js';
+import { MAX_ENTRIES } from '../../registry/list/link.js';
+import { ListingError, errorMessage } from '../../errors.js';
+import { remoteText } from '../../text.js';
+import { ecrHost } from './detect.js';
+import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
 
 export interface EcrOptions {
   registry: string;

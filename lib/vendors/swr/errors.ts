@@ -1,8 +1,8 @@
 // SWR management API error bodies -> one error class with a stable code and a retry decision.
 // Bodies come as `[{"errorCode","errorMessage"}]` (documented) or `{"errors":[{"errorCode"}]}` /
 // `{"error_code","error_msg"}` (API gateway, `APIGW.*`); parse all of them, never echo request data.
-import { ErrorCode, MigrateError } from '../errors.js';
-import { printable } from '../text.js';
+import { ErrorCode, MigrateError } from '../../errors.js';
+import { printable } from '../../text.js';
 
 export type SwrErrorKind = 'busy' | 'quota' | 'exists' | 'foreign' | 'invalid-name' | 'auth' | 'other';
 

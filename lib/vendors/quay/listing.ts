@@ -1,11 +1,11 @@
 // Quay (quay.io and Red Hat Quay): GET /api/v1/repository?namespace= pages by an opaque
 // `next_page` token; tags by `page`/`limit` with `has_additional`, push time `start_ts` (epoch s).
 // Auth: a Quay OAuth application token as Bearer (registry passwords are not accepted by the API).
-import { isDigest } from '../oci/digest.js';
-import { isValidListEntry } from '../registry/list/listing.js';
-import { MAX_ENTRIES } from '../registry/list/link.js';
-import { ListingApi, listField, str, type ApiOptions } from './http.js';
-import type { ListedRepository, ListedTag, RepositoryLister } from './types.js';
+import { isDigest } from '../../oci/digest.js';
+import { isValidListEntry } from '../../registry/list/listing.js';
+import { MAX_ENTRIES } from '../../registry/list/link.js';
+import { ListingApi, listField, str, type ApiOptions } from '../../listing/http.js';
+import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
 
 export interface QuayOptions {
   registry: string;

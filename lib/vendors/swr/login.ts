@@ -2,7 +2,7 @@
 // Long-Term Valid Login Command"): username `<project>@<AK>`, password the lowercase hex
 // HMAC-SHA256 of the AK keyed with the SK. A ready login copied from the console is used as is.
 import { createHmac } from 'node:crypto';
-import type { Credentials } from '../registry/auth/auth.js';
+import type { Credentials } from '../../registry/auth/auth.js';
 
 /** The password of the long-term login; never log it (it is as good as the SK for pulls and pushes). */
 export function swrLoginPassword(accessKey: string, secretKey: string): string {
