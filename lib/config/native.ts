@@ -20,6 +20,8 @@ import { exactDepth, globNamespace, globProblem, isGlob } from '../plan/namespac
 import { validRange } from '../plan/tags.js';
 import { attachSwrKeys, swrAccessOf, swrFields } from '../vendors/swr/config.js';
 import type { ListingSettings, ListingType } from '../listing/settings.js';
+import { parseServiceSettings } from './service-settings.js';
+import { globProblem as tagGlobProblem } from './tag-globs.js';
 
 export const SUPPORTED_VERSIONS = [1] as const;
 
@@ -37,6 +39,9 @@ const topSchema = z.strictObject({
   defaults: z.unknown().optional(),
   registries: z.unknown().optional(),
   rules: z.unknown().optional(),
+  events: z.unknown().optional(),
+  notify: z.unknown().optional(),
+  schedule: z.unknown().optional(),
 });
 
 const FORMAT_HINT = 'expected docker (convert OCI media types to Docker\'s) or keep (push as is); unset, SWR Basic destinations convert';
@@ -93,6 +98,14 @@ const registrySchema = z.strictObject({
   ...swrFields, // type, edition, accessKey, secretKey, project, managementEndpoint, pushConcurrency, pushRate
 });
 
+const PRUNE_HINT = 'expected true, or { max: N, protect: [tag globs] }';
+const pruneSchema = z.strictObject({
+  max: z.int({ error: 'expected a whole number of tags a run may delete, 1 to 10000' }).min(1, { error: 'expected a whole number of tags a run may delete, 1 to 10000' }).max(10_000, { error: 'expected a whole number of tags a run may delete, 1 to 10000' }).optional(),
+  protect: z.array(z.string().min(1)).min(1).optional(),
+});
+/** Tags a run may delete under one rule when `prune: true` says no `max` (REFERENCE.md section 10). */
+export const DEFAULT_PRUNE_MAX = 10;
+
 const ruleSchema = z.strictObject({
   source: z.string().min(1),
   destination: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
@@ -110,6 +123,10 @@ const ruleSchema = z.strictObject({
   /** Glob sources only: repository globs over the whole path (picomatch). */
   repositories: z.strictObject({ include: z.array(z.string().min(1)).min(1).optional(), exclude: z.array(z.string().min(1)).min(1).optional() }).optional(),
   format: z.enum(['docker', 'keep'], { error: FORMAT_HINT }).optional(),
+  /** Delete destination tags this tool pushed that the source no longer has (plan/prune.ts). */
+  prune: z.union([z.boolean(), pruneSchema], { error: PRUNE_HINT }).optional(),
+  /** false: a destination tag holding another digest is left alone and reported `kept` (Harbor's override off). */
+  overwrite: z.boolean({ error: 'expected true (the default: the source wins) or false (an existing destination tag is kept)' }).optional(),
 });
 
 const exactTagsSchema = z.array(z.string().regex(TAG, 'not a valid tag (letters, digits, "_", "." and "-", at most 128)')).min(1);
@@ -175,6 +192,8 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   const secrets: SecretSlot[] = [];
   const registries = parseRegistries(doc.registries, file, env, p, secrets);
 
+  const service = parseServiceSettings(doc, env, p, secrets);
+
   const rules: SyncRule[] = [];
   if (opts.requireRules === false) {
     // replay: the DLQ holds the work; rules may be absent, or stale
@@ -185,7 +204,7 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   });
 
   p.throwIfAny(message);
-  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules, ...(secrets.length ? { secrets } : {}) };
+  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules, ...service, ...(secrets.length ? { secrets } : {}) };
 }
 
 function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: Problems, secrets: SecretSlot[]): RegistrySettings[] {
@@ -353,6 +372,7 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
   }
 
   checkNaming(r, path, p);
+  applyPolicy(r, rule, path, p, rule.tags !== undefined || rule.digest !== undefined);
   if (r.name !== undefined && !REPO_PATH.test(r.name)) {
     p.at([...path, 'name'], 'expected a repository name such as "etcd" or "tools/etcd" (lowercase a-z, 0-9, separators ".", "_", "__", "-")');
   }
@@ -384,6 +404,23 @@ function parseRule(raw: unknown, i: number, file: string, p: Problems, defaultFo
   });
 
   return p.lines.length === before ? rule : undefined;
+}
+
+/** `prune` and `overwrite` of a rule. Pruning needs a listing to compare with: exact tags have none. */
+function applyPolicy(r: RawRule, rule: SyncRule, path: PropertyKey[], p: Problems, exact: boolean): void {
+  if (r.overwrite === false) rule.overwrite = false;
+  if (r.prune === undefined || r.prune === false) return;
+  if (exact) {
+    p.at([...path, 'prune'], 'only valid on a rule that lists its tags (no exact tags or digest): there is nothing to compare the destination with');
+    return;
+  }
+  const given = r.prune === true ? {} : r.prune;
+  const protect = given.protect ?? [];
+  protect.forEach((g, j) => {
+    const problem = tagGlobProblem(g);
+    if (problem) p.at([...path, 'prune', 'protect', j], problem);
+  });
+  rule.prune = { max: given.max ?? DEFAULT_PRUNE_MAX, maxGiven: given.max !== undefined, protect };
 }
 
 function compileFilter(f: z.infer<typeof filterSchema>, path: PropertyKey[], p: Problems): TagFilter {
@@ -494,6 +531,7 @@ function parseNamespaceRule(r: RawRule, g: { host: string; glob: string }, path:
     else p.zod(f.error, [...path, 'tags']);
   } else if (r.tags !== undefined) p.at([...path, 'tags'], TAGS_HINT);
 
+  applyPolicy(r, rule, path, p, false);
   const list = typeof r.destination === 'string' ? [r.destination] : (r.destination ?? []);
   const targets: string[] = [];
   list.forEach((d, j) => {

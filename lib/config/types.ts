@@ -3,6 +3,7 @@
 import type { AccessResolver, RegistryAccess } from '../registry/pool.js';
 import type { SecretSlot } from './secret-resolve.js';
 import type { Format } from '../copy/transforms.js';
+import type { EventsSettings, NotifySettings } from './service-settings.js';
 
 export interface TagFilter {
   include?: RegExp[];
@@ -71,6 +72,19 @@ export interface SyncRule {
   deep?: boolean;
   /** --full-check: no record of the destination stands for a HEAD (copy/destination-state.ts). */
   fullCheck?: boolean;
+  /** `prune` (listed rules only): delete destination tags this tool pushed that the source no longer has. */
+  prune?: PrunePolicy;
+  /** false: a destination tag that holds another digest is kept, never overwritten (reported `kept`). */
+  overwrite?: false;
+}
+
+export interface PrunePolicy {
+  /** Tags one run may delete under the rule; above it nothing is deleted and the run says why. */
+  max: number;
+  /** Whether `max` was written (`prune: true` alone is warned about at plan time). */
+  maxGiven: boolean;
+  /** Tag globs never deleted. */
+  protect: string[];
 }
 
 export interface SyncDefaults {
@@ -109,6 +123,12 @@ export interface LoadedConfig {
   registries: RegistrySettings[];
   resolve: AccessResolver;
   rules: SyncRule[];
+  /** Webhook secrets and the burst window (serve, the receiver function). */
+  events?: EventsSettings;
+  /** Where a run's summary goes. */
+  notify?: NotifySettings;
+  /** serve's cron expression. */
+  schedule?: string;
   /** Credentials still to fetch from Secrets Manager / SSM (native config). Set only by parseNativeConfig:
    *  loadNativeConfig resolves them into each registry's access and removes the field. */
   secrets?: SecretSlot[];
