@@ -3,7 +3,7 @@
 // delivery owns, ChangeMessageVisibility for backoff, and RedrivePolicy's maxReceiveCount.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { DeadLetterStore, FailureReason, QueueCounts, QueueMessage, WorkQueue } from './types.js';
+import { checkedDelaySeconds, type DeadLetterStore, type FailureReason, type QueueCounts, type QueueMessage, type SendOptions, type WorkQueue } from './types.js';
 
 /** Reason code of a message moved by the redrive policy (SQS does this silently; we say why). */
 export const MAX_RECEIVES_CODE = 'SWRM_MAX_RECEIVES';
@@ -59,17 +59,22 @@ export class EmbeddedQueue implements WorkQueue {
     this.now = options.now ?? Date.now;
   }
 
-  async send(bodies: string[]): Promise<void> {
+  async send(bodies: string[], opts: SendOptions = {}): Promise<void> {
     // Validate the whole batch first so a bad body enqueues nothing (no half-sent batch to untangle).
     for (const body of bodies) {
       const size = Buffer.byteLength(body);
       if (size > MAX_BODY_BYTES) throw new RangeError(`message body is ${size} bytes; SQS allows ${MAX_BODY_BYTES}`);
     }
+    const delayMs = checkedDelaySeconds(opts.delaySeconds) * 1000;
     for (const body of bodies) {
       const id = randomUUID();
-      this.ready.set(id, { id, body, receiveCount: 0, receiptHandle: undefined, visibleAt: 0, hiddenAs: 'inFlight' });
+      const entry: Entry = { id, body, receiveCount: 0, receiptHandle: undefined, visibleAt: 0, hiddenAs: 'inFlight' };
+      // DelaySeconds: hidden as a delayed message, as SQS counts it (ApproximateNumberOfMessagesDelayed).
+      if (delayMs > 0) this.hidden.set(id, { ...entry, visibleAt: this.now() + delayMs, hiddenAs: 'delayed' });
+      else this.ready.set(id, entry);
     }
-    if (bodies.length) this.notify();
+    if (delayMs > 0) this.changed();
+    if (bodies.length && delayMs === 0) this.notify();
   }
 
   async receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]> {

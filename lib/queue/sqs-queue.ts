@@ -14,7 +14,7 @@ import { QueueError } from '../errors.js';
 import { isAbort, isStaleHandle, SQS_MAX_BATCH, sqsCall, sqsClient, sqsText, visibilitySeconds, waitSeconds } from './sqs-client.js';
 import { type KnownDeadLetterQueue, SqsDeadLetterStore } from './sqs-dlq.js';
 import { sendBodies, type SendOptions } from './sqs-send.js';
-import type { FailureReason, QueueCounts, QueueMessage, WorkQueue } from './types.js';
+import { checkedDelaySeconds, type FailureReason, type QueueCounts, type QueueMessage, type SendOptions as QueueSendOptions, type WorkQueue } from './types.js';
 
 export interface SqsWorkQueueOptions {
   queueUrl: string;
@@ -66,8 +66,9 @@ export class SqsWorkQueue implements WorkQueue {
     return this.dlq;
   }
 
-  send(bodies: string[]): Promise<void> {
-    return sendBodies(this.client, this.queueUrl, bodies, this.sendOptions);
+  send(bodies: string[], opts: QueueSendOptions = {}): Promise<void> {
+    const delaySeconds = checkedDelaySeconds(opts.delaySeconds);
+    return sendBodies(this.client, this.queueUrl, bodies, delaySeconds ? { ...this.sendOptions, delaySeconds } : this.sendOptions);
   }
 
   async receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]> {

@@ -10,6 +10,8 @@ import { SQS_MAX_BATCH, SQS_MAX_BYTES, sqsCall, sqsText } from './sqs-client.js'
 export interface SendOptions {
   /** Batches in flight at once. Default 8: enough to hide a round trip, few enough not to be throttled. */
   concurrency?: number;
+  /** SQS DelaySeconds on every entry (0-900). */
+  delaySeconds?: number;
   /** Tries per entry listed in `Failed[]` before giving up. Default 4. */
   attempts?: number;
   /** First backoff after a partial failure, doubled each time (with jitter). Default 200 ms. */
@@ -79,7 +81,7 @@ async function sendBatch(client: SQSClient, queueUrl: string, bodies: string[], 
   const attempts = Math.max(1, options.attempts ?? 4);
   const backoffMs = options.backoffMs ?? 200;
   // Entry ids only need to be unique within one request: the index in this batch.
-  let pending: SendMessageBatchRequestEntry[] = bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+  let pending: SendMessageBatchRequestEntry[] = bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody, ...(options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {}) }));
   for (let attempt = 1; ; attempt++) {
     options.onBatch?.(pending.length, pending.reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0));
     const res = await sqsCall(queueUrl, 'SendMessageBatch', () => client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending })));

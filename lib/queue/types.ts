@@ -33,9 +33,23 @@ export interface QueueCounts {
   delayed: number;
 }
 
+export interface SendOptions {
+  delaySeconds?: number;
+}
+
+/** SQS's DelaySeconds range, 0 to 900 (15 minutes); a programming error otherwise. */
+export function checkedDelaySeconds(v: number | undefined): number {
+  const d = v ?? 0;
+  if (!Number.isInteger(d) || d < 0 || d > 900) throw new RangeError(`delaySeconds must be a whole number from 0 to 900, got ${v}`);
+  return d;
+}
+
 export interface WorkQueue {
-  /** Enqueue message bodies (the SQS adapter sends batches of 10 and checks `Failed[]`). */
-  send(bodies: string[]): Promise<void>;
+  /**
+   * Enqueue message bodies (the SQS adapter sends batches of 10 and checks `Failed[]`).
+   * `delaySeconds` (SQS DelaySeconds, 0-900): invisible until then (an event's re-check waits out its burst).
+   */
+  send(bodies: string[], opts?: SendOptions): Promise<void>;
   /** Up to `max` messages, waiting up to `waitMs` for one to become visible. */
   receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]>;
   /** Done: delete the message. */

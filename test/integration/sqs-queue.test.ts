@@ -108,6 +108,14 @@ describe('SqsWorkQueue.send', () => {
     assert.deepEqual(await drain(q.queue), ['ok']);
   });
 
+  test('delaySeconds rides on every entry: the message stays hidden until then', async () => {
+    const q = await pair();
+    await q.queue.send(['late'], { delaySeconds: 1 });
+    assert.deepEqual(await q.queue.receive(1, 0), []);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.deepEqual((await q.queue.receive(1, 0)).map((m) => m.body), ['late']);
+  });
+
   test('a sender fault is not retried', async () => {
     const q = await pair();
     failEntries(q.client, (body) => body === 'bad', true);

@@ -56,6 +56,20 @@ describe('EmbeddedQueue', () => {
     assert.equal(again!.receiveCount, 2);
   });
 
+  test('send with delaySeconds: counted delayed, invisible until then (SQS DelaySeconds); out of range is refused', async () => {
+    const { q, clock } = setup();
+    await q.send(['later'], { delaySeconds: 2 });
+    await q.send(['now']);
+    assert.deepEqual(await q.counts(), { visible: 1, inFlight: 0, delayed: 1 });
+    assert.deepEqual((await q.receive(10, 0)).map((m) => m.body), ['now']);
+    clock.t += 1999;
+    assert.deepEqual(await q.receive(10, 0), []);
+    clock.t += 1;
+    assert.deepEqual((await q.receive(10, 0)).map((m) => m.body), ['later']);
+    await assert.rejects(q.send(['x'], { delaySeconds: 901 }), RangeError);
+    await assert.rejects(q.send(['x'], { delaySeconds: 1.5 }), RangeError);
+  });
+
   test('release with 0 makes it visible at once', async () => {
     const { q } = setup();
     await q.send(['a']);
