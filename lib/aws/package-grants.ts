@@ -1,9 +1,10 @@
-// The packaging side of ecr-grants.ts: infra/ecr-grants.cjs (run by osls, CommonJS) bundles this
+// The packaging side of vendors/ecr/grants.ts and event-rule.ts: infra/ecr-grants.cjs (run by osls, CommonJS) bundles this
 // file with esbuild and calls it, so the config is read by the same parser the functions use at
 // cold start. Secrets are not fetched while packaging (no AWS, no credentials): a reference stands
 // for a value, which is all the grants need to know (that a registry has a login); `${env:}` likewise.
 import { loadForPackaging } from '../config/package-check.js';
 import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from '../vendors/ecr/grants.js';
+import { ecrEventResources, ecrEventRule } from '../vendors/ecr/event-rule.js';
 
 export type { StackTarget } from '../vendors/ecr/grants.js';
 
@@ -20,8 +21,10 @@ export async function packageGrants(configPath: string, stack: StackTarget): Pro
   // Read as the packaging check reads it (config/package-check.ts): references by syntax, placeholders.
   const config = await loadForPackaging(configPath, 'param config');
   const grants = ecrGrants(config, stack);
-  const resources = ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' });
+  // ECR's push events reach the work queue through an EventBridge rule (vendors/ecr/event-rule.ts).
+  const events = ecrEventRule(config, stack);
+  const resources = { ...ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' }), ...ecrEventResources(events, { logicalId: 'MigrationQueue' }) };
   const dependsOn = { planner: [] as string[], copier: [] as string[] };
   for (const fn of ['planner', 'copier'] as const) if (resources[policyId(fn)]) dependsOn[fn].push(policyId(fn));
-  return { resources, dependsOn, notes: grants.notes };
+  return { resources, dependsOn, notes: [...grants.notes, ...(events?.notes ?? [])] };
 }
