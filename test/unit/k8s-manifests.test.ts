@@ -15,6 +15,7 @@ import { posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -247,5 +248,24 @@ describe('deploy/kubernetes', () => {
     // The config holds references, not the credentials themselves.
     const text = JSON.stringify(manifests.find((m) => m.doc.metadata.name === 'swr-migrate-config')!.doc.stringData);
     for (const value of Object.values(env)) assert.ok(!text.includes(value), 'a credential value is written into config.yaml');
+  });
+
+  test('the Ingress and the Secret names in docs/deploy-kubernetes.md fit the manifests', () => {
+    const doc = readFileSync(resolve(root, 'docs/deploy-kubernetes.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseAllDocuments(m[1]!));
+    const ingresses = blocks.flatMap((docs) => (Array.isArray(docs) ? docs.map((d) => d.toJS() as Doc) : [])).filter((d) => d?.kind === 'Ingress');
+    assert.equal(ingresses.length, 1);
+    const ingress = ingresses[0];
+    new Ingress(ingress).validate();
+    const service = one(manifests, 'Service');
+    for (const rule of ingress.spec.rules) {
+      for (const path of rule.http.paths) {
+        assert.equal(path.path, '/hooks', 'only the webhook endpoints go outside the cluster');
+        assert.equal(path.backend.service.name, service.metadata.name);
+        assert.ok(service.spec.ports.some((p: { name?: string }) => p.name === path.backend.service.port.name), 'the Ingress names a port of the Service');
+      }
+    }
+    for (const m of doc.matchAll(/create secret generic (\S+)/g)) assert.ok(one(manifests, 'Secret', m[1]), `the docs create ${m[1]}, a Secret the manifests use`);
+    assert.ok(doc.includes(`kubectl apply -k deploy/kubernetes`));
   });
 });
