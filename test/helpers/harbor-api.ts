@@ -1,7 +1,8 @@
 // A stand-in for Harbor's API v2.0, as documented: projects, a project's repositories (`name` is
 // `<project>/<repo>`), a repository's artifacts with_tag (tags[].name, push_time); page/page_size,
 // `X-Total-Count` and a `Link` rel="next". The repository path segment arrives encoded twice
-// (`a%252Fb`), as Harbor requires. Basic auth; private projects need it.
+// (`a%252Fb`), as Harbor requires. Basic auth; private projects need it. `/api/version` answers
+// "v2.0", as every Harbor 2.x does (the harbor lister asks it first; 1.10 is harbor-v1-api.ts).
 import { type JsonApi, pageOf, reply, startJsonApi } from './json-api.js';
 
 /** `digest`: the tag's real digest (the registry behind this API), else a made-up one. */
@@ -24,6 +25,7 @@ export function startHarborApi(opts: HarborOptions): Promise<JsonApi> {
       }
       return reply(200, pageOf(all, page, size), headers);
     };
+    if (url.pathname === '/api/version') return reply(200, { version: 'v2.0' });
     const visible = Object.entries(opts.projects).filter(([, p]) => authed || p.public);
     if (url.pathname === '/api/v2.0/projects') return paged(visible.map(([name], i) => ({ project_id: i + 1, name })));
     // The raw path: decoded once here, like Harbor's router; the repository segment is then still encoded once.

@@ -1,4 +1,6 @@
-// Harbor (API v2.0): projects, their repositories (named `<project>/<repo>`) and artifacts with
+// Harbor: `type: harbor` lists through Harbor's REST API, v2.0 on Harbor 2.x (here) or 1.10's v1
+// (listing-v1.ts), whichever `GET /api/version` says (version.ts), asked once per lister.
+// API v2.0: projects, their repositories (named `<project>/<repo>`) and artifacts with
 // tags and push times. Pages by `page`/`page_size`, with `X-Total-Count` and a `Link` rel="next"
 // (Harbor sends both; either ends the listing). A `/` in a repository name is encoded twice in the
 // path (`a%252Fb`: Harbor's router decodes once before matching). Basic auth: user or robot account.
@@ -9,6 +11,8 @@ import { isValidListEntry } from '../../registry/list/listing.js';
 import { MAX_ENTRIES, nextLink } from '../../registry/list/link.js';
 import { ListingApi, str, type ApiOptions, type JsonPage } from '../../listing/http.js';
 import type { ListedRepository, ListedTag, RepositoryLister } from '../../listing/types.js';
+import { HarborV1Lister } from './listing-v1.js';
+import { type HarborApiVersion, harborApiVersion } from './version.js';
 
 export interface HarborOptions {
   registry: string;
@@ -19,23 +23,12 @@ export interface HarborOptions {
   pageSize?: number;
 }
 
-export class HarborLister implements RepositoryLister {
+/** Harbor 2.x (API v2.0). */
+export class HarborV2Lister implements RepositoryLister {
   readonly tagDigests = true;
   readonly kind = 'harbor';
-  private readonly api: ListingApi;
-  private readonly size: number;
 
-  constructor(opts: HarborOptions) {
-    this.size = opts.pageSize ?? 100;
-    const creds = opts.credentials;
-    this.api = new ListingApi({
-      endpoint: opts.endpoint ?? `https://${opts.registry}`,
-      registry: opts.registry,
-      dispatcher: opts.dispatcher,
-      credentialHint: `username and password (a user or robot account) of registries.${opts.registry}`,
-      authorization: creds ? async () => basicHeader(creds) : undefined,
-    });
-  }
+  constructor(private readonly api: ListingApi, private readonly size = 100) {}
 
   /** Every item of a paged collection. */
   private async *items(path: string, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
@@ -101,5 +94,58 @@ export class HarborLister implements RepositoryLister {
       }
     }
     return out;
+  }
+}
+
+/**
+ * The `harbor` lister: asks `/api/version` on first use, then lists through v2.0 or 1.10's v1 API.
+ * `tagDigests` holds until the answer says 1.10 (whose listing has no trustworthy digests,
+ * listing-v1.ts): an exact rule that asks tagTimes before any listing then gets 1.10's tags with
+ * push times and no digests, which the planner takes as the tag list with a HEAD per tag.
+ */
+export class HarborLister implements RepositoryLister {
+  readonly kind = 'harbor';
+  private readonly api: ListingApi;
+  private readonly size: number;
+  private readonly registry: string;
+  private version?: Promise<HarborApiVersion>;
+  private known?: HarborApiVersion;
+  private chosen?: RepositoryLister;
+
+  constructor(opts: HarborOptions) {
+    this.size = opts.pageSize ?? 100;
+    this.registry = opts.registry;
+    const creds = opts.credentials;
+    this.api = new ListingApi({
+      endpoint: opts.endpoint ?? `https://${opts.registry}`,
+      registry: opts.registry,
+      dispatcher: opts.dispatcher,
+      credentialHint: `username and password (a user or robot account) of registries.${opts.registry}`,
+      authorization: creds ? async () => basicHeader(creds) : undefined,
+    });
+  }
+
+  get tagDigests(): boolean {
+    return this.known !== 'v1';
+  }
+
+  private async lister(signal?: AbortSignal): Promise<RepositoryLister> {
+    // A failed probe is not kept: the next call asks again.
+    this.version ??= harborApiVersion(this.api, signal).catch((err: unknown) => {
+      this.version = undefined;
+      throw err;
+    });
+    const v = await this.version;
+    this.known = v;
+    this.chosen ??= v === 'v1' ? new HarborV1Lister(this.api, this.registry, this.size) : new HarborV2Lister(this.api, this.size);
+    return this.chosen;
+  }
+
+  async *repositories(namespace: string | undefined, signal?: AbortSignal): AsyncIterable<ListedRepository> {
+    yield* (await this.lister(signal)).repositories(namespace, signal);
+  }
+
+  async tagTimes(repository: string, signal?: AbortSignal): Promise<ListedTag[]> {
+    return (await this.lister(signal)).tagTimes!(repository, signal);
   }
 }
