@@ -20,6 +20,19 @@ export interface EmbeddedQueueOptions {
   dlq: DeadLetterStore;
   /** Clock for visibility (tests inject one); long-poll waits always use real time. */
   now?: () => number;
+  /**
+   * Where messages are kept outside the process (serve's journal, lib/serve/journal.ts), so that a
+   * restart picks up what was not settled. Without it (sync) nothing is written anywhere.
+   */
+  journal?: QueueJournal;
+}
+
+/** A queue's messages outside the process: told before a message is enqueued, and once it has left. */
+export interface QueueJournal {
+  /** Before the messages become visible: a send that cannot be journalled enqueues nothing. */
+  added(entries: readonly { id: string; body: string }[]): Promise<void>;
+  /** Acked, or safely in the DLQ. Never throws: a removal that failed only means the message runs again after a restart. */
+  removed(id: string): Promise<void>;
 }
 
 interface Entry {
@@ -39,6 +52,7 @@ export class EmbeddedQueue implements WorkQueue {
   private readonly maxReceiveCount: number;
   private readonly dlq: DeadLetterStore;
   private readonly now: () => number;
+  private readonly journal: QueueJournal | undefined;
   /** Visible messages; Map insertion order gives best-effort FIFO, like a standard SQS queue. */
   private readonly ready = new Map<string, Entry>();
   /** In flight or delayed. Small (bounded by workers + pending retries), so scans are cheap. */
@@ -57,6 +71,7 @@ export class EmbeddedQueue implements WorkQueue {
     this.maxReceiveCount = options.maxReceiveCount;
     this.dlq = options.dlq;
     this.now = options.now ?? Date.now;
+    this.journal = options.journal;
   }
 
   async send(bodies: string[]): Promise<void> {
@@ -65,11 +80,17 @@ export class EmbeddedQueue implements WorkQueue {
       const size = Buffer.byteLength(body);
       if (size > MAX_BODY_BYTES) throw new RangeError(`message body is ${size} bytes; SQS allows ${MAX_BODY_BYTES}`);
     }
-    for (const body of bodies) {
-      const id = randomUUID();
+    const entries = bodies.map((body) => ({ id: randomUUID(), body }));
+    if (this.journal && entries.length) await this.journal.added(entries);
+    this.restore(entries);
+  }
+
+  /** Messages journalled by an earlier process, back on the queue as never delivered (not journalled again). */
+  restore(entries: readonly { id: string; body: string }[]): void {
+    for (const { id, body } of entries) {
       this.ready.set(id, { id, body, receiveCount: 0, receiptHandle: undefined, visibleAt: 0, hiddenAs: 'inFlight' });
     }
-    if (bodies.length) this.notify();
+    if (entries.length) this.notify();
   }
 
   async receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]> {
@@ -96,6 +117,7 @@ export class EmbeddedQueue implements WorkQueue {
     this.ready.delete(entry.id);
     this.hidden.delete(entry.id);
     this.changed();
+    await this.journal?.removed(entry.id);
   }
 
   async release(message: QueueMessage, delayMs: number): Promise<void> {
@@ -231,6 +253,7 @@ export class EmbeddedQueue implements WorkQueue {
       this.moving--;
       this.changed();
     }
+    await this.journal?.removed(entry.id);
   }
 
   /** After any change: resolve onIdle waiters, re-arm the visibility timer. */
