@@ -55,7 +55,7 @@ describe('serve', () => {
     return { child, exited, out: () => out };
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
     const end = Date.now() + ms;
     for (;;) {
       const v = await probe().catch(() => undefined);
