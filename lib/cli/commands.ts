@@ -47,6 +47,10 @@ const OPTIONS = {
   target: { spec: { type: 'string' }, usage: '--target REGISTRY/ORG', help: 'where the listed images go, e.g. swr.cn-north-4.myhuaweicloud.com/mirror' },
   out: { spec: { type: 'string' }, usage: '--out FILE', help: 'write the images file here (default: stdout)' },
   rewrite: { spec: { type: 'boolean' }, usage: '--rewrite', help: 'also print the kubectl set image commands that point the workloads at the target (never applied)' },
+  listen: { spec: { type: 'string' }, usage: '--listen HOST:PORT', help: 'serve: where /healthz, /metrics and /hooks/... answer (default: 127.0.0.1:8080)' },
+  'state-dir': { spec: { type: 'string' }, usage: '--state-dir DIR', help: `serve: the DLQ (dlq.jsonl), digest memo, records and queue journal (queue.jsonl) (default: ${DEFAULT_DLQ_PATH.replace(/\/[^/]*$/, '')})` },
+  'no-initial-sync': { spec: { type: 'boolean' }, usage: '--no-initial-sync', help: 'serve without a schedule: do not run a full sync at start (webhooks only)' },
+  'drain-timeout': { spec: { type: 'string' }, usage: '--drain-timeout SECONDS', help: 'serve: how long copies in flight may finish after SIGTERM/SIGINT; the rest stays journalled (default 25)' },
   help: { spec: { type: 'boolean', short: 'h' }, usage: '-h, --help', help: 'this help' },
 } as const satisfies Record<string, OptionDoc>;
 
@@ -117,6 +121,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: [...INPUTS, 'proc', 'retries', 'report', 'timeout', 'queue-url', 'until-empty', ...COMMON],
     args: 0,
     notes: 'Only credentials are needed, as for replay. Without --until-empty it runs until SIGINT or SIGTERM; unfinished messages go back to the queue.',
+  },
+  serve: {
+    usage: 'swr-migrate serve --config FILE [--listen HOST:PORT] [--state-dir DIR] [options]',
+    summary: 'run continuously: scheduled syncs, webhook re-checks, /healthz and /metrics; the queue survives a restart',
+    options: ['config', 'listen', 'state-dir', 'proc', 'retries', 'timeout', 'pace', 'no-initial-sync', 'drain-timeout', 'log', ...COMMON],
+    args: 0,
+    notes:
+      'Without `schedule:` in the config, one full sync runs at start (not with --no-initial-sync, nor when the journal has work to resume).\n' +
+      'SIGTERM/SIGINT: webhooks and /healthz answer 503, copies in flight get --drain-timeout, the rest stays in the journal; exit 143/130. See docs/serve.md.',
   },
   status: {
     usage: 'swr-migrate status --queue-url URL [--long-queue-url URL] [--state-table NAME] [--json]',

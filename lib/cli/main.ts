@@ -56,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logFile = values.log as string | undefined;
   // A log file is read afterwards, like image-syncer's --log: it gets the per-image info lines.
-  const level = (values['log-level'] as string | undefined) ?? (logFile ? 'info' : 'warn');
+  // serve is a service: its one line per webhook and per run are info lines.
+  const level = (values['log-level'] as string | undefined) ?? (logFile || command === 'serve' ? 'info' : 'warn');
   if (!LEVELS.includes(level)) return reportError(new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`));
   let logger: ReturnType<typeof createLogger>;
   // Loaded here, not at start-up: `--help`, `--version` and usage errors need no logger.
@@ -127,6 +128,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'replay':
         if (values['queue-url'] !== undefined) return signalled(await (await import('./queue-commands.js')).replayQueueCommand(flags, env));
         return signalled(await (await import('./pipeline-commands.js')).replayCommand(flags, env));
+      case 'serve':
+        return signalled(await (await import('./serve-command.js')).serveCommand(flags, env));
       case 'images-from-cluster': {
         const { imagesFromClusterCommand } = await import('./images-from-cluster-command.js');
         return signalled(await imagesFromClusterCommand(values as Record<string, string | boolean | undefined>, env));

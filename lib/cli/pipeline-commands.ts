@@ -264,7 +264,7 @@ export async function unwritable(flags: PipelineFlags, which: ('dlq' | 'report' 
 }
 
 /** Why a file cannot be written: it is a directory, or it (or the nearest existing parent) is not writable. */
-async function whyUnwritable(file: string): Promise<string | undefined> {
+export async function whyUnwritable(file: string): Promise<string | undefined> {
   const info = await stat(file).catch(() => undefined);
   if (info?.isDirectory()) return 'it is a directory';
   let target = info ? file : dirname(resolve(file));

@@ -104,7 +104,8 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
   });
 }
 
-async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
+/** Plan every rule of the config onto `ctx.queue` (sync; serve's scheduled runs, lib/serve/runs.ts). */
+export async function planAll(opts: Pick<PipelineOptions, 'config' | 'logger' | 'signal' | 'onWarning'>, ctx: FeedContext): Promise<void> {
   const warn = opts.onWarning ?? ((message: string) => opts.logger?.warn(message));
   const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
   // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
@@ -161,15 +162,18 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
  * The client pool and copy context a config asks for (connection caps, per-registry transfer
  * limits). One per run for `sync`; one per warm container for the Lambda copier (lib/lambda).
  */
-export function createCopyRuntime(config: LoadedConfig, opts: { logger?: Logger; signal?: AbortSignal; onBytes?: (n: number) => void } = {}): { pool: ClientPool; ctx: CopyContext } {
-  const { logger } = opts;
-  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections });
+export function createCopyRuntime(
+  config: LoadedConfig,
+  opts: { logger?: Logger; signal?: AbortSignal; onBytes?: (n: number) => void; onResponse?: (registry: string, status: number) => void } = {},
+): { pool: ClientPool; ctx: CopyContext } {
+  const { logger, onResponse } = opts;
+  const pool = new ClientPool({ resolve: config.resolve, logger, timeout: config.defaults.timeout, connections: config.defaults.connections, ...(onResponse ? { onResponse } : {}) });
   const registryConcurrency: Record<string, number> = {};
   const registryConnections: Record<string, number> = {};
   for (const r of config.registries) if (r.concurrency && !r.prefix.includes('/')) registryConcurrency[r.prefix] = r.concurrency;
   for (const r of config.registries) if (r.access.connections && !r.prefix.includes('/')) registryConnections[r.prefix] = r.access.connections;
   const connections = config.defaults.connections;
-  const ctx = createCopyContext({ ...opts, registryConcurrency, registryConnections, connections });
+  const ctx = createCopyContext({ logger, signal: opts.signal, onBytes: opts.onBytes, registryConcurrency, registryConnections, connections });
   return { pool, ctx };
 }
 
@@ -187,7 +191,7 @@ export async function runMessages(opts: PipelineOptions, bodies: string[]): Prom
 }
 
 /** A task two sources claim: straight to the DLQ, never to a copier (plan/conflicts.ts). */
-async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body: string, err: DestinationConflictError, plan = true): Promise<void> {
+async function conflictDeadLetter(opts: Pick<PipelineOptions, 'logger'>, ctx: FeedContext, body: string, err: DestinationConflictError, plan = true): Promise<void> {
   const m = JSON.parse(body) as { source: string; destination: string };
   const reason = { code: err.code, message: err.message };
   opts.logger?.error({ source: m.source, destination: m.destination, err: reason.message }, 'destination conflict; sent to the DLQ');
@@ -196,7 +200,7 @@ async function conflictDeadLetter(opts: PipelineOptions, ctx: FeedContext, body:
   ctx.outcome({ body, kind: 'copy-image', source: m.source, destination: m.destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
 }
 
-interface FeedContext {
+export interface FeedContext {
   queue: WorkQueue;
   pool: ClientPool;
   list: TagLister;
@@ -206,6 +210,21 @@ interface FeedContext {
   /** Add to the DLQ; a failed write goes to onLost instead of ending the run. */
   saveLetter(letter: DeadLetter): Promise<void>;
   pullBudget: PullBudgetGate;
+}
+
+/**
+ * What an expansion may not send to a copier (a group's conflicting images, a rule it cannot list):
+ * straight to the DLQ, counted like the planner's own letters. The copiers' `deadLetter`.
+ */
+export function expansionDeadLetter(ctx: Pick<FeedContext, 'saveLetter' | 'planned' | 'outcome'>) {
+  return async (body: string, reason: { code: string; message: string }): Promise<void> => {
+    await ctx.saveLetter({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
+    const m = decodeMessage(body);
+    if (m.kind === 'copy-image') ctx.planned(1);
+    const source = m.kind === 'copy-image' ? m.source : ruleSourceText(m);
+    const destination = m.kind === 'copy-image' ? m.destination : ruleDestinationText(m);
+    ctx.outcome({ body, kind: m.kind, source, destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
+  };
 }
 
 async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Promise<void>): Promise<PipelineRun> {
@@ -241,16 +260,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
     });
   };
 
-  // What an expansion may not send to a copier (a group's conflicting images, a rule it cannot list):
-  // straight to the DLQ, counted like the planner's own letters.
-  const deadLetter = async (body: string, reason: { code: string; message: string }) => {
-    await saveLetter({ id: randomUUID(), body, receiveCount: 1, reason, at: new Date().toISOString() });
-    const m = decodeMessage(body);
-    if (m.kind === 'copy-image') plannedBy(1);
-    const source = m.kind === 'copy-image' ? m.source : ruleSourceText(m);
-    const destination = m.kind === 'copy-image' ? m.destination : ruleDestinationText(m);
-    outcome({ body, kind: m.kind, source, destination, status: 'failed', bytes: 0, durationMs: 0, attempt: 1, error: reason });
-  };
+  const deadLetter = expansionDeadLetter({ saveLetter, planned: plannedBy, outcome });
 
   // Done when everything was fed and the queue is empty (nothing visible, in flight or delayed).
   const done = new AbortController();

@@ -20,6 +20,19 @@ export interface EmbeddedQueueOptions {
   dlq: DeadLetterStore;
   /** Clock for visibility (tests inject one); long-poll waits always use real time. */
   now?: () => number;
+  /**
+   * Where messages are kept outside the process (serve's journal, lib/serve/journal.ts), so that a
+   * restart picks up what was not settled. Without it (sync) nothing is written anywhere.
+   */
+  journal?: QueueJournal;
+}
+
+/** A queue's messages outside the process: told before a message is enqueued, and once it has left. */
+export interface QueueJournal {
+  /** Before the messages become visible: a send that cannot be journalled enqueues nothing. */
+  added(entries: readonly { id: string; body: string }[]): Promise<void>;
+  /** Acked, or safely in the DLQ. Never throws: a removal that failed only means the message runs again after a restart. */
+  removed(id: string): Promise<void>;
 }
 
 interface Entry {
@@ -39,6 +52,7 @@ export class EmbeddedQueue implements WorkQueue {
   private readonly maxReceiveCount: number;
   private readonly dlq: DeadLetterStore;
   private readonly now: () => number;
+  private readonly journal: QueueJournal | undefined;
   /** Visible messages; Map insertion order gives best-effort FIFO, like a standard SQS queue. */
   private readonly ready = new Map<string, Entry>();
   /** In flight or delayed. Small (bounded by workers + pending retries), so scans are cheap. */
@@ -57,6 +71,7 @@ export class EmbeddedQueue implements WorkQueue {
     this.maxReceiveCount = options.maxReceiveCount;
     this.dlq = options.dlq;
     this.now = options.now ?? Date.now;
+    this.journal = options.journal;
   }
 
   async send(bodies: string[], opts: SendOptions = {}): Promise<void> {
@@ -66,15 +81,23 @@ export class EmbeddedQueue implements WorkQueue {
       if (size > MAX_BODY_BYTES) throw new RangeError(`message body is ${size} bytes; SQS allows ${MAX_BODY_BYTES}`);
     }
     const delayMs = checkedDelaySeconds(opts.delaySeconds) * 1000;
-    for (const body of bodies) {
-      const id = randomUUID();
+    const entries = bodies.map((body) => ({ id: randomUUID(), body }));
+    if (this.journal && entries.length) await this.journal.added(entries);
+    this.restore(entries, delayMs);
+  }
+
+  /**
+   * Messages journalled by an earlier process, back on the queue as never delivered (not journalled
+   * again); `delayMs`: hidden as delayed until then, as SQS counts a DelaySeconds message.
+   */
+  restore(entries: readonly { id: string; body: string }[], delayMs = 0): void {
+    for (const { id, body } of entries) {
       const entry: Entry = { id, body, receiveCount: 0, receiptHandle: undefined, visibleAt: 0, hiddenAs: 'inFlight' };
-      // DelaySeconds: hidden as a delayed message, as SQS counts it (ApproximateNumberOfMessagesDelayed).
       if (delayMs > 0) this.hidden.set(id, { ...entry, visibleAt: this.now() + delayMs, hiddenAs: 'delayed' });
       else this.ready.set(id, entry);
     }
     if (delayMs > 0) this.changed();
-    if (bodies.length && delayMs === 0) this.notify();
+    else if (entries.length) this.notify();
   }
 
   async receive(max: number, waitMs: number, signal?: AbortSignal): Promise<QueueMessage[]> {
@@ -101,6 +124,7 @@ export class EmbeddedQueue implements WorkQueue {
     this.ready.delete(entry.id);
     this.hidden.delete(entry.id);
     this.changed();
+    await this.journal?.removed(entry.id);
   }
 
   async release(message: QueueMessage, delayMs: number): Promise<void> {
@@ -236,6 +260,7 @@ export class EmbeddedQueue implements WorkQueue {
       this.moving--;
       this.changed();
     }
+    await this.journal?.removed(entry.id);
   }
 
   /** After any change: resolve onIdle waiters, re-arm the visibility timer. */

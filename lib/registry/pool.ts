@@ -79,6 +79,8 @@ export interface PoolOptions {
   connections?: number;
   /** The resolver under the link-local guard (tests give a fake one); default: node's dns.lookup. */
   dnsLookup?: LookupFunction;
+  /** Told the status of every registry response, by registry as references name it (serve's metrics). */
+  onResponse?: (registry: string, status: number) => void;
 }
 
 /**
@@ -198,6 +200,8 @@ export class ClientPool {
       client.transport.auth.credentialsFrom = from;
       const sourced = (err: AuthError) => (from ? new AuthError(err.host, err.status, err.detail, err.expired, from) : undefined);
       client.transport.explainRefusal = sourced;
+      const observe = this.opts.onResponse;
+      if (observe) client.transport.onResponse = (status) => observe(registry, status);
       // SWR answers a push into a missing organization with 401, like a wrong password: say which.
       if (role === 'destination' && access.swr) {
         const swr = registryRefusalExplainer(registry, access.swr);

@@ -92,6 +92,8 @@ export class RegistryTransport {
    * (SWR: a push into a missing organization, lib/vendors/swr/refusal.ts); the transport stays generic.
    */
   explainRefusal?: (err: AuthError, req: { method: Method; repository?: string; type?: string }) => Error | undefined;
+  /** Told the status of every response the registry sent (serve's per-registry metrics); must not throw. */
+  onResponse?: (status: number) => void;
 
   constructor(opts: TransportOptions) {
     this.host = opts.host;
@@ -240,6 +242,7 @@ export class RegistryTransport {
       if (err instanceof MigrateError) throw err;
       throw tlsFailure(url.host, err) ?? new NetworkError(url.host, networkReason(err), { cause: err });
     }
+    this.onResponse?.(res.statusCode);
     // Docker Hub states its pull budget on manifest responses, HEADs and its 429 included. A 429
     // that leaves the budget spent ends the image's GETs (left for later); one that states no
     // budget, or one with some left, is a throttle: retried with backoff like a 503.
