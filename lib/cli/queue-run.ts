@@ -1,6 +1,7 @@
 // The CLI's copiers against a real SQS queue (`sync --queue-url`, `work --queue-url`): local workers
 // call the Lambda copier handler with SQS-shaped events (lambda/local-workers.ts), and the outcomes
 // feed the same progress display and summary as the embedded `sync`.
+import { recheckRulesOf } from '../pipeline/recheck.js';
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
@@ -141,6 +142,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     logger,
     pullBudget,
     onWarning: opts.onWarning,
+    // An event's recheck is matched against this config's rules (pipeline/recheck.ts).
+    recheckRules: recheckRulesOf(config),
     // What an expansion must not send to a copier goes to the DLQ, and counts in this run.
     deadLetter: async (body: string, reason: { code: string; message: string }) => {
       await letterTo(dlq)(body, reason);

@@ -21,6 +21,7 @@ import { RunTracker } from '../state/runs.js';
 import type { StateStore } from '../state/store.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger } from '../pipeline/attempts.js';
+import { recheckRulesOf } from '../pipeline/recheck.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import type { CopierEnv, LongHaulQueue } from './copier-batch.js';
 
@@ -71,6 +72,8 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     destinations: destinationStateFor(opts.state ?? new MemoryStateStore(), opts.config.defaults, opts.logger, 60_000),
     logger: opts.logger,
     pullBudget,
+    // The copier has the whole config: a recheck (an ECR event, a webhook's) is matched against its rules.
+    recheckRules: recheckRulesOf(opts.config),
     ...(opts.deadLetters ? { deadLetter: letterTo(opts.deadLetters) } : {}),
   };
   return {

@@ -13,6 +13,7 @@ import { parseReference } from '../oci/reference.js';
 import type { TagLister } from '../plan/planner.js';
 import { type CopyImageMessage, decodeMessage, ruleDestinationText, ruleSourceText, runOf } from '../queue/messages.js';
 import { expandGroup, expandNamespace, expandOne } from './expand.js';
+import { type RecheckRules, recheckRepository } from './recheck.js';
 import type { FailureReason, QueueMessage, WorkQueue } from '../queue/types.js';
 import type { ClientPool } from '../registry/pool.js';
 import { backoffDelay } from '../registry/http/retry.js';
@@ -29,7 +30,7 @@ import { type AttemptLedger, madeProgress } from './attempts.js';
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
   body: string;
-  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'expand-group' | 'invalid';
+  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'expand-group' | 'recheck' | 'invalid';
   source: string;
   destination: string;
   /**
@@ -46,6 +47,8 @@ export interface ImageOutcome {
   error?: FailureReason;
   /** Copy messages an expand-repository message fanned out into. */
   expandedInto?: number;
+  /** Why a recheck sent nothing (no rule covers its repository), for logs and reports. */
+  note?: string;
 }
 
 /** How a processed message is to be settled on its queue. */
@@ -99,6 +102,8 @@ export interface ProcessDeps {
   onWarning?: (message: string) => void;
   /** Counts the settled messages of scheduled runs (state/runs.ts), for messages that carry a `run`. */
   runs?: RunAccounting;
+  /** The config's rules, which a recheck is matched against (pipeline/recheck.ts); without them a recheck fails. */
+  recheckRules?: RecheckRules;
 }
 
 export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
@@ -163,6 +168,12 @@ async function decide(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal
       return { settlement: { action: 'ack' }, outcome: { ...base, kind, source, ...outcome, durationMs: performance.now() - started } };
     }
     destination = ruleDestinationText(body);
+    if (body.kind === 'recheck') {
+      const { sent, note } = await recheckRepository(body, deps);
+      deps.ledger?.forget(msg.id);
+      const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: sent, ...(note ? { note } : {}), durationMs: performance.now() - started };
+      return { settlement: { action: 'ack' }, outcome };
+    }
     const count =
       body.kind === 'expand-repository'
         ? await expandOne(body, deps, stop)

@@ -6,6 +6,7 @@
 //   - expand-group: listed rules that share destination repositories, with the exact images of the
 //     group's other rules: listed together, so two sources claiming one tag are held back
 //     (SWRM_DESTINATION_CONFLICT, as `sync` does), never racing to push it (issue 14, item 3).
+// A recheck (pipeline/recheck.ts) sends what it plans through the same fanOut.
 import { ErrorCode, errorMessage, failureCode, isRetryable } from '../errors.js';
 import { destinationTagsFor, listerFor } from '../listing/index.js';
 import { partitionConflicts } from '../plan/conflicts.js';
@@ -14,7 +15,7 @@ import { copyMessagesFor, expandMessageFor, ruleFromExpand, ruleFromNamespace } 
 import { invalidTags, selectTags } from '../plan/tags.js';
 import { listRuleTags } from '../plan/rule-tags.js';
 import { invalidTagsWarning, noPushTimesWarning } from '../plan/warnings.js';
-import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, type RecheckMessage, encodeMessage } from '../queue/messages.js';
 import type { ProcessDeps } from './copier.js';
 import { mapLimit } from '../copy/limiter.js';
 import { parseReference } from '../oci/reference.js';
@@ -92,9 +93,9 @@ export async function expandGroup(m: ExpandGroupMessage, deps: ProcessDeps, sign
  * Send what an expansion planned. Its messages belong to the expand message's run, whose enqueued
  * count grows by them before they are sent, so the run never looks done while they wait.
  */
-async function fanOut(
-  m: ExpandRepositoryMessage | ExpandNamespaceMessage | ExpandGroupMessage,
-  messages: (CopyImageMessage | ExpandRepositoryMessage)[],
+export async function fanOut(
+  m: ExpandRepositoryMessage | ExpandNamespaceMessage | ExpandGroupMessage | RecheckMessage,
+  messages: (CopyImageMessage | ExpandRepositoryMessage | ExpandGroupMessage)[],
   deps: ProcessDeps,
 ): Promise<void> {
   const bodies = messages.map((x) => encodeMessage(m.run ? { ...x, run: m.run } : x));

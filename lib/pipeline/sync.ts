@@ -21,6 +21,7 @@ import type { DigestMemo } from '../state/digest-memo.js';
 import type { DestinationState } from '../copy/destination-state.js';
 import { messageDestinations, ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { type ImageOutcome, runCopiers } from './copier.js';
+import { recheckRulesOf } from './recheck.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from './attempts.js';
 
@@ -287,6 +288,8 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
       pullBudget,
       onWarning: opts.onWarning,
       deadLetter,
+      // A replayed recheck letter is matched against this config's rules (pipeline/recheck.ts).
+      recheckRules: recheckRulesOf(config),
     },
     done.signal,
   );

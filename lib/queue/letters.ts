@@ -33,6 +33,8 @@ export function letterKey(body: string): string {
   if (m.kind === 'copy-image') return JSON.stringify([m.kind, m.source, m.destination]);
   // A group is its rules: the same rules listed together are the same letter.
   if (m.kind === 'expand-group') return JSON.stringify([m.kind, m.rules.map((r) => [r.source, [...r.destinations].sort()]).sort()]);
+  // A recheck is its repository: a push and a delete of it re-check the same thing (pipeline/recheck.ts).
+  if (m.kind === 'recheck') return JSON.stringify([m.kind, m.source]);
   const targets = m.kind === 'expand-repository' ? m.destinations : m.namespace.targets;
   return JSON.stringify([m.kind, m.source, [...targets].sort()]);
 }

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { InvalidMessageError } from '../errors.js';
 import { printable } from '../text.js';
 import { maskSecretText } from '../secrets.js';
+import { isValidTag, parseRepositoryReference } from '../oci/reference.js';
+import { ecrEventRecheck, isEcrEvent } from '../vendors/ecr/events.js';
 
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/);
 /** `docker`: convert OCI media types to Docker's; `keep`: push as is. Absent: the destination decides (SWR Basic converts). */
@@ -127,28 +129,66 @@ export const expandGroupMessage = z.strictObject({
   run: run.optional(),
 });
 
-export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage, expandGroupMessage]);
+/** Who told us about a change (lib/events): a webhook sender, ECR through EventBridge, or distribution. */
+export const EVENT_VIA = ['harbor', 'dockerhub', 'quay', 'github', 'ecr', 'distribution'] as const;
+
+/** `registry/repository`, fully written (no tag, no digest, no docker.io default to fill in). */
+function isRepositorySource(s: string): boolean {
+  try {
+    const ref = parseRepositoryReference(s);
+    return ref.tag === undefined && ref.digest === undefined && `${ref.registry}/${ref.repository}` === s;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Re-check one source repository (issue 16, continuous mirroring): an event said something changed
+ * there. Events are hints, the sync is the truth: the copier does for this repository what a
+ * scheduled run does under the rules that cover it (pipeline/recheck.ts). `tags` is what the sender
+ * named (for logs; the re-check looks at the whole repository as its rules say); absent: none named.
+ */
+export const recheckMessage = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('recheck'),
+  /** registry/repository, normalised as parseRepositoryReference writes it (`docker.io/library/nginx`). */
+  source: z.string().min(1).max(1024).refine(isRepositorySource, { message: 'expected registry/repository, normalised, without a tag or digest' }),
+  tags: z.array(z.string().refine(isValidTag, { message: 'expected a tag' })).min(1).max(100).optional(),
+  /** `delete`: a tag went away; exact-tag rules have nothing to copy then, listed rules are listed again. */
+  action: z.enum(['push', 'delete']),
+  via: z.enum(EVENT_VIA),
+  run: run.optional(),
+});
+
+export const queueMessage = z.discriminatedUnion('kind', [copyImageMessage, expandRepositoryMessage, expandNamespaceMessage, expandGroupMessage, recheckMessage]);
 
 export type CopyImageMessage = z.infer<typeof copyImageMessage>;
 export type ExpandRepositoryMessage = z.infer<typeof expandRepositoryMessage>;
 export type ExpandNamespaceMessage = z.infer<typeof expandNamespaceMessage>;
 export type ExpandGroupMessage = z.infer<typeof expandGroupMessage>;
+export type RecheckMessage = z.infer<typeof recheckMessage>;
+export type EventVia = RecheckMessage['via'];
 /** A message that stands for a rule (its listing), not for one image. */
 export type RuleMessage = ExpandRepositoryMessage | ExpandNamespaceMessage;
 
-/** Whether a message kind stands for rules to list rather than an image (summaries count them apart). */
-export function isRuleKind(kind: string): kind is RuleMessage['kind'] | 'expand-group' {
-  return kind === 'expand-repository' || kind === 'expand-namespace' || kind === 'expand-group';
+/**
+ * Whether a message kind stands for rules to list rather than an image (summaries count them apart).
+ * A recheck is one: it becomes the rules' messages for a repository, never an image of its own.
+ */
+export function isRuleKind(kind: string): kind is RuleMessage['kind'] | 'expand-group' | 'recheck' {
+  return kind === 'expand-repository' || kind === 'expand-namespace' || kind === 'expand-group' || kind === 'recheck';
 }
 
 /** Where a rule message sends its images, for reports: its destinations or its targets. */
-export function ruleDestinationText(m: RuleMessage | ExpandGroupMessage): string {
+export function ruleDestinationText(m: RuleMessage | ExpandGroupMessage | RecheckMessage): string {
+  if (m.kind === 'recheck') return 'the rules covering it';
   if (m.kind === 'expand-group') return [...new Set(m.rules.flatMap((r) => r.destinations))].join(', ');
   return m.kind === 'expand-repository' ? m.destinations.join(', ') : m.namespace.targets.join(', ');
 }
 
 /** A rule message's source, for reports: a group names its first rule and how many more it holds. */
-export function ruleSourceText(m: RuleMessage | ExpandGroupMessage): string {
+export function ruleSourceText(m: RuleMessage | ExpandGroupMessage | RecheckMessage): string {
+  if (m.kind === 'recheck') return `${m.source} (${m.via} ${m.action})`;
   if (m.kind !== 'expand-group') return m.source;
   const more = m.rules.length - 1 + (m.copies?.length ? 1 : 0);
   return more > 0 ? `${m.rules[0]!.source} (and ${more} more rule(s) sharing its destinations)` : m.rules[0]!.source;
@@ -176,6 +216,9 @@ export function decodeMessage(body: string): QueueMessageBody {
     // The excerpt goes to logs and the DLQ reason: a foreign producer's body may hold a secret.
     throw new InvalidMessageError(`message is not JSON: ${printable(maskSecretText(body), 80)}`);
   }
+  // EventBridge delivers an ECR event as the SQS body itself when its rule's target has no input
+  // transformer (docs/events.md): the copier takes it for the recheck it stands for.
+  if (isEcrEvent(json)) json = ecrEventRecheck(json);
   const parsed = queueMessage.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];

@@ -4,6 +4,7 @@
 // life: it is journalled in the state directory (journal.ts), so what was planned or received and
 // not settled is picked up again by the next start, and a stop leaves the rest there instead of
 // writing it to the DLQ.
+import { recheckRulesOf } from '../pipeline/recheck.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
@@ -105,6 +106,8 @@ export class ServeRuntime {
       pullBudget,
       onWarning: opts.onWarning,
       deadLetter: expansionDeadLetter(this.feed),
+      // A webhook's recheck is matched against this config's rules (pipeline/recheck.ts).
+      recheckRules: recheckRulesOf(config),
     };
     this.closeRuntime = async () => {
       ctx.sourceBlobs?.close();
