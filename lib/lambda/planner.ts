@@ -14,7 +14,7 @@ import { type ExpandedRules, type ListerFor, expandNamespaceRules } from '../pla
 import { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups } from '../plan/conflicts.js';
 import { copyMessagesFor, expandMessageFor, namespaceMessageFor } from '../plan/planner.js';
-import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { DeadLetterStore, QueueCounts, WorkQueue } from '../queue/types.js';
 import { ruleFailure } from '../plan/rule-failure.js';
 import { plannerEmfLine } from './metrics.js';
