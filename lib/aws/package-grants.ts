@@ -4,6 +4,7 @@
 // for a value, which is all the grants need to know (that a registry has a login); `${env:}` likewise.
 import { loadForPackaging } from '../config/package-check.js';
 import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from '../vendors/ecr/grants.js';
+import type { NotifySettings } from '../config/service-settings.js';
 
 export type { StackTarget } from '../vendors/ecr/grants.js';
 
@@ -23,5 +24,29 @@ export async function packageGrants(configPath: string, stack: StackTarget): Pro
   const resources = ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' });
   const dependsOn = { planner: [] as string[], copier: [] as string[] };
   for (const fn of ['planner', 'copier'] as const) if (resources[policyId(fn)]) dependsOn[fn].push(policyId(fn));
+  const notify = notifyPolicy(config.notify, 'CopierRole');
+  if (notify) {
+    resources[NOTIFY_POLICY_ID] = notify;
+    dependsOn.copier.push(NOTIFY_POLICY_ID);
+  }
   return { resources, dependsOn, notes: grants.notes };
+}
+
+/** The copier's notify policy (logical id): the copier that settles a run's last message publishes its summary. */
+export const NOTIFY_POLICY_ID = 'CopierNotifyPolicy';
+
+/**
+ * `sns:Publish` on exactly the config's topic (notify.sns), for the copier only (lib/notify/run-end.ts:
+ * the planner announces nothing); nothing without a topic. A webhook needs no AWS permission.
+ */
+export function notifyPolicy(notify: NotifySettings | undefined, role: string): Record<string, unknown> | undefined {
+  if (!notify?.snsTopicArn) return undefined;
+  return {
+    Type: 'AWS::IAM::Policy',
+    Properties: {
+      PolicyName: 'copier-notify',
+      Roles: [{ Ref: role }],
+      PolicyDocument: { Version: '2012-10-17', Statement: [{ Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: notify.snsTopicArn }] },
+    },
+  };
 }
