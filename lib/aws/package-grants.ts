@@ -32,21 +32,21 @@ export async function packageGrants(configPath: string, stack: StackTarget): Pro
   return { resources, dependsOn, notes: grants.notes };
 }
 
-/** The copier's notify policy (logical id): the copier that settles a run's last message publishes its summary. */
+/** The copier's notify policy (logical id): the copier that settles a run's last message announces it. */
 export const NOTIFY_POLICY_ID = 'CopierNotifyPolicy';
 
 /**
- * `sns:Publish` on exactly the config's topic (notify.sns), for the copier only (lib/notify/run-end.ts:
- * the planner announces nothing); nothing without a topic. A webhook needs no AWS permission.
+ * What announcing a run's end adds to the copier's role (lib/notify/run-end.ts), only when the
+ * config has `notify`: dynamodb:Query on the state table (the run's failures by code, read once at
+ * its end), and sns:Publish on exactly the config's topic when it names one. A webhook needs no AWS
+ * permission; the planner announces nothing.
  */
-export function notifyPolicy(notify: NotifySettings | undefined, role: string): Record<string, unknown> | undefined {
-  if (!notify?.snsTopicArn) return undefined;
+export function notifyPolicy(notify: NotifySettings | undefined, role: string, table: unknown = { 'Fn::GetAtt': ['StateTable', 'Arn'] }): Record<string, unknown> | undefined {
+  if (!notify || (!notify.snsTopicArn && !notify.webhookUrl)) return undefined;
+  const statements: Record<string, unknown>[] = [{ Sid: 'NotifyRunFailures', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: table }];
+  if (notify.snsTopicArn) statements.push({ Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: notify.snsTopicArn });
   return {
     Type: 'AWS::IAM::Policy',
-    Properties: {
-      PolicyName: 'copier-notify',
-      Roles: [{ Ref: role }],
-      PolicyDocument: { Version: '2012-10-17', Statement: [{ Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: notify.snsTopicArn }] },
-    },
+    Properties: { PolicyName: 'copier-notify', Roles: [{ Ref: role }], PolicyDocument: { Version: '2012-10-17', Statement: statements } },
   };
 }

@@ -197,13 +197,15 @@ export class RunTracker implements RunAccounting {
   private async addFailure(run: string, code: string, id: string, detail: SettleDetail): Promise<void> {
     const counter = await this.store.add({ group: markers(run), id: `failcode#${code}` }, { count: 1 }, { ttlSeconds: MARKER_TTL_S });
     if (Number(counter.data.count) > FAILURE_EXAMPLES) return;
-    const example = { source: detail.source ?? '', destination: detail.destination ?? '', message: (detail.error?.message ?? '').slice(0, 500) };
-    await this.store.put({ group: markers(run), id: `failex#${code}#${id}` }, example, { ttlSeconds: MARKER_TTL_S });
+    const example = { source: detail.source ?? '', destination: detail.destination ?? '', message: (detail.error?.message ?? '').slice(0, 500), withdrawn: false };
+    // An update, not a put: the planner's role has UpdateItem on the table, not PutItem.
+    await this.store.add({ group: markers(run), id: `failex#${code}#${id}` }, {}, { set: example, ttlSeconds: MARKER_TTL_S });
   }
 
+  /** A replayed failure that now ends otherwise: its count goes, its example is withdrawn (the copier may not DeleteItem). */
   private async dropFailure(run: string, code: string, id: string): Promise<void> {
     await this.store.add({ group: markers(run), id: `failcode#${code}` }, { count: -1 }, { ttlSeconds: MARKER_TTL_S });
-    await this.store.delete({ group: markers(run), id: `failex#${code}#${id}` });
+    await this.store.add({ group: markers(run), id: `failex#${code}#${id}` }, {}, { set: { withdrawn: true }, ttlSeconds: MARKER_TTL_S });
   }
 
   /** The run's failures by code, most frequent first, each with its examples. */
@@ -221,7 +223,7 @@ export class RunTracker implements RunAccounting {
     for (const e of examples) {
       const rest = e.id.slice('failex#'.length);
       const g = out.get(rest.slice(0, rest.lastIndexOf('#')));
-      if (g && g.examples.length < FAILURE_EXAMPLES) g.examples.push({ source: String(e.data.source ?? ''), destination: String(e.data.destination ?? ''), message: String(e.data.message ?? '') });
+      if (g && e.data.withdrawn !== true && typeof e.data.source === 'string' && g.examples.length < FAILURE_EXAMPLES) g.examples.push({ source: String(e.data.source ?? ''), destination: String(e.data.destination ?? ''), message: String(e.data.message ?? '') });
     }
     return [...out.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
   }

@@ -9,6 +9,7 @@ import { RunEndNotifier } from '../../lib/notify/run-end.js';
 import { publishInput, type SnsPublisher } from '../../lib/notify/sns.js';
 import { type RunSummary, summaryFromOutcomes, summaryFromRecord, summaryText, summaryTitle, wantsNotice } from '../../lib/notify/summary.js';
 import { webhookPayload } from '../../lib/notify/webhook.js';
+import { notifyPolicy } from '../../lib/aws/package-grants.js';
 import { encodeMessage } from '../../lib/queue/messages.js';
 import { MemoryStateStore } from '../../lib/state/memory-store.js';
 import { RUN_OUTCOMES, RunTracker } from '../../lib/state/runs.js';
@@ -144,4 +145,15 @@ test('summaryFromRecord: duration from the run start, unfinished when counts are
   const s = summaryFromRecord({ id: 'r', started: '2025-01-01T00:00:00.000Z', enqueued: 3, settled: { copied: 2 } as never, bytes: 5 }, [], Date.parse('2025-01-01T00:01:00.000Z'));
   assert.equal(s.durationMs, 60_000);
   assert.equal(s.unfinished, 1);
+});
+
+test('the copier is granted sns:Publish on the topic only when notify.sns is set, Query on the table when notify is', () => {
+  type Policy = { Properties: { PolicyDocument: { Statement: unknown[] } } };
+  const table = { 'Fn::GetAtt': ['StateTable', 'Arn'] };
+  const query = { Sid: 'NotifyRunFailures', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: table };
+  assert.equal(notifyPolicy(undefined, 'CopierRole'), undefined);
+  const hookOnly = notifyPolicy({ on: 'always', webhookUrl: 'https://hooks.example/x' }, 'CopierRole') as Policy;
+  assert.deepEqual(hookOnly.Properties.PolicyDocument.Statement, [query]);
+  const p = notifyPolicy({ on: 'failure', snsTopicArn: 'arn:aws:sns:eu-west-1:123456789012:t' }, 'CopierRole') as Policy;
+  assert.deepEqual(p.Properties.PolicyDocument.Statement, [query, { Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: 'arn:aws:sns:eu-west-1:123456789012:t' }]);
 });
