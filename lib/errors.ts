@@ -61,6 +61,8 @@ export const ErrorCode = {
   RATE_BUDGET: 'SWRM_RATE_BUDGET',
   /** A Kubernetes context, kubeconfig or API server problem (images-from-cluster). */
   KUBERNETES: 'SWRM_KUBERNETES',
+  /** A run summary that could not be delivered (SNS, webhook): a warning, never the run's failure. */
+  NOTIFY: 'SWRM_NOTIFY',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

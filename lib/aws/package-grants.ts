@@ -5,6 +5,7 @@
 import { loadForPackaging } from '../config/package-check.js';
 import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from '../vendors/ecr/grants.js';
 import { ecrEventResources, ecrEventRule } from '../vendors/ecr/event-rule.js';
+import type { NotifySettings } from '../config/service-settings.js';
 
 export type { StackTarget } from '../vendors/ecr/grants.js';
 
@@ -23,8 +24,32 @@ export async function packageGrants(configPath: string, stack: StackTarget): Pro
   const grants = ecrGrants(config, stack);
   // ECR's push events reach the work queue through an EventBridge rule (vendors/ecr/event-rule.ts).
   const events = ecrEventRule(config, stack);
-  const resources = { ...ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' }), ...ecrEventResources(events, { logicalId: 'MigrationQueue' }) };
+  const resources: Record<string, unknown> = { ...ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' }), ...ecrEventResources(events, { logicalId: 'MigrationQueue' }) };
   const dependsOn = { planner: [] as string[], copier: [] as string[] };
   for (const fn of ['planner', 'copier'] as const) if (resources[policyId(fn)]) dependsOn[fn].push(policyId(fn));
+  const notify = notifyPolicy(config.notify, 'CopierRole');
+  if (notify) {
+    resources[NOTIFY_POLICY_ID] = notify;
+    dependsOn.copier.push(NOTIFY_POLICY_ID);
+  }
   return { resources, dependsOn, notes: [...grants.notes, ...(events?.notes ?? [])] };
+}
+
+/** The copier's notify policy (logical id): the copier that settles a run's last message announces it. */
+export const NOTIFY_POLICY_ID = 'CopierNotifyPolicy';
+
+/**
+ * What announcing a run's end adds to the copier's role (lib/notify/run-end.ts), only when the
+ * config has `notify`: dynamodb:Query on the state table (the run's failures by code, read once at
+ * its end), and sns:Publish on exactly the config's topic when it names one. A webhook needs no AWS
+ * permission; the planner announces nothing.
+ */
+export function notifyPolicy(notify: NotifySettings | undefined, role: string, table: unknown = { 'Fn::GetAtt': ['StateTable', 'Arn'] }): Record<string, unknown> | undefined {
+  if (!notify || (!notify.snsTopicArn && !notify.webhookUrl)) return undefined;
+  const statements: Record<string, unknown>[] = [{ Sid: 'NotifyRunFailures', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: table }];
+  if (notify.snsTopicArn) statements.push({ Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: notify.snsTopicArn });
+  return {
+    Type: 'AWS::IAM::Policy',
+    Properties: { PolicyName: 'copier-notify', Roles: [{ Ref: role }], PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+  };
 }

@@ -26,6 +26,7 @@ import { successImagesFormat, writeSuccessImages } from './success-images.js';
 import { summarise, summaryLines, writeReport } from './report.js';
 import { userWarnings } from './warnings.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
+import { notifyPipelineRun } from '../notify/index.js';
 
 export interface PipelineFlags {
   config?: string;
@@ -212,6 +213,8 @@ export async function syncCommand(flags: PipelineFlags, env: CommandEnv): Promis
   const inputs = await loadInputs(flags, true, { command: 'sync', problems });
   if (flags['dry-run']) return planCommand(flags, env, inputs.config);
   const { run, dlqPath, startedAt, ms } = await withProgress(flags, env, inputs, runSync);
+  // The run's summary to the config's notify targets (lib/notify), once; a failed delivery is a warning.
+  await notifyPipelineRun(inputs.config.notify, { outcomes: run.outcomes, bytes: run.bytes, durationMs: ms, unfinished: run.unfinished.length, startedAt }, { logger: env.logger, onWarning: userWarnings(env.stderr, { logger: env.logger }) });
   if (flags['output-success-images']) await writeSuccessImages(flags['output-success-images'], successFormat, run.outcomes);
   return finish(run, flags, env, dlqPath, startedAt, ms, 'sync');
 }

@@ -18,6 +18,7 @@ import { openQueue, type QueueRun, queueUrlFlag, runOnQueue } from './queue-run.
 import { summarise, summaryLines, writeReport } from './report.js';
 import { userWarnings } from './warnings.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
+import { notifyPipelineRun } from '../notify/index.js';
 import { stateTableFrom } from '../lambda/env.js';
 import { DynamoStateStore } from '../state/dynamo-store.js';
 import { type RunRecord, RunTracker, runInProgress, runLine, settledTotal } from '../state/runs.js';
@@ -77,6 +78,9 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
     progress.stop();
   }
   const ms = performance.now() - started;
+  // `sync --queue-url` ends here, as `sync` does: its summary once (`work` has no end of its own;
+  // a state table's runs are announced by the copier that settles their last message: notify/run-end.ts).
+  if (what === 'sync') await notifyPipelineRun(inputs.config.notify, { outcomes: run.outcomes, bytes: run.bytes, durationMs: ms, unfinished: run.unfinished.length, startedAt }, { logger: env.logger, onWarning: warn });
   const summary = summarise(run, ms);
   const lines = summaryLines(summary, dlq.dlqUrl, { replay: `'swr-migrate replay --queue-url ${queueUrl}'` }).map((l) =>
     // The embedded wording names `replay` on a file; here the letters are on the DLQ queue.

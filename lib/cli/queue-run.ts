@@ -24,6 +24,7 @@ import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { destinationStateFor } from '../copy/destination-state.js';
 import { RunTracker } from '../state/runs.js';
+import { runAccounting } from '../notify/run-end.js';
 import { openStateStore } from '../lambda/state.js';
 import { ruleDestinations, swrPreflight } from '../vendors/swr/preflight.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
@@ -136,7 +137,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     // The stack's state table, when given (SWRM_STATE_TABLE, as the Lambda copier reads it): `work`
     // on the long-haul queue counts its messages in their runs and shares the copiers' digest memo.
     memo: state ? new StoreDigestMemo(state, logger) : new InMemoryDigestMemo(),
-    ...(state ? { runs: new RunTracker(state) } : {}),
+    ...(state ? { runs: runAccounting(new RunTracker(state), config.notify, { logger }) } : {}),
     // Records of destination tags and repositories: in the state table when given, else this process's.
     destinations: destinationStateFor(state ?? new MemoryStateStore(), config.defaults, logger),
     logger,

@@ -18,6 +18,7 @@ import { InMemoryDigestMemo, StoreDigestMemo } from '../state/digest-memo.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { destinationStateFor } from '../copy/destination-state.js';
 import { RunTracker } from '../state/runs.js';
+import { runAccounting } from '../notify/run-end.js';
 import type { StateStore } from '../state/store.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger } from '../pipeline/attempts.js';
@@ -67,7 +68,8 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     // Progress seen by this container (a warm one sees the redeliveries it handles itself).
     ledger: new AttemptLedger(),
     memo: opts.state ? new StoreDigestMemo(opts.state, opts.logger) : new InMemoryDigestMemo(),
-    ...(opts.state ? { runs: new RunTracker(opts.state) } : {}),
+    // The copier that settles a run's last message announces its end (config notify: lib/notify).
+    ...(opts.state ? { runs: runAccounting(new RunTracker(opts.state), opts.config.notify, { logger: opts.logger }) } : {}),
     // A warm container re-reads a repository's tag list after a minute: other copiers push there too.
     destinations: destinationStateFor(opts.state ?? new MemoryStateStore(), opts.config.defaults, opts.logger, 60_000),
     logger: opts.logger,

@@ -14,7 +14,7 @@ import { type ExpandedRules, type ListerFor, expandNamespaceRules } from '../pla
 import { ClientPool } from '../registry/pool.js';
 import { findConflicts, overlapGroups } from '../plan/conflicts.js';
 import { copyMessagesFor, expandMessageFor, namespaceMessageFor } from '../plan/planner.js';
-import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage } from '../queue/messages.js';
+import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMessage, type ExpandRepositoryMessage, encodeMessage, ruleDestinationText } from '../queue/messages.js';
 import type { DeadLetterStore, QueueCounts, WorkQueue } from '../queue/types.js';
 import { ruleFailure } from '../plan/rule-failure.js';
 import { plannerEmfLine } from './metrics.js';
@@ -123,18 +123,24 @@ export async function runScheduledPlan(opts: ScheduledPlanOptions): Promise<Plan
   // it again (the message's backoff and attempts); for a permanent one its letter goes to the DLQ
   // with the reason, as `sync` does (pipeline/sync.ts ruleFailure).
   const relist: ExpandNamespaceMessage[] = [];
+  // Rules sent to the DLQ: not among the run's messages, but said on its record (its summary: lib/notify).
+  const lettered: { source: string; destination: string; error: { code: string; message: string } }[] = [];
   for (const f of failed) {
     const message = namespaceMessageFor(f.rule, platforms);
     const verdict = ruleFailure(f.error, undefined);
     opts.logger?.error({ source: message.source, origin: f.rule.origin, code: failureCode(f.error), err: errorMessage(f.error) }, verdict.action === 'retry' ? 'cannot list the rule; a copier lists it again' : 'cannot list the rule; sent to the DLQ');
     if (verdict.action === 'retry' || !opts.dlq) relist.push(message);
-    else await opts.dlq.add({ id: randomUUID(), body: encodeMessage(message), receiveCount: 1, reason: verdict.reason, at: new Date().toISOString() });
+    else {
+      await opts.dlq.add({ id: randomUUID(), body: encodeMessage(message), receiveCount: 1, reason: verdict.reason, at: new Date().toISOString() });
+      lettered.push({ source: message.source, destination: ruleDestinationText(message), error: verdict.reason });
+    }
   }
   // SWR names, organizations and quota before anything is enqueued: a copier would only fail later.
   await swrPreflight(ruleDestinations(rules), opts.config.resolve, { logger: opts.logger });
   // Copy messages first: copiers start on them while others expand the repositories.
   const planned = [...copies, ...expands, ...groups, ...relist].map(encodeMessage);
   const { bodies, run } = await startRun(opts, planned, { images: copies.length, repositories: expands.length + groups.length });
+  if (run) await opts.runs?.rulesFailed(run, lettered).catch((err: unknown) => opts.logger?.warn({ run, code: failureCode(err) }, `cannot record the failed rules on the run: ${errorMessage(err)}`));
   await sendForRun(opts, bodies, run);
   const summary: PlanSummary = {
     ...(run ? { run } : {}),

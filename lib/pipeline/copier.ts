@@ -125,16 +125,18 @@ const MESSAGE_BACKOFF = { attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 60_
 export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<Processed> {
   const processed = await decide(msg, deps, signal);
   const status = processed.outcome?.status;
-  if (deps.runs && status && status !== 'retrying' && processed.outcome!.kind !== 'invalid') await countSettled(deps, msg.body, status);
+  if (deps.runs && status && status !== 'retrying' && processed.outcome!.kind !== 'invalid') await countSettled(deps, msg.body, status, processed.outcome!);
   return processed;
 }
 
 /** Run accounting never fails a message: a lost count only makes the run look unfinished. */
-async function countSettled(deps: ProcessDeps, body: string, outcome: RunOutcome): Promise<void> {
+async function countSettled(deps: ProcessDeps, body: string, outcome: RunOutcome, o: ImageOutcome): Promise<void> {
   const run = runOf(body);
   if (!run) return;
   try {
-    await deps.runs!.settled(run, body, outcome);
+    // What the run's summary reports (lib/notify): bytes, and a failure's code, image and message.
+    const detail = { bytes: o.bytes, source: o.source, destination: o.destination, ...(o.status === 'failed' && o.error ? { error: o.error } : {}) };
+    await deps.runs!.settled(run, body, outcome, detail);
   } catch (err) {
     deps.logger?.warn({ run, code: failureCode(err), err: errorMessage(err) }, 'cannot count the message in its run');
   }

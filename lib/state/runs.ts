@@ -11,6 +11,12 @@
 // or deferred before) moves its count to the new outcome, under the marker's version. A marker is
 // written before its count, so a crash between them can only leave the run looking unfinished; the
 // planner then looks at the queue before it believes that (lambda/planner-runs.ts).
+//
+// For the run's summary (lib/notify/run-end.ts) a settle also adds the image's bytes to the record,
+// and a failure is kept by code: a counter per code (`failcode#CODE`) and its first few examples
+// (`failex#CODE#<sha256 of the body>`: source, destination, the masked message). A replayed failure
+// that now ends otherwise takes its count (and its example) back. The run's end is the settle after
+// which every enqueued message is settled; `claimNotice` lets exactly one writer act on it.
 import { createHash, randomBytes } from 'node:crypto';
 import type { StateRecord, StateStore } from './store.js';
 
@@ -39,7 +45,30 @@ export interface RunRecord {
   repositories?: number;
   /** The planner failed to send (the counts may then be short). */
   error?: string;
+  /** Bytes the run's copies uploaded. */
+  bytes?: number;
+  /** Rules the planner could not list and sent to the DLQ (not among the enqueued messages). */
+  rulesFailed?: number;
 }
+
+/** What a settled message adds to its run's summary (copier.ts passes its outcome). */
+export interface SettleDetail {
+  bytes?: number;
+  source?: string;
+  destination?: string;
+  /** A failure's code and (masked) message. */
+  error?: { code: string; message: string };
+}
+
+/** Failures of a run by code, with up to FAILURE_EXAMPLES examples each (the summary's groups). */
+export interface RunFailureGroup {
+  code: string;
+  count: number;
+  examples: { source: string; destination: string; message: string }[];
+}
+
+/** Examples kept per failure code: the summary shows a few, the DLQ has them all. */
+export const FAILURE_EXAMPLES = 3;
 
 /** Sortable by time: `20250102T030405678Z-1a2b3c`. */
 export function newRunId(now = new Date()): string {
@@ -76,6 +105,8 @@ export function runFrom(rec: StateRecord): RunRecord {
     ...(typeof rec.data.images === 'number' ? { images: rec.data.images } : {}),
     ...(typeof rec.data.repositories === 'number' ? { repositories: rec.data.repositories } : {}),
     ...(error ? { error } : {}),
+    ...(typeof rec.data.bytes === 'number' ? { bytes: rec.data.bytes } : {}),
+    ...(typeof rec.data.rulesFailed === 'number' ? { rulesFailed: rec.data.rulesFailed } : {}),
   };
 }
 
@@ -83,8 +114,11 @@ export function runFrom(rec: StateRecord): RunRecord {
 export interface RunAccounting {
   /** Before an expansion sends `bodies` for run `run`: they join its enqueued count (once per expand message). */
   expanding(run: string, body: string, bodies: readonly string[]): Promise<void>;
-  /** A message of run `run` settled with `outcome`: counted once per body. */
-  settled(run: string, body: string, outcome: RunOutcome): Promise<void>;
+  /**
+   * A message of run `run` settled with `outcome`: counted once per body. Returns the run's record
+   * as this count left it, or nothing when it counted nothing (a second delivery).
+   */
+  settled(run: string, body: string, outcome: RunOutcome, detail?: SettleDetail): Promise<RunRecord | void>;
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -126,24 +160,87 @@ export class RunTracker implements RunAccounting {
     }
   }
 
-  async settled(run: string, body: string, outcome: RunOutcome): Promise<void> {
-    const key = { group: markers(run), id: `settled#${digest(body)}` };
+  async settled(run: string, body: string, outcome: RunOutcome, detail: SettleDetail = {}): Promise<RunRecord | undefined> {
+    const id = digest(body);
+    const key = { group: markers(run), id: `settled#${id}` };
     const runKey = { group: RUNS_GROUP, id: run };
+    const bytes: Record<string, number> = detail.bytes ? { bytes: detail.bytes } : {};
+    const code = outcome === 'failed' ? (detail.error?.code ?? 'SWRM_INTERNAL') : undefined;
+    const marker = { outcome, ...(code ? { code } : {}) };
     for (let tries = 0; tries < 5; tries++) {
-      if (await this.store.put(key, { outcome }, { ifAbsent: true, ttlSeconds: MARKER_TTL_S })) {
-        await this.store.add(runKey, { [outcome]: 1 }, { ttlSeconds: RUN_TTL_S });
-        return;
+      if (await this.store.put(key, marker, { ifAbsent: true, ttlSeconds: MARKER_TTL_S })) {
+        // The failure is written before the count, so whoever sees the run end sees it too.
+        if (code) await this.addFailure(run, code, id, detail);
+        return runFrom(await this.store.add(runKey, { [outcome]: 1, ...bytes }, { ttlSeconds: RUN_TTL_S }));
       }
       const prev = await this.store.get(key);
       if (!prev) continue; // expired between the two calls: try again
       const was = String(prev.data.outcome);
       // Counted already; only a replayed failure or deferral that now ends otherwise moves.
-      if (was === outcome || !REPLAYABLE.has(was)) return;
-      if (await this.store.put(key, { outcome }, { ifVersion: prev.version, ttlSeconds: MARKER_TTL_S })) {
-        await this.store.add(runKey, { [was]: -1, [outcome]: 1 }, { ttlSeconds: RUN_TTL_S });
-        return;
+      if (was === outcome || !REPLAYABLE.has(was)) return undefined;
+      if (await this.store.put(key, marker, { ifVersion: prev.version, ttlSeconds: MARKER_TTL_S })) {
+        if (was === 'failed') await this.dropFailure(run, String(prev.data.code ?? 'SWRM_INTERNAL'), id);
+        if (code) await this.addFailure(run, code, id, detail);
+        return runFrom(await this.store.add(runKey, { [was]: -1, [outcome]: 1, ...bytes }, { ttlSeconds: RUN_TTL_S }));
       }
     }
+    return undefined;
+  }
+
+  /** The planner's rules it could not list (sent to the DLQ): on the run's record and in its failures. */
+  async rulesFailed(run: string, failures: readonly (SettleDetail & { error: { code: string; message: string } })[]): Promise<void> {
+    if (!failures.length) return;
+    for (const f of failures) await this.addFailure(run, f.error.code, digest(`${f.source}\n${f.destination}`), f);
+    await this.store.add({ group: RUNS_GROUP, id: run }, { rulesFailed: failures.length }, { ttlSeconds: RUN_TTL_S });
+  }
+
+  private async addFailure(run: string, code: string, id: string, detail: SettleDetail): Promise<void> {
+    const counter = await this.store.add({ group: markers(run), id: `failcode#${code}` }, { count: 1 }, { ttlSeconds: MARKER_TTL_S });
+    if (Number(counter.data.count) > FAILURE_EXAMPLES) return;
+    const example = { source: detail.source ?? '', destination: detail.destination ?? '', message: (detail.error?.message ?? '').slice(0, 500), withdrawn: false };
+    // An update, not a put: the planner's role has UpdateItem on the table, not PutItem.
+    await this.store.add({ group: markers(run), id: `failex#${code}#${id}` }, {}, { set: example, ttlSeconds: MARKER_TTL_S });
+  }
+
+  /** A replayed failure that now ends otherwise: its count goes, its example is withdrawn (the copier may not DeleteItem). */
+  private async dropFailure(run: string, code: string, id: string): Promise<void> {
+    await this.store.add({ group: markers(run), id: `failcode#${code}` }, { count: -1 }, { ttlSeconds: MARKER_TTL_S });
+    await this.store.add({ group: markers(run), id: `failex#${code}#${id}` }, {}, { set: { withdrawn: true }, ttlSeconds: MARKER_TTL_S });
+  }
+
+  /** The run's failures by code, most frequent first, each with its examples. */
+  async failures(run: string): Promise<RunFailureGroup[]> {
+    const group = markers(run);
+    const [codes, examples] = await Promise.all([
+      this.store.query(group, { prefix: 'failcode#', limit: 200 }),
+      this.store.query(group, { prefix: 'failex#', limit: 200 * FAILURE_EXAMPLES }),
+    ]);
+    const out = new Map<string, RunFailureGroup>();
+    for (const c of codes) {
+      const count = Number(c.data.count);
+      if (count > 0) out.set(c.id.slice('failcode#'.length), { code: c.id.slice('failcode#'.length), count, examples: [] });
+    }
+    for (const e of examples) {
+      const rest = e.id.slice('failex#'.length);
+      const g = out.get(rest.slice(0, rest.lastIndexOf('#')));
+      if (g && e.data.withdrawn !== true && typeof e.data.source === 'string' && g.examples.length < FAILURE_EXAMPLES) g.examples.push({ source: String(e.data.source ?? ''), destination: String(e.data.destination ?? ''), message: String(e.data.message ?? '') });
+    }
+    return [...out.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+  }
+
+  /**
+   * The one writer that may announce the run's end: true for the first caller only (a marker put if
+   * absent), so two copiers settling the last two messages at once send one summary, and a replay
+   * that settles a failed message again later sends none. Kept as long as the run's record.
+   */
+  async claimNotice(run: string, nowMs = Date.now()): Promise<boolean> {
+    return this.store.put({ group: markers(run), id: 'notified' }, { at: new Date(nowMs).toISOString() }, { ifAbsent: true, ttlSeconds: RUN_TTL_S });
+  }
+
+  /** The run's record, or undefined. */
+  async get(run: string): Promise<RunRecord | undefined> {
+    const rec = await this.store.get({ group: RUNS_GROUP, id: run });
+    return rec ? runFrom(rec) : undefined;
   }
 
   /** The last `limit` runs, newest first. */

@@ -34,8 +34,11 @@ import { type SqsQueuePair, type SqsServerHandle, setDummyAwsEnv, startSqsServer
 import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
 import { type ProxyHandle, startProxy } from '../helpers/proxy.js';
 import { DEFAULT_MARGIN_MS } from '../../lib/lambda/copier-batch.js';
+import { type SnsServerHandle, startSnsServer } from '../helpers/sns-server.js';
 
 const STATE_TABLE = 'iam-state';
+/** notify.sns: the copier that settles the run's last message publishes its summary there (issue 16, item 5). */
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:iam-runs';
 
 /** A loopback port nothing listens on: a source that is down (retryable: the copier backs off). */
 async function closedPort(): Promise<number> {
@@ -66,6 +69,7 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
   let long: { queueUrl: string; queueArn: string };
   let report: IamReport;
   let recorder: IamRecorder;
+  let sns: SnsServerHandle;
 
   before(async () => {
     setDummyAwsEnv();
@@ -88,8 +92,9 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
         { name: 'other/x', images: [{ tags: ['v1'], pushedAt: now }] },
       ],
     });
+    sns = await startSnsServer({ topics: [TOPIC] });
     secrets = await startAwsSecretsServer({ secrets: { 'swr-migrate/dst-password': 'unused-by-the-registry' }, parameters: { '/swr-migrate/dst-user': 'mirror' } });
-    Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url, AWS_ENDPOINT_URL_SSM: secrets.url, AWS_EC2_METADATA_DISABLED: 'true' });
+    Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url, AWS_ENDPOINT_URL_SSM: secrets.url, AWS_ENDPOINT_URL_SNS: sns.url, AWS_EC2_METADATA_DISABLED: 'true' });
     await Promise.all([
       pushImage(src, 'app/a', 'v1', { format: 'oci', layers: [randomLayer(20_000)] }),
       pushImage(ecr, 'apps/api', 'v1', { format: 'oci', layers: [randomLayer(20_000)] }),
@@ -116,6 +121,7 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
       join(configDir, 'sync.yaml'),
       `version: 1
 defaults: { retries: 1 }
+notify: { on: failure, sns: "${TOPIC}" }
 registries:
   "${src.host}": { insecure: true }
   "${slow.host}": { insecure: true }
@@ -154,7 +160,7 @@ rules:
     rmSync(configDir, { recursive: true, force: true });
     gone?.close();
     await slow?.stop();
-    await Promise.all([sqs?.stop(), secrets?.stop(), ecrApi?.stop(), dynamo?.stop()]);
+    await Promise.all([sqs?.stop(), secrets?.stop(), ecrApi?.stop(), dynamo?.stop(), sns?.stop()]);
     await stopAll();
   });
 
@@ -208,7 +214,9 @@ rules:
     for (let idle = 0, i = 0; idle < 2 && i < 60; i++) {
       const messages = await queue.receive(10, 300);
       if (!messages.length) {
-        idle = (await queue.counts()).visible ? 0 : idle + 1;
+        // Until the run's last message settles (the source that is down, after its retry's backoff).
+        const c = await queue.counts();
+        idle = c.visible + c.inFlight + c.delayed ? 0 : idle + 1;
         continue;
       }
       idle = 0;
@@ -218,6 +226,9 @@ rules:
     assert.ok(await getManifest(dst, 'ecr/api', 'v1'), 'the ECR exact tag was copied');
     assert.ok(await getManifest(dst, 'ecr/web', 'v2'), 'the ECR tag pushed within 30 days was copied');
     assert.ok(await getManifest(dst, 'ecr-team/team/a', 'v1'), 'the ECR namespace was listed and copied');
+    // The run ended with failures: its summary was published, once, by the copier (sns:Publish on the topic).
+    assert.equal(sns.published.length, 1, 'the run summary was published');
+    assert.equal(sns.published[0]!.attributes.status?.value, 'failed');
 
     // An image the deadline cuts on two deliveries moves to the long-haul queue (LONG_QUEUE_URL).
     assert.equal(env.LONG_QUEUE_URL, long.queueUrl);
@@ -244,6 +255,12 @@ rules:
     t.diagnostic('calls recorded per function | actions granted per role');
     for (const line of sideBySide(report)) t.diagnostic(line);
     assert.equal(describeFindings(report.denied), '', 'calls the packaged roles would deny');
+    // notify.sns: exactly sns:Publish on its topic, for the copier alone.
+    assert.deepEqual((pkg.template.Resources as Json).CopierNotifyPolicy.Properties.PolicyDocument.Statement, [
+      { Sid: 'NotifyRunFailures', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: { 'Fn::GetAtt': ['StateTable', 'Arn'] } },
+      { Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: TOPIC },
+    ]);
+    assert.deepEqual((pkg.template.Resources as Json).CopierNotifyPolicy.Properties.Roles, [{ Ref: 'CopierRole' }]);
     assert.equal(describeFindings(report.unexercised), '', 'grants no call used (document them in docs/aws.md, or drop them)');
     // The DLQ is never looked up on Lambda.
     for (const [fn, calls] of recorder.calls()) assert.ok(!calls.some((c) => c.action === 'sqs:GetQueueUrl'), `${fn} calls GetQueueUrl`);
@@ -258,8 +275,10 @@ rules:
     if (!dead.Action.length) copierRole.splice(copierRole.indexOf(dead), 1);
     const pull = broken.Resources.CopierEcrPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'EcrPull');
     pull.Action = ['ecr:BatchGetImage'];
+    delete broken.Resources.CopierNotifyPolicy;
     const after = await new RoleEvaluator(broken, { stack, names: queueNames() }).check(recorder.calls());
     const denied = describeFindings(after.denied);
+    assert.match(denied, new RegExp(`^copier: sns:Publish on ${TOPIC} \\(SNS Publish\\)$`, 'm'));
     assert.match(denied, new RegExp(`^copier: sqs:SendMessage on arn:aws:sqs:${stack.region}:${stack.account}:iam-dlq \\(SQS SendMessage\\)$`, 'm'));
     assert.match(denied, /^copier: ecr:GetDownloadUrlForLayer on arn:aws:ecr:[^ ]+:repository\/apps\/api \(GET \/v2\/apps\/api\/blobs\/sha256:[0-9a-f]+\)$/m);
   });

@@ -34,6 +34,7 @@ const SERVICE: Record<string, string> = {
   DynamoDBClient: 'dynamodb',
   STSClient: 'sts',
   CloudWatchClient: 'cloudwatch',
+  SNSClient: 'sns',
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
@@ -123,6 +124,11 @@ export function iamCallsOf(call: AwsCall, stack: Stack = FAKE_STACK): IamCall[] 
     case 'sts':
       // GetCallerIdentity needs no permission (AWS STS API reference).
       return op === 'GetCallerIdentity' ? [] : [{ action: `sts:${op}`, resource: '*', via }];
+    case 'sns': {
+      // Publish is authorized on the topic (SNS, "Amazon SNS API permissions reference").
+      const topic = str(input.TopicArn);
+      return topic ? [{ action: `sns:${op}`, resource: topic, via }] : [];
+    }
     case 'cloudwatch':
       return [{ action: `cloudwatch:${op}`, resource: '*', via }];
     default:

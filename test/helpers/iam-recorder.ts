@@ -140,7 +140,7 @@ export const CHILD_RECORDER_JS = `
   const observers = (globalThis[key] ??= new Set());
   const sdk = [];
   const http = [];
-  const keep = ['QueueUrl', 'QueueName', 'SourceArn', 'DestinationArn', 'SecretId', 'Name', 'registryId', 'repositoryName', 'repositoryNames', 'TableName', 'IndexName'];
+  const keep = ['QueueUrl', 'QueueName', 'SourceArn', 'DestinationArn', 'SecretId', 'Name', 'registryId', 'repositoryName', 'repositoryNames', 'TableName', 'IndexName', 'TopicArn'];
   observers.add((c) => {
     const input = {};
     for (const k of keep) if (c.input[k] !== undefined) input[k] = c.input[k];
