@@ -2,6 +2,9 @@
 // SIGTERM/SIGINT; scheduled runs (the config's `schedule`, or one run at start) and webhook
 // re-checks feed it; /healthz, /metrics and /hooks/... answer on --listen. The queue is journalled
 // in --state-dir, so a restart, even after SIGKILL, resumes what was not settled.
+import type { Logger } from 'pino';
+import { notifyPipelineRun } from '../notify/index.js';
+import type { NotifySettings } from '../config/service-settings.js';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_DLQ_PATH } from '../queue/dlq-path.js';
@@ -84,7 +87,8 @@ export async function serveCommand(flags: ServeFlags, env: CommandEnv, hooks: Se
       overlap: config.defaults.overlap ?? false,
       signal: env.signal,
       onRun: (result) => metrics.scheduleRun(result),
-      ...(hooks.onSummary ? { onSummary: hooks.onSummary } : {}),
+      // Each finished run is announced as `sync` announces its one (notify: in the config).
+      onSummary: hooks.onSummary ?? ((summary) => announce(config.notify, summary, logger, env)),
     });
     if (config.schedule) scheduler.schedule(config.schedule);
     env.stderr.write(
@@ -112,4 +116,12 @@ function drainFlag(value: string | undefined): number | undefined {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 3600) throw new UsageError(`--drain-timeout must be a whole number of seconds from 0 to 3600, got "${value}"`);
   return n;
+}
+
+/** The run's summary to the config's SNS topic and/or webhook; a failed delivery is a warning only. */
+async function announce(notify: NotifySettings | undefined, summary: RunSummary, logger: Logger, env: CommandEnv): Promise<void> {
+  if (!notify || summary.interrupted) return;
+  const bytes = summary.outcomes.reduce((n, o) => n + (o.bytes ?? 0), 0);
+  const durationMs = Date.parse(summary.finished) - Date.parse(summary.started);
+  await notifyPipelineRun(notify, { outcomes: summary.outcomes, bytes, durationMs, run: summary.id }, { logger, onWarning: (m) => env.stderr.write(`warning: ${m}\n`) });
 }

@@ -171,7 +171,7 @@ async function decide(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal
     }
     destination = ruleDestinationText(body);
     if (body.kind === 'recheck') {
-      const { sent, note } = await recheckRepository(body, deps);
+      const { sent, note } = await recheckRepository(body, deps, stop);
       deps.ledger?.forget(msg.id);
       const outcome: ImageOutcome = { ...base, kind, source, destination, status: 'expanded', expandedInto: sent, ...(note ? { note } : {}), durationMs: performance.now() - started };
       return { settlement: { action: 'ack' }, outcome };

@@ -14,7 +14,7 @@ import { overlapGroups } from '../plan/conflicts.js';
 import { parseReference, parseRepositoryReference } from '../oci/reference.js';
 import type { CopyImageMessage, ExpandGroupMessage, ExpandRepositoryMessage, RecheckMessage } from '../queue/messages.js';
 import type { ProcessDeps } from './copier.js';
-import { fanOut } from './expand.js';
+import { expandGroup, expandOne, fanOut } from './expand.js';
 
 /** What a copier needs to answer a recheck: the config's rules and its `defaults.platforms`. */
 export interface RecheckRules {
@@ -87,16 +87,28 @@ export function planRecheck(m: RecheckMessage, given: RecheckRules): RecheckPlan
 }
 
 /**
- * Plan and send a recheck's messages through the expansion's path (expand.ts fanOut: they join the
- * recheck's run before they are sent). A repository no rule covers is a result, not a failure: it
- * sends nothing and says so (events arrive for every repository of a Harbor project or a Quay org).
+ * Plan a recheck's messages and do their listing here, in this delivery: an expand-repository or
+ * expand-group message the plan holds is expanded at once (expand.ts, the same code a copier runs
+ * for them), so the copies it finds are sent straight away and an event costs one hop before its
+ * images are copied instead of two. Exact copies are sent through the expansion's path (fanOut:
+ * they join the recheck's run before they are sent). A listing that fails fails the recheck, which
+ * is then retried or dead-lettered with its reason, and `replay` re-checks the repository again.
+ * A repository no rule covers is a result, not a failure: it sends nothing and says so (events
+ * arrive for every repository of a Harbor project or a Quay organisation).
  */
-export async function recheckRepository(m: RecheckMessage, deps: ProcessDeps): Promise<{ sent: number; note?: string }> {
+export async function recheckRepository(m: RecheckMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<{ sent: number; note?: string }> {
   if (!deps.recheckRules) {
     throw new ConfigError(`this copier was started without the config's rules, so it cannot re-check ${m.source}; replay the letter with a copier given the config`);
   }
   const plan = planRecheck(m, deps.recheckRules);
-  if (plan.note) deps.logger?.info({ source: m.source, via: m.via, action: m.action, sent: plan.messages.length }, plan.note);
-  if (plan.messages.length) await fanOut(m, plan.messages, deps);
-  return { sent: plan.messages.length, ...(plan.note ? { note: plan.note } : {}) };
+  if (plan.note) deps.logger?.info({ source: m.source, via: m.via, action: m.action, planned: plan.messages.length }, plan.note);
+  const run = m.run ? { run: m.run } : {};
+  const copies = plan.messages.filter((x): x is CopyImageMessage => x.kind === 'copy-image');
+  let sent = copies.length;
+  if (copies.length) await fanOut(m, copies, deps);
+  for (const x of plan.messages) {
+    if (x.kind === 'expand-repository') sent += await expandOne({ ...x, ...run }, deps, signal);
+    else if (x.kind === 'expand-group') sent += await expandGroup({ ...x, ...run }, deps, signal);
+  }
+  return { sent, ...(plan.note ? { note: plan.note } : {}) };
 }

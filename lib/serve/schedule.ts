@@ -21,6 +21,8 @@ export interface RunSummary {
   planned: number;
   /** Settled messages by outcome while the run lasted (webhook re-checks settled meanwhile included). */
   settled: Record<RunOutcome, number>;
+  /** The outcomes themselves (failures with their reasons, bytes), for the run's summary (lib/notify). */
+  outcomes: ImageOutcome[];
   /** The plan failed (a rule's listing failures are `failed` outcomes instead). */
   error?: string;
   /** The process was stopped before the run was done: the rest is journalled for the next start. */
@@ -82,8 +84,10 @@ export class RunScheduler {
     const id = newRunId();
     const started = new Date();
     const settled = Object.fromEntries(RUN_OUTCOMES.map((o) => [o, 0])) as Record<RunOutcome, number>;
+    const outcomes: ImageOutcome[] = [];
     const unwatch = runtime.watch((o: ImageOutcome) => {
       if ((RUN_OUTCOMES as readonly string[]).includes(o.status)) settled[o.status as RunOutcome]++;
+      if (o.status !== 'retrying') outcomes.push(o);
     });
     let planned = 0;
     let error: string | undefined;
@@ -108,10 +112,12 @@ export class RunScheduler {
       finished: new Date().toISOString(),
       planned,
       settled,
+      outcomes,
       ...(error ? { error } : {}),
       interrupted: signal.aborted,
     };
-    logger.info({ ...summary }, signal.aborted ? 'run interrupted; the rest stays journalled' : 'run finished');
+    const { outcomes: _all, ...line } = summary;
+    logger.info(line, signal.aborted ? 'run interrupted; the rest stays journalled' : 'run finished');
     try {
       await this.opts.onSummary?.(summary);
     } catch (err) {

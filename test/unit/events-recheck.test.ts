@@ -1,6 +1,7 @@
-// Issue 16: a recheck through the copier (processMessage) becomes exactly what a scheduled run
-// would send for the rules covering its repository, through the expansion's send; ECR's
-// EventBridge body decodes into one.
+// Issue 16: a recheck through the copier (processMessage) does what a scheduled run would do for
+// the rules covering its repository: exact copies sent, listed rules (and overlap groups) listed in
+// the same delivery and their copies sent (one hop from event to copies); ECR's EventBridge body
+// decodes into one. The source's tag list here: every repository holds v1 and v2.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNativeConfig } from '../../lib/config/native.js';
@@ -32,17 +33,21 @@ const recheck = (source: string, extra: Partial<RecheckMessage> = {}): RecheckMe
 
 async function run(m: RecheckMessage | string, withRules = true) {
   const sent: QueueMessageBody[] = [];
+  const listed: string[] = [];
+  const letters: string[] = [];
   const deps: ProcessDeps = {
     pool: {} as ClientPool,
     ctx: createCopyContext(),
     maxReceiveCount: 3,
-    list: async () => [],
+    list: async (_registry, repository) => (listed.push(repository), ['v1', 'v2']),
+    lister: () => undefined,
+    deadLetter: async (_body, reason) => void letters.push(reason.code),
     send: async (bodies) => void sent.push(...bodies.map(decodeMessage)),
     ...(withRules ? { recheckRules: recheckRulesOf(config) } : {}),
   };
   const body = typeof m === 'string' ? m : encodeMessage(m);
   const processed = await processMessage({ id: '1', body, receiptHandle: 'h', receiveCount: 1 }, deps);
-  return { sent, processed };
+  return { sent, processed, listed, letters };
 }
 
 const brief = (m: QueueMessageBody) =>
@@ -57,15 +62,16 @@ describe('recheck through the copier', () => {
     assert.equal(processed.outcome?.expandedInto, 2);
     assert.equal(processed.outcome?.kind, 'recheck');
   });
-  test('(b) a listed rule: one expand-repository message, as the scheduled planner sends', async () => {
-    const { sent, processed } = await run(recheck('src.io/a/listed'));
-    assert.deepEqual(sent.map(brief), ['expand src.io/a/listed -> dst.io/m/listed']);
-    assert.equal(sent[0]!.kind === 'expand-repository' && sent[0]!.origin, 'c.yaml: rules[1]');
-    assert.equal(processed.outcome?.expandedInto, 1);
+  test('(b) a listed rule: listed in this delivery, one copy per tag it keeps', async () => {
+    const { sent, processed, listed } = await run(recheck('src.io/a/listed'));
+    assert.deepEqual(listed, ['a/listed']);
+    assert.deepEqual(sent.map(brief), ['copy src.io/a/listed:v1 -> dst.io/m/listed:v1', 'copy src.io/a/listed:v2 -> dst.io/m/listed:v2']);
+    assert.equal(sent[0]!.kind === 'copy-image' && sent[0]!.origin, 'c.yaml: rules[1]');
+    assert.equal(processed.outcome?.expandedInto, 2);
   });
   test('(c) a namespace rule narrowed to the repository, mapped as the planner maps it; excluded repositories are not covered', async () => {
     const { sent } = await run(recheck('src.io/team/app', { tags: ['v1'] }));
-    assert.deepEqual(sent.map(brief), ['expand src.io/team/app -> dst.io/ns/team/app']);
+    assert.deepEqual(sent.map(brief), ['copy src.io/team/app:v1 -> dst.io/ns/team/app:v1', 'copy src.io/team/app:v2 -> dst.io/ns/team/app:v2']);
     const skipped = await run(recheck('src.io/team/skip'));
     assert.deepEqual(skipped.sent, []);
     assert.equal(skipped.processed.outcome?.note, 'no rule covers src.io/team/skip');
@@ -85,14 +91,19 @@ describe('recheck through the copier', () => {
     assert.deepEqual(sent.map(brief), ['copy docker.io/library/nginx:1.27 -> dst.io/hub/nginx:1.27']);
   });
   test('a delete re-lists listed rules and copies nothing for exact-tag rules', async () => {
-    assert.deepEqual((await run(recheck('src.io/a/listed', { action: 'delete' }))).sent.map(brief), ['expand src.io/a/listed -> dst.io/m/listed']);
+    assert.deepEqual((await run(recheck('src.io/a/listed', { action: 'delete' }))).sent.map(brief), ['copy src.io/a/listed:v1 -> dst.io/m/listed:v1', 'copy src.io/a/listed:v2 -> dst.io/m/listed:v2']);
     const exact = await run(recheck('src.io/a/exact', { action: 'delete' }));
     assert.deepEqual(exact.sent, []);
     assert.match(exact.processed.outcome?.note ?? '', /no listed rule covers src\.io\/a\/exact/);
   });
-  test('rules sharing a destination repository are listed together (expand-group), as the scheduled planner groups them', async () => {
-    const { sent } = await run(recheck('src.io/g1/app'));
-    assert.deepEqual(sent.map(brief), ['group src.io/g1/app+src.io/g2/app']);
+  test('rules sharing a destination repository are listed together (as an expand-group): a tag both claim is held back', async () => {
+    const { sent, listed, letters, processed } = await run(recheck('src.io/g1/app'));
+    assert.deepEqual(listed.sort(), ['g1/app', 'g2/app']);
+    // Both sources hold v1 and v2 for dst.io/shared/app: every tag is claimed twice, none is sent,
+    // each held back with its reason (as `sync` and the scheduled run do).
+    assert.deepEqual(sent, []);
+    assert.deepEqual(letters, ['SWRM_DESTINATION_CONFLICT', 'SWRM_DESTINATION_CONFLICT', 'SWRM_DESTINATION_CONFLICT', 'SWRM_DESTINATION_CONFLICT']);
+    assert.equal(processed.settlement.action, 'ack');
   });
   test('what a recheck sends joins its run', async () => {
     const { sent } = await run(recheck('src.io/a/exact', { run: 'run-7' }));
