@@ -240,7 +240,9 @@ async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, d
   const [first, ...rest] = summaryLines(summary, dlqPath);
   env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
   for (const o of run.outcomes) {
-    if (o.status === 'filtered') env.stderr.write(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}\n`);
+    if (o.kind === 'prune') env.stderr.write(`${o.status === 'held' ? 'prune held' : o.status}: ${o.destination}${o.conversion ? ` (${o.conversion})` : ' (gone at the source)'}\n`);
+    else if (o.status === 'filtered') env.stderr.write(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}\n`);
+    else if (o.status === 'kept') env.stderr.write(`kept: ${o.destination} not overwritten: ${o.conversion}\n`);
     else if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
   }
   if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);

@@ -113,6 +113,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const expectRule = (body: string) => void pending.set(body, (pending.get(body) ?? 0) + 1);
   const onOutcome = (o: ImageOutcome) => {
     if (o.status === 'retrying') return;
+    // A tag an expansion's prune dealt with: reported, but no message of the run (nothing pending).
+    if (o.kind === 'prune') return void outcomes.push(o);
     const left = pending.get(o.body);
     if (opts.plan && left === undefined) {
       foreign++;

@@ -14,6 +14,11 @@ export const MetricName = {
   /** Not copied: the platform filter wants none of the image (not a failure). */
   ImagesFiltered: 'ImagesFiltered',
   ImagesFailed: 'ImagesFailed',
+  /** Not copied: `overwrite: false` and the destination tag holds another image (not a failure). */
+  ImagesKept: 'ImagesKept',
+  /** Destination tags a rule's prune deleted, and rules whose prune stopped above prune.max. */
+  TagsPruned: 'TagsPruned',
+  PruneHeld: 'PruneHeld',
   BytesCopied: 'BytesCopied',
   /** The planner: images (exact tags and digests) planned, and rules it could not list. */
   ImagesPlanned: 'ImagesPlanned',
@@ -27,6 +32,9 @@ export interface MigrationCounts {
   filtered: number;
   failed: number;
   bytes: number;
+  kept?: number;
+  pruned?: number;
+  pruneHeld?: number;
 }
 
 export interface EmfOptions {
@@ -65,6 +73,9 @@ export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
       [MetricName.ImagesSkipped, 'Count', counts.skipped],
       [MetricName.ImagesFiltered, 'Count', counts.filtered],
       [MetricName.ImagesFailed, 'Count', counts.failed],
+      [MetricName.ImagesKept, 'Count', counts.kept ?? 0],
+      [MetricName.TagsPruned, 'Count', counts.pruned ?? 0],
+      [MetricName.PruneHeld, 'Count', counts.pruneHeld ?? 0],
       [MetricName.BytesCopied, 'Bytes', counts.bytes],
     ],
     opts,

@@ -23,6 +23,7 @@ import { messageDestinations, ruleDestinations, swrPreflight } from '../vendors/
 import { type ImageOutcome, runCopiers } from './copier.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from './attempts.js';
+import { pruneRule } from './prune.js';
 
 export interface PipelineOptions {
   config: LoadedConfig;
@@ -153,6 +154,16 @@ async function planAll(opts: PipelineOptions, ctx: FeedContext): Promise<void> {
       expanded,
       platforms: opts.config.defaults.platforms,
       onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
+      // A rule's prune, once it is listed and before its copies are sent (pipeline/prune.ts).
+      onListed: (rule, listed) =>
+        pruneRule(rule, listed, {
+          pool: ctx.pool,
+          ...(opts.destinations ? { destinations: opts.destinations } : {}),
+          ...(opts.logger ? { logger: opts.logger } : {}),
+          onWarning: warn,
+          onPrune: ctx.outcome,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
     },
   );
 }

@@ -49,6 +49,11 @@ export interface PlanOptions {
   now?: number;
   /** Namespace rules already expanded by the caller (sync expands before SWR's preflight). */
   expanded?: ExpandedRules;
+  /**
+   * A listed rule's full tag list, once it was listed successfully and before its copies are sent:
+   * where a rule's prune runs (pipeline/prune.ts), or plan shows what it would delete.
+   */
+  onListed?: (rule: SyncRule, listed: RuleTags) => Promise<void>;
 }
 
 export interface TagsExplained {
@@ -154,6 +159,7 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
     if (invalid.length) opts.onInvalidTags?.(source, invalid, rule.origin);
     const selection = explainTags(tags, rule.filter, { pushedAt: listed.pushedAt, now: opts.now });
     opts.explain?.tags({ origin: rule.origin, source, listed: tags.length, steps: selection.steps, kept: selection.kept });
+    if (rule.prune) await opts.onListed?.(rule, listed);
     await settle(i, copyMessagesFor(rule, selection.kept, opts.platforms, listed.digests));
   });
 }
