@@ -119,6 +119,22 @@ export function summaryLines(s: Summary, dlqPath: string, how: { replay: string;
   return lines;
 }
 
+/**
+ * One stderr line per image or tag the summary's counts do not explain: filtered, kept (overwrite:
+ * false), converted, and each tag a rule's prune deleted or left (and a prune held above its max).
+ */
+export function outcomeNotes(outcomes: readonly ImageOutcome[], opts: { keptAndPrunedOnly?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    if (o.kind === 'prune') lines.push(`${o.status === 'held' ? 'prune held' : o.status}: ${o.destination}${o.conversion ? ` (${o.conversion})` : ' (gone at the source)'}`);
+    else if (o.status === 'kept') lines.push(`kept: ${o.destination} not overwritten: ${o.conversion}`);
+    else if (opts.keptAndPrunedOnly) continue;
+    else if (o.status === 'filtered') lines.push(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}`);
+    else if (o.conversion) lines.push(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})`);
+  }
+  return lines;
+}
+
 export interface ReportEntry {
   source: string;
   destination: string;
