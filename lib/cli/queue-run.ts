@@ -1,6 +1,8 @@
 // The CLI's copiers against a real SQS queue (`sync --queue-url`, `work --queue-url`): local workers
 // call the Lambda copier handler with SQS-shaped events (lambda/local-workers.ts), and the outcomes
 // feed the same progress display and summary as the embedded `sync`.
+import type { SyncRule } from '../config/types.js';
+import { type SourceTags, pruneRule } from '../pipeline/prune.js';
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
@@ -182,7 +184,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
 
   const count = (sources: string[]) => pullBudget.count(sources, signal);
   const feed = opts.plan
-    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count, expectRule).finally(() => pullBudget.drain())
+    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count, expectRule, (rule, listed) =>
+        // A rule's prune, once listed and before its copies are sent, as in `sync` (pipeline/prune.ts).
+        pruneRule(rule, listed, { pool, destinations: runtime.destinations, logger, signal, onWarning: opts.onWarning ?? ((m) => logger.warn(m)), onPrune: (o) => void outcomes.push(o) }),
+      ).finally(() => pullBudget.drain())
     : pullBudget.drain();
   const watch = feed.then(async () => {
     fed = true;
@@ -214,6 +219,7 @@ async function planOnto(
   unfinished: Unfinished[],
   count: (sources: string[]) => void,
   expectRule: (body: string) => void,
+  prune: (rule: SyncRule, listed: SourceTags) => Promise<void>,
 ): Promise<void> {
   const { config, queue, dlq, signal, logger } = opts;
   const { pool } = createCopyRuntime(config, { logger, signal });
@@ -262,6 +268,7 @@ async function planOnto(
         expanded,
         platforms: config.defaults.platforms,
         onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
+        onListed: prune,
       },
     );
   } finally {
