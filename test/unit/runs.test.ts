@@ -32,7 +32,7 @@ describe('run records', () => {
     await t.settled('r1', copy(1, 'r1'), 'skipped');
     await Promise.all([t.settled('r1', copy(2, 'r1'), 'copied'), t.settled('r1', copy(2, 'r1'), 'copied')]);
     const [run] = await t.last(1);
-    assert.deepEqual(run!.settled, { copied: 2, skipped: 0, filtered: 0, failed: 0, deferred: 0, expanded: 0 });
+    assert.deepEqual(run!.settled, { copied: 2, skipped: 0, filtered: 0, kept: 0, failed: 0, deferred: 0, expanded: 0 });
     assert.equal(runInProgress(run!), false);
   });
 
