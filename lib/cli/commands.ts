@@ -93,9 +93,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   plan: {
     usage: 'swr-migrate plan (--config FILE | --images FILE [--auth FILE]) [options]',
     summary: 'print the images a sync would copy, then a summary',
-    options: [...INPUTS, 'os', 'arch', 'format', 'json', 'timeout', 'enqueue', 'queue-url', 'explain', 'registry', 'namespace', ...COMMON],
+    options: [...INPUTS, 'os', 'arch', 'format', 'json', 'dlq', 'timeout', 'enqueue', 'queue-url', 'explain', 'registry', 'namespace', ...COMMON],
     args: 0,
-    notes: 'With --enqueue --queue-url the planned messages are sent to the SQS queue, and nothing is copied.',
+    notes: 'With --enqueue --queue-url the planned messages are sent to the SQS queue, and nothing is copied. A rule with prune lists the tags it would delete (the records of pushed tags are read beside --dlq).',
   },
   verify: {
     usage: 'swr-migrate verify (--config FILE | --images FILE [--auth FILE]) [options]',

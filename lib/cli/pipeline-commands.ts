@@ -23,10 +23,12 @@ import { destinationStateFor } from '../copy/destination-state.js';
 import { ExitCode } from './errors.js';
 import { Progress } from './progress.js';
 import { successImagesFormat, writeSuccessImages } from './success-images.js';
-import { summarise, summaryLines, writeReport } from './report.js';
+import { outcomeNotes, summarise, summaryLines, writeReport } from './report.js';
 import { userWarnings } from './warnings.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
 import { notifyPipelineRun } from '../notify/index.js';
+import type { SyncRule } from '../config/types.js';
+import { type SourceTags, prunePlan } from '../pipeline/prune.js';
 
 export interface PipelineFlags {
   config?: string;
@@ -242,10 +244,7 @@ async function finish(run: PipelineRun, flags: PipelineFlags, env: CommandEnv, d
   const summary = summarise(run, ms);
   const [first, ...rest] = summaryLines(summary, dlqPath);
   env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
-  for (const o of run.outcomes) {
-    if (o.status === 'filtered') env.stderr.write(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}\n`);
-    else if (o.conversion) env.stderr.write(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})\n`);
-  }
+  for (const line of outcomeNotes(run.outcomes)) env.stderr.write(`${line}\n`);
   if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);
   if (run.interrupted) return ExitCode.INTERRUPTED;
   return summary.failed + summary.rules.failed + summary.lost > 0 ? ExitCode.FAILED : ExitCode.OK;
@@ -297,6 +296,25 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   let conflicts = 0;
   const explain = flags.explain ? new ExplainCollector() : undefined;
   const warn = userWarnings(env.stderr, { logger: env.logger });
+  let pruning = 0;
+  // What each pruning rule would delete: the records of pushed tags are those sync keeps beside its DLQ.
+  const records = destinationStateFor(new FileDigestMemo(memoPathFor(flags.dlq ?? DEFAULT_DLQ_PATH), env.logger).store, config.defaults, env.logger);
+  const showPrune = async (rule: SyncRule, listed: SourceTags) => {
+    const plan = await prunePlan(rule, listed, { pool, destinations: records, logger: env.logger, onWarning: warn, signal: env.signal });
+    for (const d of plan?.destinations ?? []) {
+      const at = `${d.registry}/${d.repository}`;
+      const action = plan!.held ? 'held' : 'delete';
+      for (const t of d.tags) {
+        if (!plan!.held) pruning++;
+        env.stdout.write(flags.json
+          ? `${JSON.stringify({ kind: 'prune', origin: rule.origin, destination: `${at}:${t.tag}`, digest: t.record.digest, action })}\n`
+          : `prune ${at}:${t.tag}  ${plan!.held ? `kept: above prune.max ${plan!.max}` : 'would be deleted: gone at the source'}\n`);
+      }
+      for (const tag of d.protected) {
+        env.stdout.write(flags.json ? `${JSON.stringify({ kind: 'prune', origin: rule.origin, destination: `${at}:${tag}`, action: 'protect' })}\n` : `prune ${at}:${tag}  kept: prune.protect\n`);
+      }
+    }
+  };
   const planOpts = {
     signal: env.signal,
     repositories: (registry: string) => listerFor(pool, registry),
@@ -330,6 +348,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
         expanded,
         platforms: config.defaults.platforms,
         onInvalidTags: (source, bad, origin) => warn(invalidTagsWarning(source, bad, origin)),
+        onListed: showPrune,
       },
     );
   } finally {
@@ -340,7 +359,7 @@ export async function planCommand(flags: PipelineFlags, env: CommandEnv, loaded?
   // With --json stdout carries only JSON lines, so the summary goes to stderr.
   (flags.json ? env.stderr : env.stdout).write(
     `plan: ${tasks} image(s)${failures ? `, ${failures} rule(s) could not be listed` : ''}` +
-      `${conflicts ? `, ${conflicts} held back by destination conflicts` : ''}\n`,
+      `${conflicts ? `, ${conflicts} held back by destination conflicts` : ''}${pruning ? `, ${pruning} tag(s) to prune` : ''}\n`,
   );
   if (env.signal.aborted) return ExitCode.INTERRUPTED;
   return failures || conflicts ? ExitCode.FAILED : ExitCode.OK;

@@ -11,6 +11,8 @@ export interface ProgressState {
   skipped: number;
   /** Not copied: the platform filter wants none of the image. */
   filtered?: number;
+  /** Not copied: `overwrite: false` and the destination tag holds another image. */
+  kept?: number;
   failed: number;
   /** Bytes streamed so far (the summary's "moved" counts the same bytes). */
   bytes: number;
@@ -25,7 +27,7 @@ export interface ProgressState {
  * (they move no bytes). Bytes left are estimated from the finished images' average size.
  */
 export function etaMs(s: ProgressState): number | undefined {
-  const done = s.copied + s.skipped + (s.filtered ?? 0) + s.failed;
+  const done = s.copied + s.skipped + (s.filtered ?? 0) + (s.kept ?? 0) + s.failed;
   const left = s.total - done;
   if (done === 0 || left <= 0 || s.elapsedMs <= 0) return undefined;
   const byImages = (s.elapsedMs / done) * left;
@@ -53,13 +55,13 @@ export function fitLine(s: ProgressState, columns: number): string {
 }
 
 function variants(s: ProgressState): string[] {
-  const done = s.copied + s.skipped + (s.filtered ?? 0) + s.failed;
+  const done = s.copied + s.skipped + (s.filtered ?? 0) + (s.kept ?? 0) + s.failed;
   const secs = s.elapsedMs / 1000;
   const rate = formatBytes(secs > 0 ? s.bytes / secs : 0);
   const left = etaMs(s);
   const eta = left === undefined ? '-' : formatDuration(left);
   return [
-    `images ${done}/${s.total} (copied ${s.copied}, present ${s.skipped}${s.filtered ? `, filtered ${s.filtered}` : ''}, failed ${s.failed}) | ` +
+    `images ${done}/${s.total} (copied ${s.copied}, present ${s.skipped}${s.filtered ? `, filtered ${s.filtered}` : ''}${s.kept ? `, kept ${s.kept}` : ''}, failed ${s.failed}) | ` +
       `${formatBytes(s.bytes)} at ${rate}/s | ETA ${eta}`,
     `${done}/${s.total} images${s.failed ? `, ${s.failed} failed` : ''} | ${formatBytes(s.bytes)} at ${rate}/s | ETA ${eta}`,
     `${done}/${s.total}${s.failed ? ` (${s.failed} failed)` : ''} | ETA ${eta}`,
@@ -90,6 +92,7 @@ export class Progress {
   }
 
   outcome(o: ImageOutcome): void {
+    if (o.kind === 'prune') return; // a deleted destination tag, not an image of the plan
     if (isRuleKind(o.kind)) {
       if (o.status === 'expanded') this.state.total--; // the expand message itself is not an image
       return;
@@ -97,6 +100,7 @@ export class Progress {
     if (o.status === 'copied') this.state.copied++;
     else if (o.status === 'skipped') this.state.skipped++;
     else if (o.status === 'filtered') this.state.filtered = (this.state.filtered ?? 0) + 1;
+    else if (o.status === 'kept') this.state.kept = (this.state.kept ?? 0) + 1;
     else if (o.status === 'failed') this.state.failed++;
     if (o.status !== 'retrying') this.state.doneBytes += o.bytes;
   }

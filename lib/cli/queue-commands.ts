@@ -15,7 +15,7 @@ import { ExitCode } from './errors.js';
 import { checked, type CommandEnv, loadInputs, type PipelineFlags, unwritable } from './pipeline-commands.js';
 import { Progress } from './progress.js';
 import { openQueue, type QueueRun, queueUrlFlag, runOnQueue } from './queue-run.js';
-import { summarise, summaryLines, writeReport } from './report.js';
+import { outcomeNotes, summarise, summaryLines, writeReport } from './report.js';
 import { userWarnings } from './warnings.js';
 import { invalidTagsWarning } from '../plan/warnings.js';
 import { notifyPipelineRun } from '../notify/index.js';
@@ -91,6 +91,7 @@ export async function queueWorkCommand(flags: QueueFlags, env: CommandEnv, what:
   if (run.foreign) kept.push(`also settled ${run.foreign} message(s) of other runs found on the queue`);
   const [first, ...rest] = kept;
   env.stdout.write(`${what}: ${first}\n${rest.map((l) => `${l}\n`).join('')}`);
+  for (const line of outcomeNotes(run.outcomes, { keptAndPrunedOnly: true })) env.stderr.write(`${line}\n`);
   if (flags.report) await writeReport(flags.report, summary, run.outcomes, run.unfinished, startedAt);
   if (run.interrupted) return ExitCode.INTERRUPTED;
   return summary.failed + summary.rules.failed > 0 ? ExitCode.FAILED : ExitCode.OK;

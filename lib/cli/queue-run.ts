@@ -2,6 +2,8 @@
 // call the Lambda copier handler with SQS-shaped events (lambda/local-workers.ts), and the outcomes
 // feed the same progress display and summary as the embedded `sync`.
 import { recheckRulesOf } from '../pipeline/recheck.js';
+import type { SyncRule } from '../config/types.js';
+import { type SourceTags, pruneRule } from '../pipeline/prune.js';
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
@@ -115,6 +117,8 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
   const expectRule = (body: string) => void pending.set(body, (pending.get(body) ?? 0) + 1);
   const onOutcome = (o: ImageOutcome) => {
     if (o.status === 'retrying') return;
+    // A tag an expansion's prune dealt with: reported, but no message of the run (nothing pending).
+    if (o.kind === 'prune') return void outcomes.push(o);
     const left = pending.get(o.body);
     if (opts.plan && left === undefined) {
       foreign++;
@@ -184,7 +188,10 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
 
   const count = (sources: string[]) => pullBudget.count(sources, signal);
   const feed = opts.plan
-    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count, expectRule).finally(() => pullBudget.drain())
+    ? planOnto(opts, expect, (o) => (outcomes.push(o), progress.outcome(o)), unfinished, count, expectRule, (rule, listed) =>
+        // A rule's prune, once listed and before its copies are sent, as in `sync` (pipeline/prune.ts).
+        pruneRule(rule, listed, { pool, destinations: runtime.destinations, logger, signal, onWarning: opts.onWarning ?? ((m) => logger.warn(m)), onPrune: (o) => void outcomes.push(o) }),
+      ).finally(() => pullBudget.drain())
     : pullBudget.drain();
   const watch = feed.then(async () => {
     fed = true;
@@ -216,6 +223,7 @@ async function planOnto(
   unfinished: Unfinished[],
   count: (sources: string[]) => void,
   expectRule: (body: string) => void,
+  prune: (rule: SyncRule, listed: SourceTags) => Promise<void>,
 ): Promise<void> {
   const { config, queue, dlq, signal, logger } = opts;
   const { pool } = createCopyRuntime(config, { logger, signal });
@@ -264,6 +272,7 @@ async function planOnto(
         expanded,
         platforms: config.defaults.platforms,
         onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
+        onListed: prune,
       },
     );
   } finally {

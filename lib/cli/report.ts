@@ -14,7 +14,11 @@ export interface Summary {
   skipped: number;
   /** Not copied because the platform filter wants none of the image: not failures. */
   filtered: number;
+  /** Not copied: `overwrite: false` and the destination tag holds another image (the user's choice, not a failure). */
+  kept: number;
   failed: number;
+  /** A rule's prune (pipeline/prune.ts): tags deleted, tags it left (shared digest, DELETE refused), rules held above prune.max. */
+  prune: { pruned: number; kept: number; held: number };
   /** Started but cut short by the interrupt. */
   unfinished: number;
   /** Never tried because of the interrupt: not a failure, and in the DLQ for replay. */
@@ -41,7 +45,8 @@ const isRule = (body: string) => {
 };
 
 export function summarise(run: PipelineRun, durationMs: number): Summary {
-  const images = run.outcomes.filter((o) => !isRuleKind(o.kind));
+  const images = run.outcomes.filter((o) => !isRuleKind(o.kind) && o.kind !== 'prune');
+  const pruning = run.outcomes.filter((o) => o.kind === 'prune');
   const rules = run.outcomes.filter((o) => isRuleKind(o.kind));
   const stoppedImages = run.unfinished.filter((u) => !isRule(u.body));
   const byCode = new Map<string, { code: string; count: number; example: string }>();
@@ -57,6 +62,12 @@ export function summarise(run: PipelineRun, durationMs: number): Summary {
     copied: images.filter((o) => o.status === 'copied').length,
     skipped: images.filter((o) => o.status === 'skipped').length,
     filtered: images.filter((o) => o.status === 'filtered').length,
+    kept: images.filter((o) => o.status === 'kept').length,
+    prune: {
+      pruned: pruning.filter((o) => o.status === 'pruned').length,
+      kept: pruning.filter((o) => o.status === 'kept').length,
+      held: pruning.filter((o) => o.status === 'held').length,
+    },
     failed: images.filter((o) => o.status === 'failed').length,
     deferred: images.filter((o) => o.status === 'deferred').length,
     unfinished: stoppedImages.filter((u) => u.started).length,
@@ -86,8 +97,13 @@ export function summaryLines(s: Summary, dlqPath: string, how: { replay: string;
     : '';
   const deferred = s.deferred ? `, ${s.deferred} left for later` : '';
   const filtered = s.filtered ? `, ${s.filtered} filtered` : '';
+  const kept = s.kept ? `, ${s.kept} kept (overwrite: false)` : '';
+  const p = s.prune;
+  const pruned = p.pruned || p.kept || p.held
+    ? `, ${p.pruned} pruned${p.kept ? ` (${p.kept} kept by prune)` : ''}${p.held ? `, ${p.held} rule(s) not pruned: above prune.max` : ''}`
+    : '';
   const lines = [
-    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present${filtered}, ${s.failed} failed${deferred}${stopped}${rules}; ` +
+    `${s.images} image(s): ${s.copied} copied, ${s.skipped} already present${filtered}${kept}, ${s.failed} failed${deferred}${stopped}${rules}${pruned}; ` +
       `${formatBytes(s.bytes)} moved in ${formatDuration(s.durationMs)}`,
   ];
   if (s.failures.length) {
@@ -103,14 +119,30 @@ export function summaryLines(s: Summary, dlqPath: string, how: { replay: string;
   return lines;
 }
 
+/**
+ * One stderr line per image or tag the summary's counts do not explain: filtered, kept (overwrite:
+ * false), converted, and each tag a rule's prune deleted or left (and a prune held above its max).
+ */
+export function outcomeNotes(outcomes: readonly ImageOutcome[], opts: { keptAndPrunedOnly?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    if (o.kind === 'prune') lines.push(`${o.status === 'held' ? 'prune held' : o.status}: ${o.destination}${o.conversion ? ` (${o.conversion})` : ' (gone at the source)'}`);
+    else if (o.status === 'kept') lines.push(`kept: ${o.destination} not overwritten: ${o.conversion}`);
+    else if (opts.keptAndPrunedOnly) continue;
+    else if (o.status === 'filtered') lines.push(`filtered: ${o.source} -> ${o.destination} not copied: ${o.conversion}`);
+    else if (o.conversion) lines.push(`converted: ${o.destination} (${o.conversion}; source ${o.sourceDigest} -> ${o.digest})`);
+  }
+  return lines;
+}
+
 export interface ReportEntry {
   source: string;
   destination: string;
   digest?: string;
   sourceDigest?: string;
   conversion?: string;
-  /** Set for a rule (a repository whose tags are listed), absent for an image. */
-  kind?: 'rule';
+  /** Set for a rule (a repository whose tags are listed), or a destination tag a rule's prune dealt with; absent for an image. */
+  kind?: 'rule' | 'prune';
   status: ImageOutcome['status'] | 'unfinished' | 'not-started';
   bytes: number;
   durationMs: number;
@@ -122,7 +154,7 @@ export async function writeReport(file: string, summary: Summary, outcomes: Imag
   const images: ReportEntry[] = outcomes.map((o) => ({
     source: o.source,
     destination: o.destination,
-    ...(isRuleKind(o.kind) ? { kind: 'rule' as const } : {}),
+    ...(isRuleKind(o.kind) ? { kind: 'rule' as const } : o.kind === 'prune' ? { kind: 'prune' as const } : {}),
     ...(o.digest ? { digest: o.digest } : {}),
     ...(o.conversion ? { sourceDigest: o.sourceDigest, conversion: o.conversion } : {}),
     status: o.status,

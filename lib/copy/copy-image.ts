@@ -28,12 +28,14 @@ export interface CopyResult {
   /**
    * `skipped`: the destination already had this digest under the tag. `filtered`: the platform
    * filter wants none of the image (`conversion` says why): nothing was pushed, and nothing failed.
+   * `kept`: `overwrite: false` and the destination tag holds another image (`digest` is the
+   * destination's): left as it is, nothing was written.
    */
-  status: 'copied' | 'skipped' | 'filtered';
+  status: 'copied' | 'skipped' | 'filtered' | 'kept';
   counters: CopyCounters;
   /** Set when the manifest was converted (platform filter, Docker format): the source's own digest. */
   sourceDigest?: string;
-  /** What was converted, for reports; for `filtered`, why the image was not wanted. */
+  /** What was converted, for reports; for `filtered`, why the image was not wanted; for `kept`, what the tag holds. */
   conversion?: string;
 }
 
@@ -78,6 +80,11 @@ export interface CopyOptions {
   fullCheck?: boolean;
   /** The destination's listing API with tag digests (SWR): read once per repository instead of its tag list. */
   destinationTags?: DestinationTags;
+  /**
+   * A rule's `overwrite: false` (Harbor's "override" off): a destination tag that holds another
+   * digest is `kept`, never overwritten. A tag the destination does not have is copied as usual.
+   */
+  overwrite?: false;
   /** What the destination tag held when the rule was expanded (queue/messages.ts destinationSeen): no lookup. */
   destinationSeen?: string;
   /** The source tag's digest as the source's listing API gave it (plan/rule-tags.ts): no source HEAD. */
@@ -176,9 +183,11 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   const result = async (status: CopyResult['status'], digest: string, mediaType: string, conversion?: string): Promise<CopyResult> => {
     const r = build(status, digest, mediaType, conversion);
     const confirmed = status === 'copied' || (status === 'skipped' && dstHeaded);
-    const changed = !look?.record || look.record.digest !== digest || dstHeaded;
+    // The source repository it came from: what a rule's prune asks of the records (pipeline/prune.ts).
+    const source = `${src.client.registry}/${srcRepo}`;
+    const changed = !look?.record || look.record.digest !== digest || look.record.source !== source || dstHeaded;
     if (opts.destinations && confirmed && !isDigest(dstTarget)) {
-      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, mediaType }, changed);
+      await opts.destinations.record(dst.client.registry, dstRepo, dstTarget, { digest, mediaType, source }, changed);
     }
     return r;
   };
@@ -215,6 +224,14 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
     ctx.logger?.debug({ source: formatReference(src.ref), digest: known.digest }, 'destination up to date (transformed)');
     return result('skipped', known.digest, dstInfo.mediaType ?? '', known.detail ?? transform);
   }
+  // overwrite: false, and the tag holds something else than this image (or what the transforms made
+  // of it, when that is known without a GET): kept, before any GET or write.
+  const keep = (there: { digest: string; mediaType?: string }) => {
+    ctx.logger?.info({ destination: `${dst.client.registry}/${dstRepo}:${dstTarget}`, holds: there.digest, source: srcInfo.digest }, 'kept: the destination tag holds another image (overwrite: false)');
+    return result('kept', there.digest, there.mediaType ?? '', `the destination tag holds ${there.digest}; overwrite: false keeps it`);
+  };
+  const differs = (d: string, ...ours: (string | undefined)[]) => !ours.includes(d);
+  if (opts.overwrite === false && dstInfo && !isDigest(dstTarget) && (!transform || known) && differs(dstInfo.digest, srcInfo.digest, known?.digest)) return keep(dstInfo);
 
   const from: BlobEndpoint = {
     client: src.client,
@@ -240,6 +257,7 @@ async function imageCopy(ctx: ImageContext, src: ImageEndpoint, dst: ImageEndpoi
   // The destination has the source's own bytes (copied before without the filter): as before, present.
   if (!force && dstInfo?.digest === srcInfo.digest && (await complete(srcInfo.digest))) return result('skipped', srcInfo.digest, dstInfo.mediaType ?? '');
   if (!force && dstInfo?.digest === data.digest && (await complete(data.digest))) return result('skipped', data.digest, manifest.mediaType, conversion);
+  if (opts.overwrite === false && dstInfo && !isDigest(dstTarget) && differs(dstInfo.digest, srcInfo.digest, data.digest)) return keep(dstInfo);
   if (!force && !look?.absent && data.digest !== srcInfo.digest && isDigest(dstTargetGuess) && dstTargetGuess !== data.digest) {
     // A digest destination HEADed under the source digest (no memo yet): ask again for what we push.
     const there = await dst.client.manifestHead(dstRepo, data.digest, ctx.signal);

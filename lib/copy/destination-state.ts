@@ -38,6 +38,12 @@ export interface PushedTag {
   mediaType: string;
   /** When a request last confirmed it (milliseconds since the epoch). */
   checkedAt: number;
+  /**
+   * The source repository (`registry/repository`) it was copied from: a rule's prune deletes only
+   * tags this tool pushed from that rule's source (pipeline/prune.ts). Absent on records written
+   * before prune existed, until a push or a HEAD confirms the tag again.
+   */
+  source?: string;
 }
 
 export interface DestinationStateOptions {
@@ -64,6 +70,12 @@ export interface DestinationLookup {
 export const DEFAULT_FULL_CHECK_EVERY_MS = 24 * 3600_000;
 const DEFAULT_VIEW_TTL_MS = 10 * 60_000;
 const TOUCHED_GROUP = 'touched';
+/** Records read for one repository's prune at most (a repository with more tags is pruned in part). */
+const MAX_PUSHED_TAGS = 100_000;
+
+function pushedFrom(d: Record<string, unknown>): PushedTag {
+  return { digest: String(d.digest), mediaType: String(d.mediaType ?? ''), checkedAt: Number(d.checkedAt), ...(typeof d.source === 'string' ? { source: d.source } : {}) };
+}
 
 const pushedKey = (registry: string, repository: string, tag: string) => ({ group: `pushed#${registry}`.slice(0, 200), id: `${repository}:${tag}` });
 const touchedKey = (registry: string, repository: string) => ({ group: TOUCHED_GROUP, id: `${registry}/${repository}` });
@@ -161,11 +173,38 @@ export class DestinationState {
       const item = await this.opts.store.get(pushedKey(registry, repository, tag));
       const d = item?.data;
       if (!d || typeof d.digest !== 'string' || typeof d.checkedAt !== 'number') return undefined;
-      return { digest: d.digest, mediaType: String(d.mediaType ?? ''), checkedAt: d.checkedAt };
+      return pushedFrom(d);
     } catch (err) {
       this.opts.logger?.debug({ err: errorMessage(err) }, 'state store unreadable: checking by HEAD');
       return undefined;
     }
+  }
+
+  /**
+   * Every tag of a destination repository this tool pushed or confirmed, by tag: one query by id
+   * prefix (`repository:`) in the registry's `pushed#` group, which every state adapter serves (a
+   * repository name holds no `:`, so the prefix names exactly its tags). Unlike `recorded`, a store
+   * that cannot be read fails the call: prune must not act on a partial answer.
+   */
+  async pushedTags(registry: string, repository: string): Promise<Map<string, PushedTag>> {
+    const { group } = pushedKey(registry, repository, '');
+    const prefix = `${repository}:`;
+    const items = await this.opts.store.query(group, { prefix, limit: MAX_PUSHED_TAGS });
+    const out = new Map<string, PushedTag>();
+    for (const item of items) {
+      const tag = item.id.slice(prefix.length);
+      const d = item.data;
+      if (tag && typeof d.digest === 'string' && typeof d.checkedAt === 'number') out.set(tag, pushedFrom(d));
+    }
+    return out;
+  }
+
+  /** A tag prune deleted (or found gone): its record goes, so no later run counts it as there. */
+  async forget(registry: string, repository: string, tag: string): Promise<void> {
+    this.local.delete(`${registry}/${repository}:${tag}`);
+    await this.opts.store.delete(pushedKey(registry, repository, tag)).catch((err: unknown) => {
+      this.opts.logger?.debug({ err: errorMessage(err) }, 'cannot remove the pruned tag\'s record');
+    });
   }
 
   /**

@@ -60,7 +60,8 @@ export async function processRecords(records: readonly SQSRecord[], env: CopierE
   const deadline = new AbortController();
   const budget = remainingMs - (env.marginMs ?? DEFAULT_MARGIN_MS);
   const timer = setTimeout(() => deadline.abort(new MigrateError(ErrorCode.INTERRUPTED, 'the Lambda deadline is near')), Math.max(0, budget));
-  const deps: ProcessDeps = { ...env.runtime, send: (bodies) => env.queue.send(bodies) };
+  // What an expansion's prune did is logged and counted like the settled images (copier-handler.ts).
+  const deps: ProcessDeps = { ...env.runtime, ...(env.onOutcome ? { onPrune: env.onOutcome } : {}), send: (bodies) => env.queue.send(bodies) };
   // A batch is the Lambda's run: spooled source blobs go when the last batch running ends (copy/source-share.ts).
   const leave = env.runtime.ctx.sourceBlobs?.enter();
   try {

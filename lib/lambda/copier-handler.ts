@@ -23,8 +23,14 @@ export interface CopierHandlerOptions {
 
 /** An invocation's figures, counted from the outcomes its records settled with. */
 function tally(counts: MigrationCounts, o: ImageOutcome): void {
+  if (o.kind === 'prune') {
+    if (o.status === 'pruned') counts.pruned = (counts.pruned ?? 0) + 1;
+    else if (o.status === 'held') counts.pruneHeld = (counts.pruneHeld ?? 0) + 1;
+    return;
+  }
   if (o.status === 'copied') counts.copied++;
   else if (o.status === 'skipped') counts.skipped++;
+  else if (o.status === 'kept') counts.kept = (counts.kept ?? 0) + 1;
   else if (o.status === 'filtered') counts.filtered++;
   else if (o.status === 'failed') counts.failed++;
   counts.bytes += o.bytes;

@@ -20,6 +20,18 @@ export const MetricName = {
   RulesFailed: 'RulesFailed',
 } as const;
 
+/**
+ * Figures of issue 16's rule options, in the same EMF line but not on the dashboard yet (the package
+ * test holds every MetricName to a dashboard widget; infra/dashboard.yml is not changed here).
+ */
+export const RuleOptionMetricName = {
+  /** Not copied: `overwrite: false` and the destination tag holds another image (not a failure). */
+  ImagesKept: 'ImagesKept',
+  /** Destination tags a rule's prune deleted, and rules whose prune stopped above prune.max. */
+  TagsPruned: 'TagsPruned',
+  PruneHeld: 'PruneHeld',
+} as const;
+
 /** What one invocation (or one record) did. */
 export interface MigrationCounts {
   copied: number;
@@ -27,6 +39,9 @@ export interface MigrationCounts {
   filtered: number;
   failed: number;
   bytes: number;
+  kept?: number;
+  pruned?: number;
+  pruneHeld?: number;
 }
 
 export interface EmfOptions {
@@ -65,6 +80,9 @@ export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
       [MetricName.ImagesSkipped, 'Count', counts.skipped],
       [MetricName.ImagesFiltered, 'Count', counts.filtered],
       [MetricName.ImagesFailed, 'Count', counts.failed],
+      [RuleOptionMetricName.ImagesKept, 'Count', counts.kept ?? 0],
+      [RuleOptionMetricName.TagsPruned, 'Count', counts.pruned ?? 0],
+      [RuleOptionMetricName.PruneHeld, 'Count', counts.pruneHeld ?? 0],
       [MetricName.BytesCopied, 'Bytes', counts.bytes],
     ],
     opts,

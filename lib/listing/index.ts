@@ -31,3 +31,9 @@ export function destinationTagsFor(pool: ClientPool, registry: string): { destin
   const lister = listerFor(pool, registry);
   return lister.kind === 'swr' && lister.tagTimes ? { destinationTags: (repository, signal) => lister.tagTimes!(repository, signal) } : {};
 }
+
+/** A destination's own tag deletion, where it has one (SWR: by tag name); undefined: delete by digest (pipeline/prune.ts). */
+export function destinationTagDeleterFor(pool: ClientPool, registry: string): ((repository: string, tag: string) => Promise<'deleted' | 'gone'>) | undefined {
+  const lister = listerFor(pool, registry);
+  return lister.kind === 'swr' && lister.deleteTag ? (repository, tag) => lister.deleteTag!(repository, tag) : undefined;
+}

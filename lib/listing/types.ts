@@ -34,4 +34,6 @@ export interface RepositoryLister {
    * through it instead of the registry's tag list, and a no-op needs no source HEAD (issue 15, item 2).
    */
   readonly tagDigests?: boolean;
+  /** Delete one tag by name through the registry's own API (SWR's management API), for prune. */
+  deleteTag?(repository: string, tag: string): Promise<'deleted' | 'gone'>;
 }

@@ -21,7 +21,7 @@ import type { DigestMemo } from '../state/digest-memo.js';
 import type { DestinationState } from '../copy/destination-state.js';
 import { destinationTagsFor } from '../listing/index.js';
 import type { RepositoryLister } from '../listing/types.js';
-import type { RunAccounting, RunOutcome } from '../state/runs.js';
+import { RUN_OUTCOMES, type RunAccounting, type RunOutcome } from '../state/runs.js';
 import { maskBody } from '../secrets.js';
 import type { PullAdmission, PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { type CopyCounters, emptyCounters } from '../copy/context.js';
@@ -30,14 +30,18 @@ import { type AttemptLedger, madeProgress } from './attempts.js';
 export interface ImageOutcome {
   /** The message body it settled (replay matches dead letters by it). */
   body: string;
-  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'expand-group' | 'recheck' | 'invalid';
+  /** `prune`: one destination tag a rule's prune dealt with (pipeline/prune.ts), not a message. */
+  kind: 'copy-image' | 'expand-repository' | 'expand-namespace' | 'expand-group' | 'recheck' | 'invalid' | 'prune';
   source: string;
   destination: string;
   /**
    * `deferred`: left in the DLQ because a source's pull budget is spent (pull-budget.ts); not a failure.
    * `filtered`: the platform filter wants none of the image (`conversion` says why); not copied, not a failure.
+   * `kept`: an image, `overwrite: false` and the destination tag holds another digest (`conversion`
+   * says which); a prune entry, a tag prune left (`conversion` says why). Not a failure.
+   * `pruned`: a destination tag prune deleted. `held`: a rule's prune stopped above its max (nothing deleted).
    */
-  status: 'copied' | 'skipped' | 'filtered' | 'expanded' | 'retrying' | 'failed' | 'deferred';
+  status: 'copied' | 'skipped' | 'filtered' | 'kept' | 'pruned' | 'held' | 'expanded' | 'retrying' | 'failed' | 'deferred';
   digest?: string;
   sourceDigest?: string;
   conversion?: string;
@@ -104,6 +108,8 @@ export interface ProcessDeps {
   runs?: RunAccounting;
   /** The config's rules, which a recheck is matched against (pipeline/recheck.ts); without them a recheck fails. */
   recheckRules?: RecheckRules;
+  /** What an expansion's prune did, tag by tag (pipeline/prune.ts); default: logged only. */
+  onPrune?: (o: ImageOutcome) => void;
 }
 
 export interface CopierDeps extends Omit<ProcessDeps, 'send'> {
@@ -125,9 +131,11 @@ const MESSAGE_BACKOFF = { attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 60_
 export async function processMessage(msg: QueueMessage, deps: ProcessDeps, signal?: AbortSignal): Promise<Processed> {
   const processed = await decide(msg, deps, signal);
   const status = processed.outcome?.status;
-  if (deps.runs && status && status !== 'retrying' && processed.outcome!.kind !== 'invalid') await countSettled(deps, msg.body, status, processed.outcome!);
+  if (deps.runs && status && isRunOutcome(status) && processed.outcome!.kind !== 'invalid') await countSettled(deps, msg.body, status, processed.outcome!);
   return processed;
 }
+
+const isRunOutcome = (s: string): s is RunOutcome => (RUN_OUTCOMES as readonly string[]).includes(s);
 
 /** Run accounting never fails a message: a lost count only makes the run look unfinished. */
 async function countSettled(deps: ProcessDeps, body: string, outcome: RunOutcome, o: ImageOutcome): Promise<void> {
@@ -235,7 +243,8 @@ export async function settleOnQueue(queue: WorkQueue, msg: QueueMessage, s: Sett
 
 /** Process and settle on `deps.queue`: the embedded pipeline's copier step. */
 export async function handleMessage(msg: QueueMessage, deps: CopierDeps): Promise<void> {
-  const { outcome, settlement } = await processMessage(msg, { ...deps, send: (bodies) => deps.queue.send(bodies) }, deps.signal);
+  const onPrune = deps.onPrune ?? deps.onOutcome;
+  const { outcome, settlement } = await processMessage(msg, { ...deps, ...(onPrune ? { onPrune } : {}), send: (bodies) => deps.queue.send(bodies) }, deps.signal);
   await settleOnQueue(deps.queue, msg, settlement);
   if (outcome?.expandedInto !== undefined) deps.onPlanned?.(outcome.expandedInto);
   if (outcome) deps.onOutcome?.(outcome);
@@ -266,6 +275,7 @@ async function copyOne(
       ...(m.listedDigest ? { listedDigest: m.listedDigest } : {}),
       ...(m.destinationSeen ? { destinationSeen: m.destinationSeen } : {}),
       ...(m.fanOut ? { fanOut: m.fanOut } : {}),
+      ...(m.overwrite === false ? { overwrite: false as const } : {}),
       ...(deps.destinations ? { destinations: deps.destinations, ...destinationTagsFor(deps.pool, dst.registry) } : {}),
     },
   );

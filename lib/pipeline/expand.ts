@@ -19,6 +19,8 @@ import { type CopyImageMessage, type ExpandGroupMessage, type ExpandNamespaceMes
 import type { ProcessDeps } from './copier.js';
 import { mapLimit } from '../copy/limiter.js';
 import { parseReference } from '../oci/reference.js';
+import type { SyncRule } from '../config/types.js';
+import { type SourceTags, pruneRule } from './prune.js';
 
 /** A listed rule as copy messages: its tags listed and filtered (include, exclude, semver, times, latest). */
 async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<CopyImageMessage[]> {
@@ -30,8 +32,34 @@ async function listedCopies(m: ExpandRepositoryMessage, deps: ProcessDeps, signa
   if (invalid.length) warn(invalidTagsWarning(m.source, invalid, rule.origin));
   // pushedWithinDays needs the source API's push times (lib/listing); without them every tag is kept.
   if (listed.noTimes) warn(noPushTimesWarning(rule.origin, rule.source.registry, lister?.kind ?? 'tag list only', rule.filter!.pushedWithinDays!));
+  if (rule.prune) await pruneListed(m, rule, listed, deps, signal);
   const copies = copyMessagesFor(rule, selectTags(listed.names, rule.filter, listed.pushedAt ? { pushedAt: listed.pushedAt } : {}), m.platforms, listed.digests);
   return withDestinationSeen(copies, deps, signal);
+}
+
+/**
+ * The rule's prune, before its copies are sent (pipeline/prune.ts). What it did goes to deps.onPrune
+ * and, for a message of a scheduled run, to the run's counts.
+ */
+async function pruneListed(m: ExpandRepositoryMessage, rule: SyncRule, listed: SourceTags, deps: ProcessDeps, signal: AbortSignal | undefined): Promise<void> {
+  const counts = { pruned: 0, pruneKept: 0, pruneHeld: 0 };
+  const warn = deps.onWarning ?? ((message: string) => deps.logger?.warn({ source: m.source, origin: rule.origin }, message));
+  await pruneRule(rule, listed, {
+    pool: deps.pool,
+    ...(deps.destinations ? { destinations: deps.destinations } : {}),
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    onWarning: warn,
+    ...(signal ? { signal } : {}),
+    onPrune: (o) => {
+      if (o.status === 'pruned') counts.pruned++;
+      else if (o.status === 'held') counts.pruneHeld++;
+      else counts.pruneKept++;
+      deps.onPrune?.(o);
+    },
+  });
+  if (m.run && deps.runs?.pruned) {
+    await deps.runs.pruned(m.run, counts).catch((err: unknown) => deps.logger?.warn({ run: m.run, err: errorMessage(err) }, 'cannot count the prune in its run'));
+  }
 }
 
 /** An expand-repository message: its rule listed, one copy message per kept tag and destination. */

@@ -63,7 +63,8 @@ export async function redriveAndWait(dlq: Redrivable, opts: { pollMs?: number; s
   return { ...status, duplicates };
 }
 
-const succeeded = (o: ImageOutcome) => o.status === 'copied' || o.status === 'skipped' || o.status === 'expanded';
+// `kept` (overwrite: false) is the user's choice, not a failure: the letter is done with.
+const succeeded = (o: ImageOutcome) => o.status === 'copied' || o.status === 'skipped' || o.status === 'kept' || o.status === 'expanded';
 
 export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
   // An SQS DLQ moves its letters back itself (StartMessageMoveTask); the copiers then drain the
@@ -72,7 +73,7 @@ export async function runReplay(opts: PipelineOptions): Promise<ReplayRun> {
     const moved = await redriveAndWait(opts.dlq, { signal: opts.signal });
     const run = await runMessages(opts, []);
     // Moved letters get new ids on the queue: outcomes are all there is to count them by.
-    const images = run.outcomes.filter((o) => !isRuleKind(o.kind));
+    const images = run.outcomes.filter((o) => !isRuleKind(o.kind) && o.kind !== 'prune');
     const recovered = images.filter(succeeded).length;
     const kept = images.length - recovered;
     return { ...run, letters: moved.moved + moved.duplicates, duplicates: moved.duplicates, recovered, kept, added: 0, remaining: kept };

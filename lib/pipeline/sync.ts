@@ -24,6 +24,7 @@ import { type ImageOutcome, runCopiers } from './copier.js';
 import { recheckRulesOf } from './recheck.js';
 import { PullBudgetGate } from '../registry/limits/pull-gate.js';
 import { AttemptLedger, deliveryCap } from './attempts.js';
+import { pruneRule } from './prune.js';
 
 export interface PipelineOptions {
   config: LoadedConfig;
@@ -106,7 +107,7 @@ export async function runSync(opts: PipelineOptions): Promise<PipelineRun> {
 }
 
 /** Plan every rule of the config onto `ctx.queue` (sync; serve's scheduled runs, lib/serve/runs.ts). */
-export async function planAll(opts: Pick<PipelineOptions, 'config' | 'logger' | 'signal' | 'onWarning'>, ctx: FeedContext): Promise<void> {
+export async function planAll(opts: Pick<PipelineOptions, 'config' | 'logger' | 'signal' | 'onWarning' | 'destinations'>, ctx: FeedContext): Promise<void> {
   const warn = opts.onWarning ?? ((message: string) => opts.logger?.warn(message));
   const planOpts = { signal: opts.signal, repositories: (registry: string) => listerFor(ctx.pool, registry), onWarning: warn };
   // Namespace rules are listed first, so that SWR's preflight sees the organizations they map to.
@@ -155,6 +156,16 @@ export async function planAll(opts: Pick<PipelineOptions, 'config' | 'logger' | 
       expanded,
       platforms: opts.config.defaults.platforms,
       onInvalidTags: (source, tags, origin) => warn(invalidTagsWarning(source, tags, origin)),
+      // A rule's prune, once it is listed and before its copies are sent (pipeline/prune.ts).
+      onListed: (rule, listed) =>
+        pruneRule(rule, listed, {
+          pool: ctx.pool,
+          ...(opts.destinations ? { destinations: opts.destinations } : {}),
+          ...(opts.logger ? { logger: opts.logger } : {}),
+          onWarning: warn,
+          onPrune: ctx.outcome,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
     },
   );
 }

@@ -49,6 +49,11 @@ export interface PlanOptions {
   now?: number;
   /** Namespace rules already expanded by the caller (sync expands before SWR's preflight). */
   expanded?: ExpandedRules;
+  /**
+   * A listed rule's full tag list, once it was listed successfully and before its copies are sent:
+   * where a rule's prune runs (pipeline/prune.ts), or plan shows what it would delete.
+   */
+  onListed?: (rule: SyncRule, listed: RuleTags) => Promise<void>;
 }
 
 export interface TagsExplained {
@@ -154,6 +159,7 @@ export async function runPlanner(given: readonly SyncRule[], list: TagLister, si
     if (invalid.length) opts.onInvalidTags?.(source, invalid, rule.origin);
     const selection = explainTags(tags, rule.filter, { pushedAt: listed.pushedAt, now: opts.now });
     opts.explain?.tags({ origin: rule.origin, source, listed: tags.length, steps: selection.steps, kept: selection.kept });
+    if (rule.prune) await opts.onListed?.(rule, listed);
     await settle(i, copyMessagesFor(rule, selection.kept, opts.platforms, listed.digests));
   });
 }
@@ -165,7 +171,7 @@ export function copyMessagesFor(rule: SyncRule, tags: readonly string[], platfor
   // Destinations in one registry mount from each other; each other registry reads the source's blobs again.
   const fanOut = new Set(rule.destinations.map((d) => d.registry)).size;
   const push = (source: string, destination: string, listedDigest?: string) =>
-    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}), ...(listedDigest ? { listedDigest } : {}), ...(fanOut > 1 ? { fanOut } : {}) });
+    out.push({ v: 1, kind: 'copy-image', source, destination, origin: rule.origin, ...(platforms?.length ? { platforms } : {}), ...(rule.format ? { format: rule.format } : {}), ...(rule.force ? { force: true } : {}), ...(rule.deep ? { deep: true } : {}), ...(rule.fullCheck ? { fullCheck: true } : {}), ...(rule.overwrite === false ? { overwrite: false as const } : {}), ...(listedDigest ? { listedDigest } : {}), ...(fanOut > 1 ? { fanOut } : {}) });
   for (const d of rule.destinations) {
     const dst = `${d.registry}/${d.repository}`;
     if (rule.digest) {
@@ -191,7 +197,7 @@ export function expandMessageFor(rule: SyncRule, platforms?: string[]): ExpandRe
 }
 
 /** What a rule message carries besides its source and destinations: filters and copy options. */
-function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositoryMessage, 'filter' | 'platforms' | 'format' | 'force' | 'deep' | 'fullCheck' | 'origin'> {
+function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositoryMessage, 'filter' | 'platforms' | 'format' | 'force' | 'deep' | 'fullCheck' | 'overwrite' | 'prune' | 'origin'> {
   return {
     ...(rule.filter ? { filter: filterToMessage(rule.filter) } : {}),
     ...(platforms?.length ? { platforms } : {}),
@@ -199,7 +205,17 @@ function ruleOptions(rule: SyncRule, platforms?: string[]): Pick<ExpandRepositor
     ...(rule.force ? { force: true } : {}),
     ...(rule.deep ? { deep: true } : {}),
     ...(rule.fullCheck ? { fullCheck: true } : {}),
+    ...(rule.overwrite === false ? { overwrite: false as const } : {}),
+    ...(rule.prune ? { prune: { max: rule.prune.max, ...(rule.prune.maxGiven ? {} : { maxGiven: false }), ...(rule.prune.protect.length ? { protect: rule.prune.protect } : {}) } } : {}),
     origin: rule.origin,
+  };
+}
+
+/** The rule options of an expand message back on a rule (the inverse of ruleOptions' overwrite and prune). */
+function ruleExtras(m: Pick<ExpandRepositoryMessage, 'overwrite' | 'prune'>): Pick<SyncRule, 'overwrite' | 'prune'> {
+  return {
+    ...(m.overwrite === false ? { overwrite: false as const } : {}),
+    ...(m.prune ? { prune: { max: m.prune.max, maxGiven: m.prune.maxGiven !== false, protect: m.prune.protect ?? [] } } : {}),
   };
 }
 
@@ -241,6 +257,7 @@ export function ruleFromNamespace(m: ExpandNamespaceMessage): SyncRule {
     ...(m.force ? { force: true } : {}),
     ...(m.deep ? { deep: true } : {}),
     ...(m.fullCheck ? { fullCheck: true } : {}),
+    ...ruleExtras(m),
   };
 }
 
@@ -270,6 +287,7 @@ export function ruleFromExpand(m: ExpandRepositoryMessage): SyncRule {
     ...(m.force ? { force: true } : {}),
     ...(m.deep ? { deep: true } : {}),
     ...(m.fullCheck ? { fullCheck: true } : {}),
+    ...ruleExtras(m),
   };
 }
 

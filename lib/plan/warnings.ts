@@ -12,3 +12,23 @@ export function invalidTagsWarning(source: string, tags: readonly string[], orig
 export function noPushTimesWarning(origin: string, registry: string, kind: string, days: number): string {
   return `${origin}: ${registry} gives no push times (${kind}), so pushedWithinDays ${days} keeps every tag; filter with latest or semver instead`;
 }
+
+/** `prune: true` without `max`: the default cap applies. */
+export function pruneDefaultMaxWarning(origin: string, max: number): string {
+  return `${origin}: prune deletes at most ${max} tags per run; set prune.max`;
+}
+
+/** A protect glob that matches no tag at the rule's destinations (a typo protects nothing). */
+export function protectMatchesNothingWarning(origin: string, glob: string, destinations: readonly string[]): string {
+  return `${origin}: prune.protect "${glob}" matches no tag at ${destinations.join(', ')}`;
+}
+
+/** More tags to prune than the rule's max: none is deleted. */
+export function pruneAboveMaxWarning(origin: string, count: number, max: number, destinations: readonly string[]): string {
+  return `${origin}: prune held: ${count} tag(s) at ${destinations.join(', ')} are gone at the source, more than prune.max ${max}; nothing deleted (raise prune.max, or delete them by hand)`;
+}
+
+/** Why a rule's prune did nothing at all (an empty source listing, unreadable records). */
+export function pruneSkippedWarning(origin: string, why: string): string {
+  return `${origin}: prune skipped: ${why}`;
+}

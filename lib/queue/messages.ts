@@ -15,6 +15,18 @@ const format = z.enum(['docker', 'keep']);
  * table is configured, inherited by the messages an expansion sends. Absent: no run counts it.
  */
 const run = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
+/** `overwrite: false` (a rule's): a destination tag holding another digest is kept, never overwritten. */
+const overwrite = z.literal(false);
+/**
+ * A rule's `prune` (lib/pipeline/prune.ts): after a full, non-empty listing of the source, delete the
+ * destination tags this tool pushed from it that the source no longer has, at most `max` a run,
+ * never one matching `protect`. `maxGiven: false`: max is the default (a warning says so).
+ */
+const prune = z.strictObject({
+  max: z.number().int().positive().max(100_000),
+  maxGiven: z.boolean().optional(),
+  protect: z.array(z.string().min(1).max(256)).max(100).optional(),
+});
 
 /** Copy one image (all its platforms, or those listed) from source to destination. */
 export const copyImageMessage = z.strictObject({
@@ -49,6 +61,7 @@ export const copyImageMessage = z.strictObject({
   destinationSeen: z.union([z.enum(['fresh', 'absent']), z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/)]).optional(),
   /** The rule's destination registries (2+): the copier shares the source's blobs among them (copy/source-share.ts). */
   fanOut: z.number().int().min(2).max(10_000).optional(),
+  overwrite: overwrite.optional(),
   run: run.optional(),
 });
 
@@ -78,6 +91,8 @@ export const expandRepositoryMessage = z.strictObject({
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
   fullCheck: z.boolean().optional(),
+  overwrite: overwrite.optional(),
+  prune: prune.optional(),
   origin: z.string().max(1024).optional(),
   run: run.optional(),
 });
@@ -111,6 +126,8 @@ export const expandNamespaceMessage = z.strictObject({
   force: z.boolean().optional(),
   deep: z.boolean().optional(),
   fullCheck: z.boolean().optional(),
+  overwrite: overwrite.optional(),
+  prune: prune.optional(),
   origin: z.string().max(1024).optional(),
   run: run.optional(),
 });

@@ -8,7 +8,7 @@ import { recheckRulesOf } from '../pipeline/recheck.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
-import { destinationStateFor } from '../copy/destination-state.js';
+import { type DestinationState, destinationStateFor } from '../copy/destination-state.js';
 import { errorMessage } from '../errors.js';
 import { poolTagLister } from '../plan/planner.js';
 import { deliveryCap, AttemptLedger } from '../pipeline/attempts.js';
@@ -53,6 +53,8 @@ export class ServeRuntime {
   readonly journal: FileQueueJournal;
   readonly dlqPath: string;
   private readonly feed: FeedContext;
+  /** What this tool pushed where (copy/destination-state.ts): the copiers' records, which prune reads. */
+  private readonly destinations: DestinationState;
   private readonly closeRuntime: () => Promise<void>;
   /** Aborted first on a stop: the copiers take no more messages. */
   private readonly receiving = new AbortController();
@@ -88,6 +90,7 @@ export class ServeRuntime {
       });
     };
     const list = poolTagLister(pool);
+    this.destinations = destinationStateFor(memo.store, config.defaults, logger);
     const pullBudget = new PullBudgetGate(pool, { pace: opts.pace, logger, onNotice: opts.onWarning });
     this.feed = { queue: this.queue, pool, list, planned: () => undefined, outcome, unfinished: () => undefined, saveLetter, pullBudget };
     this.copierDeps = {
@@ -102,7 +105,7 @@ export class ServeRuntime {
       signal: this.copying.signal,
       onOutcome: outcome,
       memo,
-      destinations: destinationStateFor(memo.store, config.defaults, logger),
+      destinations: this.destinations,
       pullBudget,
       onWarning: opts.onWarning,
       deadLetter: expansionDeadLetter(this.feed),
@@ -141,7 +144,8 @@ export class ServeRuntime {
     const feed: FeedContext = { ...this.feed, planned: (n) => void (planned += n) };
     await swrPreflight(ruleDestinations(config.rules), config.resolve, { logger });
     try {
-      await planAll({ config, logger, signal, onWarning }, feed);
+      // The same destination records the copiers write: a rule's prune knows what this tool pushed.
+      await planAll({ config, logger, signal, onWarning, destinations: this.destinations }, feed);
     } finally {
       // The plan is known: a budgeted source's copies may start (registry/limits/pull-gate.ts).
       await this.feed.pullBudget.drain();

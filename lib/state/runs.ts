@@ -20,9 +20,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { StateRecord, StateStore } from './store.js';
 
-/** What a settled message counts as. `expanded`: a rule message fanned out (its images count on their own). */
-export const RUN_OUTCOMES = ['copied', 'skipped', 'filtered', 'failed', 'deferred', 'expanded'] as const;
+/**
+ * What a settled message counts as. `expanded`: a rule message fanned out (its images count on their
+ * own). `kept`: `overwrite: false` left a destination tag holding another image as it was.
+ */
+export const RUN_OUTCOMES = ['copied', 'skipped', 'filtered', 'kept', 'failed', 'deferred', 'expanded'] as const;
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/**
+ * What a run's prunes did (pipeline/prune.ts), counted beside the settled messages and never in
+ * them (a deleted tag is no message): `pruned` tags deleted, `pruneHeld` rules whose prune stopped
+ * above their max, `pruneKept` tags prune left (a shared digest, a registry refusing DELETE).
+ */
+export const RUN_PRUNE_COUNTS = ['pruned', 'pruneHeld', 'pruneKept'] as const;
+export type RunPruneCount = (typeof RUN_PRUNE_COUNTS)[number];
 
 /** Outcomes a replay from the DLQ can still change. */
 const REPLAYABLE: ReadonlySet<string> = new Set(['failed', 'deferred']);
@@ -40,6 +51,8 @@ export interface RunRecord {
   started?: string;
   enqueued: number;
   settled: Record<RunOutcome, number>;
+  /** Prune's counts (absent fields: 0). */
+  prune?: Record<RunPruneCount, number>;
   /** Images and repository listings the planner itself sent (expansions add to `enqueued` only). */
   images?: number;
   repositories?: number;
@@ -102,6 +115,7 @@ export function runFrom(rec: StateRecord): RunRecord {
     ...(started ? { started } : {}),
     enqueued: n('enqueued'),
     settled,
+    prune: Object.fromEntries(RUN_PRUNE_COUNTS.map((o) => [o, n(o)])) as Record<RunPruneCount, number>,
     ...(typeof rec.data.images === 'number' ? { images: rec.data.images } : {}),
     ...(typeof rec.data.repositories === 'number' ? { repositories: rec.data.repositories } : {}),
     ...(error ? { error } : {}),
@@ -119,6 +133,8 @@ export interface RunAccounting {
    * as this count left it, or nothing when it counted nothing (a second delivery).
    */
   settled(run: string, body: string, outcome: RunOutcome, detail?: SettleDetail): Promise<RunRecord | void>;
+  /** What an expansion's prune did (each tag deleted once: a second delivery finds it gone and counts nothing). */
+  pruned?(run: string, counts: Partial<Record<RunPruneCount, number>>): Promise<void>;
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -243,6 +259,11 @@ export class RunTracker implements RunAccounting {
     return rec ? runFrom(rec) : undefined;
   }
 
+  async pruned(run: string, counts: Partial<Record<RunPruneCount, number>>): Promise<void> {
+    const deltas = Object.fromEntries(Object.entries(counts).filter(([, n]) => n));
+    if (Object.keys(deltas).length) await this.store.add({ group: RUNS_GROUP, id: run }, deltas, { ttlSeconds: RUN_TTL_S });
+  }
+
   /** The last `limit` runs, newest first. */
   async last(limit: number): Promise<RunRecord[]> {
     return (await this.store.query(RUNS_GROUP, { descending: true, limit })).map(runFrom);
@@ -253,8 +274,12 @@ export class RunTracker implements RunAccounting {
 export function runLine(r: RunRecord, nowMs = Date.now()): string {
   const parts = RUN_OUTCOMES.filter((o) => r.settled[o] > 0).map((o) => `${r.settled[o]} ${o}`);
   const state = runInProgress(r, nowMs) ? 'in progress' : settledTotal(r) < r.enqueued ? 'unfinished (too old to be running)' : 'done';
+  const p = r.prune;
+  const pruned = p && (p.pruned || p.pruneHeld || p.pruneKept)
+    ? `; ${p.pruned} pruned${p.pruneKept ? `, ${p.pruneKept} kept by prune` : ''}${p.pruneHeld ? `, ${p.pruneHeld} rule(s) above prune.max` : ''}`
+    : '';
   return (
     `run ${r.id}${r.started ? ` started ${r.started}` : ''}: ${r.enqueued} enqueued, ${settledTotal(r)} settled` +
-    `${parts.length ? ` (${parts.join(', ')})` : ''}; ${state}${r.error ? `; planner error: ${r.error}` : ''}`
+    `${parts.length ? ` (${parts.join(', ')})` : ''}${pruned}; ${state}${r.error ? `; planner error: ${r.error}` : ''}`
   );
 }

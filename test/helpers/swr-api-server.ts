@@ -1,6 +1,7 @@
 // A stand-in for the SWR management API (swr-api.<region>.myhuaweicloud.com) on 127.0.0.1, following
 // the documented API: namespaces create/get/list (409 SVCSTG.SWR.4090060, 400 SVCSTG.SWR.4000097),
-// project quotas, and GET /v2/manage/repos with offset/limit and Content-Range. Like the API gateway
+// project quotas, GET /v2/manage/repos with offset/limit and Content-Range, a repository's tags, and
+// DELETE of one tag (204, 404). Like the API gateway
 // it recomputes the SDK-HMAC-SHA256 signature from the request and answers 401 with an APIGW body
 // when it does not match or X-Sdk-Date is more than 15 minutes off.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -139,6 +140,29 @@ export async function startSwrApi(opts: SwrApiOptions = {}): Promise<SwrApiHandl
       if (!repo) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Repository not found' }]);
       const page = repo.tags.slice(offset, offset + limit).map((t, i) => ({ Tag: t, updated: new Date(Date.UTC(2026, 0, 1 + offset + i)).toISOString() }));
       return send(res, 200, page, { 'content-range': `${offset}-${page.length}/${repo.tags.length}` });
+    }
+    const oneTag = /^\/v2\/manage\/namespaces\/([^/]+)\/repos\/([^/]+)\/tags\/([^/]+)$/.exec(p);
+    if (req.method === 'DELETE' && oneTag) {
+      // Huawei API reference swr_02_0036: 204 deleted, 404 when the tag (or repository) is missing.
+      const ns = decodeURIComponent(oneTag[1]!), name = decodeURIComponent(oneTag[2]!).replaceAll('$', '/'), tag = decodeURIComponent(oneTag[3]!);
+      if (opts.backing) {
+        // SWR deletes the tag alone. The registry behind the stand-in (distribution 2.8) only deletes
+        // by digest, which takes every tag naming it: the stand-in refuses a digest another tag shares
+        // rather than act unlike SWR.
+        const listed = await backingTags(opts.backing, `${ns}/${name}`);
+        const hit = listed?.find((t) => t.tag === tag);
+        if (!hit) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Tag not found' }]);
+        if (listed!.some((t) => t.tag !== tag && t.digest === hit.digest)) return send(res, 500, [{ errorCode: 'SVCSTG.SWR.5000000', errorMessage: 'stand-in: shared digest' }]);
+        const del = await fetch(`${opts.backing.url}/v2/${ns}/${name}/manifests/${hit.digest}`, { method: 'DELETE', headers: { 'user-agent': 'swrm-harness-probe' } });
+        if (del.status !== 202) return send(res, 500, [{ errorCode: 'SVCSTG.SWR.5000000', errorMessage: `backing DELETE ${del.status}` }]);
+        res.writeHead(204).end();
+        return;
+      }
+      const repo = state.repos.find((r) => r.namespace === ns && r.name === name);
+      if (!repo?.tags.includes(tag)) return send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040004', errorMessage: 'Tag not found' }]);
+      repo.tags = repo.tags.filter((t) => t !== tag);
+      res.writeHead(204).end();
+      return;
     }
     send(res, 404, [{ errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' }]);
   };

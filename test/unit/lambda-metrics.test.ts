@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { METRIC_DIMENSION, METRIC_NAMESPACE, MetricName, emfLine, metricService } from '../../lib/lambda/metrics.js';
 
-test('emfLine: one JSON line CloudWatch can extract five metrics from', () => {
+test('emfLine: one JSON line CloudWatch can extract eight metrics from', () => {
   const line = emfLine({ copied: 3, skipped: 2, filtered: 5, failed: 1, bytes: 4096 }, { service: 'swr-migrate-dev', timestamp: 1_700_000_000_000 });
   assert.ok(!line.includes('\n'), 'a single line');
   const r = JSON.parse(line);
@@ -12,7 +12,7 @@ test('emfLine: one JSON line CloudWatch can extract five metrics from', () => {
   assert.deepEqual(d.Dimensions, [[METRIC_DIMENSION]]);
   assert.deepEqual(
     d.Metrics.map((m: { Name: string; Unit: string }) => `${m.Name}:${m.Unit}`),
-    ['ImagesCopied:Count', 'ImagesSkipped:Count', 'ImagesFiltered:Count', 'ImagesFailed:Count', 'BytesCopied:Bytes'],
+    ['ImagesCopied:Count', 'ImagesSkipped:Count', 'ImagesFiltered:Count', 'ImagesFailed:Count', 'ImagesKept:Count', 'TagsPruned:Count', 'PruneHeld:Count', 'BytesCopied:Bytes'],
   );
   // Every declared metric and dimension has its value at the top level (the EMF spec's "target members").
   assert.equal(r[METRIC_DIMENSION], 'swr-migrate-dev');

@@ -32,7 +32,7 @@ describe('run records', () => {
     await t.settled('r1', copy(1, 'r1'), 'skipped');
     await Promise.all([t.settled('r1', copy(2, 'r1'), 'copied'), t.settled('r1', copy(2, 'r1'), 'copied')]);
     const [run] = await t.last(1);
-    assert.deepEqual(run!.settled, { copied: 2, skipped: 0, filtered: 0, failed: 0, deferred: 0, expanded: 0 });
+    assert.deepEqual(run!.settled, { copied: 2, skipped: 0, filtered: 0, kept: 0, failed: 0, deferred: 0, expanded: 0 });
     assert.equal(runInProgress(run!), false);
   });
 
@@ -63,7 +63,7 @@ describe('run records', () => {
 
   test('in progress while unsettled, but never beyond the longest a message can live', () => {
     const now = Date.parse('2025-03-01T00:00:00Z');
-    const zero = { copied: 0, skipped: 0, filtered: 0, failed: 0, deferred: 0, expanded: 0 };
+    const zero = { copied: 0, skipped: 0, filtered: 0, kept: 0, failed: 0, deferred: 0, expanded: 0 };
     const run = { id: newRunId(new Date(now - 3_600_000)), enqueued: 3, settled: { ...zero, copied: 2 } };
     assert.equal(runInProgress(run, now), true);
     assert.match(runLine(run, now), /: 3 enqueued, 2 settled \(2 copied\); in progress$/);

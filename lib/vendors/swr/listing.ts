@@ -61,6 +61,12 @@ export class SwrLister implements RepositoryLister {
     }
   }
 
+  /** Delete one tag (prune, pipeline/prune.ts): SWR deletes by tag, whatever other tags share its digest. */
+  deleteTag(repository: string, tag: string): Promise<'deleted' | 'gone'> {
+    const i = repository.indexOf('/');
+    return this.api.tagDelete(repository.slice(0, i), repository.slice(i + 1), tag);
+  }
+
   async tagTimes(repository: string, signal?: AbortSignal): Promise<ListedTag[]> {
     const i = repository.indexOf('/');
     const [org, repo] = [repository.slice(0, i), repository.slice(i + 1)];

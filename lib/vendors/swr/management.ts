@@ -105,6 +105,16 @@ export class SwrManagementClient {
     return { tags: Array.isArray(tags) ? tags : [], total: m ? Number(m[3]) : offset + (Array.isArray(tags) ? tags.length : 0) };
   }
 
+  /**
+   * DELETE /v2/manage/namespaces/{ns}/repos/{repo}/tags/{tag} (Huawei API reference swr_02_0036):
+   * 204 deleted, 404 already gone (either way the tag is not there). `/` in the repository as `$`.
+   */
+  async tagDelete(namespace: string, repository: string, tag: string): Promise<'deleted' | 'gone'> {
+    const repo = encodeURIComponent(repository.replaceAll('/', '$'));
+    const res = await this.call('DELETE', `/v2/manage/namespaces/${encodeURIComponent(namespace)}/repos/${repo}/tags/${encodeURIComponent(tag)}`, undefined, [200, 204, 404]);
+    return res.status === 404 ? 'gone' : 'deleted';
+  }
+
   private async call(method: string, path: string, body: string | undefined, ok: number[]) {
     return withRetry(this.opts.retry ?? HTTP_RETRY, () => this.once(method, path, body, ok));
   }
