@@ -69,7 +69,7 @@ export async function serveCommand(flags: ServeFlags, env: CommandEnv, hooks: Se
   });
   const rt = runtime;
   let draining = false;
-  const receiver = config.events ? webhookReceiver(config.events, rt, metrics, logger) : undefined;
+  const receiver = config.events ? webhookReceiver(config.events, config.rules, rt, metrics, logger) : undefined;
   const server = createServeServer({
     metrics,
     logger,

@@ -17,6 +17,7 @@ import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/types.js';
 import { errorMessage, failureCode } from '../errors.js';
 import { receiveWebhook, webhookLogFields } from '../events/receive.js';
+import { routedResult } from '../events/route.js';
 import { createLogger } from '../log.js';
 import { encodeMessage, type RecheckMessage } from '../queue/messages.js';
 import type { WorkQueue } from '../queue/types.js';
@@ -74,7 +75,8 @@ export function receiverFromEnv(setup: HandlerSetup) {
     if ((event.requestContext?.http?.method ?? 'POST').toUpperCase() !== 'POST') return reply(405, { error: 'POST only' });
     const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
     const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    const result = receiveWebhook({ path: event.rawPath ?? '/', headers, body }, env.config.events);
+    // Re-checks of repositories no rule covers are dropped here, logged and counted (events/route.ts).
+    const result = routedResult(receiveWebhook({ path: event.rawPath ?? '/', headers, body }, env.config.events), env.config.rules);
     if (result.status >= 400) {
       log.warn(webhookLogFields(result), 'webhook refused');
       return reply(result.status, { error: 'reason' in result ? result.reason : 'refused' });
@@ -95,8 +97,9 @@ export function receiverFromEnv(setup: HandlerSetup) {
       log.error({ ...webhookLogFields(result), code: failureCode(err) }, `cannot enqueue the re-check: ${errorMessage(err)}`);
       return reply(503, { error: 'cannot enqueue' });
     }
-    log.info({ ...webhookLogFields(result), sent, merged }, 'webhook accepted');
-    return reply(result.status, { accepted: sent, merged });
+    const ignored = 'ignored' in result ? (result.ignored?.length ?? 0) : 0;
+    log.info({ ...webhookLogFields(result), sent, merged, ignored }, 'webhook accepted');
+    return reply(result.status, { accepted: sent, merged, ignored });
   });
 }
 

@@ -7,6 +7,8 @@ import type { EventsSettings } from '../config/service-settings.js';
 import { errorMessage } from '../errors.js';
 import { Coalescer } from '../events/coalesce.js';
 import { MAX_WEBHOOK_BODY, receiveWebhook } from '../events/receive.js';
+import { routedResult } from '../events/route.js';
+import type { SyncRule } from '../config/types.js';
 import { encodeMessage, type RecheckMessage } from '../queue/messages.js';
 import type { HookDeps } from './hooks.js';
 import type { ServeMetrics } from './metrics.js';
@@ -18,7 +20,7 @@ export interface WebhookReceiver {
   flush(): Promise<void>;
 }
 
-export function webhookReceiver(events: EventsSettings, runtime: ServeRuntime, metrics: ServeMetrics, logger: Logger): WebhookReceiver {
+export function webhookReceiver(events: EventsSettings, rules: readonly SyncRule[], runtime: ServeRuntime, metrics: ServeMetrics, logger: Logger): WebhookReceiver {
   const coalescer = new Coalescer({
     windowMs: events.windowMs,
     send: (m) => runtime.send([encodeMessage(m)]),
@@ -26,7 +28,8 @@ export function webhookReceiver(events: EventsSettings, runtime: ServeRuntime, m
   });
   return {
     hooks: {
-      receive: (req) => receiveWebhook(req, events),
+      // Re-checks of repositories no rule covers are dropped here and counted as ignored (events/route.ts).
+      receive: (req) => routedResult(receiveWebhook(req, events), rules),
       maxBody: MAX_WEBHOOK_BODY,
       offer: (m) => coalescer.offer(m),
       metrics,

@@ -13,6 +13,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { copierFromEnv, plannerFromEnv, replayFromEnv } from '../../lib/lambda/handlers.js';
+import { receiverFromEnv } from '../../lib/lambda/receiver.js';
 import { runBatch } from '../../lib/lambda/local-workers.js';
 import { sqsQueuesFrom } from '../../lib/lambda/queue-factory.js';
 import { createLogger } from '../../lib/log.js';
@@ -39,6 +40,8 @@ import { type SnsServerHandle, startSnsServer } from '../helpers/sns-server.js';
 const STATE_TABLE = 'iam-state';
 /** notify.sns: the copier that settles the run's last message publishes its summary there (issue 16, item 5). */
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:iam-runs';
+/** events.harbor: the receiver function checks it (issue 16, item 3). */
+const HOOK_SECRET = 'iam-harbor-hook-secret-0123456789';
 
 /** A loopback port nothing listens on: a source that is down (retryable: the copier backs off). */
 async function closedPort(): Promise<number> {
@@ -122,6 +125,7 @@ describe('IAM: every call the handlers make is granted by their packaged role, a
       `version: 1
 defaults: { retries: 1 }
 notify: { on: failure, sns: "${TOPIC}" }
+events: { harbor: { secret: "${HOOK_SECRET}" }, windowSeconds: 1 }
 registries:
   "${src.host}": { insecure: true }
   "${slow.host}": { insecure: true }
@@ -168,8 +172,7 @@ rules:
   const queueNames = () => ({ MigrationQueue: 'iam', MigrationDlq: 'iam-dlq', LongHaulQueue: 'iam-long', StateTable: STATE_TABLE });
 
   test('a day of planner, copier and replay: no call denied, no grant unused', async (t) => {
-    const env = functionEnvironment(
-      new TemplateResolver(pkg.template, {
+    const resolver = new TemplateResolver(pkg.template, {
         stack,
         standIns: {
           MigrationQueue: { Ref: pair.queueUrl, Arn: pair.queueArn },
@@ -177,9 +180,8 @@ rules:
           LongHaulQueue: { Ref: long.queueUrl, Arn: long.queueArn },
           StateTable: { Ref: STATE_TABLE, Arn: `arn:aws:dynamodb:${stack.region}:${stack.account}:table/${STATE_TABLE}` },
         },
-      }),
-      'copier',
-    );
+      });
+    const env = functionEnvironment(resolver, 'copier');
     // The template's environment: the DLQ comes from it (no GetQueueUrl). The config by its absolute path.
     assert.equal(env.DLQ_URL, pair.dlqUrl);
     assert.equal(env.DLQ_ARN, pair.dlqArn);
@@ -207,6 +209,18 @@ rules:
     // A namespace rule whose listing failed at plan time is listed again by a copier (expand-namespace).
     const config = parseNativeConfig({ version: 1, rules: [{ source: `${ecr.host}/team/**`, destination: `${dst.host}/ecr-team` }] }, 'sync.yaml', {});
     await queue.send([encodeMessage(namespaceMessageFor(config.rules[0]!))]);
+
+    // A webhook through the receiver function (its own environment from the template): a Harbor push
+    // for the plain source becomes one re-check on the queue (SendMessage), its burst claimed in the
+    // state table (PutItem); the config's secret references are resolved as every function does.
+    const receiverEnv = { ...functionEnvironment(resolver, 'receiver'), SWRM_CONFIG: env.SWRM_CONFIG!, LOG_LEVEL: 'silent' };
+    const receiver = recorder.wrap('receiver', receiverFromEnv({ env: receiverEnv, handlerDir: '/nonexistent', queues: fresh(), logger }));
+    const hook = JSON.stringify({ type: 'PUSH_ARTIFACT', occur_at: 1, operator: 'ci', event_data: { resources: [{ tag: 'v1', digest: `sha256:${'c'.repeat(64)}`, resource_url: `${src.host}/app/a:v1` }], repository: { name: 'a', namespace: 'app', repo_full_name: 'app/a', repo_type: 'private' } } });
+    const answered = await receiver({ rawPath: '/hooks/harbor', headers: { authorization: `Bearer ${HOOK_SECRET}` }, body: hook, requestContext: { http: { method: 'POST' } } }, lambdaContext(10_000));
+    assert.equal(answered.statusCode, 202, answered.body);
+    assert.equal((JSON.parse(answered.body) as { accepted: number }).accepted, 1);
+    // ECR's EventBridge rule delivers its event to the queue as it is: the copier reads it (no new grant).
+    await queue.send([JSON.stringify({ version: '0', id: 'e-1', 'detail-type': 'ECR Image Action', source: 'aws.ecr', account: '123456789012', region: stack.region, time: '2026-12-07T00:00:00Z', resources: [], detail: { result: 'SUCCESS', 'repository-name': 'apps/api', 'image-digest': `sha256:${'d'.repeat(64)}`, 'action-type': 'PUSH', 'image-tag': 'v1' } })]);
 
     queues = fresh();
     const copier = recorder.wrap('copier', copierFromEnv({ env, handlerDir: '/nonexistent', queues, logger, writeMetrics: () => undefined }));

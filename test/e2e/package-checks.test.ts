@@ -95,7 +95,7 @@ describe('npm run package with secret references', () => {
 
   test('packages: ${secretsmanager:}, ${ssm:} and ${env:} are checked for syntax, not resolved', () => {
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('.zip')).sort(), ['copier.zip', 'planner.zip', 'replay.zip']);
+    assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('.zip')).sort(), ['copier.zip', 'planner.zip', 'receiver.zip', 'replay.zip']);
   });
 
   test('the temporary directory does not grow: serverless-esbuild\'s per-function zip copies are removed', () => {

@@ -122,16 +122,16 @@ describe('npm run package: the template', () => {
 
   test('every function runs nodejs22.x on arm64, from its own artifact, with log retention', () => {
     const fns = resourcesOf(pkg.template, 'AWS::Lambda::Function');
-    assert.equal(fns.length, 3);
+    assert.equal(fns.length, 4);
     const keys = new Set<string>();
     for (const [, f] of fns) {
       assert.equal(f.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(f.Properties.Architectures, ['arm64']);
       keys.add(basename(f.Properties.Code.S3Key));
     }
-    assert.deepEqual([...keys].sort(), ['copier.zip', 'planner.zip', 'replay.zip']);
+    assert.deepEqual([...keys].sort(), ['copier.zip', 'planner.zip', 'receiver.zip', 'replay.zip']);
     const groups = resourcesOf(pkg.template, 'AWS::Logs::LogGroup');
-    assert.equal(groups.length, 3);
+    assert.equal(groups.length, 4);
     for (const [, g] of groups) assert.equal(g.Properties.RetentionInDays, 7);
   });
 
@@ -157,7 +157,22 @@ describe('npm run package: the template', () => {
     for (const s of secret) assert.match(JSON.stringify(s.Resource), /:secret:mig\/\*/);
     // Every function has its own role from the template, not a shared or external one.
     const roles = new Set(resourcesOf(pkg.template, 'AWS::Lambda::Function').map(([, f]) => target(f.Properties.Role)));
-    assert.equal(roles.size, 3);
+    assert.equal(roles.size, 4);
+  });
+
+  test('the receiver: a function URL with auth type NONE (senders cannot sign AWS requests); it may only enqueue', () => {
+    const [receiverId, receiver] = lambdaFunction(pkg.template, 'receiver');
+    const urls = resourcesOf(pkg.template, 'AWS::Lambda::Url');
+    assert.equal(urls.length, 1);
+    assert.equal(urls[0]![1].Properties.AuthType, 'NONE');
+    assert.equal(target(urls[0]![1].Properties.TargetFunctionArn), receiverId);
+    const role = pkg.template.Resources[target(receiver.Properties.Role)!];
+    const all = (role.Properties.Policies as Json[]).flatMap((p) => [p.PolicyDocument.Statement].flat() as Json[]);
+    const sqsActions = all.flatMap((st) => ([st.Action].flat() as string[]).filter((a) => a.startsWith('sqs:')));
+    assert.deepEqual(sqsActions, ['sqs:SendMessage']);
+    // The ECR source is in another region than the stack: no event rule, a note instead.
+    assert.equal(resourcesOf(pkg.template, 'AWS::Events::Rule').filter(([id]) => id === 'EcrPushEventRule').length, 0);
+    assert.match(pkg.stderr, /ECR source 210987654321\.dkr\.ecr\.eu-central-1\.amazonaws\.com: its push events stay in eu-central-1/);
   });
 
   test('the deployer policy (infra/deployer-policy.json) covers every kind of resource, names only swr-migrate-*', () => {

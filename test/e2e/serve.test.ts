@@ -5,78 +5,27 @@
 // again and without asking the source about the images already copied; bad input is one line, exit 2.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RegistryHandle, freePort, startRegistry, stopAll } from '../helpers/registry.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
-import { CLI, runCli } from '../helpers/run-cli.js';
+import { runCli } from '../helpers/run-cli.js';
+import { type Running, httpGet as get, killServes, metric, parsePrometheus, sleep, startServe as serve, until } from '../helpers/serve-process.js';
 import { startProxy } from '../helpers/proxy.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { FileQueueJournal } from '../../lib/serve/journal.js';
 
-interface Family {
-  name: string;
-  type: string;
-  metrics: { value?: string; labels?: Record<string, string> }[];
-}
-// A CommonJS package without types: loaded as one.
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Running {
-  child: ChildProcess;
-  exited: Promise<number>;
-  out: () => string;
-}
-
 describe('serve', () => {
   let src: RegistryHandle;
   let dst: RegistryHandle;
-  const children: ChildProcess[] = [];
   before(async () => {
     [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
   });
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killServes();
     await stopAll();
   });
-
-  function serve(args: string[]): Running {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-    return { child, exited, out: () => out };
-  }
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
-
-  const get = async (port: number, path: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return { status: res.status, text: await res.text() };
-  };
-
-  const metric = (text: string, name: string, labels: Record<string, string> = {}): number => {
-    const family = parsePrometheus(text).find((f) => f.name === name);
-    assert.ok(family, `${name} is exported`);
-    return family.metrics
-      .filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
-      .reduce((n, m) => n + Number(m.value), 0);
-  };
 
   const config = (dir: string, body: string) =>
     writeFile(dir, 'config.yaml', `version: 1\nregistries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\n${body}`);

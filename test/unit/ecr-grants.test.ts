@@ -103,7 +103,11 @@ describe('infra/ecr-grants.cjs (osls variables while packaging)', () => {
     } finally {
       process.stderr.write = write;
     }
-    assert.deepEqual(printed, [`swr-migrate: ECR source ${ECR} is in eu-central-1, the stack in us-east-1: the copier role is granted on that region's repositories; pulls cross regions (transfer is charged)\n`]);
+    assert.deepEqual(printed, [
+      `swr-migrate: ECR source ${ECR} is in eu-central-1, the stack in us-east-1: the copier role is granted on that region's repositories; pulls cross regions (transfer is charged)\n`,
+      // Its push events stay on eu-central-1's bus: no event rule in this stack (vendors/ecr/event-rule.ts).
+      `swr-migrate: ECR source ${ECR}: its push events stay in eu-central-1; the stack's event rule is in us-east-1, so these images follow the schedule only\n`,
+    ]);
     assert.deepEqual(Object.keys(resources.Resources), ['CopierEcrPolicy']);
     assert.deepEqual(await grants.copierDependsOn!(c), ['CopierEcrPolicy']);
     assert.deepEqual(await grants.plannerDependsOn!(c), []);

@@ -51,9 +51,9 @@ describe('the run summary', () => {
   });
 
   test('every outcome of RUN_OUTCOMES is counted, and an outcome it does not list yet still shows', () => {
-    const s = summaryFromOutcomes('R4', [outcome('filtered', 1), outcome('kept' as ImageOutcome['status'], 2)], { bytes: 0, durationMs: 0 });
+    const s = summaryFromOutcomes('R4', [outcome('filtered', 1), outcome('kept', 2), outcome('unheard-of' as ImageOutcome['status'], 3)], { bytes: 0, durationMs: 0 });
     assert.deepEqual(Object.keys(s.counts).slice(0, RUN_OUTCOMES.length), [...RUN_OUTCOMES]);
-    assert.match(summaryTitle(s), /0 copied, 1 filtered, 0 failed, 1 kept/);
+    assert.match(summaryTitle(s), /0 copied, 1 filtered, 1 kept, 0 failed, 1 unheard-of/);
   });
 
   test('on: failure sends only failed runs; always sends all; no target sends nothing', () => {
