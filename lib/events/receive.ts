@@ -6,35 +6,24 @@
 // backstop. Refusals name no secret and quote nothing from the body or the path's secret segment.
 import type { EventSource, EventsSettings } from '../config/service-settings.js';
 import type { EventVia, RecheckMessage } from '../queue/messages.js';
-import { type ParsedEvent, rechecksFrom } from './hints.js';
-import { headerValue, hubSignatureMatches, sameSecret } from './verify.js';
-import { harborAuthorized, parseHarborEvent } from '../vendors/harbor/events.js';
-import { parseDockerHubEvent } from '../vendors/dockerhub/events.js';
-import { parseQuayEvent } from '../vendors/quay/events.js';
-import { parseGithubEvent } from '../vendors/ghcr/events.js';
+import { rechecksFrom } from './hints.js';
+import type { WebhookRequest } from './sender.js';
+import { VENDOR_WEBHOOKS } from '../vendors/webhooks.js';
 
 export type { EventVia } from '../queue/messages.js';
 
 /** Bodies above this are refused (413) before they are read as JSON; registry events are a few KB. */
 export const MAX_WEBHOOK_BODY = 1024 * 1024;
 
-export interface WebhookRequest {
-  /** As received: `/hooks/harbor`, `/hooks/dockerhub/<secret>`, `/hooks/quay/<secret>`, `/hooks/github` (a query is ignored). */
-  path: string;
-  /** Header names in lower case (as node:http gives them). */
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+export type { WebhookRequest } from './sender.js';
 
 export type WebhookResult =
   /** 202: rechecks to enqueue; 200: nothing to do (a ping, an event that needs no re-check). */
   | { status: 200 | 202; via: EventVia; rechecks: RecheckMessage[]; note?: string }
   | { status: 400 | 401 | 404 | 413; via?: EventVia; reason: string };
 
-const ROUTES: readonly EventSource[] = ['harbor', 'dockerhub', 'quay', 'github'];
-/** Senders that cannot sign or add a header: their secret is the URL's last segment. */
-const PATH_SECRET = new Set<EventSource>(['dockerhub', 'quay']);
-const NOT_FOUND = `no webhook here; POST to ${ROUTES.map((r) => `/hooks/${r}${PATH_SECRET.has(r) ? '/SECRET' : ''}`).join(', ')}`;
+const ROUTES = Object.keys(VENDOR_WEBHOOKS) as EventSource[];
+const NOT_FOUND = `no webhook here; POST to ${ROUTES.map((r) => `/hooks/${r}${VENDOR_WEBHOOKS[r].proof === 'path' ? '/SECRET' : ''}`).join(', ')}`;
 
 /** The sender a path is for and the secret segment it carries; undefined for any other path. */
 function route(path: string): { via: EventSource; segment?: string } | undefined {
@@ -42,7 +31,7 @@ function route(path: string): { via: EventSource; segment?: string } | undefined
   if (parts.length < 3 || parts[0] !== '' || parts[1] !== 'hooks') return undefined;
   const via = ROUTES.find((r) => r === parts[2]);
   if (!via) return undefined;
-  if (PATH_SECRET.has(via)) {
+  if (VENDOR_WEBHOOKS[via].proof === 'path') {
     if (parts.length > 4) return undefined;
     let segment = parts[3];
     try {
@@ -55,39 +44,6 @@ function route(path: string): { via: EventSource; segment?: string } | undefined
   return parts.length === 3 ? { via } : undefined;
 }
 
-/** Whether the request proves it comes from the configured sender; the refusal's reason when not. */
-function authenticate(req: WebhookRequest, via: EventSource, segment: string | undefined, secret: string): string | undefined {
-  switch (via) {
-    case 'harbor':
-      if (headerValue(req.headers, 'authorization') === undefined) return 'no Authorization header (set the webhook policy\'s auth header to the secret)';
-      return harborAuthorized(req.headers, secret) ? undefined : 'the Authorization header does not match the configured secret';
-    case 'github': {
-      const signature = headerValue(req.headers, 'x-hub-signature-256');
-      if (signature === undefined) return 'no X-Hub-Signature-256 header (set the webhook\'s secret)';
-      return hubSignatureMatches(signature, req.body, secret) ? undefined : 'the X-Hub-Signature-256 signature does not match the configured secret';
-    }
-    default:
-      if (segment === undefined || segment === '') return `the URL carries no secret (use /hooks/${via}/SECRET)`;
-      return sameSecret(segment, secret) ? undefined : 'the URL\'s secret does not match the configured secret';
-  }
-}
-
-function parse(req: WebhookRequest, via: EventSource, json: unknown): ParsedEvent | { status: 400; reason: string } {
-  switch (via) {
-    case 'harbor':
-      return parseHarborEvent(json);
-    case 'dockerhub':
-      return parseDockerHubEvent(json);
-    case 'quay':
-      return parseQuayEvent(json);
-    case 'github': {
-      const event = headerValue(req.headers, 'x-github-event');
-      if (!event) return { status: 400, reason: 'no X-GitHub-Event header' };
-      return parseGithubEvent(event, json);
-    }
-  }
-}
-
 /** What to answer a webhook request, and the rechecks to enqueue before answering. Pure. */
 export function receiveWebhook(req: WebhookRequest, events: EventsSettings | undefined): WebhookResult {
   const r = route(req.path);
@@ -96,7 +52,8 @@ export function receiveWebhook(req: WebhookRequest, events: EventsSettings | und
   const secret = events?.secrets[via];
   if (!secret) return { status: 401, via, reason: `webhooks from ${via} are not enabled (events.${via}.secret is not set)` };
   if (req.body.length > MAX_WEBHOOK_BODY) return { status: 413, via, reason: `body of ${req.body.length} bytes is above the ${MAX_WEBHOOK_BODY}-byte limit` };
-  const refused = authenticate(req, via, r.segment, secret);
+  const sender = VENDOR_WEBHOOKS[via];
+  const refused = sender.authenticate(req, secret, r.segment, via);
   if (refused) return { status: 401, via, reason: refused };
   let json: unknown;
   try {
@@ -104,7 +61,7 @@ export function receiveWebhook(req: WebhookRequest, events: EventsSettings | und
   } catch {
     return { status: 400, via, reason: 'body is not JSON' };
   }
-  const parsed = parse(req, via, json);
+  const parsed = sender.parse(json, req);
   if ('status' in parsed) return { ...parsed, via };
   if ('invalid' in parsed) return { status: 400, via, reason: parsed.invalid };
   const rechecks = rechecksFrom(parsed.hints, via);

@@ -1,6 +1,7 @@
 // The registration list of registry vendors: what each one's folder provides. Adding a vendor is
 // its folder plus one line here (and, for a listing API, its name in listing/settings.ts).
-// Detection by host is in each folder's detect.ts (listing/settings.ts asks them in order).
+// Detection by host is in each folder's detect.ts (listing/settings.ts asks them in order); webhook
+// senders are listed in webhooks.ts (kept apart: the receiver function bundles no registry client).
 import type { Dispatcher } from 'undici';
 import type { RegistryAccess } from '../registry/pool.js';
 import { registryEndpointHost } from '../oci/reference.js';

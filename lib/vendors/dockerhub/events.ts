@@ -2,6 +2,7 @@
 // and no custom header, so the secret is an unguessable path segment of the URL (lib/events/
 // receive.ts checks it). `callback_url` (the legacy validation callback) is never called. Pure.
 import { z } from 'zod';
+import { type WebhookSender, pathSecretProof } from '../../events/sender.js';
 import { type ParsedEvent, repositoryHint } from '../../events/hints.js';
 
 // Non-strict: the payload carries the repository's whole description (star_count, dockerfile, ...).
@@ -18,3 +19,6 @@ export function parseDockerHubEvent(json: unknown): ParsedEvent {
   const hint = repositoryHint('docker.io', p.data.repository.repo_name, tag, 'push');
   return typeof hint === 'string' ? { invalid: `Docker Hub webhook: ${hint}` } : { hints: [hint] };
 }
+
+/** The webhook sender (lib/vendors/webhooks.ts): the secret is the URL's last segment. */
+export const dockerHubWebhook: WebhookSender = { proof: 'path', authenticate: pathSecretProof, parse: (json) => parseDockerHubEvent(json) };

@@ -4,6 +4,8 @@
 // manifest (a 2-platform tagged image: 3 events), which the burst window collapses. Pure: no I/O.
 import { z } from 'zod';
 import { type ParsedEvent, repositoryHint } from '../../events/hints.js';
+import type { WebhookSender } from '../../events/sender.js';
+import { headerValue, hubSignatureMatches } from '../../events/verify.js';
 import { printable } from '../../text.js';
 
 export const GHCR_HOST = 'ghcr.io';
@@ -35,3 +37,18 @@ export function parseGithubEvent(event: string, json: unknown): ParsedEvent {
   const hint = repositoryHint(GHCR_HOST, `${body.owner.login}/${name}`.toLowerCase(), tag, 'push');
   return typeof hint === 'string' ? { invalid: `GitHub ${event} event: ${hint}` } : { hints: [hint] };
 }
+
+/** GitHub's webhook sender (lib/vendors/webhooks.ts): the HMAC of the raw body, then the event named by its header. */
+export const githubWebhook: WebhookSender = {
+  proof: 'header',
+  authenticate: (req, secret) => {
+    const signature = headerValue(req.headers, 'x-hub-signature-256');
+    if (signature === undefined) return 'no X-Hub-Signature-256 header (set the webhook\'s secret)';
+    return hubSignatureMatches(signature, req.body, secret) ? undefined : 'the X-Hub-Signature-256 signature does not match the configured secret';
+  },
+  parse: (json, req) => {
+    const event = headerValue(req.headers, 'x-github-event');
+    if (!event) return { status: 400, reason: 'no X-GitHub-Event header' };
+    return parseGithubEvent(event, json);
+  },
+};

@@ -4,6 +4,7 @@
 // nothing: the policy's auth header is sent verbatim as `Authorization`. Pure: no I/O.
 import { z } from 'zod';
 import { type ParsedEvent, type RepositoryHint, repositoryHint } from '../../events/hints.js';
+import type { WebhookSender } from '../../events/sender.js';
 import { headerValue, sameSecret } from '../../events/verify.js';
 import { printable } from '../../text.js';
 
@@ -48,3 +49,13 @@ export function parseHarborEvent(json: unknown): ParsedEvent {
   }
   return { hints };
 }
+
+/** Harbor's webhook sender (lib/vendors/webhooks.ts): the auth header, then the body. */
+export const harborWebhook: WebhookSender = {
+  proof: 'header',
+  authenticate: (req, secret) => {
+    if (headerValue(req.headers, 'authorization') === undefined) return 'no Authorization header (set the webhook policy\'s auth header to the secret)';
+    return harborAuthorized(req.headers, secret) ? undefined : 'the Authorization header does not match the configured secret';
+  },
+  parse: (json) => parseHarborEvent(json),
+};

@@ -3,6 +3,7 @@
 // self-hosted Quay) and repository; `updated_tags` the tags pushed. Other notifications sent to
 // the same URL (builds, vulnerabilities) carry no `updated_tags` and need no re-check. Pure.
 import { z } from 'zod';
+import { type WebhookSender, pathSecretProof } from '../../events/sender.js';
 import { type ParsedEvent, type RepositoryHint, repositoryHint } from '../../events/hints.js';
 
 const payload = z.object({
@@ -27,3 +28,6 @@ export function parseQuayEvent(json: unknown): ParsedEvent {
   }
   return { hints };
 }
+
+/** The webhook sender (lib/vendors/webhooks.ts): the secret is the URL's last segment. */
+export const quayWebhook: WebhookSender = { proof: 'path', authenticate: pathSecretProof, parse: (json) => parseQuayEvent(json) };
