@@ -31,4 +31,4 @@ VOLUME ["/var/lib/swr-migrate"]
 USER 1000:1000
 EXPOSE 8080
 ENTRYPOINT ["node", "/app/dist/cli/swr-migrate.mjs"]
-CMD ["serve", "--config", "/etc/swr-migrate/config.yaml", "--listen", "0.0.0.0:8080"]
+CMD ["serve", "--config", "/etc/swr-migrate/config.yaml", "--listen", "0.0.0.0:8080", "--state-dir", "/var/lib/swr-migrate"]
