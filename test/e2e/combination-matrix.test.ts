@@ -3,13 +3,17 @@
 // {none, linux/amd64} x destination {tag (the source's, or named by repo:tag@digest), digest, fan-out to two}. For every cell:
 // sync, then verify exits 0; a re-sync makes 0 writes and 0 source manifest GETs; deleting a
 // destination image makes verify exit 1 naming exactly it, and a re-sync restores it.
+// The rule policies (issue 16) cross the same dimensions: `prune` on a listed rule, a namespace glob and
+// a fan-out, and `overwrite: false`, under each format and platform filter (digests at the destination
+// then differ from the source's: prune must go by what it pushed, not by the source's digests).
 // Lean on purpose: one registry pair, a handful of small images, one config per (format, platform)
 // with every source and destination form as its own rule, the four configs run side by side.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
-import { deleteManifest, pushImage, pushIndex, randomLayer } from '../helpers/push.js';
+import { deleteManifest, getManifest, pushImage, pushIndex, randomLayer } from '../helpers/push.js';
 import { type CliResult, runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 
@@ -155,5 +159,59 @@ describe('combination matrix', () => {
       assert.equal(r.code, 0, `${VARIANTS[i]!.name}: ${r.stdout}`);
       assert.deepEqual(lines(r).filter((l) => l.status !== 'ok'), []);
     });
+  });
+  /** Per variant: prune on a listed rule, a namespace glob and a fan-out; overwrite: false on a listed rule. */
+  const policyConfig = (v: Variant): string => {
+    const d = (cell: string) => `${dst.host}/${v.name}/${cell}`;
+    const s = `${src.host}/m/app`;
+    const rules = [
+      [s, d('p-regex'), `tags: { include: ['^(v[0-9]|gone)$'] }\n    prune: { max: 5 }`],
+      [`${src.host}/n/*`, d('p-ns'), 'prune: { max: 5 }'],
+      [s, `[${d('p-fan-a')}, ${d('p-fan-b')}]`, `tags: { include: ['^(v2|gone)$'] }\n    prune: { max: 5 }`],
+      [s, d('o-regex'), `tags: { include: ['^v[23]$'] }\n    overwrite: false`],
+    ];
+    const body = rules.map(([source, destination, extra]) => `  - source: ${source}\n    destination: ${destination}\n    ${extra}\n`).join('');
+    return writeFile(
+      dir,
+      `${v.name}-policy.yaml`,
+      `version: 1\ndefaults:\n  format: ${v.format}\n${v.platforms ? `  platforms: [${v.platforms.join(', ')}]\n` : ''}registries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\nrules:\n${body}`,
+    );
+  };
+
+  test('policies in every format and platform filter: prune deletes what the source deleted, overwrite: false keeps', { timeout: 240_000 }, async () => {
+    const gone = [
+      await pushImage(src, 'm/app', 'gone', { format: 'oci', layers: [randomLayer(500)] }),
+      await pushImage(src, 'n/app', 'gone', { format: 'docker', layers: [randomLayer(500)] }),
+    ];
+    let n = 0;
+    const reports = new Map<string, string>();
+    const sync = (v: Variant) => {
+      reports.set(v.name, join(dir, `${v.name}-policy-${++n}.json`));
+      return runCli(['sync', '--config', policyConfig(v), '--dlq', join(dir, `${v.name}-policy.dlq`), '--report', reports.get(v.name)!]);
+    };
+    // Someone else's o-regex:v2 is at the destination before the first run.
+    const theirs = await Promise.all(VARIANTS.map((v) => pushImage(dst, `${v.name}/o-regex/app`, 'v2', { format: 'docker', layers: [randomLayer(400)] })));
+    const first = await all(sync);
+    first.forEach((r, i) => assert.equal(r.code, 0, `${VARIANTS[i]!.name}: ${r.stdout}${r.stderr}`));
+    assert.match(first[0]!.stdout, /1 kept \(overwrite: false\)/);
+    await deleteManifest(src, 'm/app', gone[0]!.digest);
+    await deleteManifest(src, 'n/app', gone[1]!.digest);
+
+    const second = await all(sync);
+    for (const [i, r] of second.entries()) {
+      const v = VARIANTS[i]!;
+      assert.equal(r.code, 0, `${v.name}: ${r.stdout}${r.stderr}`);
+      const out = (JSON.parse(readFileSync(reports.get(v.name)!, 'utf8')) as { images: { kind?: string; status: string; destination: string }[] }).images;
+      const pruned = out.filter((o) => o.status === 'pruned').map((o) => o.destination.slice(dst.host.length + 1)).sort();
+      assert.deepEqual(pruned, [`${v.name}/p-fan-a/app:gone`, `${v.name}/p-fan-b/app:gone`, `${v.name}/p-ns/n/app:gone`, `${v.name}/p-regex/app:gone`], v.name);
+      const kept = out.filter((o) => o.status === 'kept').map((o) => o.destination.slice(dst.host.length + 1));
+      assert.deepEqual(kept, [`${v.name}/o-regex/app:v2`], v.name);
+      const o = await getManifest(dst, `${v.name}/o-regex/app`, 'v2');
+      assert.equal(o?.digest, theirs[i]!.digest, `${v.name}: overwrite: false left their image`);
+      for (const cell of ['p-regex/app', 'p-fan-a/app', 'p-fan-b/app', 'p-ns/n/app']) {
+        assert.equal(await getManifest(dst, `${v.name}/${cell}`, 'gone'), undefined, `${v.name}/${cell}:gone deleted`);
+      }
+      assert.ok(await getManifest(dst, `${v.name}/p-regex/app`, 'v2'), `${v.name}: what the source still has stays`);
+    }
   });
 });
