@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
-import { blobExists, getManifest, pushImage, pushIndex, randomLayer } from '../helpers/push.js';
+import { blobExists, deleteManifest, getManifest, pushImage, pushIndex, randomLayer } from '../helpers/push.js';
 import { CLI, type CliResult, runCli } from '../helpers/run-cli.js';
 import { tempDir, writeFile } from '../helpers/files.js';
 import { type FaultProxyHandle, startFaultProxy } from '../helpers/fault-proxy.js';
@@ -266,5 +266,35 @@ ${REPOS.map((r) => `  - source: ${srcProxy.host}/src/${r}\n    destination: ${ds
     assert.deepEqual(missing, [], 'images not at the destination after one sync --queue-url');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assertFaulted(f);
+  });
+  test(`prune under ${FAULT_RATE * 100}% faults: only what the source deleted goes, a faulted delete waits for the next run`, { timeout: RUN_TIMEOUT_MS * 2 }, async (t) => {
+    reseed();
+    const tags = ['e1', 'e2', 'e3', 'e4'];
+    const digests = new Map<string, string>();
+    for (const tag of tags) digests.set(tag, (await pushImage(src, 'src/epsilon', tag, { format: 'docker', layers: [randomLayer(1_200)] })).digest);
+    const file = writeFile(dir, 'prune.yaml', `version: 1
+registries:
+  "${srcProxy.host}": { insecure: true, username: ${src.username}, password: ${src.password} }
+  "${dstProxy.host}": { insecure: true }
+rules:
+  - source: ${srcProxy.host}/src/epsilon
+    destination: ${dstProxy.host}/prune
+    prune: { max: 5 }
+`);
+    const sync = () => runCli(['sync', '--config', file, '--dlq', join(dir, 'prune.jsonl')]);
+    const present = async () => (await Promise.all(tags.map(async (tag) => ((await getManifest(dst, 'prune/epsilon', tag))?.digest === digests.get(tag) ? tag : '')))).filter(Boolean);
+    // Copied first (a faulted run may leave an image for the next one).
+    for (let i = 0; i < 3 && (await present()).length < tags.length; i++) await sync();
+    assert.deepEqual(await present(), tags);
+    await deleteManifest(src, 'src/epsilon', digests.get('e4')!);
+    const runs: string[] = [];
+    for (let i = 0; i < 4 && (await present()).includes('e4'); i++) {
+      const r = await sync();
+      runs.push(`exit ${r.code}: ${r.stdout.trim().split('\n').slice(-2).join(' | ')}`);
+      // What the source still has is never deleted, whatever the faults did to its listing.
+      assert.deepEqual((await present()).filter((x) => x !== 'e4'), ['e1', 'e2', 'e3'], runs.join('\n'));
+    }
+    for (const line of runs) t.diagnostic(line);
+    assert.deepEqual(await present(), ['e1', 'e2', 'e3'], `e4 still at the destination after ${runs.length} runs:\n${runs.join('\n')}`);
   });
 });
