@@ -25,6 +25,8 @@ const PARAMS = { schedule: 'rate(2 hours)', maxReceiveCount: '4', maximumConcurr
 // An ECR source in another account and region than the stack's (us-east-1): its statements, and
 // the packaging note naming the repository policy to add there (issue 14).
 const ECR = '210987654321.dkr.ecr.eu-central-1.amazonaws.com';
+/** events.harbor: checked by the packaged receiver (issue 16). */
+const HOOK_SECRET = 'pkg-harbor-hook-secret-0123456789';
 
 let pkg: Packaged;
 let src: RegistryHandle;
@@ -39,7 +41,7 @@ before(async () => {
   mkdirSync(configDir, { recursive: true });
   writeFileSync(
     join(configDir, 'sync.yaml'),
-    `version: 1\nregistries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\n` +
+    `version: 1\nevents: { harbor: { secret: "${HOOK_SECRET}" }, windowSeconds: 1 }\nregistries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\n` +
       `rules:\n  - source: ${src.host}/pkg/app:v1\n    destination: ${dst.host}/mirror\n` +
       `  - source: ${ECR}/team/app:v1\n    destination: ${dst.host}/mirror/ecr\n`,
   );
@@ -343,5 +345,54 @@ describe('npm run package: the copier bundle runs', () => {
     // Target 300 ms (issue 7); the bound here is loose, and on CPU time: the wall time of a busy
     // shared machine also counts other processes' turns (2.6 s wall for 0.6 s CPU was seen).
     assert.ok(cpuMedian < 1500, `cold import took ${cpuMedian.toFixed(0)} ms CPU (${median.toFixed(0)} ms wall)`);
+  });
+});
+
+describe('npm run package: the receiver bundle runs', () => {
+  let sqsServer: Server | undefined;
+  let dynamo: DynamoServerHandle | undefined;
+  after(async () => {
+    await dynamo?.stop();
+    await new Promise<void>((r) => (sqsServer ? sqsServer.close(() => r()) : r()));
+  });
+
+  test('unzipped in a fresh Node process: a forged webhook is refused, a valid one is one delayed re-check; its role allows every call', async () => {
+    const [, receiver] = lambdaFunction(pkg.template, 'receiver');
+    const dir = tempDir('swrm-receiver-bundle-');
+    await promisify(execFile)('unzip', ['-q', join(pkg.dir, basename(receiver.Properties.Code.S3Key)), '-d', dir]);
+    sqsServer = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+    const addr = sqsServer.address();
+    assert.ok(addr && typeof addr === 'object');
+    const endpoint = `http://127.0.0.1:${addr.port}`;
+    const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'pkg' }))).QueueUrl!;
+    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'pkg-dlq' }))).QueueUrl!;
+    const arn = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    dynamo = await startDynamoServer();
+    await dynamo.createStateTable('pkg-state', resourcesOf(pkg.template, 'AWS::DynamoDB::Table')[0]![1].Properties);
+    const vars = receiver.Properties.Environment.Variables as Json;
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LAMBDA_TASK_ROOT: dir, AWS_LAMBDA_FUNCTION_NAME: 'receiver' };
+    // The stack's environment as every function gets it (the receiver only uses the queue and the table).
+    const local: Record<string, string> = { QUEUE_URL: queueUrl, QUEUE_ARN: await arn(queueUrl), DLQ_URL: dlqUrl, DLQ_ARN: await arn(dlqUrl), LONG_QUEUE_URL: queueUrl, SWRM_STATE_TABLE: 'pkg-state' };
+    for (const [k, v] of Object.entries(vars)) env[k] = typeof v === 'string' ? v : local[k]!;
+    Object.assign(env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SQS: endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    const hook = JSON.stringify({ type: 'PUSH_ARTIFACT', occur_at: 1, operator: 'ci', event_data: { resources: [{ tag: 'v1', resource_url: `${src.host}/pkg/app:v1` }], repository: { repo_full_name: 'pkg/app' } } });
+    const urlEvent = (authorization: string) => ({ rawPath: '/hooks/harbor', headers: { authorization, 'content-type': 'application/json' }, body: hook, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+
+    const forged = await runBundle(dir, receiver.Properties.Handler, urlEvent('Bearer not-the-secret-0123456789'), env);
+    assert.equal((forged.result as { statusCode: number }).statusCode, 401, forged.stderr);
+    const valid = await runBundle(dir, receiver.Properties.Handler, urlEvent(`Bearer ${HOOK_SECRET}`), env, { recordAwsCalls: true });
+    const answer = valid.result as { statusCode: number; body: string };
+    assert.equal(answer.statusCode, 202, valid.stderr);
+    assert.deepEqual(JSON.parse(answer.body), { accepted: 1, merged: 0, ignored: 0 });
+    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }))).Attributes!;
+    assert.equal(Number(attrs.ApproximateNumberOfMessages) + Number(attrs.ApproximateNumberOfMessagesDelayed), 1, JSON.stringify(attrs));
+    sqs.destroy();
+    const recorder = new IamRecorder();
+    recorder.addChildOutput('receiver', valid.stdout);
+    const actions = (recorder.calls().get('receiver') ?? []).map((c) => c.action);
+    assert.ok(actions.includes('sqs:SendMessage') && actions.includes('dynamodb:PutItem'), actions.join(', '));
+    const iam = await new RoleEvaluator(pkg.template, { stack: { ...FAKE_STACK, region: 'us-east-1' }, names: { MigrationQueue: 'pkg', StateTable: 'pkg-state' } }).check(recorder.calls());
+    assert.equal(describeFindings(iam.denied), '', 'calls the receiver role would deny');
   });
 });
