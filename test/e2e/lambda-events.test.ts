@@ -5,17 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { type QueueFactory, copierFromEnv } from '../../lib/lambda/handlers.js';
-import { runBatch } from '../../lib/lambda/local-workers.js';
 import { type FunctionUrlEvent, receiverFromEnv } from '../../lib/lambda/receiver.js';
 import { createLogger } from '../../lib/log.js';
-import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
-import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
 import { tempDir, writeFile } from '../helpers/files.js';
+import { type LambdaStage, startLambdaStage } from '../helpers/lambda-stage.js';
 import { getManifest, pushImage, randomLayer } from '../helpers/push.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { lambdaContext } from '../helpers/sqs-events.js';
-import { type SqsQueuePair, type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 
 const HARBOR_SECRET = 'harbor-webhook-secret-0123456789';
 const GITHUB_SECRET = 'github-webhook-secret-0123456789';
@@ -24,20 +20,13 @@ const STATE_TABLE = 'events-state';
 describe('Lambda: webhook receiver -> re-check -> copier', () => {
   let src: RegistryHandle;
   let dst: RegistryHandle;
-  let sqs: SqsServerHandle;
-  let dynamo: DynamoServerHandle;
-  let pair: SqsQueuePair;
-  let queue: SqsWorkQueue;
-  let queues: QueueFactory;
+  let stage: LambdaStage;
   let env: Record<string, string>;
   const logger = createLogger('silent');
+  const queue = () => stage.queue;
 
   before(async () => {
-    [src, dst, sqs, dynamo] = await Promise.all([startRegistry(), startRegistry(), startSqsServer(), startDynamoServer()]);
-    await dynamo.createStateTable(STATE_TABLE);
-    pair = await sqs.createQueuePair('lambda-events', { maxReceiveCount: 3, visibilityTimeoutS: 30 });
-    queue = new SqsWorkQueue({ queueUrl: pair.queueUrl, client: sqs.client, drainedReadings: 1 });
-    queues = { workQueue: () => queue, deadLetters: () => queue.deadLetters() };
+    [src, dst, stage] = await Promise.all([startRegistry(), startRegistry(), startLambdaStage('lambda-events', { stateTable: STATE_TABLE })]);
     await pushImage(src, 'team/app', 'v1', { format: 'docker', layers: [randomLayer(2_000)] });
     await pushImage(src, 'team/other', 'v1', { format: 'docker', layers: [randomLayer(2_000)] });
     await pushImage(src, 'gh/tool', 'v3', { format: 'docker', layers: [randomLayer(2_000)] });
@@ -60,10 +49,10 @@ rules:
     destination: ${dst.host}/gh
 `,
     );
-    env = { QUEUE_URL: pair.queueUrl, SWRM_CONFIG: config, MAX_RECEIVE_COUNT: '3', SWRM_STATE_TABLE: STATE_TABLE, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+    env = stage.env(config);
   });
   after(async () => {
-    await Promise.all([sqs?.stop(), dynamo?.stop()]);
+    await stage?.stop();
     await stopAll();
   });
 
@@ -85,21 +74,8 @@ rules:
     requestContext: { http: { method: 'POST' } },
   });
 
-  /** Copier batches until the queue is drained; returns how many batches it took. */
-  async function drain(handler: ReturnType<typeof copierFromEnv>): Promise<number> {
-    let batches = 0;
-    for (let i = 0; i < 50 && !(await queue.drained()); i++) {
-      const messages = await queue.receive(10, 1000);
-      if (!messages.length) continue;
-      batches++;
-      await runBatch({ queue, queueArn: pair.queueArn, handler: (e) => handler(e, lambdaContext(900_000)) }, messages);
-    }
-    assert.ok(await queue.drained(), 'the queue drained');
-    return batches;
-  }
-
   test('forged requests are refused and enqueue nothing', async () => {
-    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
+    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues: stage.queues, logger });
     const body = harborPush('team/app', 'v1');
     const wrong = await receiver(urlEvent('/hooks/harbor', body, { authorization: 'Bearer not-the-secret-at-all' }), lambdaContext(10_000));
     assert.equal(wrong.statusCode, 401);
@@ -111,12 +87,12 @@ rules:
     const gh = JSON.stringify({ action: 'published', package: { name: 'tool', package_type: 'CONTAINER', owner: { login: 'gh' } } });
     const badSig = await receiver(urlEvent('/hooks/github', gh, { 'x-github-event': 'package', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }), lambdaContext(10_000));
     assert.equal(badSig.statusCode, 401);
-    assert.deepEqual(await queue.counts(), { visible: 0, inFlight: 0, delayed: 0 });
+    assert.deepEqual(await queue().counts(), { visible: 0, inFlight: 0, delayed: 0 });
     assert.equal(await getManifest(dst, 'mirror/team/app', 'v1').catch(() => undefined), undefined);
   });
 
   test('a burst of 50 pushes to one repository is one delayed re-check; the copier copies what the rule selects', async () => {
-    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
+    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues: stage.queues, logger });
     await pushImage(src, 'team/app', 'v2', { format: 'docker', layers: [randomLayer(2_000)] });
     const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) => receiver(urlEvent('/hooks/harbor', harborPush('team/app', i % 2 ? 'v1' : 'v2'), { authorization: `Bearer ${HARBOR_SECRET}` }), lambdaContext(10_000))),
@@ -124,12 +100,11 @@ rules:
     assert.ok(answers.every((a) => a.statusCode === 202), answers.map((a) => a.statusCode).join(','));
     const sent = answers.map((a) => (JSON.parse(a.body) as { accepted: number }).accepted).reduce((x, y) => x + y, 0);
     assert.equal(sent, 1, 'one re-check for the burst');
-    const c = await queue.counts();
+    const c = await queue().counts();
     assert.equal(c.visible + c.delayed, 1, `one message, delayed by the window: ${JSON.stringify(c)}`);
 
     const started = Date.now();
-    const copier = copierFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
-    const batches = await drain(copier);
+    const batches = await stage.drain(env, logger);
     // The recheck's batch lists the repository and sends the copies; the next batch copies them.
     assert.ok(batches <= 2, `${batches} copier batches from the event to the images`);
     assert.ok(await getManifest(dst, 'mirror/team/app', 'v1'), 'v1 copied');
@@ -140,7 +115,7 @@ rules:
   });
 
   test('a GitHub package event signed with the secret, for a repository no rule covers: accepted, ignored, nothing enqueued', async () => {
-    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
+    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues: stage.queues, logger });
     // The registry host GitHub names is ghcr.io: our rules' sources are local registries, so no rule
     // covers it: a valid, signed event that is counted and ignored.
     const gh = JSON.stringify({ action: 'published', package: { name: 'tool', package_type: 'CONTAINER', owner: { login: 'gh' }, package_version: { container_metadata: { tag: { name: 'v3' } } } } });
@@ -149,10 +124,9 @@ rules:
     assert.equal(ok.statusCode, 202);
     // ghcr.io/gh/tool is no rule's source: ignored at the receiver, counted, nothing enqueued.
     assert.deepEqual(JSON.parse(ok.body), { accepted: 0, merged: 0, ignored: 1 });
-    assert.deepEqual(await queue.counts(), { visible: 0, inFlight: 0, delayed: 0 });
-    const copier = copierFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
-    await drain(copier);
+    assert.deepEqual(await queue().counts(), { visible: 0, inFlight: 0, delayed: 0 });
+    await stage.drain(env, logger);
     assert.equal(await getManifest(dst, 'gh/tool', 'v3').catch(() => undefined), undefined, 'ghcr.io/gh/tool is no rule\'s source: nothing copied');
-    assert.equal((await (await queue.deadLetters()).list()).length, 0, 'an uncovered repository is ignored, not dead-lettered');
+    assert.equal((await (await queue().deadLetters()).list()).length, 0, 'an uncovered repository is ignored, not dead-lettered');
   });
 });

@@ -6,17 +6,14 @@
 // destination by someone else survives; overwrite: false keeps a destination tag that differs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type QueueFactory, copierFromEnv, plannerFromEnv } from '../../lib/lambda/handlers.js';
-import { runBatch } from '../../lib/lambda/local-workers.js';
+import { plannerFromEnv } from '../../lib/lambda/handlers.js';
 import { receiverFromEnv } from '../../lib/lambda/receiver.js';
 import { createLogger } from '../../lib/log.js';
-import { SqsWorkQueue } from '../../lib/queue/sqs-queue.js';
-import { type DynamoServerHandle, startDynamoServer } from '../helpers/dynamo-server.js';
 import { tempDir, writeFile } from '../helpers/files.js';
+import { type LambdaStage, startLambdaStage } from '../helpers/lambda-stage.js';
 import { deleteManifest, getManifest, listTags, pushImage, randomLayer } from '../helpers/push.js';
 import { type RegistryHandle, startRegistry, stopAll } from '../helpers/registry.js';
 import { lambdaContext } from '../helpers/sqs-events.js';
-import { type SqsQueuePair, type SqsServerHandle, startSqsServer } from '../helpers/sqs-server.js';
 
 const SECRET = 'lambda-prune-hook-secret-0123456789';
 const STATE_TABLE = 'prune-state';
@@ -24,21 +21,13 @@ const STATE_TABLE = 'prune-state';
 describe('Lambda: prune and overwrite: false where a copier expands a rule', () => {
   let src: RegistryHandle;
   let dst: RegistryHandle;
-  let sqs: SqsServerHandle;
-  let dynamo: DynamoServerHandle;
-  let pair: SqsQueuePair;
-  let queue: SqsWorkQueue;
-  let queues: QueueFactory;
+  let stage: LambdaStage;
   let env: Record<string, string>;
   const digests = new Map<string, string>();
   const logger = createLogger('silent');
 
   before(async () => {
-    [src, dst, sqs, dynamo] = await Promise.all([startRegistry(), startRegistry(), startSqsServer(), startDynamoServer()]);
-    await dynamo.createStateTable(STATE_TABLE);
-    pair = await sqs.createQueuePair('lambda-prune', { maxReceiveCount: 3, visibilityTimeoutS: 30 });
-    queue = new SqsWorkQueue({ queueUrl: pair.queueUrl, client: sqs.client, drainedReadings: 1 });
-    queues = { workQueue: () => queue, deadLetters: () => queue.deadLetters() };
+    [src, dst, stage] = await Promise.all([startRegistry(), startRegistry(), startLambdaStage('lambda-prune', { stateTable: STATE_TABLE })]);
     for (const t of ['v1', 'v2', 'v3']) digests.set(t, (await pushImage(src, 'team/app', t, { format: 'docker', layers: [randomLayer(3_000)] })).digest);
     await pushImage(src, 'team/keep', 'k1', { format: 'docker', layers: [randomLayer(3_000)] });
     // Someone else's tags at the destination: one the source does not have, one it has with another digest.
@@ -64,26 +53,18 @@ rules:
     overwrite: false
 `,
     );
-    env = { QUEUE_URL: pair.queueUrl, SWRM_CONFIG: config, MAX_RECEIVE_COUNT: '3', SWRM_STATE_TABLE: STATE_TABLE, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+    env = stage.env(config);
   });
   after(async () => {
-    await Promise.all([sqs?.stop(), dynamo?.stop()]);
+    await stage?.stop();
     await stopAll();
   });
 
-  async function drain(): Promise<void> {
-    // A fresh container per batch: nothing but the state table carries over.
-    for (let i = 0; i < 60 && !(await queue.drained()); i++) {
-      const messages = await queue.receive(10, 1000);
-      if (!messages.length) continue;
-      const copier = copierFromEnv({ env, handlerDir: '/nonexistent', queues, logger, writeMetrics: () => undefined });
-      await runBatch({ queue, queueArn: pair.queueArn, handler: (e) => copier(e, lambdaContext(900_000)) }, messages);
-    }
-    assert.ok(await queue.drained(), 'the queue drained');
-  }
+  // A fresh container per batch: nothing but the state table carries over.
+  const drain = () => stage.drain(env, logger, { fresh: true });
 
   test('day 1: the schedule copies; overwrite: false keeps the destination tag that differs', async () => {
-    const planner = plannerFromEnv({ env, handlerDir: '/nonexistent', queues, logger, writeMetrics: () => undefined });
+    const planner = plannerFromEnv({ env, handlerDir: '/nonexistent', queues: stage.queues, logger, writeMetrics: () => undefined });
     await planner({}, lambdaContext(900_000));
     await drain();
     assert.deepEqual((await listTags(dst, 'mirror/app')).sort(), ['theirs', 'v1', 'v2', 'v3']);
@@ -92,7 +73,7 @@ rules:
 
   test('a tag deleted at the source goes at the destination after the delete webhook; what the tool did not push stays', async () => {
     await deleteManifest(src, 'team/app', digests.get('v3')!);
-    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues, logger });
+    const receiver = receiverFromEnv({ env, handlerDir: '/nonexistent', queues: stage.queues, logger });
     const body = JSON.stringify({
       type: 'DELETE_ARTIFACT',
       occur_at: 2,
@@ -105,6 +86,6 @@ rules:
     assert.deepEqual((await listTags(dst, 'mirror/app')).sort(), ['theirs', 'v1', 'v2']);
     assert.equal(await getManifest(dst, 'mirror/app', 'v3'), undefined);
     assert.equal((await getManifest(dst, 'mirror/keep', 'k1'))?.digest, digests.get('dst:k1'), 'still kept');
-    assert.equal((await (await queue.deadLetters()).list()).length, 0);
+    assert.equal((await (await stage.queue.deadLetters()).list()).length, 0);
   });
 });
