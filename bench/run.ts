@@ -12,6 +12,7 @@ import { track } from '../test/helpers/cleanup.js';
 import { startRegistry, stopAll } from '../test/helpers/registry.js';
 import { available } from './child.js';
 import { SKOPEO, SKOPEO_ARGS, toolCommand } from './commands.js';
+import { benchEvents } from './events.js';
 import { openFront } from './fronts.js';
 import { type Endpoint, describeRun, measure, openEndpoint } from './measure.js';
 import { type WorkloadResult, formatReport, jsonReport } from './report.js';
@@ -77,7 +78,8 @@ async function main(): Promise<number> {
       sweep: { type: 'string', multiple: true }, repeat: { type: 'string' }, delay: { type: 'string' },
     },
   });
-  const ids = WORKLOADS.map((w) => w.id);
+  // `events` (events.ts) is not a copy workload: serve's push-to-destination latency, beside one-shot runs.
+  const ids = [...WORKLOADS.map((w) => w.id), 'events'];
   const allTools: Tool[] = ['ours', 'ours-engine', 'ours-swr', 'ours-swr-ee', 'ours-docker', 'skopeo'];
   if (values.help) {
     console.log(`usage: npm run bench -- [--only ${ids.join('|')}[,...]] [--tools ${allTools.join('|')}[,...]] [--proc N] [--json FILE]\n` +
@@ -141,13 +143,16 @@ async function main(): Promise<number> {
   } });
 
   const results: WorkloadResult[] = [];
+  let events: string[] = [];
   try {
     for (const wl of selected) results.push(await runWorkload(wl, tools, tmp, { proc, delayMs, sweep, repeat }));
+    if (!sweep && (!only || only.includes('events'))) events = await benchEvents(tmp, skopeo);
   } finally {
     await stopAll();
   }
 
   console.log(formatReport(results, skopeo));
+  if (events.length) console.log(`\n${events.join('\n')}`);
   if (values.json) {
     const meta = {
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, memBytes: totalmem(),

@@ -168,6 +168,11 @@ describe('npm run package: the template', () => {
     assert.equal(urls.length, 1);
     assert.equal(urls[0]![1].Properties.AuthType, 'NONE');
     assert.equal(target(urls[0]![1].Properties.TargetFunctionArn), receiverId);
+    // A public function URL needs both permissions (AWS, since October 2025): InvokeFunctionUrl for
+    // auth type NONE, and InvokeFunction only when invoked through the URL.
+    const permissions = resourcesOf(pkg.template, 'AWS::Lambda::Permission').map(([, p]) => p.Properties).filter((p) => target(p.FunctionName) === receiverId);
+    assert.ok(permissions.some((p) => p.Action === 'lambda:InvokeFunctionUrl' && p.Principal === '*' && p.FunctionUrlAuthType === 'NONE'), JSON.stringify(permissions));
+    assert.ok(permissions.some((p) => p.Action === 'lambda:InvokeFunction' && p.Principal === '*' && p.InvokedViaFunctionUrl === true), JSON.stringify(permissions));
     const role = pkg.template.Resources[target(receiver.Properties.Role)!];
     const all = (role.Properties.Policies as Json[]).flatMap((p) => [p.PolicyDocument.Statement].flat() as Json[]);
     const sqsActions = all.flatMap((st) => ([st.Action].flat() as string[]).filter((a) => a.startsWith('sqs:')));

@@ -30,11 +30,16 @@ describe('serve', () => {
   const config = (dir: string, body: string) =>
     writeFile(dir, 'config.yaml', `version: 1\nregistries:\n  "${src.host}": { insecure: true }\n  "${dst.host}": { insecure: true }\n${body}`);
 
-  test('a schedule every second copies a pushed image; /healthz, /metrics; SIGTERM drains with exit 143', async () => {
+  test('a schedule every second copies a pushed image; /healthz, /metrics; SIGTERM drains with exit 143', async (t) => {
     const dir = tempDir('swrm-serve-');
     const port = await freePort();
     const file = config(dir, `schedule: "* * * * * *"\nrules:\n  - source: ${src.host}/sched/app\n    destination: ${dst.host}/sched\n    tags: { include: ['^v'] }\n`);
+    // The repository exists from the start (a tag the rule does not keep): a firing before the push
+    // below lists it and keeps nothing, instead of failing the rule with NAME_UNKNOWN.
+    await pushImage(src, 'sched/app', 'w0', { format: 'oci', layers: [randomLayer(1_000)] });
     const s = serve(['--config', file, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')]);
+    // A failed assertion must not leave a schedule firing every second under the next tests.
+    t.after(() => void (s.child.exitCode === null && s.child.signalCode === null && s.child.kill('SIGKILL')));
     const health = await until('healthz', async () => ((await get(port, '/healthz')).status === 200 ? true : undefined));
     assert.equal(health, true);
     assert.equal((await get(port, '/healthz')).text, 'ok\n');
@@ -105,7 +110,7 @@ describe('serve', () => {
     assert.match(second.out(), /unsettled message\(s\) resumed from/);
     await src.settle();
     const seen = src.requestsSince(mark);
-    assert.deepEqual(seen.filter((r) => r.path.includes('/tags/list')), [], 'no new plan: the tags were not listed again');
+    assert.deepEqual(seen.filter((r) => r.path.includes('/kill/app/tags/list')), [], 'no new plan: the tags were not listed again');
     for (const t of settled) {
       const again = seen.filter((r) => r.path.includes(`/manifests/${t}`) || r.path.includes(`/manifests/${digests.get(t)}`));
       assert.deepEqual(again, [], `${t}, copied before the kill, is not asked for again`);
