@@ -55,7 +55,8 @@ export async function benchEvents(tmp: string, skopeo: string | undefined): Prom
       const hook = JSON.stringify({ type: 'PUSH_ARTIFACT', occur_at: 1, operator: 'bench', event_data: { resources: [{ tag, resource_url: `${src.host}/events/app:${tag}` }], repository: { repo_full_name: 'events/app' } } });
       const res = await fetch(`http://127.0.0.1:${port}/hooks/harbor`, { method: 'POST', body: hook, headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' } });
       if (res.status !== 202) throw new Error(`the webhook was answered ${res.status}`);
-      await until(() => getManifest(dst, 'serve/events/app', tag), 30_000);
+      // The rule maps by basename: events/app -> serve/app.
+      await until(() => getManifest(dst, 'serve/app', tag), 30_000);
       ours.push(performance.now() - pushed);
 
       // A run started right after the push: our one-shot sync of the repository, into its own prefix.
