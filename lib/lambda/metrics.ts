@@ -1,6 +1,6 @@
 // The migration's figures as CloudWatch Embedded Metric Format (EMF) log lines. Lambda ships stdout
 // to CloudWatch Logs, which extracts the metrics from the `_aws` block: no PutMetricData calls, no
-// permissions, no latency on the copier's path. The dashboard in infra/dashboard.yml reads exactly
+// permissions, no latency on the copier's path. The dashboard in infra/monitoring.yml reads exactly
 // these names, so both sides import them from here (the template repeats them: keep them in step).
 // EMF specification: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 
@@ -18,13 +18,6 @@ export const MetricName = {
   /** The planner: images (exact tags and digests) planned, and rules it could not list. */
   ImagesPlanned: 'ImagesPlanned',
   RulesFailed: 'RulesFailed',
-} as const;
-
-/**
- * Figures of issue 16's rule options, in the same EMF line but not on the dashboard yet (the package
- * test holds every MetricName to a dashboard widget; infra/dashboard.yml is not changed here).
- */
-export const RuleOptionMetricName = {
   /** Not copied: `overwrite: false` and the destination tag holds another image (not a failure). */
   ImagesKept: 'ImagesKept',
   /** Destination tags a rule's prune deleted, and rules whose prune stopped above prune.max. */
@@ -80,9 +73,9 @@ export function emfLine(counts: MigrationCounts, opts: EmfOptions): string {
       [MetricName.ImagesSkipped, 'Count', counts.skipped],
       [MetricName.ImagesFiltered, 'Count', counts.filtered],
       [MetricName.ImagesFailed, 'Count', counts.failed],
-      [RuleOptionMetricName.ImagesKept, 'Count', counts.kept ?? 0],
-      [RuleOptionMetricName.TagsPruned, 'Count', counts.pruned ?? 0],
-      [RuleOptionMetricName.PruneHeld, 'Count', counts.pruneHeld ?? 0],
+      [MetricName.ImagesKept, 'Count', counts.kept ?? 0],
+      [MetricName.TagsPruned, 'Count', counts.pruned ?? 0],
+      [MetricName.PruneHeld, 'Count', counts.pruneHeld ?? 0],
       [MetricName.BytesCopied, 'Bytes', counts.bytes],
     ],
     opts,
