@@ -5,7 +5,9 @@
 // serverless.yml merges `resources` into the template and makes the planner and copier depend on
 // their policy. ECR sources in another region or account get a note naming what to grant there.
 // With `notify` in the config the copier also gets its notify policy (lib/aws/package-grants.ts
-// notifyPolicy: Query on the state table, sns:Publish on exactly the topic), merged the same way.
+// notifyPolicy: Query on the state table, sns:Publish on exactly the topic), and with a rule's
+// `prune` its prune policy (prunePolicy: Query on the state table), merged the same way. The ECR
+// push event rule and its queue policy (lib/vendors/ecr/event-rule.ts) come with `resources` too.
 //
 // The config is read by lib/config itself: lib/aws/package-grants.ts is bundled here with esbuild
 // (a dev dependency already, for the functions) and run in memory, so nothing is left on disk.

@@ -6,6 +6,7 @@ import { loadForPackaging } from '../config/package-check.js';
 import { type StackTarget, ecrGrants, ecrPolicyResources, policyId } from '../vendors/ecr/grants.js';
 import { ecrEventResources, ecrEventRule } from '../vendors/ecr/event-rule.js';
 import type { NotifySettings } from '../config/service-settings.js';
+import type { SyncRule } from '../config/types.js';
 
 export type { StackTarget } from '../vendors/ecr/grants.js';
 
@@ -27,10 +28,14 @@ export async function packageGrants(configPath: string, stack: StackTarget): Pro
   const resources: Record<string, unknown> = { ...ecrPolicyResources(grants, { planner: 'PlannerRole', copier: 'CopierRole' }), ...ecrEventResources(events, { logicalId: 'MigrationQueue' }) };
   const dependsOn = { planner: [] as string[], copier: [] as string[] };
   for (const fn of ['planner', 'copier'] as const) if (resources[policyId(fn)]) dependsOn[fn].push(policyId(fn));
-  const notify = notifyPolicy(config.notify, 'CopierRole');
-  if (notify) {
-    resources[NOTIFY_POLICY_ID] = notify;
-    dependsOn.copier.push(NOTIFY_POLICY_ID);
+  const derived: [string, Record<string, unknown> | undefined][] = [
+    [NOTIFY_POLICY_ID, notifyPolicy(config.notify, 'CopierRole')],
+    [PRUNE_POLICY_ID, prunePolicy(config.rules, 'CopierRole')],
+  ];
+  for (const [id, policy] of derived) {
+    if (!policy) continue;
+    resources[id] = policy;
+    dependsOn.copier.push(id);
   }
   return { resources, dependsOn, notes: [...grants.notes, ...(events?.notes ?? [])] };
 }
@@ -51,5 +56,26 @@ export function notifyPolicy(notify: NotifySettings | undefined, role: string, t
   return {
     Type: 'AWS::IAM::Policy',
     Properties: { PolicyName: 'copier-notify', Roles: [{ Ref: role }], PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+  };
+}
+
+/** The copier's prune policy (logical id): a copier that expands a rule with `prune` prunes it. */
+export const PRUNE_POLICY_ID = 'CopierPrunePolicy';
+
+/**
+ * What a rule's prune adds to the copier's role (pipeline/prune.ts), only when a rule has `prune`:
+ * dynamodb:Query on the state table, to read the records of the tags this tool pushed into a
+ * destination repository (copy/destination-state.ts pushedTags). A pruned tag's record is expired
+ * by a PutItem the role already has; deleting at the registry takes no AWS permission.
+ */
+export function prunePolicy(rules: readonly SyncRule[], role: string, table: unknown = { 'Fn::GetAtt': ['StateTable', 'Arn'] }): Record<string, unknown> | undefined {
+  if (!rules.some((r) => r.prune)) return undefined;
+  return {
+    Type: 'AWS::IAM::Policy',
+    Properties: {
+      PolicyName: 'copier-prune',
+      Roles: [{ Ref: role }],
+      PolicyDocument: { Version: '2012-10-17', Statement: [{ Sid: 'PruneRecords', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: table }] },
+    },
   };
 }

@@ -199,10 +199,14 @@ export class DestinationState {
     return out;
   }
 
-  /** A tag prune deleted (or found gone): its record goes, so no later run counts it as there. */
+  /**
+   * A tag prune deleted (or found gone): its record goes, so no later run counts it as there. It is
+   * expired by a put, not deleted, as blob claims are released: the copier role has PutItem and no
+   * DeleteItem (infra/roles.yml), and an expired item reads as absent in every adapter.
+   */
   async forget(registry: string, repository: string, tag: string): Promise<void> {
     this.local.delete(`${registry}/${repository}:${tag}`);
-    await this.opts.store.delete(pushedKey(registry, repository, tag)).catch((err: unknown) => {
+    await this.opts.store.put(pushedKey(registry, repository, tag), { forgotten: true }, { ttlSeconds: 0 }).then(() => undefined, (err: unknown) => {
       this.opts.logger?.debug({ err: errorMessage(err) }, 'cannot remove the pruned tag\'s record');
     });
   }

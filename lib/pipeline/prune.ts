@@ -22,7 +22,6 @@ import { mapLimit } from '../copy/limiter.js';
 import { RegistryError, errorMessage } from '../errors.js';
 import { destinationTagDeleterFor, destinationTagsFor } from '../listing/index.js';
 import type { ClientPool } from '../registry/pool.js';
-import type { RegistryClient } from '../registry/types.js';
 import { protectMatchesNothingWarning, pruneAboveMaxWarning, pruneDefaultMaxWarning, pruneSkippedWarning } from '../plan/warnings.js';
 import type { ImageOutcome } from './copier.js';
 
@@ -99,13 +98,15 @@ export async function prunePlan(rule: SyncRule, source: SourceTags, deps: PruneD
       continue;
     }
     const mine = [...pushed].filter(([tag, r]) => r.source === sourceOf(rule) && !at.has(tag));
-    let listed: { present: Set<string>; digests?: Map<string, string> } | undefined;
-    try {
-      listed = await destinationTags(deps.pool, d.registry, d.repository, deps.signal);
-    } catch (err) {
-      warn(pruneSkippedWarning(rule.origin, `the tags of ${where} cannot be listed (${errorMessage(err)}); nothing is deleted there`));
+    // The run's view of the repository (copy/destination-state.ts): one tag list, shared with this
+    // run's copies into it, so pruning costs no listing of its own.
+    const client = deps.pool.client(d.registry, d.repository, 'destination');
+    const view = await deps.destinations.view(client, d.repository, deps.signal, destinationTagsFor(deps.pool, d.registry).destinationTags);
+    if (view.kind === 'unknown') {
+      warn(pruneSkippedWarning(rule.origin, `the tags of ${where} cannot be listed; nothing is deleted there`));
       continue;
     }
+    const listed = view.kind === 'listed' ? { present: view.tags, ...(view.digests ? { digests: view.digests } : {}) } : { present: new Set<string>() };
     everyTag.push(...listed.present);
     const tags: PruneCandidates['tags'] = [];
     const kept: string[] = [];
@@ -118,7 +119,10 @@ export async function prunePlan(rule: SyncRule, source: SourceTags, deps: PruneD
     destinations.push({ registry: d.registry, repository: d.repository, tags, protected: kept.sort(), present: listed.present, ...(listed.digests ? { digests: listed.digests } : {}) });
   }
   const names = rule.destinations.map((d) => `${d.registry}/${d.repository}`);
-  for (const glob of policy.protect) if (!everyTag.some((t) => tagMatcher([glob])(t))) warn(protectMatchesNothingWarning(rule.origin, glob, names));
+  for (const glob of policy.protect) {
+    const matches = tagMatcher([glob]);
+    if (!everyTag.some(matches)) warn(protectMatchesNothingWarning(rule.origin, glob, names));
+  }
   const count = destinations.reduce((n, d) => n + d.tags.length, 0);
   const held = count > policy.max;
   if (held) warn(pruneAboveMaxWarning(rule.origin, count, policy.max, names));
@@ -224,24 +228,5 @@ async function pruneRepository(d: PruneCandidates, source: SourceTags, deps: Pru
     await deps.destinations?.forget(d.registry, d.repository, tag);
     log?.info({ tag, digest: now.digest }, 'pruned: gone at the source');
     report('pruned', ref, now.digest);
-  }
-}
-
-/** The destination repository's tags (and digests from SWR's listing); a repository the registry does not know has none. */
-async function destinationTags(pool: ClientPool, registry: string, repository: string, signal?: AbortSignal): Promise<{ present: Set<string>; digests?: Map<string, string> }> {
-  const { destinationTags: listing } = destinationTagsFor(pool, registry);
-  if (listing) {
-    const tags = await listing(repository, signal).catch((err: unknown) => {
-      if (err instanceof RegistryError && err.status === 404) return [];
-      throw err;
-    });
-    return { present: new Set(tags.map((t) => t.name)), digests: new Map(tags.filter((t) => t.digest).map((t) => [t.name, t.digest!])) };
-  }
-  const client: RegistryClient = pool.client(registry, repository, 'destination');
-  try {
-    return { present: new Set(await client.tagList(repository, signal)) };
-  } catch (err) {
-    if (err instanceof RegistryError && err.status === 404) return { present: new Set() };
-    throw err;
   }
 }

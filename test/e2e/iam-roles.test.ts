@@ -150,6 +150,10 @@ rules:
     destination: ${dst.host}/ecr-team
   - source: ${goneHost}/lost/*
     destination: ${dst.host}/lost
+  # prune: the copier that lists it reads the records of what it pushed (dynamodb:Query).
+  - source: ${src.host}/app/a
+    destination: ${dst.host}/pruned
+    prune: { max: 5 }
 `,
     );
     pkg = await packageService(tempDir('swrm-iam-pkg-'), { config: `./dist/iam-roles-test-${process.pid}/sync.yaml` });
@@ -200,7 +204,8 @@ rules:
     const planner = recorder.wrap('planner', plannerFromEnv({ env, handlerDir: '/nonexistent', queues, logger }));
     const planned = await planner({}, lambdaContext(900_000));
     assert.equal(planned.skipped, undefined);
-    assert.deepEqual({ images: planned.images, repositories: planned.repositories, failedRules: planned.failedRules }, { images: 4, repositories: 2, failedRules: 1 });
+    // Repositories to list: apps/web, and app/a (the prune rule's); the namespace rule that fails goes to the DLQ.
+    assert.deepEqual({ images: planned.images, repositories: planned.repositories, failedRules: planned.failedRules }, { images: 4, repositories: 3, failedRules: 1 });
     assert.equal(env.SWRM_STATE_TABLE, STATE_TABLE);
     // The next schedule while this run is queued: its record says in progress, the queue confirms it.
     const overlap = await recorder.wrap('planner', plannerFromEnv({ env, handlerDir: '/nonexistent', queues: fresh(), logger }))({}, lambdaContext(900_000));
@@ -275,6 +280,11 @@ rules:
       { Sid: 'NotifyRunSummary', Effect: 'Allow', Action: ['sns:Publish'], Resource: TOPIC },
     ]);
     assert.deepEqual((pkg.template.Resources as Json).CopierNotifyPolicy.Properties.Roles, [{ Ref: 'CopierRole' }]);
+    // prune: exactly dynamodb:Query on the state table, for the copier alone.
+    assert.deepEqual((pkg.template.Resources as Json).CopierPrunePolicy.Properties.PolicyDocument.Statement, [
+      { Sid: 'PruneRecords', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: { 'Fn::GetAtt': ['StateTable', 'Arn'] } },
+    ]);
+    assert.ok(await getManifest(dst, 'pruned/a', 'v1'), 'the prune rule was listed and copied');
     assert.equal(describeFindings(report.unexercised), '', 'grants no call used (document them in docs/aws.md, or drop them)');
     // The DLQ is never looked up on Lambda.
     for (const [fn, calls] of recorder.calls()) assert.ok(!calls.some((c) => c.action === 'sqs:GetQueueUrl'), `${fn} calls GetQueueUrl`);

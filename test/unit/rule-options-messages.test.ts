@@ -9,6 +9,8 @@ import type { SyncRule } from '../../lib/config/types.js';
 import { MemoryStateStore } from '../../lib/state/memory-store.js';
 import { RunTracker, runLine } from '../../lib/state/runs.js';
 import { emfLine } from '../../lib/lambda/metrics.js';
+import { destinationStateFor } from '../../lib/copy/destination-state.js';
+import { prunePolicy } from '../../lib/aws/package-grants.js';
 
 const rule: SyncRule = {
   origin: 'sync.yaml: rules[0]',
@@ -65,4 +67,27 @@ test('a run counts kept as a settled outcome and prunes beside the settled messa
 test('the copier EMF line carries kept, pruned and held', () => {
   const r = JSON.parse(emfLine({ copied: 0, skipped: 0, filtered: 0, failed: 0, bytes: 0, kept: 2, pruned: 3, pruneHeld: 1 }, { service: 's', timestamp: 1 }));
   assert.deepEqual([r.ImagesKept, r.TagsPruned, r.PruneHeld], [2, 3, 1]);
+});
+
+test('a pruned tag\'s record is expired by a put, so a role without DeleteItem forgets it too (the copier\'s)', async () => {
+  // The copier role has GetItem, PutItem, UpdateItem (and Query with prune), no DeleteItem.
+  class NoDelete extends MemoryStateStore {
+    override async delete(): Promise<boolean> {
+      throw new Error('AccessDeniedException: not authorized to perform dynamodb:DeleteItem');
+    }
+  }
+  const state = destinationStateFor(new NoDelete(), {});
+  await state.record('dst.io', 'm/app', 'gone', { digest: `sha256:${'a'.repeat(64)}`, mediaType: 'x', source: 'src.io/app' });
+  await state.record('dst.io', 'm/app', 'stays', { digest: `sha256:${'b'.repeat(64)}`, mediaType: 'x', source: 'src.io/app' });
+  await state.forget('dst.io', 'm/app', 'gone');
+  assert.deepEqual([...(await state.pushedTags('dst.io', 'm/app')).keys()], ['stays']);
+  assert.equal(await state.recorded('dst.io', 'm/app', 'gone'), undefined);
+});
+
+test('a rule with prune gives the copier dynamodb:Query on the state table (the records); none without', () => {
+  const rule = (prune?: SyncRule['prune']) => ({ origin: 'o', source: { registry: 's.io', repository: 'a' }, destinations: [], ...(prune ? { prune } : {}) }) as SyncRule;
+  assert.equal(prunePolicy([rule()], 'CopierRole'), undefined);
+  const p = prunePolicy([rule(), rule({ max: 3, maxGiven: true, protect: [] })], 'CopierRole') as { Properties: { Roles: unknown; PolicyDocument: { Statement: unknown[] } } };
+  assert.deepEqual(p.Properties.Roles, [{ Ref: 'CopierRole' }]);
+  assert.deepEqual(p.Properties.PolicyDocument.Statement, [{ Sid: 'PruneRecords', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: { 'Fn::GetAtt': ['StateTable', 'Arn'] } }]);
 });
