@@ -148,7 +148,7 @@ export async function runOnQueue(opts: QueueRunOptions): Promise<QueueRun> {
     pullBudget,
     onWarning: opts.onWarning,
     // An event's recheck is matched against this config's rules (pipeline/recheck.ts).
-    recheckRules: recheckRulesOf(config),
+    ...recheckRulesOf(config),
     // What an expansion must not send to a copier goes to the DLQ, and counts in this run.
     deadLetter: async (body: string, reason: { code: string; message: string }) => {
       await letterTo(dlq)(body, reason);

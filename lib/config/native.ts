@@ -140,7 +140,7 @@ const filterSchema = z.strictObject({
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** `requireRules: false` (replay): only defaults and registries matter; rules are not read at all. */
+/** `requireRules: false` (replay, work): rules may be absent or stale; those that read are kept (a recheck needs them). */
 export interface NativeOptions {
   requireRules?: boolean;
   /** Where `${secretsmanager:}` / `${ssm:}` values come from; default: AWS, cached per process. */
@@ -195,8 +195,20 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   const service = parseServiceSettings(doc, env, p, secrets);
 
   const rules: SyncRule[] = [];
+  let staleRules = false;
   if (opts.requireRules === false) {
-    // replay: the DLQ holds the work; rules may be absent, or stale
+    // replay and work take their work from the DLQ or the queue: rules may be absent, or stale. Those
+    // that still read are kept for an event's recheck (pipeline/recheck.ts); one that does not read
+    // is no problem here, but then no recheck is trusted to these rules (it goes to the DLQ instead
+    // of being acknowledged as covered by none).
+    if (Array.isArray(doc.rules)) {
+      const lenient = new Problems(file, opts.locate);
+      doc.rules.forEach((r, i) => {
+        const rule = parseRule(r, i, file, lenient, defaults.format);
+        if (rule) rules.push(rule);
+      });
+      staleRules = lenient.lines.length > 0;
+    }
   } else if (!Array.isArray(doc.rules) || doc.rules.length === 0) p.at(['rules'], 'expected a non-empty list of rules');
   else doc.rules.forEach((r, i) => {
     const rule = parseRule(r, i, file, p, defaults.format);
@@ -204,7 +216,7 @@ export function parseNativeConfig(raw: unknown, file: string, env: NodeJS.Proces
   });
 
   p.throwIfAny(message);
-  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules, ...service, ...(secrets.length ? { secrets } : {}) };
+  return { source: file, defaults, registries, resolve: resolverFromEntries(registries), rules, ...(staleRules ? { staleRules } : {}), ...service, ...(secrets.length ? { secrets } : {}) };
 }
 
 function parseRegistries(raw: unknown, file: string, env: NodeJS.ProcessEnv, p: Problems, secrets: SecretSlot[]): RegistrySettings[] {

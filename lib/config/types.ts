@@ -123,6 +123,8 @@ export interface LoadedConfig {
   registries: RegistrySettings[];
   resolve: AccessResolver;
   rules: SyncRule[];
+  /** replay/work: some of the file's rules no longer read; `rules` holds the others (no recheck trusts them). */
+  staleRules?: true;
   /** Webhook secrets and the burst window (serve, the receiver function). */
   events?: EventsSettings;
   /** Where a run's summary goes. */

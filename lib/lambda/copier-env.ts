@@ -75,7 +75,7 @@ export function createCopierEnv(opts: CopierEnvOptions): CopierEnv & { close(): 
     logger: opts.logger,
     pullBudget,
     // The copier has the whole config: a recheck (an ECR event, a webhook's) is matched against its rules.
-    recheckRules: recheckRulesOf(opts.config),
+    ...recheckRulesOf(opts.config),
     ...(opts.deadLetters ? { deadLetter: letterTo(opts.deadLetters) } : {}),
   };
   return {

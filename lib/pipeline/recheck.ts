@@ -22,8 +22,14 @@ export interface RecheckRules {
   platforms?: string[];
 }
 
-export function recheckRulesOf(config: Pick<LoadedConfig, 'rules' | 'defaults'>): RecheckRules {
-  return { rules: config.rules, ...(config.defaults.platforms ? { platforms: config.defaults.platforms } : {}) };
+/**
+ * The rules a copier matches rechecks against; none for a config without rules, or with rules that
+ * no longer read (`work` or `replay` given only credentials, or a stale file), so a recheck goes to
+ * the DLQ to be replayed with the rules instead of being acknowledged as covered by none.
+ */
+export function recheckRulesOf(config: Pick<LoadedConfig, 'rules' | 'defaults' | 'staleRules'>): { recheckRules?: RecheckRules } {
+  if (!config.rules.length || config.staleRules) return {};
+  return { recheckRules: { rules: config.rules, ...(config.defaults.platforms ? { platforms: config.defaults.platforms } : {}) } };
 }
 
 export interface Covering {

@@ -300,7 +300,7 @@ async function runPipeline(opts: PipelineOptions, feed: (ctx: FeedContext) => Pr
       onWarning: opts.onWarning,
       deadLetter,
       // A replayed recheck letter is matched against this config's rules (pipeline/recheck.ts).
-      recheckRules: recheckRulesOf(config),
+      ...recheckRulesOf(config),
     },
     done.signal,
   );

@@ -110,7 +110,7 @@ export class ServeRuntime {
       onWarning: opts.onWarning,
       deadLetter: expansionDeadLetter(this.feed),
       // A webhook's recheck is matched against this config's rules (pipeline/recheck.ts).
-      recheckRules: recheckRulesOf(config),
+      ...recheckRulesOf(config),
     };
     this.closeRuntime = async () => {
       ctx.sourceBlobs?.close();

@@ -149,6 +149,32 @@ rules:
     await slow.stop();
   });
 
+  test('work answers re-checks from the queue (a receiver\'s, and an ECR EventBridge event as its rule delivers it)', async () => {
+    const img = await pushImage(src, 'hook/app', 'h1', { format: 'oci', layers: [randomLayer(20_000)] });
+    const q = await sqs.createQueuePair('cli-recheck', { maxReceiveCount: 5 });
+    const file = config('recheck.yaml', `  - source: ${src.host}/hook/*\n    destination: ${dst.host}/hooked\n`);
+    const queue = new SqsWorkQueue({ queueUrl: q.queueUrl, client: sqs.client });
+    await queue.send([
+      JSON.stringify({ v: 1, kind: 'recheck', source: `${src.host}/hook/app`, tags: ['h1'], action: 'push', via: 'harbor' }),
+      // An ECR event for a repository no rule covers: acknowledged with a note, never the DLQ.
+      JSON.stringify({ version: '0', id: 'e-1', 'detail-type': 'ECR Image Action', source: 'aws.ecr', account: '123456789012', region: 'us-east-1', time: '2026-12-07T00:00:00Z', resources: [], detail: { result: 'SUCCESS', 'repository-name': 'other', 'action-type': 'PUSH', 'image-tag': 'v1' } }),
+    ]);
+    const work = await cli(['work', '--config', file, '--queue-url', q.queueUrl, '--until-empty']);
+    assert.equal(work.code, 0, work.stdout + work.stderr);
+    assert.equal((await getManifest(dst, 'hooked/hook/app', 'h1'))?.digest, img.digest, work.stdout + work.stderr);
+    assert.deepEqual(await (await queue.deadLetters()).list(), []);
+
+    // A worker given only credentials cannot tell what a recheck covers: it is dead-lettered, to be
+    // replayed with the rules, never acknowledged as covered by none.
+    const q2 = await sqs.createQueuePair('cli-recheck-bare', { maxReceiveCount: 5 });
+    const queue2 = new SqsWorkQueue({ queueUrl: q2.queueUrl, client: sqs.client });
+    await queue2.send([JSON.stringify({ v: 1, kind: 'recheck', source: `${src.host}/hook/app`, action: 'push', via: 'harbor' })]);
+    const bare = await cli(['work', '--auth', writeFile(dir, 'auth-only.json', { [src.host]: { insecure: true }, [dst.host]: { insecure: true } }), '--queue-url', q2.queueUrl, '--until-empty']);
+    assert.equal(bare.code, 1, bare.stdout + bare.stderr);
+    const letters = await (await queue2.deadLetters()).list();
+    assert.deepEqual(letters.map((l) => l.reason.code), ['SWRM_CONFIG']);
+  });
+
   test('plan --enqueue only enqueues; a second sync finds every image present', async () => {
     await pushImage(src, 'only/x', 'v1', { format: 'oci', layers: [randomLayer(10_000)] });
     const q = await sqs.createQueuePair('cli-plan');

@@ -43,7 +43,7 @@ async function run(m: RecheckMessage | string, withRules = true) {
     lister: () => undefined,
     deadLetter: async (_body, reason) => void letters.push(reason.code),
     send: async (bodies) => void sent.push(...bodies.map(decodeMessage)),
-    ...(withRules ? { recheckRules: recheckRulesOf(config) } : {}),
+    ...(withRules ? recheckRulesOf(config) : {}),
   };
   const body = typeof m === 'string' ? m : encodeMessage(m);
   const processed = await processMessage({ id: '1', body, receiptHandle: 'h', receiveCount: 1 }, deps);
@@ -164,5 +164,17 @@ describe('ECR events through EventBridge, as the queue body', () => {
     const { processed } = await run(ecrEvent({}));
     assert.equal(processed.outcome?.kind, 'recheck');
     assert.equal(processed.outcome?.note, 'no rule covers 123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app');
+  });
+});
+
+describe('the rules a worker matches rechecks against', () => {
+  test('work/replay read the rules that still read; with a stale one, or none, no recheck is trusted to them', () => {
+    const raw = { version: 1, rules: [{ source: 'src.io/a/listed', destination: 'dst.io/m' }] };
+    const fresh = parseNativeConfig(raw, 'c.yaml', {}, { requireRules: false });
+    assert.equal(recheckRulesOf(fresh).recheckRules?.rules.length, 1);
+    const stale = parseNativeConfig({ ...raw, rules: [...raw.rules, { source: 'Not A Ref' }] }, 'c.yaml', {}, { requireRules: false });
+    assert.equal(stale.rules.length, 1, 'the stale rule is dropped, as before');
+    assert.deepEqual(recheckRulesOf(stale), {});
+    assert.deepEqual(recheckRulesOf(parseNativeConfig({ version: 1 }, 'c.yaml', {}, { requireRules: false })), {});
   });
 });
