@@ -10,7 +10,7 @@ import { ErrorCode, errorMessage } from '../errors.js';
 import type { ImageOutcome } from '../pipeline/copier.js';
 import { maskSecretText } from '../secrets.js';
 import { newRunId } from '../state/runs.js';
-import { SdkSnsPublisher, type SnsPublisher } from './sns.js';
+import type { SnsPublisher } from './sns.js';
 import { type RunSummary, summaryFromOutcomes, summaryTitle, wantsNotice } from './summary.js';
 import { postWebhook, webhookHost } from './webhook.js';
 
@@ -33,7 +33,12 @@ export interface NotifyResult {
   failed: string[];
 }
 
-let defaultSns: SnsPublisher | undefined;
+let defaultSns: Promise<SnsPublisher> | undefined;
+/**
+ * The SDK publisher, loaded when a summary first goes to SNS: the SNS client is not among what every
+ * `sync` loads at start (the CLI bundle keeps it in the chunk this import names).
+ */
+const sdkSns = (): Promise<SnsPublisher> => (defaultSns ??= import('./sns.js').then((m) => new m.SdkSnsPublisher()));
 
 /** Send the run's summary where the settings say, if they want it; never throws. */
 export async function notifyRun(settings: NotifySettings | undefined, summary: RunSummary, deps: NotifyDeps = {}): Promise<NotifyResult> {
@@ -48,9 +53,8 @@ export async function notifyRun(settings: NotifySettings | undefined, summary: R
   const attempts: Promise<void>[] = [];
   if (settings.snsTopicArn) {
     const topic = settings.snsTopicArn;
-    const sns = deps.sns ?? (defaultSns ??= new SdkSnsPublisher());
     attempts.push(
-      sns.publish(topic, summary).then(
+      (deps.sns ? Promise.resolve(deps.sns) : sdkSns()).then((sns) => sns.publish(topic, summary)).then(
         () => void result.delivered.push('sns'),
         (err: unknown) => {
           result.failed.push('sns');

@@ -1,0 +1,2 @@
+import { createRequire as __swrmCreateRequire } from 'node:module'; const require = __swrmCreateRequire(import.meta.url);
+import{a as t}from"./chunk-EFKXDYFT.mjs";import{setFlagsFromString as r}from"node:v8";import{runInNewContext as c}from"node:vm";var e=globalThis.gc;function m(){if(!e)try{r("--expose-gc"),e=c("gc")}catch{e=void 0}}t(m,"enableStreamGc");var i=8*1024*1024,n=0;function p(o){n+=o,!(n<i||!e)&&(n=0,e({type:"minor"}))}t(p,"streamedBytes");var u=".swr-migrate/dlq.jsonl";export{m as a,p as b,u as c};

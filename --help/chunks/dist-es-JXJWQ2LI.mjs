@@ -1,0 +1,2 @@
+import { createRequire as __swrmCreateRequire } from 'node:module'; const require = __swrmCreateRequire(import.meta.url);
+import{a,b,c,d,e,f,g}from"./chunk-DJGYFD3X.mjs";import"./chunk-VJJK2TVG.mjs";import"./chunk-HA6JKI7I.mjs";import"./chunk-RB3HGUWF.mjs";import"./chunk-EFKXDYFT.mjs";export{f as ENV_ACCOUNT_ID,e as ENV_CREDENTIAL_SCOPE,d as ENV_EXPIRATION,a as ENV_KEY,b as ENV_SECRET,c as ENV_SESSION,g as fromEnv};
